@@ -1,0 +1,1 @@
+//! api-server (being written)
