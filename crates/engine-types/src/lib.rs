@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! Docker Engine API wire types (no IO).
 //!
 //! The models are bollard's generated stubs of moby's swagger: they tolerate unknown

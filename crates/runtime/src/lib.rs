@@ -1,1 +1,9 @@
-//! runtime (being written)
+//! Container runtime: OCI spec generation, the low-level runtime trait (built-in on
+//! youki's libcontainer, or any OCI runtime binary such as runc), and the per-container
+//! shim with its protocol.
+
+pub mod runtime;
+pub use runtime::{Runtime, RuntimeError, StdioSpec};
+
+#[cfg(feature = "builtin")]
+pub mod builtin;

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The metadata database: one SQLite file (`berth.db`) in WAL mode, shared by the
 //! image store, the container store and the network store. Each owner keeps its own
 //! tables; the schema is created by numbered migrations run at open.

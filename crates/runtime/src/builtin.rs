@@ -1,0 +1,1 @@
+//! Built-in runtime on libcontainer (being written)
