@@ -2,7 +2,10 @@
 //! youki's libcontainer, or any OCI runtime binary such as runc), and the per-container
 //! shim with its protocol.
 
+pub mod oci_binary;
 pub mod runtime;
+pub mod shim;
+pub mod spec;
 pub use runtime::{Runtime, RuntimeError, StdioSpec};
 
 #[cfg(feature = "builtin")]
