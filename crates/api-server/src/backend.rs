@@ -1,0 +1,216 @@
+//! The narrow interface between HTTP handlers and the engine. Handlers parse and
+//! validate the request, call one method here, and render the answer; the daemon
+//! implements the trait (moby's router → backend pattern).
+
+use std::collections::HashMap;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use engine_types::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
+    ContainerSummary, ExecConfig, ExecInspectResponse, ImageHistoryResponseItem, IdResponse,
+    ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary, SystemInfo,
+    SystemVersion,
+};
+use futures::future::BoxFuture;
+use futures::Stream;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error::ApiError;
+
+/// `filters` query parameter, normalized to `key -> values`.
+pub type Filters = HashMap<String, Vec<String>>;
+
+/// A stream of body bytes (save archives, logs).
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// A request body as a reader (import, load).
+pub type BodyReader = Box<dyn AsyncRead + Send + Unpin>;
+
+/// Both directions of a hijacked (upgraded) connection.
+pub trait HijackedIo: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> HijackedIo for T {}
+
+/// What an attach or exec start does with the hijacked connection once the
+/// handler has answered `101 Switching Protocols`.
+pub struct StreamPlan {
+    /// With a tty the stream is raw; without, stdout/stderr are multiplexed with
+    /// Docker's 8-byte stdcopy headers.
+    pub tty: bool,
+    pub run: Box<dyn FnOnce(Box<dyn HijackedIo>) -> BoxFuture<'static, ()> + Send>,
+}
+
+/// Conditions of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+/// Result of a wait: exit code and an optional error message.
+#[derive(Debug, Clone)]
+pub struct WaitResult {
+    pub status_code: i64,
+    pub error: Option<String>,
+}
+
+/// `GET /containers/json` options.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    pub all: bool,
+    pub limit: Option<usize>,
+    pub size: bool,
+    pub filters: Filters,
+}
+
+/// `GET /containers/{id}/logs` options.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    pub follow: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Unix time (seconds, fractional allowed).
+    pub since: Option<f64>,
+    pub until: Option<f64>,
+    pub timestamps: bool,
+    pub tail: Option<usize>,
+}
+
+/// Which standard stream a chunk of output belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdStream {
+    Stdin = 0,
+    Stdout = 1,
+    Stderr = 2,
+}
+
+/// One log record.
+#[derive(Debug, Clone)]
+pub struct LogChunk {
+    pub stream: StdStream,
+    /// RFC 3339 with nanoseconds, as Docker prints with `--timestamps`.
+    pub timestamp: String,
+    pub data: Bytes,
+}
+
+/// Logs of a container: whether it has a tty (raw output) and the records.
+pub struct LogsStream {
+    pub tty: bool,
+    pub chunks: Pin<Box<dyn Stream<Item = Result<LogChunk, ApiError>> + Send>>,
+}
+
+/// `POST /containers/{id}/attach` options.
+#[derive(Debug, Clone, Default)]
+pub struct AttachOptions {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub stream: bool,
+    pub logs: bool,
+    pub detach_keys: Option<String>,
+}
+
+/// `POST /images/create?fromSrc=` (import) options.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub repo: Option<String>,
+    pub tag: Option<String>,
+    pub changes: Vec<String>,
+    pub message: Option<String>,
+    pub platform: Option<String>,
+}
+
+/// `POST /exec/{id}/start` body.
+#[derive(Debug, Clone, Default)]
+pub struct ExecStartOptions {
+    pub detach: bool,
+    pub tty: bool,
+}
+
+/// The engine, as the HTTP layer sees it.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    // --- system ---
+    async fn info(&self) -> Result<SystemInfo, ApiError>;
+    async fn version(&self) -> Result<SystemVersion, ApiError>;
+
+    // --- containers ---
+    async fn container_create(
+        &self,
+        name: Option<String>,
+        platform: Option<String>,
+        body: ContainerCreateBody,
+    ) -> Result<ContainerCreateResponse, ApiError>;
+    async fn container_start(&self, id: &str) -> Result<(), ApiError>;
+    async fn container_stop(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<(), ApiError>;
+    async fn container_restart(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<(), ApiError>;
+    async fn container_kill(&self, id: &str, signal: Option<String>) -> Result<(), ApiError>;
+    /// Registers the wait and returns at once; the returned future resolves when the
+    /// condition is met (the HTTP layer sends headers in between, as moby does, so
+    /// the client knows the wait is registered before it starts the container).
+    async fn container_wait(
+        &self,
+        id: &str,
+        condition: WaitCondition,
+    ) -> Result<BoxFuture<'static, Result<WaitResult, ApiError>>, ApiError>;
+    async fn container_remove(
+        &self,
+        id: &str,
+        force: bool,
+        volumes: bool,
+        link: bool,
+    ) -> Result<(), ApiError>;
+    async fn container_rename(&self, id: &str, new_name: &str) -> Result<(), ApiError>;
+    async fn container_list(&self, opts: ListOptions) -> Result<Vec<ContainerSummary>, ApiError>;
+    async fn container_inspect(
+        &self,
+        id: &str,
+        size: bool,
+    ) -> Result<ContainerInspectResponse, ApiError>;
+    async fn container_logs(&self, id: &str, opts: LogsOptions) -> Result<LogsStream, ApiError>;
+    async fn container_attach(&self, id: &str, opts: AttachOptions)
+        -> Result<StreamPlan, ApiError>;
+    async fn container_resize(&self, id: &str, height: u16, width: u16) -> Result<(), ApiError>;
+    async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse, ApiError>;
+
+    // --- exec ---
+    async fn exec_create(&self, id: &str, config: ExecConfig) -> Result<IdResponse, ApiError>;
+    /// Starts the exec. Detached: the plan is `None` and the call returns once the
+    /// process runs.
+    async fn exec_start(
+        &self,
+        exec_id: &str,
+        opts: ExecStartOptions,
+    ) -> Result<Option<StreamPlan>, ApiError>;
+    async fn exec_resize(&self, exec_id: &str, height: u16, width: u16) -> Result<(), ApiError>;
+    async fn exec_inspect(&self, exec_id: &str) -> Result<ExecInspectResponse, ApiError>;
+
+    // --- images ---
+    async fn image_list(&self, all: bool, filters: Filters) -> Result<Vec<ImageSummary>, ApiError>;
+    async fn image_inspect(&self, name: &str) -> Result<ImageInspect, ApiError>;
+    /// Returns the new image id.
+    async fn image_import(&self, src: BodyReader, opts: ImportOptions) -> Result<String, ApiError>;
+    /// Returns the names (or ids) of the loaded images.
+    async fn image_load(&self, src: BodyReader) -> Result<Vec<String>, ApiError>;
+    async fn image_save(&self, names: Vec<String>) -> Result<ByteStream, ApiError>;
+    async fn image_tag(&self, name: &str, repo: &str, tag: Option<&str>) -> Result<(), ApiError>;
+    async fn image_remove(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+    ) -> Result<Vec<ImageDeleteResponseItem>, ApiError>;
+    async fn image_history(&self, name: &str) -> Result<Vec<ImageHistoryResponseItem>, ApiError>;
+    async fn image_prune(&self, filters: Filters) -> Result<ImagePruneResponse, ApiError>;
+}
