@@ -1,1 +1,385 @@
-//! Built-in runtime on libcontainer (being written)
+//! The built-in runtime: youki's `libcontainer`, driven in-process by the shim.
+//!
+//! No runtime binary is executed: the shim calls [`BuiltinRuntime::run`] and
+//! libcontainer clones the container's intermediate and init processes straight from
+//! the shim. Properties the caller (the shim) relies on:
+//!
+//! * Detached: `run` returns as soon as the container's init has been started (the
+//!   payload is exec'd right after); nothing waits for it and no helper process or
+//!   thread stays behind. libcontainer reaps its own intermediate process (if a
+//!   reaper thread of the caller collects it first, libcontainer tolerates that).
+//! * The init process (and every exec'd process) is cloned with `CLONE_PARENT` from
+//!   the intermediate process, so it is a direct child of the calling process and
+//!   sends it `SIGCHLD`: the caller reaps it with `waitpid`/pidfd.
+//! * When `run`/`exec` fail, short-lived helper processes of libcontainer may have
+//!   exited without being reaped: a subreaper caller collects them like any other
+//!   unknown child.
+//! * libcontainer temporarily changes the calling process's working directory (to
+//!   bind unix sockets with short names) and marks the process non-dumpable. Call it
+//!   from a process that is single-threaded at that moment (clone3 does not run
+//!   `pthread_atfork` handlers) and only with absolute paths.
+//!
+//! State lives under `root/<id>` (libcontainer's `state.json`, the `notify.sock`
+//! used to start the container, and exec's temporary `process.json`). Unix socket
+//! paths there must stay under 108 bytes: keep `root` short (libcontainer works around
+//! it with a `chdir`, so long roots work but short ones are cheaper to reason about).
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::{Container, ContainerStatus};
+use libcontainer::error::LibcontainerError;
+use libcontainer::signal::Signal;
+use libcontainer::syscall::syscall::SyscallType;
+
+use crate::runtime::{Runtime, RuntimeError, StdioSpec};
+
+/// The name shown in `inspect` for containers run by this runtime.
+pub const NAME: &str = "berth";
+
+/// Counter that makes exec's temporary process.json names unique in this process.
+static EXEC_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// In-process OCI runtime on youki's libcontainer.
+#[derive(Debug, Clone)]
+pub struct BuiltinRuntime {
+    /// libcontainer's state root (one directory per container), e.g.
+    /// `<exec_root>/builtin`. Must be absolute.
+    root: PathBuf,
+}
+
+impl BuiltinRuntime {
+    /// A runtime keeping its state under `root` (created on first use). `root`
+    /// should be absolute and short.
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    /// The state root given to [`BuiltinRuntime::new`].
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn failed(&self, action: &'static str, id: &str, message: String) -> RuntimeError {
+        RuntimeError::Failed {
+            runtime: NAME.to_owned(),
+            action,
+            id: id.to_owned(),
+            message,
+        }
+    }
+
+    fn lib_failed(&self, action: &'static str, id: &str, err: LibcontainerError) -> RuntimeError {
+        tracing::debug!(?err, action, id, "libcontainer error");
+        self.failed(action, id, describe(&err))
+    }
+
+    fn ensure_root(&self) -> Result<(), RuntimeError> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&self.root)
+            .map_err(|source| RuntimeError::Io {
+                runtime: NAME.to_owned(),
+                context: format!("creating state root {}", self.root.display()),
+                source,
+            })
+    }
+
+    /// A base builder for `id` (validated: it becomes a directory name).
+    fn builder(&self, action: &'static str, id: &str) -> Result<ContainerBuilder, RuntimeError> {
+        ContainerBuilder::new(id.to_owned(), SyscallType::Linux)
+            .validate_id()
+            .and_then(|b| b.with_root_path(&self.root))
+            .map_err(|e| self.lib_failed(action, id, e))
+    }
+
+    /// `root/<id>`, after checking that `id` is a plain file name.
+    fn container_dir(&self, action: &'static str, id: &str) -> Result<PathBuf, RuntimeError> {
+        self.builder(action, id)?;
+        Ok(self.root.join(id))
+    }
+
+    /// Loads the state of an existing container (`None` if there is none).
+    fn load(&self, action: &'static str, id: &str) -> Result<Option<Container>, RuntimeError> {
+        let dir = self.container_dir(action, id)?;
+        if !dir.exists() {
+            return Ok(None);
+        }
+        Container::load(dir)
+            .map(Some)
+            .map_err(|e| self.lib_failed(action, id, e))
+    }
+}
+
+/// Applies a [`StdioSpec`] to a builder.
+fn with_stdio(builder: ContainerBuilder, stdio: StdioSpec) -> ContainerBuilder {
+    match stdio {
+        StdioSpec::Tty { console_socket } => builder.with_console_socket(Some(console_socket)),
+        StdioSpec::Fds {
+            stdin,
+            stdout,
+            stderr,
+        } => builder
+            .with_stdin(stdin)
+            .with_stdout(stdout)
+            .with_stderr(stderr),
+    }
+}
+
+/// A temporary file removed on drop (exec's process.json).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Err(err) = std::fs::remove_file(&self.0) {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %self.0.display(), %err, "failed to remove temporary file");
+            }
+        }
+    }
+}
+
+impl Runtime for BuiltinRuntime {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn run(&self, id: &str, bundle: &Path, stdio: StdioSpec) -> Result<u32, RuntimeError> {
+        const ACTION: &str = "run";
+        self.ensure_root()?;
+        let bundle = std::path::absolute(bundle).map_err(|source| RuntimeError::Io {
+            runtime: NAME.to_owned(),
+            context: format!("resolving bundle path {}", bundle.display()),
+            source,
+        })?;
+        let builder = with_stdio(self.builder(ACTION, id)?, stdio);
+        let mut container = builder
+            .as_init(&bundle)
+            .with_systemd(false)
+            // Detached: libcontainer only requires the console socket for a tty and
+            // never waits for init; the caller reaps it.
+            .with_detach(true)
+            .build()
+            .map_err(|e| self.lib_failed(ACTION, id, e))?;
+
+        if let Err(err) = container.start() {
+            let mut error = self.lib_failed(ACTION, id, err);
+            // Do not leave a created container (and its cgroup) behind.
+            if let Err(cleanup) = container.delete(true) {
+                if let RuntimeError::Failed { message, .. } = &mut error {
+                    message.push_str("; cleanup failed: ");
+                    message.push_str(&describe(&cleanup));
+                }
+            }
+            return Err(error);
+        }
+
+        let pid = container
+            .pid()
+            .ok_or_else(|| self.failed(ACTION, id, "libcontainer recorded no init pid".into()))?;
+        u32::try_from(pid.as_raw())
+            .map_err(|_| self.failed(ACTION, id, format!("invalid init pid {pid}")))
+    }
+
+    fn exec(
+        &self,
+        id: &str,
+        _bundle: &Path,
+        process: &oci_spec::runtime::Process,
+        stdio: StdioSpec,
+    ) -> Result<u32, RuntimeError> {
+        const ACTION: &str = "exec";
+        let dir = self.container_dir(ACTION, id)?;
+        if !dir.is_dir() {
+            return Err(self.failed(ACTION, id, "container does not exist".into()));
+        }
+
+        // TenantContainerBuilder reads the process from a file.
+        let json = serde_json::to_vec(process)
+            .map_err(|e| self.failed(ACTION, id, format!("serializing process: {e}")))?;
+        let seq = EXEC_SEQ.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("exec-{}-{seq}.json", std::process::id()));
+        {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|source| RuntimeError::Io {
+                    runtime: NAME.to_owned(),
+                    context: format!("creating {}", path.display()),
+                    source,
+                })?;
+            file.write_all(&json).map_err(|source| RuntimeError::Io {
+                runtime: NAME.to_owned(),
+                context: format!("writing {}", path.display()),
+                source,
+            })?;
+        }
+        let process_file = TempFile(path);
+
+        let pid = with_stdio(self.builder(ACTION, id)?, stdio)
+            .as_tenant()
+            .with_detach(true)
+            .with_process(Some(&process_file.0))
+            .build()
+            .map_err(|e| self.lib_failed(ACTION, id, e))?;
+        drop(process_file);
+        u32::try_from(pid.as_raw())
+            .map_err(|_| self.failed(ACTION, id, format!("invalid exec pid {pid}")))
+    }
+
+    fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
+        const ACTION: &str = "kill";
+        let mut container = self
+            .load(ACTION, id)?
+            .ok_or_else(|| self.failed(ACTION, id, "container does not exist".into()))?;
+
+        match Signal::try_from(signal) {
+            Ok(sig) => container.kill(sig, all).map_err(|err| match err {
+                LibcontainerError::IncorrectStatus(ContainerStatus::Stopped) => {
+                    self.failed(ACTION, id, "container not running".into())
+                }
+                err => self.lib_failed(ACTION, id, err),
+            }),
+            // Signals nix does not name (real-time signals): deliver to init directly.
+            Err(_) if !all && signal > 0 && signal <= libc::SIGRTMAX() => {
+                let pid = match (container.status(), container.pid()) {
+                    (ContainerStatus::Stopped, _) | (_, None) => {
+                        return Err(self.failed(ACTION, id, "container not running".into()))
+                    }
+                    (_, Some(pid)) => pid,
+                };
+                // SAFETY: kill(2) takes plain integers and touches no memory.
+                let rc = unsafe { libc::kill(pid.as_raw(), signal) };
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(self.failed(
+                        ACTION,
+                        id,
+                        format!(
+                            "sending signal {signal} to {pid}: {}",
+                            std::io::Error::last_os_error()
+                        ),
+                    ))
+                }
+            }
+            Err(_) => Err(self.failed(ACTION, id, format!("unsupported signal {signal}"))),
+        }
+    }
+
+    fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
+        const ACTION: &str = "delete";
+        let dir = self.container_dir(ACTION, id)?;
+        if !dir.exists() {
+            return Ok(());
+        }
+        match Container::load(dir.clone()) {
+            Ok(mut container) => container
+                .delete(force)
+                .map_err(|e| self.lib_failed(ACTION, id, e)),
+            Err(err) => {
+                // Only possible when a create was interrupted before libcontainer
+                // wrote its state: there is no process and no cgroup to clean up.
+                tracing::warn!(id, err = %describe(&err), "container state unreadable; removing its directory");
+                std::fs::remove_dir_all(&dir).map_err(|source| RuntimeError::Io {
+                    runtime: NAME.to_owned(),
+                    context: format!("removing {}", dir.display()),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// An error and its sources as one line, without the repetitions that
+/// `#[error(transparent)]` wrappers produce; a missing or non-executable program is
+/// phrased like runc does (`exec: "x": executable file not found in $PATH`), which
+/// the daemon maps to exit codes 127/126.
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    normalize_exec_error(message)
+}
+
+/// Rewrites libcontainer's executor validation errors into runc's wording.
+fn normalize_exec_error(message: String) -> String {
+    const PREFIX: &str = "executable '";
+    let Some(start) = message.find(PREFIX) else {
+        return message;
+    };
+    let rest = &message[start + PREFIX.len()..];
+    if let Some(end) = rest.find("' not found in $PATH") {
+        return format!(
+            "unable to start container process: exec: \"{}\": executable file not found in $PATH",
+            &rest[..end]
+        );
+    }
+    if let Some(end) = rest.find("' at path ") {
+        if rest.contains("does not have correct permissions") {
+            return format!(
+                "unable to start container process: exec: \"{}\": permission denied",
+                &rest[..end]
+            );
+        }
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_executable_is_phrased_like_runc() {
+        let m = normalize_exec_error(
+            "failed to create container: error in executing process : executable 'nosuch' not found in $PATH".into(),
+        );
+        assert_eq!(
+            m,
+            "unable to start container process: exec: \"nosuch\": executable file not found in $PATH"
+        );
+    }
+
+    #[test]
+    fn non_executable_is_permission_denied() {
+        let m = normalize_exec_error(
+            "error in executing process : executable '/etc/passwd' at path '\"/etc/passwd\"' does not have correct permissions".into(),
+        );
+        assert!(
+            m.ends_with("exec: \"/etc/passwd\": permission denied"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn other_errors_are_kept() {
+        let m = normalize_exec_error("container already exists".into());
+        assert_eq!(m, "container already exists");
+    }
+
+    #[test]
+    fn invalid_ids_are_rejected_before_touching_the_filesystem() {
+        let rt = BuiltinRuntime::new(PathBuf::from("/nonexistent/berth-test-root"));
+        for id in ["", ".", "..", "a/b", "../x"] {
+            let err = rt.delete(id, true).unwrap_err();
+            assert!(matches!(err, RuntimeError::Failed { .. }), "{id}: {err}");
+        }
+        // A valid but unknown id: delete is a no-op, kill is an error.
+        rt.delete("unknown", false).unwrap();
+        assert!(rt.kill("unknown", 9, false).is_err());
+    }
+}

@@ -1,0 +1,792 @@
+//! End-to-end tests of the built-in (libcontainer) runtime on a busybox bundle.
+//!
+//! They need root (namespaces, cgroups) and skip loudly otherwise. They run
+//! serially (a static mutex): libcontainer clones the container from the calling
+//! process, changes its working directory for a moment, and the tests reap children
+//! with `waitpid`. This file is its own test binary, so no other crate's tests run
+//! threads next to them.
+#![cfg(feature = "builtin")]
+
+use std::fs;
+use std::io::{IoSliceMut, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::symlink;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, Once};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::{
+    LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResourcesBuilder, MountBuilder, ProcessBuilder, RootBuilder, Spec,
+    SpecBuilder,
+};
+use runtime::builtin::BuiltinRuntime;
+use runtime::{Runtime, RuntimeError, StdioSpec};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const APPLETS: &[&str] = &[
+    "sh", "echo", "sleep", "true", "false", "cat", "tty", "ls", "id", "hostname",
+];
+
+/// Takes the serial lock and makes this process a child subreaper (like the shim).
+/// `None` (test skipped) when not root.
+fn setup() -> Option<MutexGuard<'static, ()>> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: the builtin runtime tests need root");
+        return None;
+    }
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    static SUBREAPER: Once = Once::new();
+    SUBREAPER.call_once(|| {
+        // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) only sets a process attribute.
+        let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        assert_eq!(rc, 0, "PR_SET_CHILD_SUBREAPER");
+    });
+    Some(guard)
+}
+
+/// A temporary directory with `bundle/` (config.json + busybox rootfs) and `state/`
+/// (the runtime root).
+struct Fixture {
+    dir: tempfile::TempDir,
+    id: String,
+}
+
+impl Fixture {
+    fn new(name: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = dir.path().join("bundle/rootfs");
+        for d in ["bin", "proc", "dev", "sys", "tmp", "etc"] {
+            fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+        for applet in APPLETS {
+            symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+        }
+        Self {
+            dir,
+            id: format!("bt-{name}-{}", std::process::id()),
+        }
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    fn runtime(&self) -> BuiltinRuntime {
+        BuiltinRuntime::new(self.dir.path().join("state"))
+    }
+
+    fn cgroup_path(&self) -> String {
+        format!("/berth-test/{}", self.id)
+    }
+
+    /// Writes config.json running `args`; `tweak` adjusts the spec.
+    fn write_spec(&self, args: &[&str], tweak: impl FnOnce(&mut Spec)) {
+        let mut spec = spec(args, &self.cgroup_path());
+        tweak(&mut spec);
+        spec.save(self.bundle().join("config.json")).unwrap();
+    }
+}
+
+fn spec(args: &[&str], cgroups_path: &str) -> Spec {
+    let process = ProcessBuilder::default()
+        .terminal(false)
+        .args(args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .env(vec!["PATH=/bin".to_string(), "TERM=xterm".to_string()])
+        .cwd("/")
+        .build()
+        .unwrap();
+    let namespaces = [
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Network,
+    ]
+    .into_iter()
+    .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build().unwrap())
+    .collect::<Vec<_>>();
+    let mount = |dest: &str, typ: &str, source: &str, options: &[&str]| {
+        MountBuilder::default()
+            .destination(dest)
+            .typ(typ)
+            .source(source)
+            .options(options.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .build()
+            .unwrap()
+    };
+    let mounts = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+            ],
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+    ];
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .cgroups_path(PathBuf::from(cgroups_path))
+        .build()
+        .unwrap();
+    SpecBuilder::default()
+        .version("1.0.2")
+        .root(
+            RootBuilder::default()
+                .path("rootfs")
+                .readonly(false)
+                .build()
+                .unwrap(),
+        )
+        .hostname("berth-test")
+        .process(process)
+        .mounts(mounts)
+        .linux(linux)
+        .build()
+        .unwrap()
+}
+
+fn set_terminal(spec: &mut Spec) {
+    let mut process = spec.process().clone().unwrap();
+    process.set_terminal(Some(true));
+    spec.set_process(Some(process));
+}
+
+/// Stdio for a container: stdin /dev/null, stdout and stderr into one pipe whose
+/// read end is returned.
+fn pipe_stdio() -> (StdioSpec, fs::File) {
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let stdin: OwnedFd = fs::File::open("/dev/null").unwrap().into();
+    let stderr = w.try_clone().unwrap();
+    (
+        StdioSpec::Fds {
+            stdin,
+            stdout: w,
+            stderr,
+        },
+        fs::File::from(r),
+    )
+}
+
+/// Waits for `pid` and returns its exit code (128 + signal when killed).
+fn wait_exit(pid: u32) -> i32 {
+    match waitpid(Pid::from_raw(pid as i32), None).unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
+        other => panic!("unexpected wait status {other:?}"),
+    }
+}
+
+/// Reaps children that libcontainer left after a failed create.
+fn reap_leftovers() {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Kills and reaps a container's processes and deletes it, also when a test fails.
+struct Cleanup<'a> {
+    rt: &'a BuiltinRuntime,
+    id: &'a str,
+    pids: Vec<u32>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for pid in self.pids.drain(..) {
+            let pid = Pid::from_raw(pid as i32);
+            if let Ok(WaitStatus::StillAlive) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                let _ = kill(pid, Signal::SIGKILL);
+                let _ = waitpid(pid, None);
+            }
+        }
+        if let Err(err) = self.rt.delete(self.id, true) {
+            eprintln!("cleanup: delete {}: {err}", self.id);
+        }
+    }
+}
+
+fn cgroup_dir(controller: &str, fx: &Fixture) -> PathBuf {
+    PathBuf::from(format!("/sys/fs/cgroup/{controller}{}", fx.cgroup_path()))
+}
+
+fn read_trim(path: &Path) -> String {
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn run_echo_reads_output_and_exit_code() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("echo");
+    let rt = fx.runtime();
+    assert_eq!(rt.name(), "berth");
+    fx.write_spec(&["echo", "hi"], |_| {});
+    let (stdio, mut out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let mut cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![],
+    };
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "hi\n");
+    assert_eq!(wait_exit(pid), 0);
+    rt.delete(&fx.id, false).unwrap();
+    assert!(!fx.dir.path().join("state").join(&fx.id).exists());
+    cleanup.pids.clear();
+}
+
+#[test]
+fn exit_code_is_reported() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("exit3");
+    let rt = fx.runtime();
+    fx.write_spec(&["sh", "-c", "echo out; echo err >&2; exit 3"], |_| {});
+    let (stdio, mut out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![],
+    };
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "out\nerr\n");
+    assert_eq!(wait_exit(pid), 3);
+}
+
+#[test]
+fn kill_sigkill_stops_sleep_and_delete_removes_cgroup() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("kill");
+    let rt = fx.runtime();
+    fx.write_spec(&["sleep", "100"], |_| {});
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let mut cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let memory_cg = cgroup_dir("memory", &fx);
+    assert!(memory_cg.is_dir(), "{} missing", memory_cg.display());
+    let procs = read_trim(&memory_cg.join("cgroup.procs"));
+    assert_eq!(procs, pid.to_string());
+
+    // Deleting a running container without force is refused.
+    assert!(rt.delete(&fx.id, false).is_err());
+
+    rt.kill(&fx.id, libc::SIGKILL, false).unwrap();
+    assert_eq!(wait_exit(pid), 128 + libc::SIGKILL);
+    cleanup.pids.clear();
+    // Signalling a stopped container is an error, like runc's.
+    let err = rt.kill(&fx.id, libc::SIGTERM, false).unwrap_err();
+    assert!(err.to_string().contains("not running"), "{err}");
+
+    rt.delete(&fx.id, false).unwrap();
+    assert!(!memory_cg.exists(), "{} still exists", memory_cg.display());
+    assert!(!cgroup_dir("pids", &fx).exists());
+    // Deleting again (unknown container) is fine.
+    rt.delete(&fx.id, false).unwrap();
+}
+
+#[test]
+fn kill_all_signals_every_process() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("killall");
+    let rt = fx.runtime();
+    // sh (pid 1 in the container) ignores SIGKILL-less signals it has no handler
+    // for; SIGKILL from outside always works.
+    fx.write_spec(&["sh", "-c", "sleep 100 & sleep 100 & wait"], |_| {});
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let mut cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let procs_file = cgroup_dir("pids", &fx).join("cgroup.procs");
+    wait_for_procs(&procs_file, 3);
+    rt.kill(&fx.id, libc::SIGKILL, true).unwrap();
+    assert_eq!(wait_exit(pid), 128 + libc::SIGKILL);
+    cleanup.pids.clear();
+    wait_for_procs_exactly(&procs_file, 0);
+    rt.delete(&fx.id, false).unwrap();
+    assert!(!cgroup_dir("pids", &fx).exists());
+}
+
+#[test]
+fn kill_with_realtime_signal_reaches_init() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("rtsig");
+    let rt = fx.runtime();
+    let sig = libc::SIGRTMIN() + 3;
+    let script = format!("trap 'exit 7' {sig}; sleep 100 & wait");
+    fx.write_spec(&["sh", "-c", &script], |_| {});
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let mut cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    // The trap is set once sh has forked sleep.
+    wait_for_procs(&cgroup_dir("pids", &fx).join("cgroup.procs"), 2);
+    rt.kill(&fx.id, sig, false).unwrap();
+    assert_eq!(wait_exit(pid), 7);
+    cleanup.pids.clear();
+    // Unknown signal numbers are refused.
+    assert!(rt.kill(&fx.id, 1000, false).is_err());
+}
+
+fn wait_for_procs(procs_file: &Path, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while read_trim(procs_file).lines().count() < at_least {
+        assert!(Instant::now() < deadline, "processes did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_for_procs_exactly(procs_file: &Path, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while read_trim(procs_file).lines().count() != count {
+        assert!(
+            Instant::now() < deadline,
+            "cgroup.procs did not reach {count}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn force_delete_kills_running_container() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("forcedel");
+    let rt = fx.runtime();
+    fx.write_spec(&["sleep", "100"], |_| {});
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    rt.delete(&fx.id, true).unwrap();
+    assert_eq!(wait_exit(pid), 128 + libc::SIGKILL);
+    assert!(!cgroup_dir("memory", &fx).exists());
+}
+
+#[test]
+fn resources_apply_to_v1_cgroups() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("mem");
+    let rt = fx.runtime();
+    fx.write_spec(&["sleep", "100"], |spec| {
+        let resources = LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(64 * 1024 * 1024_i64)
+                    .build()
+                    .unwrap(),
+            )
+            .pids(LinuxPidsBuilder::default().limit(42_i64).build().unwrap())
+            .cpu(LinuxCpuBuilder::default().shares(512_u64).build().unwrap())
+            .build()
+            .unwrap();
+        let mut linux = spec.linux().clone().unwrap();
+        linux.set_resources(Some(resources));
+        spec.set_linux(Some(linux));
+    });
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    assert_eq!(
+        read_trim(&cgroup_dir("memory", &fx).join("memory.limit_in_bytes")),
+        (64 * 1024 * 1024).to_string()
+    );
+    assert_eq!(read_trim(&cgroup_dir("pids", &fx).join("pids.max")), "42");
+    assert_eq!(read_trim(&cgroup_dir("cpu", &fx).join("cpu.shares")), "512");
+    // The container's init is in the limited cgroup.
+    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        cgroups
+            .lines()
+            .any(|l| l.contains(":memory:") && l.ends_with(&fx.cgroup_path())),
+        "{cgroups}"
+    );
+}
+
+#[test]
+fn missing_executable_fails_with_runc_wording() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("noexec");
+    let rt = fx.runtime();
+    fx.write_spec(&["nosuchcommand"], |_| {});
+    let (stdio, _out) = pipe_stdio();
+    let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
+    reap_leftovers();
+    let RuntimeError::Failed {
+        action, message, ..
+    } = &err
+    else {
+        panic!("unexpected error {err:?}");
+    };
+    assert_eq!(*action, "run");
+    assert!(
+        message.contains("exec: \"nosuchcommand\": executable file not found in $PATH"),
+        "{message}"
+    );
+    // libcontainer rolled back: no state, no cgroup.
+    assert!(!fx.dir.path().join("state").join(&fx.id).exists());
+    assert!(!cgroup_dir("memory", &fx).exists());
+    rt.delete(&fx.id, false).unwrap();
+}
+
+#[test]
+fn duplicate_id_is_rejected() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("dup");
+    let rt = fx.runtime();
+    fx.write_spec(&["sleep", "100"], |_| {});
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let (stdio, _out2) = pipe_stdio();
+    let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    // The first container is untouched.
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+}
+
+#[test]
+fn exec_into_running_container() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("exec");
+    let rt = fx.runtime();
+    fx.write_spec(&["sleep", "100"], |_| {});
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let mut cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+
+    let process = ProcessBuilder::default()
+        .args(
+            [
+                "sh",
+                "-c",
+                "echo exec-ok $FOO; hostname; cat /proc/1/cmdline; exit 5",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+        )
+        .env(vec!["PATH=/bin".to_string(), "FOO=bar".to_string()])
+        .cwd("/tmp")
+        .build()
+        .unwrap();
+    let (stdio, mut out) = pipe_stdio();
+    let exec_pid = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap();
+    cleanup.pids.push(exec_pid);
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "exec-ok bar\nberth-test\nsleep\x00100\x00");
+    assert_eq!(wait_exit(exec_pid), 5);
+    // The exec'd process joined the container's cgroup while it ran; no temporary
+    // process.json is left behind.
+    let leftovers: Vec<_> = fs::read_dir(fx.dir.path().join("state").join(&fx.id))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("exec-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A missing executable in exec fails with runc's wording.
+    let missing = ProcessBuilder::default()
+        .args(vec!["nosuchcommand".to_string()])
+        .env(vec!["PATH=/bin".to_string()])
+        .cwd("/")
+        .build()
+        .unwrap();
+    let (stdio, _out) = pipe_stdio();
+    let err = rt.exec(&fx.id, &fx.bundle(), &missing, stdio).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("executable file not found in $PATH"),
+        "{err}"
+    );
+    reap_leftovers_except(pid);
+
+    rt.kill(&fx.id, libc::SIGKILL, false).unwrap();
+    assert_eq!(wait_exit(pid), 128 + libc::SIGKILL);
+    cleanup.pids.clear();
+
+    // Exec into a stopped or unknown container fails.
+    let (stdio, _out) = pipe_stdio();
+    assert!(rt.exec(&fx.id, &fx.bundle(), &process, stdio).is_err());
+    rt.delete(&fx.id, false).unwrap();
+    let (stdio, _out) = pipe_stdio();
+    assert!(rt.exec(&fx.id, &fx.bundle(), &process, stdio).is_err());
+}
+
+/// Reaps exited children other than `keep` (which must stay waitable).
+fn reap_leftovers_except(keep: u32) {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return;
+        };
+        let me = std::process::id().to_string();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(child) = name.parse::<u32>() else {
+                continue;
+            };
+            if child == keep {
+                continue;
+            }
+            let Ok(stat) = fs::read_to_string(format!("/proc/{child}/stat")) else {
+                continue;
+            };
+            // Fields after the command: state, ppid.
+            let after = stat.rsplit(')').next().unwrap_or("");
+            let mut fields = after.split_whitespace();
+            let (state, ppid) = (fields.next(), fields.next());
+            if ppid == Some(me.as_str()) && state == Some("Z") {
+                let _ = waitpid(Pid::from_raw(child as i32), None);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn tty_run_sends_pty_master_over_console_socket() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("tty");
+    let rt = fx.runtime();
+    fx.write_spec(&["sh", "-c", "tty; echo tty-ok"], set_terminal);
+    let socket_path = fx.dir.path().join("console.sock");
+    let listener = UnixListener::bind(&socket_path).unwrap();
+    let pid = rt
+        .run(
+            &fx.id,
+            &fx.bundle(),
+            StdioSpec::Tty {
+                console_socket: socket_path.clone(),
+            },
+        )
+        .unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let mut master = receive_master(&listener);
+    let text = read_pty(&mut master);
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("tty-ok\r\n"), "{text:?}");
+    assert_eq!(wait_exit(pid), 0);
+}
+
+#[test]
+fn tty_exec_sends_pty_master_over_console_socket() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("ttyexec");
+    let rt = fx.runtime();
+    fx.write_spec(&["sleep", "100"], |_| {});
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let mut cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let socket_path = fx.dir.path().join("exec-console.sock");
+    let listener = UnixListener::bind(&socket_path).unwrap();
+    let process = ProcessBuilder::default()
+        .terminal(true)
+        .args(
+            ["sh", "-c", "tty; echo exec-tty-ok"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .env(vec!["PATH=/bin".to_string()])
+        .cwd("/")
+        .build()
+        .unwrap();
+    let exec_pid = rt
+        .exec(
+            &fx.id,
+            &fx.bundle(),
+            &process,
+            StdioSpec::Tty {
+                console_socket: socket_path,
+            },
+        )
+        .unwrap();
+    cleanup.pids.push(exec_pid);
+    let mut master = receive_master(&listener);
+    let text = read_pty(&mut master);
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    assert!(text.contains("exec-tty-ok\r\n"), "{text:?}");
+    assert_eq!(wait_exit(exec_pid), 0);
+}
+
+/// Accepts the runtime's connection and receives the pty master (SCM_RIGHTS).
+fn receive_master(listener: &UnixListener) -> fs::File {
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 4096];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            assert_eq!(fds.len(), 1);
+            // SAFETY: the fd was just received via SCM_RIGHTS and is owned by nobody else.
+            return unsafe { fs::File::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd received over the console socket");
+}
+
+/// Reads a pty master until the slave side is closed (EIO).
+fn read_pty(master: &mut fs::File) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("reading pty: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Wall time of `run()` for `true` (median of 20), and of a whole
+/// run + wait + delete cycle; with `runc run` on the same bundle for comparison.
+/// `cargo test -p runtime --test builtin_runtime -- --ignored --nocapture bench`
+#[test]
+#[ignore = "benchmark; run explicitly"]
+fn bench_run_true() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("bench");
+    let rt = fx.runtime();
+    fx.write_spec(&["true"], |_| {});
+    let mut run_times = Vec::new();
+    let mut cycle_times = Vec::new();
+    for i in 0..20 {
+        let id = format!("{}-{i}", fx.id);
+        let (stdio, _out) = pipe_stdio();
+        let start = Instant::now();
+        let pid = rt.run(&id, &fx.bundle(), stdio).unwrap();
+        run_times.push(start.elapsed());
+        assert_eq!(wait_exit(pid), 0);
+        rt.delete(&id, false).unwrap();
+        cycle_times.push(start.elapsed());
+    }
+    println!(
+        "builtin run(): median {:?} (min {:?}, max {:?}); run+wait+delete: median {:?}",
+        median(&mut run_times),
+        run_times.first().unwrap(),
+        run_times.last().unwrap(),
+        median(&mut cycle_times)
+    );
+
+    if which_runc().is_none() {
+        println!("runc not installed: no comparison");
+        return;
+    }
+    let runc_root = fx.dir.path().join("runc");
+    let mut runc_times = Vec::new();
+    for i in 0..20 {
+        let id = format!("{}-runc-{i}", fx.id);
+        let start = Instant::now();
+        let status = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&runc_root)
+            .args(["run", "--bundle"])
+            .arg(fx.bundle())
+            .arg(&id)
+            .stdin(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        runc_times.push(start.elapsed());
+        assert!(status.success());
+    }
+    println!(
+        "runc run (create+start+wait+delete): median {:?} (min {:?}, max {:?})",
+        median(&mut runc_times),
+        runc_times.first().unwrap(),
+        runc_times.last().unwrap()
+    );
+}
+
+fn which_runc() -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join("runc"))
+        .find(|p| p.exists())
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
