@@ -27,6 +27,7 @@
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::{Container, ContainerStatus};
@@ -38,6 +39,16 @@ use crate::runtime::{Runtime, RuntimeError, StdioSpec};
 
 /// The name shown in `inspect` for containers run by this runtime.
 pub const NAME: &str = "berth";
+
+/// Serializes libcontainer calls within this process: creating a container or an
+/// exec changes the process's working directory for a moment and clones from the
+/// calling thread.
+static LIBCONTAINER: Mutex<()> = Mutex::new(());
+
+fn libcontainer_lock() -> MutexGuard<'static, ()> {
+    // The guarded data is `()`: a panic while holding the lock leaves nothing broken.
+    LIBCONTAINER.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Counter that makes exec's temporary process.json names unique in this process.
 static EXEC_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -149,6 +160,7 @@ impl Runtime for BuiltinRuntime {
 
     fn run(&self, id: &str, bundle: &Path, stdio: StdioSpec) -> Result<u32, RuntimeError> {
         const ACTION: &str = "run";
+        let _lock = libcontainer_lock();
         self.ensure_root()?;
         let bundle = std::path::absolute(bundle).map_err(|source| RuntimeError::Io {
             runtime: NAME.to_owned(),
@@ -192,6 +204,7 @@ impl Runtime for BuiltinRuntime {
         stdio: StdioSpec,
     ) -> Result<u32, RuntimeError> {
         const ACTION: &str = "exec";
+        let _lock = libcontainer_lock();
         let dir = self.container_dir(ACTION, id)?;
         if !dir.is_dir() {
             return Err(self.failed(ACTION, id, "container does not exist".into()));
@@ -235,9 +248,25 @@ impl Runtime for BuiltinRuntime {
 
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
         const ACTION: &str = "kill";
+        let _lock = libcontainer_lock();
         let mut container = self
             .load(ACTION, id)?
             .ok_or_else(|| self.failed(ACTION, id, "container does not exist".into()))?;
+
+        // The state records init's pid only: if init has exited and been reaped,
+        // the pid may since belong to an unrelated process. Signal it only while it
+        // is still in the container's cgroup.
+        if container.status() != ContainerStatus::Stopped && !all {
+            if let Some(pid) = container.pid() {
+                let cgroup = container
+                    .spec()
+                    .map_err(|e| self.lib_failed(ACTION, id, e))?
+                    .cgroup_path;
+                if !pid_in_cgroup(pid.as_raw(), &cgroup) {
+                    return Err(self.failed(ACTION, id, "container not running".into()));
+                }
+            }
+        }
 
         match Signal::try_from(signal) {
             Ok(sig) => container.kill(sig, all).map_err(|err| match err {
@@ -275,6 +304,7 @@ impl Runtime for BuiltinRuntime {
 
     fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
         const ACTION: &str = "delete";
+        let _lock = libcontainer_lock();
         let dir = self.container_dir(ACTION, id)?;
         if !dir.exists() {
             return Ok(());
@@ -294,6 +324,29 @@ impl Runtime for BuiltinRuntime {
                 })
             }
         }
+    }
+}
+
+/// Whether process `pid` is in `cgroup` (a path as in the spec's cgroupsPath) in
+/// any hierarchy. Relative (systemd-style) paths cannot be checked: assumed yes.
+fn pid_in_cgroup(pid: i32, cgroup: &Path) -> bool {
+    if !cgroup.is_absolute() {
+        return true;
+    }
+    let Some(cgroup) = cgroup.to_str() else {
+        return true;
+    };
+    let cgroup = match cgroup.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    };
+    match std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+        // Lines are `hierarchy-id:controllers:path`.
+        Ok(text) => text
+            .lines()
+            .filter_map(|line| line.splitn(3, ':').nth(2))
+            .any(|path| path == cgroup),
+        Err(_) => false,
     }
 }
 
@@ -369,6 +422,17 @@ mod tests {
     fn other_errors_are_kept() {
         let m = normalize_exec_error("container already exists".into());
         assert_eq!(m, "container already exists");
+    }
+
+    #[test]
+    fn pid_in_cgroup_reads_proc() {
+        let me = std::process::id() as i32;
+        let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let own = text.lines().next().unwrap().splitn(3, ':').nth(2).unwrap();
+        assert!(pid_in_cgroup(me, Path::new(own)));
+        assert!(!pid_in_cgroup(me, Path::new("/berth/surely-not-here")));
+        assert!(pid_in_cgroup(me, Path::new("relative:systemd:path")));
+        assert!(!pid_in_cgroup(i32::MAX, Path::new("/")));
     }
 
     #[test]

@@ -31,7 +31,7 @@ use runtime::{Runtime, RuntimeError, StdioSpec};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const APPLETS: &[&str] = &[
-    "sh", "echo", "sleep", "true", "false", "cat", "tty", "ls", "id", "hostname",
+    "sh", "echo", "sleep", "true", "false", "cat", "tty", "ls", "id", "hostname", "grep",
 ];
 
 /// Takes the serial lock and makes this process a child subreaper (like the shim).
@@ -193,6 +193,26 @@ fn pipe_stdio() -> (StdioSpec, fs::File) {
     )
 }
 
+fn thread_count() -> usize {
+    fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// This process's children (all threads).
+fn children() -> Vec<u32> {
+    let mut pids = Vec::new();
+    for task in fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("children");
+        for pid in fs::read_to_string(path)
+            .unwrap_or_default()
+            .split_whitespace()
+        {
+            pids.push(pid.parse().unwrap());
+        }
+    }
+    pids.sort();
+    pids
+}
+
 /// Waits for `pid` and returns its exit code (128 + signal when killed).
 fn wait_exit(pid: u32) -> i32 {
     match waitpid(Pid::from_raw(pid as i32), None).unwrap() {
@@ -257,7 +277,11 @@ fn run_echo_reads_output_and_exit_code() {
     assert_eq!(rt.name(), "berth");
     fx.write_spec(&["echo", "hi"], |_| {});
     let (stdio, mut out) = pipe_stdio();
+    let threads_before = thread_count();
     let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    // Detached: no helper thread or process is left; init is our only child.
+    assert_eq!(thread_count(), threads_before);
+    assert_eq!(children(), vec![pid]);
     let mut cleanup = Cleanup {
         rt: &rt,
         id: &fx.id,
@@ -607,6 +631,46 @@ fn reap_leftovers_except(keep: u32) {
 }
 
 #[test]
+fn seccomp_filter_is_installed() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("seccomp");
+    let rt = fx.runtime();
+    fx.write_spec(
+        &[
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status; hostname other || echo denied",
+        ],
+        |spec| {
+            let seccomp = serde_json::from_value(serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                "syscalls": [
+                    {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+                ]
+            }))
+            .unwrap();
+            let mut linux = spec.linux().clone().unwrap();
+            linux.set_seccomp(Some(seccomp));
+            spec.set_linux(Some(linux));
+        },
+    );
+    let (stdio, mut out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(wait_exit(pid), 0);
+    assert!(text.contains("Seccomp:\t2"), "{text}");
+    assert!(text.contains("Operation not permitted"), "{text}");
+    assert!(text.ends_with("denied\n"), "{text}");
+}
+
+#[test]
 fn tty_run_sends_pty_master_over_console_socket() {
     let Some(_g) = setup() else { return };
     let fx = Fixture::new("tty");
@@ -721,29 +785,42 @@ fn read_pty(master: &mut fs::File) -> String {
 
 /// Wall time of `run()` for `true` (median of 20), and of a whole
 /// run + wait + delete cycle; with `runc run` on the same bundle for comparison.
+/// Two bundles: the minimal one, and a docker-like one (docker's default seccomp
+/// allow-list when /work/shared/specs is present, masked and read-only paths).
 /// `cargo test -p runtime --test builtin_runtime -- --ignored --nocapture bench`
 #[test]
 #[ignore = "benchmark; run explicitly"]
 fn bench_run_true() {
     let Some(_g) = setup() else { return };
+    bench_variant("minimal", |_| {});
+    bench_variant("docker-like", docker_like);
+}
+
+fn bench_variant(label: &str, tweak: impl FnOnce(&mut Spec)) {
     let fx = Fixture::new("bench");
     let rt = fx.runtime();
-    fx.write_spec(&["true"], |_| {});
+    fx.write_spec(&["true"], tweak);
     let mut run_times = Vec::new();
     let mut cycle_times = Vec::new();
     for i in 0..20 {
         let id = format!("{}-{i}", fx.id);
-        let (stdio, _out) = pipe_stdio();
+        let (stdio, mut out) = pipe_stdio();
         let start = Instant::now();
         let pid = rt.run(&id, &fx.bundle(), stdio).unwrap();
         run_times.push(start.elapsed());
-        assert_eq!(wait_exit(pid), 0);
+        let code = wait_exit(pid);
+        if code != 0 {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            panic!("[{label}] exit {code}: {text}");
+        }
         rt.delete(&id, false).unwrap();
         cycle_times.push(start.elapsed());
     }
+    let run_median = median(&mut run_times);
     println!(
-        "builtin run(): median {:?} (min {:?}, max {:?}); run+wait+delete: median {:?}",
-        median(&mut run_times),
+        "[{label}] builtin run(): median {:?} (min {:?}, max {:?}); run+wait+delete: median {:?}",
+        run_median,
         run_times.first().unwrap(),
         run_times.last().unwrap(),
         median(&mut cycle_times)
@@ -771,11 +848,82 @@ fn bench_run_true() {
         assert!(status.success());
     }
     println!(
-        "runc run (create+start+wait+delete): median {:?} (min {:?}, max {:?})",
+        "[{label}] runc run (create+start+wait+delete): median {:?} (min {:?}, max {:?})",
         median(&mut runc_times),
         runc_times.first().unwrap(),
         runc_times.last().unwrap()
     );
+}
+
+fn docker_like(spec: &mut Spec) {
+    let mut linux = spec.linux().clone().unwrap();
+    let masked = [
+        "/proc/asound",
+        "/proc/acpi",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+    ];
+    let readonly = [
+        "/proc/bus",
+        "/proc/fs",
+        "/proc/irq",
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+    ];
+    linux.set_masked_paths(Some(masked.iter().map(|s| s.to_string()).collect()));
+    linux.set_readonly_paths(Some(readonly.iter().map(|s| s.to_string()).collect()));
+    let profile = Path::new("/work/shared/specs/docker-defaults/seccomp-default.json");
+    if let Ok(text) = fs::read_to_string(profile) {
+        let docker: serde_json::Value = serde_json::from_str(&text).unwrap();
+        // Unconditional and amd64 rules (not those that depend on capabilities).
+        let applies = |r: &serde_json::Value| {
+            if r.get("excludes").is_some() {
+                return false;
+            }
+            let Some(includes) = r.get("includes").and_then(|i| i.as_object()) else {
+                return true;
+            };
+            includes.keys().all(|k| k == "arches" || k == "minKernel")
+                && includes
+                    .get("arches")
+                    .and_then(|a| a.as_array())
+                    .is_none_or(|a| a.iter().any(|x| x == "amd64"))
+        };
+        let syscalls: Vec<_> = docker["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| applies(r))
+            .map(|r| {
+                let mut r = r.clone();
+                let obj = r.as_object_mut().unwrap();
+                obj.remove("comment");
+                obj.remove("includes");
+                r
+            })
+            .collect();
+        let seccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": docker["defaultAction"],
+            "defaultErrnoRet": docker["defaultErrnoRet"],
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": syscalls,
+        }))
+        .unwrap();
+        linux.set_seccomp(Some(seccomp));
+    } else {
+        println!(
+            "{} not found: docker-like bundle without seccomp",
+            profile.display()
+        );
+    }
+    spec.set_linux(Some(linux));
 }
 
 fn which_runc() -> Option<PathBuf> {
