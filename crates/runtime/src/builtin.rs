@@ -167,6 +167,14 @@ impl Runtime for BuiltinRuntime {
             context: format!("resolving bundle path {}", bundle.display()),
             source,
         })?;
+        let config = bundle.join("config.json");
+        if !config.is_file() {
+            return Err(self.failed(
+                ACTION,
+                id,
+                format!("bundle has no config.json: {}", config.display()),
+            ));
+        }
         let builder = with_stdio(self.builder(ACTION, id)?, stdio);
         let mut container = builder
             .as_init(&bundle)
@@ -240,7 +248,14 @@ impl Runtime for BuiltinRuntime {
             .with_detach(true)
             .with_process(Some(&process_file.0))
             .build()
-            .map_err(|e| self.lib_failed(ACTION, id, e))?;
+            .map_err(|err| match err {
+                LibcontainerError::IncorrectStatus(status) => self.failed(
+                    ACTION,
+                    id,
+                    format!("container not running (state {status})"),
+                ),
+                err => self.lib_failed(ACTION, id, err),
+            })?;
         drop(process_file);
         u32::try_from(pid.as_raw())
             .map_err(|_| self.failed(ACTION, id, format!("invalid exec pid {pid}")))
@@ -310,9 +325,14 @@ impl Runtime for BuiltinRuntime {
             return Ok(());
         }
         match Container::load(dir.clone()) {
-            Ok(mut container) => container
-                .delete(force)
-                .map_err(|e| self.lib_failed(ACTION, id, e)),
+            Ok(mut container) => container.delete(force).map_err(|err| match err {
+                LibcontainerError::IncorrectStatus(status) => self.failed(
+                    ACTION,
+                    id,
+                    format!("container is still {status}: kill it first or force the deletion"),
+                ),
+                err => self.lib_failed(ACTION, id, err),
+            }),
             Err(err) => {
                 // Only possible when a create was interrupted before libcontainer
                 // wrote its state: there is no process and no cgroup to clean up.

@@ -334,7 +334,9 @@ fn kill_sigkill_stops_sleep_and_delete_removes_cgroup() {
     assert_eq!(procs, pid.to_string());
 
     // Deleting a running container without force is refused.
-    assert!(rt.delete(&fx.id, false).is_err());
+    let err = rt.delete(&fx.id, false).unwrap_err();
+    eprintln!("delete running: {err}");
+    assert!(err.to_string().contains("still"), "{err}");
 
     rt.kill(&fx.id, libc::SIGKILL, false).unwrap();
     assert_eq!(wait_exit(pid), 128 + libc::SIGKILL);
@@ -489,6 +491,7 @@ fn missing_executable_fails_with_runc_wording() {
     let (stdio, _out) = pipe_stdio();
     let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
     reap_leftovers();
+    eprintln!("missing executable: {err}");
     let RuntimeError::Failed {
         action, message, ..
     } = &err
@@ -507,6 +510,26 @@ fn missing_executable_fails_with_runc_wording() {
 }
 
 #[test]
+fn bad_bundles_are_reported() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("badbundle");
+    let rt = fx.runtime();
+    // No config.json.
+    let (stdio, _out) = pipe_stdio();
+    let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
+    eprintln!("no config.json: {err}");
+    assert!(err.to_string().contains("config.json"), "{err}");
+    // A tty spec without a console socket.
+    fx.write_spec(&["true"], set_terminal);
+    let (stdio, _out) = pipe_stdio();
+    let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
+    eprintln!("tty without console socket: {err}");
+    assert!(err.to_string().contains("console socket"), "{err}");
+    // Neither attempt left state behind.
+    assert!(!fx.dir.path().join("state").join(&fx.id).exists());
+}
+
+#[test]
 fn duplicate_id_is_rejected() {
     let Some(_g) = setup() else { return };
     let fx = Fixture::new("dup");
@@ -521,6 +544,7 @@ fn duplicate_id_is_rejected() {
     };
     let (stdio, _out2) = pipe_stdio();
     let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
+    eprintln!("duplicate run: {err}");
     assert!(err.to_string().contains("already exists"), "{err}");
     // The first container is untouched.
     assert!(Path::new(&format!("/proc/{pid}")).exists());
@@ -571,6 +595,28 @@ fn exec_into_running_container() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
+    // An exec as another user.
+    let as_user = ProcessBuilder::default()
+        .args(vec!["id".to_string()])
+        .env(vec!["PATH=/bin".to_string()])
+        .cwd("/")
+        .user(
+            oci_spec::runtime::UserBuilder::default()
+                .uid(1000_u32)
+                .gid(1001_u32)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let (stdio, mut out) = pipe_stdio();
+    let user_pid = rt.exec(&fx.id, &fx.bundle(), &as_user, stdio).unwrap();
+    cleanup.pids.push(user_pid);
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(wait_exit(user_pid), 0);
+    assert!(text.starts_with("uid=1000 gid=1001"), "{text}");
+
     // A missing executable in exec fails with runc's wording.
     let missing = ProcessBuilder::default()
         .args(vec!["nosuchcommand".to_string()])
@@ -580,6 +626,7 @@ fn exec_into_running_container() {
         .unwrap();
     let (stdio, _out) = pipe_stdio();
     let err = rt.exec(&fx.id, &fx.bundle(), &missing, stdio).unwrap_err();
+    eprintln!("exec missing executable: {err}");
     assert!(
         err.to_string()
             .contains("executable file not found in $PATH"),
@@ -593,10 +640,13 @@ fn exec_into_running_container() {
 
     // Exec into a stopped or unknown container fails.
     let (stdio, _out) = pipe_stdio();
-    assert!(rt.exec(&fx.id, &fx.bundle(), &process, stdio).is_err());
+    let err = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap_err();
+    eprintln!("exec into stopped container: {err}");
+    assert!(err.to_string().contains("not running"), "{err}");
     rt.delete(&fx.id, false).unwrap();
     let (stdio, _out) = pipe_stdio();
-    assert!(rt.exec(&fx.id, &fx.bundle(), &process, stdio).is_err());
+    let err = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap_err();
+    eprintln!("exec into unknown container: {err}");
 }
 
 /// Reaps exited children other than `keep` (which must stay waitable).
