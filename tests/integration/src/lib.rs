@@ -1210,3 +1210,39 @@ impl Drop for Pty {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_cmd_captures_both_streams_and_code() {
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo a; echo b >&2; exit 3"]);
+        let out = run_cmd(c, None, Duration::from_secs(10));
+        assert_eq!(out.code, 3);
+        assert_eq!(out.stdout, "a\n");
+        assert_eq!(out.stderr, "b\n");
+        let mut c = Command::new("cat");
+        c.arg("-");
+        let out = run_cmd(c, Some(b"xyz"), Duration::from_secs(10));
+        assert_eq!(out.stdout, "xyz");
+    }
+
+    #[test]
+    fn parses_chunked_and_plain_responses() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nApi-Version: 1.51\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let r = parse_response(raw, false).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "abcde");
+        assert_eq!(r.header("API-Version"), Some("1.51"));
+        let raw = b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}";
+        let r = parse_response(raw, false).unwrap();
+        assert_eq!((r.status, r.text().as_str()), (404, "{}"));
+    }
+
+    #[test]
+    fn mountinfo_unescape() {
+        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+    }
+}
