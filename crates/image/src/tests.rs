@@ -1,0 +1,587 @@
+//! Store-level tests (run as root: they unpack with real ownership and mount overlays).
+
+use std::fs;
+use std::io::{Cursor, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::*;
+
+pub(crate) fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+macro_rules! require_root {
+    () => {
+        if !is_root() {
+            eprintln!("SKIPPED: this test needs root (mounts, chown, mknod)");
+            return;
+        }
+    };
+}
+
+pub(crate) fn new_store() -> (tempfile::TempDir, ImageStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(store::Store::open_in_memory().unwrap());
+    let s = ImageStore::open(dir.path(), db).unwrap();
+    (dir, s)
+}
+
+/// Unmounts on drop, so a failing test never leaves a mount behind.
+pub(crate) struct MountGuard(pub PathBuf);
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        let _ = rustix::mount::unmount(&self.0, rustix::mount::UnmountFlags::DETACH);
+    }
+}
+
+/// A tar entry description for hand-made (possibly hostile) archives.
+pub(crate) enum E<'a> {
+    File(&'a [u8], &'a [u8]),
+    FileMode(&'a [u8], &'a [u8], u32),
+    Dir(&'a [u8]),
+    Symlink(&'a [u8], &'a [u8]),
+    Hardlink(&'a [u8], &'a [u8]),
+    Char(&'a [u8], u32, u32),
+    Fifo(&'a [u8]),
+}
+
+/// Builds a tar whose names are written raw (the tar crate's builder refuses `..`).
+pub(crate) fn raw_tar(entries: &[E]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        let (name, data, link): (&[u8], &[u8], Option<&[u8]>) = match e {
+            E::File(n, d) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                (n, d, None)
+            }
+            E::FileMode(n, d, m) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(*m);
+                (n, d, None)
+            }
+            E::Dir(n) => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                (n, &[][..], None)
+            }
+            E::Symlink(n, t) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                (n, &[][..], Some(t))
+            }
+            E::Hardlink(n, t) => {
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_mode(0o644);
+                (n, &[][..], Some(t))
+            }
+            E::Char(n, ma, mi) => {
+                h.set_entry_type(tar::EntryType::Char);
+                h.set_mode(0o666);
+                h.set_device_major(*ma).unwrap();
+                h.set_device_minor(*mi).unwrap();
+                (n, &[][..], None)
+            }
+            E::Fifo(n) => {
+                h.set_entry_type(tar::EntryType::Fifo);
+                h.set_mode(0o666);
+                (n, &[][..], None)
+            }
+        };
+        {
+            let old = h.as_old_mut();
+            old.name = [0; 100];
+            old.name[..name.len()].copy_from_slice(name);
+            if let Some(l) = link {
+                old.linkname = [0; 100];
+                old.linkname[..l.len()].copy_from_slice(l);
+            }
+        }
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn unpack_into(outer: &Path, tar: &[u8]) -> Result<unpack::Unpacked, ImageError> {
+    let layer = outer.join("layer");
+    fs::create_dir_all(&layer).unwrap();
+    unpack::unpack_layer(&mut Cursor::new(tar.to_vec()), &layer)
+}
+
+fn outer_entries(outer: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(outer)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn expect_reject(tar: &[u8], entry: &str) {
+    let outer = tempfile::tempdir().unwrap();
+    let err = unpack_into(outer.path(), tar).unwrap_err();
+    assert!(matches!(err, ImageError::InvalidArgument(_)), "{err}");
+    assert!(
+        err.to_string().contains(entry),
+        "error should name {entry}: {err}"
+    );
+    assert_eq!(
+        outer_entries(outer.path()),
+        vec!["layer"],
+        "nothing may be written outside the layer"
+    );
+}
+
+#[test]
+fn hostile_dotdot_rejected() {
+    require_root!();
+    expect_reject(
+        &raw_tar(&[E::File(b"ok", b"1"), E::File(b"../evil", b"x")]),
+        "../evil",
+    );
+    expect_reject(&raw_tar(&[E::File(b"/abs/../../x", b"x")]), "/abs/../../x");
+    expect_reject(
+        &raw_tar(&[E::Dir(b"a/"), E::File(b"a/../../../x", b"x")]),
+        "a/../../../x",
+    );
+}
+
+#[test]
+fn hostile_dotdot_import_leaves_nothing() {
+    require_root!();
+    let (dir, s) = new_store();
+    let tar = raw_tar(&[E::File(b"ok", b"1"), E::File(b"../evil", b"x")]);
+    let err = s
+        .import(&mut Cursor::new(tar), ImportOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, ImageError::InvalidArgument(_)), "{err}");
+    assert!(s.list().unwrap().is_empty());
+    assert_eq!(outer_entries(&dir.path().join("overlay")), vec!["empty"]);
+    assert!(!dir.path().join("evil").exists());
+    let n: i64 =
+        s.db.with(|c| c.query_row("SELECT count(*) FROM layers", [], |r| r.get(0)))
+            .unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(
+        fs::read_dir(dir.path().join("content/ingest"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn hostile_symlink_to_absolute_dir() {
+    require_root!();
+    let before = fs::read("/etc/passwd").unwrap();
+    // a -> /etc, then a/passwd: resolved inside the layer, where etc/ does not exist.
+    expect_reject(
+        &raw_tar(&[E::Symlink(b"a", b"/etc"), E::File(b"a/passwd", b"pwned")]),
+        "a/passwd",
+    );
+    assert_eq!(fs::read("/etc/passwd").unwrap(), before);
+
+    // a -> / then a/x: lands at <layer>/x, never at /x.
+    let outer = tempfile::tempdir().unwrap();
+    unpack_into(
+        outer.path(),
+        &raw_tar(&[E::Symlink(b"a", b"/"), E::File(b"a/x", b"inside")]),
+    )
+    .unwrap();
+    assert_eq!(fs::read(outer.path().join("layer/x")).unwrap(), b"inside");
+    assert!(!Path::new("/x").exists());
+}
+
+#[test]
+fn hostile_symlink_relative_escape_is_contained() {
+    require_root!();
+    let outer = tempfile::tempdir().unwrap();
+    let tar = raw_tar(&[E::Symlink(b"a", b"../../.."), E::File(b"a/x", b"contained")]);
+    unpack_into(outer.path(), &tar).unwrap();
+    assert_eq!(
+        fs::read(outer.path().join("layer/x")).unwrap(),
+        b"contained"
+    );
+    assert_eq!(outer_entries(outer.path()), vec!["layer"]);
+    assert_eq!(
+        fs::read_link(outer.path().join("layer/a")).unwrap(),
+        Path::new("../../..")
+    );
+    // A file written *as* the symlink's name replaces the link, never follows it.
+    let outer = tempfile::tempdir().unwrap();
+    let tar = raw_tar(&[E::Symlink(b"b", b"../outside"), E::File(b"b", b"replaced")]);
+    unpack_into(outer.path(), &tar).unwrap();
+    assert_eq!(fs::read(outer.path().join("layer/b")).unwrap(), b"replaced");
+    assert_eq!(outer_entries(outer.path()), vec!["layer"]);
+}
+
+#[test]
+fn hostile_hardlinks_rejected() {
+    require_root!();
+    expect_reject(&raw_tar(&[E::Hardlink(b"h", b"../../etc/passwd")]), "\"h\"");
+    // Absolute targets are layer-relative: /etc/passwd is not in this layer.
+    expect_reject(&raw_tar(&[E::Hardlink(b"h", b"/etc/passwd")]), "\"h\"");
+    // Through a symlink pointing outside.
+    expect_reject(
+        &raw_tar(&[E::Symlink(b"s", b"/etc"), E::Hardlink(b"h", b"s/passwd")]),
+        "\"h\"",
+    );
+    // A good hardlink works.
+    let outer = tempfile::tempdir().unwrap();
+    unpack_into(
+        outer.path(),
+        &raw_tar(&[E::File(b"f", b"data"), E::Hardlink(b"g", b"./f")]),
+    )
+    .unwrap();
+    let a = fs::metadata(outer.path().join("layer/f")).unwrap();
+    let b = fs::metadata(outer.path().join("layer/g")).unwrap();
+    assert_eq!(a.ino(), b.ino());
+}
+
+#[test]
+fn devices_skipped_whiteouts_converted() {
+    require_root!();
+    let outer = tempfile::tempdir().unwrap();
+    let tar = raw_tar(&[
+        E::Char(b"dev/null", 1, 3),
+        E::Fifo(b"fifo"),
+        E::Dir(b"d/"),
+        E::File(b"d/.wh..wh..opq", b""),
+        E::File(b".wh.gone", b""),
+        E::FileMode(b"suid", b"x", 0o4755),
+    ]);
+    unpack_into(outer.path(), &tar).unwrap();
+    let l = outer.path().join("layer");
+    assert!(!l.join("dev/null").exists());
+    assert!(!l.join("fifo").exists());
+    let wh = fs::symlink_metadata(l.join("gone")).unwrap();
+    assert!(wh.file_type().is_char_device());
+    assert_eq!(wh.rdev(), 0);
+    assert!(!l.join(".wh.gone").exists());
+    let mut buf = [0u8; 8];
+    let n = rustix::fs::getxattr(l.join("d"), "trusted.overlay.opaque", &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"y");
+    assert!(!l.join("d/.wh..wh..opq").exists());
+    assert_eq!(
+        fs::metadata(l.join("suid")).unwrap().permissions().mode() & 0o7777,
+        0o4755
+    );
+}
+
+#[test]
+fn compression_detection() {
+    let (c, mut r) = unpack::decompress(Box::new(Cursor::new(b"BZh91AY".to_vec())))
+        .map(|(c, r)| (Some(c), r))
+        .unwrap_or_else(|e| {
+            assert!(e.to_string().contains("bzip2"), "{e}");
+            (None, Box::new(Cursor::new(Vec::new())))
+        });
+    assert!(c.is_none());
+    let mut v = Vec::new();
+    r.read_to_end(&mut v).unwrap();
+    let xz = [0xfd, b'7', b'z', b'X', b'Z', 0, 1, 2];
+    assert!(unpack::decompress(Box::new(Cursor::new(xz.to_vec()))).is_err());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, b"hello").unwrap();
+    let gz = gz.finish().unwrap();
+    let (c, mut r) = unpack::decompress(Box::new(Cursor::new(gz))).unwrap();
+    assert_eq!(c, unpack::Compression::Gzip);
+    let mut v = Vec::new();
+    r.read_to_end(&mut v).unwrap();
+    assert_eq!(v, b"hello");
+    let z = zstd::encode_all(&b"zz"[..], 1).unwrap();
+    let (c, mut r) = unpack::decompress(Box::new(Cursor::new(z))).unwrap();
+    assert_eq!(c, unpack::Compression::Zstd);
+    let mut v = Vec::new();
+    r.read_to_end(&mut v).unwrap();
+    assert_eq!(v, b"zz");
+}
+
+/// A busybox rootfs as a tar: bin/busybox plus a few applet symlinks.
+pub(crate) fn busybox_rootfs_tar() -> Vec<u8> {
+    let root = tempfile::tempdir().unwrap();
+    let bin = root.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::create_dir_all(root.path().join("etc")).unwrap();
+    fs::write(root.path().join("etc/hostname"), b"berth\n").unwrap();
+    fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+    for app in ["sh", "ls", "cat", "echo"] {
+        std::os::unix::fs::symlink("busybox", bin.join(app)).unwrap();
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    b.follow_symlinks(false);
+    b.append_dir_all(".", root.path()).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn import_list_get_tag_remove() {
+    require_root!();
+    let (_dir, s) = new_store();
+    let tar = busybox_rootfs_tar();
+    // gzip-compressed input
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let img = s
+        .import(
+            &mut Cursor::new(gz.finish().unwrap()),
+            ImportOptions {
+                reference: Some("busybox:latest".into()),
+                changes: vec!["CMD sh".into(), "ENV A=1".into()],
+                message: Some("test import".into()),
+                platform: None,
+            },
+        )
+        .unwrap();
+    assert!(img.id.starts_with("sha256:"));
+    assert_eq!(img.repo_tags, vec!["busybox:latest"]);
+    assert_eq!(img.layers.len(), 1);
+    assert!(img.size >= fs::metadata("/bin/busybox").unwrap().len());
+    let rc = img.config.config.as_ref().unwrap();
+    assert_eq!(rc.cmd.as_deref().unwrap(), ["/bin/sh", "-c", "sh"]);
+    assert_eq!(img.config.os, "linux");
+    assert_eq!(img.config.architecture, host_arch());
+    // id is the sha256 of the stored bytes
+    let raw = s.raw_config(&img.id).unwrap();
+    assert_eq!(content::digest_of(&raw), img.id);
+    // the layer blob is the uncompressed tar: blob digest == diff id
+    let (blob, mt, _) = s.layer_blob(&img.layers[0]).unwrap().unwrap();
+    assert_eq!(blob, img.layers[0]);
+    assert_eq!(mt, "application/vnd.oci.image.layer.v1.tar");
+
+    // lookups
+    let hex = img.id.strip_prefix("sha256:").unwrap();
+    for name in [
+        "busybox",
+        "busybox:latest",
+        "docker.io/library/busybox:latest",
+        &img.id,
+        hex,
+        &hex[..5],
+    ] {
+        assert_eq!(s.get(name).unwrap().id, img.id, "{name}");
+    }
+    let e = s.get("nosuch").unwrap_err();
+    assert_eq!(e.to_string(), "No such image: nosuch:latest");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(matches!(s.get("Bad"), Err(ImageError::InvalidArgument(_))));
+
+    // tag, list
+    s.tag("busybox", "localhost:5000/my/bb:v1").unwrap();
+    let got = s.get(&img.id).unwrap();
+    assert_eq!(
+        got.repo_tags,
+        vec!["busybox:latest", "localhost:5000/my/bb:v1"]
+    );
+    assert_eq!(s.list().unwrap().len(), 1);
+    let hist = s.history("busybox").unwrap();
+    assert_eq!(hist.len(), 1);
+    assert_eq!(hist[0].id, img.id);
+    assert_eq!(hist[0].comment, "test import");
+    assert!(hist[0].size > 0);
+
+    // rmi by id with two tags in different repos: conflict unless forced
+    let none = |_: &str| None;
+    let e = s.remove(&hex[..12], false, &none).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    assert!(e.to_string().contains("must be forced"), "{e}");
+    // rmi by name while a container uses it and it is the last reference
+    let used = |_: &str| Some("0123456789abcdef".to_string());
+    let r = s.remove("localhost:5000/my/bb:v1", false, &used).unwrap();
+    assert_eq!(
+        r,
+        vec![DeleteItem::Untagged("localhost:5000/my/bb:v1".into())]
+    );
+    let e = s.remove("busybox", false, &used).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("conflict: unable to remove repository reference \"busybox\" (must force) - container 0123456789ab is using its referenced image {}", &hex[..12])
+    );
+    let e = s.remove(&img.id, true, &used).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("(cannot be forced) - image is being used by running container 0123456789ab"),
+        "{e}"
+    );
+    // finally delete
+    let r = s.remove("busybox", false, &none).unwrap();
+    assert_eq!(r[0], DeleteItem::Untagged("busybox:latest".into()));
+    assert_eq!(r[1], DeleteItem::Deleted(img.id.clone()));
+    assert_eq!(r[2], DeleteItem::Deleted(img.layers[0].clone()));
+    assert!(s.list().unwrap().is_empty());
+    assert!(!s.content.exists(&img.layers[0]));
+    assert!(!s.content.exists(&img.id));
+    assert_eq!(outer_entries(&s.overlay), vec!["empty"]);
+}
+
+#[test]
+fn prune_dangling_and_all() {
+    require_root!();
+    let (_dir, s) = new_store();
+    let a = s
+        .import(
+            &mut Cursor::new(raw_tar(&[E::File(b"a", b"1")])),
+            ImportOptions::default(),
+        )
+        .unwrap();
+    let b = s
+        .import(
+            &mut Cursor::new(raw_tar(&[E::File(b"b", b"2")])),
+            ImportOptions {
+                reference: Some("b".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let none = |_: &str| None;
+    let (items, bytes) = s.prune(false, &none).unwrap();
+    assert!(items.contains(&DeleteItem::Deleted(a.id.clone())));
+    assert_eq!(bytes, 1);
+    assert_eq!(s.list().unwrap().len(), 1);
+    let used = |id: &str| (id == b.id).then(|| "c1".to_string());
+    assert!(s.prune(true, &used).unwrap().0.is_empty());
+    let (items, _) = s.prune(true, &none).unwrap();
+    assert_eq!(items[0], DeleteItem::Untagged("b:latest".into()));
+    assert!(s.list().unwrap().is_empty());
+}
+
+/// Builds an image from raw layer tars through the internal layer path.
+pub(crate) fn make_image(s: &ImageStore, layers: &[Vec<u8>], tag: Option<&str>) -> String {
+    let mut parent: Option<String> = None;
+    let mut diffs = Vec::new();
+    for l in layers {
+        let row = s
+            .unpack_and_record(&mut Cursor::new(l.clone()), parent.as_deref(), None)
+            .unwrap();
+        let blob = s.content.put(l).unwrap();
+        s.record_layer_blob(
+            &row.diff_id,
+            &blob,
+            unpack::Compression::None.oci_media_type(),
+            l.len() as u64,
+        )
+        .unwrap();
+        diffs.push(row.diff_id);
+        parent = Some(row.chain_id);
+    }
+    let cfg = serde_json::json!({
+        "architecture": host_arch(), "os": "linux", "created": "2024-01-02T03:04:05Z",
+        "config": {"Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diffs},
+        "history": diffs.iter().map(|_| serde_json::json!({"created_by": "layer"})).collect::<Vec<_>>(),
+        "x-unknown": {"kept": true},
+    });
+    let id = s
+        .put_image(&serde_json::to_vec(&cfg).unwrap(), None)
+        .unwrap();
+    if let Some(t) = tag {
+        s.tag(&id, t).unwrap();
+    }
+    id
+}
+
+#[test]
+fn mount_two_layers_with_whiteouts() {
+    require_root!();
+    let (dir, s) = new_store();
+    let l1 = raw_tar(&[
+        E::File(b"keep", b"k"),
+        E::File(b"gone", b"g"),
+        E::Dir(b"d/"),
+        E::File(b"d/old", b"o"),
+    ]);
+    let l2 = raw_tar(&[
+        E::File(b".wh.gone", b""),
+        E::Dir(b"d/"),
+        E::File(b"d/.wh..wh..opq", b""),
+        E::File(b"d/new", b"n"),
+    ]);
+    let id = make_image(&s, &[l1, l2], Some("two:layers"));
+    let img = s.get("two:layers").unwrap();
+    assert_eq!(img.id, id);
+    assert_eq!(img.layers.len(), 2);
+    s.create_rw_layer("c0ffee", &id).unwrap();
+    let target = dir.path().join("mnt");
+    s.mount_rw_layer("c0ffee", &target).unwrap();
+    let guard = MountGuard(target.clone());
+    assert_eq!(fs::read(target.join("keep")).unwrap(), b"k");
+    assert!(
+        !target.join("gone").exists(),
+        "whiteout must hide the lower file"
+    );
+    assert!(
+        !target.join("d/old").exists(),
+        "opaque dir must hide lower entries"
+    );
+    assert_eq!(fs::read(target.join("d/new")).unwrap(), b"n");
+    fs::write(target.join("written"), b"w").unwrap();
+    assert_eq!(
+        fs::read(s.overlay.join("rw-c0ffee/diff/written")).unwrap(),
+        b"w"
+    );
+    s.unmount(&target).unwrap();
+    std::mem::forget(guard);
+    s.unmount(&target).unwrap(); // not mounted: fine
+    assert!(!target.join("keep").exists());
+    s.remove_rw_layer("c0ffee").unwrap();
+    s.remove_rw_layer("c0ffee").unwrap(); // unknown: fine
+    assert!(!s.overlay.join("rw-c0ffee").exists());
+}
+
+#[test]
+fn mount_zero_layer_image() {
+    require_root!();
+    let (dir, s) = new_store();
+    let id = make_image(&s, &[], None);
+    s.create_rw_layer("empty1", &id).unwrap();
+    let target = dir.path().join("mnt");
+    s.mount_rw_layer("empty1", &target).unwrap();
+    let _g = MountGuard(target.clone());
+    fs::write(target.join("f"), b"x").unwrap();
+    assert_eq!(fs::read_dir(&target).unwrap().count(), 1);
+    s.unmount(&target).unwrap();
+    s.remove_rw_layer("empty1").unwrap();
+}
+
+#[test]
+fn mount_many_layers() {
+    require_root!();
+    let (dir, s) = new_store();
+    let layers: Vec<Vec<u8>> = (0..130)
+        .map(|i| raw_tar(&[E::File(format!("f{i}").as_bytes(), b"x")]))
+        .collect();
+    let id = make_image(&s, &layers, None);
+    s.create_rw_layer("many", &id).unwrap();
+    let target = dir.path().join("mnt");
+    s.mount_rw_layer("many", &target).unwrap();
+    let _g = MountGuard(target.clone());
+    assert!(target.join("f0").exists() && target.join("f129").exists());
+    s.unmount(&target).unwrap();
+}
+
+#[test]
+fn reopen_cleans_temp_dirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(store::Store::open_in_memory().unwrap());
+    {
+        let _s = ImageStore::open(dir.path(), db.clone()).unwrap();
+    }
+    fs::create_dir_all(dir.path().join("overlay/tmp-1-2-3/diff")).unwrap();
+    fs::write(dir.path().join("content/ingest/blob-1"), b"half").unwrap();
+    let _s = ImageStore::open(dir.path(), db).unwrap();
+    assert_eq!(outer_entries(&dir.path().join("overlay")), vec!["empty"]);
+    assert_eq!(
+        fs::read_dir(dir.path().join("content/ingest"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
