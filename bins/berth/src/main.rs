@@ -1,1 +1,303 @@
-fn main() {}
+//! `berth`: Berth's command-line client, speaking the Docker Engine API.
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod commands;
+mod format;
+mod stream;
+mod tty;
+
+use clap::{Parser, Subcommand};
+
+use client::{Client, Host, DEFAULT_HOST};
+use commands::{container as c, image as i, system as s};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    version,
+    about = "A self-sufficient runtime for containers",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    /// Daemon socket to connect to (unix:///path or tcp://host:port)
+    #[arg(short = 'H', long = "host", global = true, env = "BERTH_HOST")]
+    host: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create and run a new container from an image
+    Run(c::RunArgs),
+    /// Create a new container
+    Create(c::CreateArgs),
+    /// Start one or more stopped containers
+    Start(c::StartArgs),
+    /// Stop one or more running containers
+    Stop(c::StopArgs),
+    /// Kill one or more running containers
+    Kill(c::KillArgs),
+    /// Restart one or more containers
+    Restart(c::RestartArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(c::WaitArgs),
+    /// Remove one or more containers
+    Rm(c::RmArgs),
+    /// Rename a container
+    Rename(c::RenameArgs),
+    /// List containers
+    Ps(c::PsArgs),
+    /// Return low-level information on Docker objects
+    Inspect(commands::InspectArgs),
+    /// Fetch the logs of a container
+    Logs(c::LogsArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(c::AttachArgs),
+    /// Execute a command in a running container
+    Exec(c::ExecArgs),
+    /// Display the running processes of a container
+    Top(c::TopArgs),
+    /// List images
+    Images(i::ImagesArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(i::TagArgs),
+    /// Remove one or more images
+    Rmi(i::RmiArgs),
+    /// Show the history of an image
+    History(i::HistoryArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(i::ImportArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(i::LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(i::SaveArgs),
+    /// Download an image from a registry
+    Pull(i::PullArgs),
+    /// Upload an image to a registry
+    Push(i::PushArgs),
+    /// Build an image from a Dockerfile
+    Build(i::BuildArgs),
+    /// Authenticate to a registry
+    Login(i::LoginArgs),
+    /// Log out from a registry
+    Logout(i::LogoutArgs),
+    /// Show the Docker version information
+    Version(s::VersionArgs),
+    /// Display system-wide information
+    Info(s::InfoArgs),
+    /// Manage containers
+    Container {
+        #[command(subcommand)]
+        cmd: ContainerCmd,
+    },
+    /// Manage images
+    Image {
+        #[command(subcommand)]
+        cmd: ImageCmd,
+    },
+    /// Manage Docker
+    System {
+        #[command(subcommand)]
+        cmd: SystemCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ContainerCmd {
+    /// Create and run a new container from an image
+    Run(c::RunArgs),
+    /// Create a new container
+    Create(c::CreateArgs),
+    /// Start one or more stopped containers
+    Start(c::StartArgs),
+    /// Stop one or more running containers
+    Stop(c::StopArgs),
+    /// Kill one or more running containers
+    Kill(c::KillArgs),
+    /// Restart one or more containers
+    Restart(c::RestartArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(c::WaitArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove")]
+    Rm(c::RmArgs),
+    /// Rename a container
+    Rename(c::RenameArgs),
+    /// List containers
+    #[command(visible_aliases = ["ps", "list"])]
+    Ls(c::PsArgs),
+    /// Display detailed information on one or more containers
+    Inspect(c::ContainerInspectArgs),
+    /// Fetch the logs of a container
+    Logs(c::LogsArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(c::AttachArgs),
+    /// Execute a command in a running container
+    Exec(c::ExecArgs),
+    /// Display the running processes of a container
+    Top(c::TopArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageCmd {
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(i::ImagesArgs),
+    /// Display detailed information on one or more images
+    Inspect(i::ImageInspectArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(i::TagArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(i::RmiArgs),
+    /// Show the history of an image
+    History(i::HistoryArgs),
+    /// Remove unused images
+    Prune(i::PruneArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(i::ImportArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(i::LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(i::SaveArgs),
+    /// Download an image from a registry
+    Pull(i::PullArgs),
+    /// Upload an image to a registry
+    Push(i::PushArgs),
+    /// Build an image from a Dockerfile
+    Build(i::BuildArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SystemCmd {
+    /// Display system-wide information
+    Info(s::InfoArgs),
+}
+
+async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
+    match cmd {
+        Cmd::Run(a) => c::run(client, a).await,
+        Cmd::Create(a) => c::create(client, a).await,
+        Cmd::Start(a) => c::start(client, a).await,
+        Cmd::Stop(a) => c::stop(client, a).await,
+        Cmd::Kill(a) => c::kill(client, a).await,
+        Cmd::Restart(a) => c::restart(client, a).await,
+        Cmd::Wait(a) => c::wait(client, a).await,
+        Cmd::Rm(a) => c::rm(client, a).await,
+        Cmd::Rename(a) => c::rename(client, a).await,
+        Cmd::Ps(a) => c::ps(client, a).await,
+        Cmd::Inspect(a) => commands::inspect(client, a).await,
+        Cmd::Logs(a) => c::logs(client, a).await,
+        Cmd::Attach(a) => c::attach(client, a).await,
+        Cmd::Exec(a) => c::exec(client, a).await,
+        Cmd::Top(a) => c::top(client, a).await,
+        Cmd::Images(a) => i::images(client, a).await,
+        Cmd::Tag(a) => i::tag(client, a).await,
+        Cmd::Rmi(a) => i::rmi(client, a).await,
+        Cmd::History(a) => i::history(client, a).await,
+        Cmd::Import(a) => i::import(client, a).await,
+        Cmd::Load(a) => i::load(client, a).await,
+        Cmd::Save(a) => i::save(client, a).await,
+        Cmd::Pull(a) => i::pull(client, a).await,
+        Cmd::Push(a) => i::push(client, a).await,
+        Cmd::Build(a) => i::build(client, a).await,
+        Cmd::Login(a) => i::login(client, a).await,
+        Cmd::Logout(a) => i::logout(client, a).await,
+        Cmd::Version(a) => s::version(client, a).await,
+        Cmd::Info(a) => s::info(client, a).await,
+        Cmd::Container { cmd } => match cmd {
+            ContainerCmd::Run(a) => c::run(client, a).await,
+            ContainerCmd::Create(a) => c::create(client, a).await,
+            ContainerCmd::Start(a) => c::start(client, a).await,
+            ContainerCmd::Stop(a) => c::stop(client, a).await,
+            ContainerCmd::Kill(a) => c::kill(client, a).await,
+            ContainerCmd::Restart(a) => c::restart(client, a).await,
+            ContainerCmd::Wait(a) => c::wait(client, a).await,
+            ContainerCmd::Rm(a) => c::rm(client, a).await,
+            ContainerCmd::Rename(a) => c::rename(client, a).await,
+            ContainerCmd::Ls(a) => c::ps(client, a).await,
+            ContainerCmd::Inspect(a) => c::inspect(client, a).await,
+            ContainerCmd::Logs(a) => c::logs(client, a).await,
+            ContainerCmd::Attach(a) => c::attach(client, a).await,
+            ContainerCmd::Exec(a) => c::exec(client, a).await,
+            ContainerCmd::Top(a) => c::top(client, a).await,
+        },
+        Cmd::Image { cmd } => match cmd {
+            ImageCmd::Ls(a) => i::images(client, a).await,
+            ImageCmd::Inspect(a) => i::inspect(client, a).await,
+            ImageCmd::Tag(a) => i::tag(client, a).await,
+            ImageCmd::Rm(a) => i::rmi(client, a).await,
+            ImageCmd::History(a) => i::history(client, a).await,
+            ImageCmd::Prune(a) => i::prune(client, a).await,
+            ImageCmd::Import(a) => i::import(client, a).await,
+            ImageCmd::Load(a) => i::load(client, a).await,
+            ImageCmd::Save(a) => i::save(client, a).await,
+            ImageCmd::Pull(a) => i::pull(client, a).await,
+            ImageCmd::Push(a) => i::push(client, a).await,
+            ImageCmd::Build(a) => i::build(client, a).await,
+        },
+        Cmd::System { cmd } => match cmd {
+            SystemCmd::Info(a) => s::info(client, a).await,
+        },
+    }
+}
+
+async fn real_main(cli: Cli) -> i32 {
+    let host_s = cli.host.clone().unwrap_or_else(|| DEFAULT_HOST.to_string());
+    let host = match Host::parse(&host_s) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return 1;
+        }
+    };
+    let is_run = matches!(
+        cli.cmd,
+        Cmd::Run(_)
+            | Cmd::Create(_)
+            | Cmd::Container {
+                cmd: ContainerCmd::Run(_) | ContainerCmd::Create(_)
+            }
+    );
+    let client = match Client::connect(host).await {
+        Ok(c) => c,
+        Err(e) => {
+            if is_run {
+                eprintln!("berth: {e:#}\n\nRun 'berth run --help' for more information");
+                return 125;
+            }
+            eprintln!("{e:#}");
+            return 1;
+        }
+    };
+    match dispatch(&client, cli.cmd).await {
+        Ok(code) => code,
+        Err(e) => {
+            tty::restore();
+            commands::eprint_err(&e);
+            1
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("failed to start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = rt.block_on(real_main(cli));
+    tty::restore();
+    // Exit without waiting for the stdin reader thread.
+    std::process::exit(code);
+}

@@ -1,0 +1,237 @@
+//! System commands: version, info.
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::client::{from_bollard, Client, MAX_API_VERSION};
+use crate::format::{self, bytes_size};
+
+/// `berth version`
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+fn kv(out: &mut String, indent: &str, key: &str, val: &str) {
+    let label = format!("{key}:");
+    out.push_str(&format!(
+        "{indent}{label:<width$}{val}\n",
+        width = 18 - indent.len() + 1
+    ));
+}
+
+/// `berth version`
+pub async fn version(client: &Client, a: VersionArgs) -> Result<i32> {
+    let ours = format!("{}.{}", MAX_API_VERSION.0, MAX_API_VERSION.1);
+    let api = if client.version != ours {
+        format!("{} (downgraded from {ours})", client.version)
+    } else {
+        ours.clone()
+    };
+    let client_v = json!({
+        "Version": env!("CARGO_PKG_VERSION"),
+        "ApiVersion": client.version,
+        "DefaultAPIVersion": ours,
+        "Os": std::env::consts::OS,
+        "Arch": go_arch(),
+    });
+    let server = client.docker.version().await.map_err(from_bollard);
+    if let Some(f) = &a.format {
+        let data = json!({
+            "Client": client_v,
+            "Server": server.as_ref().ok().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
+        });
+        let t = format::Template::parse(f)?;
+        println!("{}", t.execute(&data)?);
+        return server.map(|_| 0);
+    }
+    let mut out = String::from("Client:\n");
+    kv(&mut out, " ", "Version", env!("CARGO_PKG_VERSION"));
+    kv(&mut out, " ", "API version", &api);
+    kv(
+        &mut out,
+        " ",
+        "OS/Arch",
+        &format!("{}/{}", std::env::consts::OS, go_arch()),
+    );
+    kv(&mut out, " ", "Host", &client.host.to_string());
+    print!("{out}");
+    let s = server?;
+    let mut out = String::new();
+    let platform = s
+        .platform
+        .as_ref()
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
+    out.push_str(&format!("\nServer: {platform}\n").replace(": \n", ":\n"));
+    let comps = s.components.clone().unwrap_or_default();
+    if comps.is_empty() {
+        out.push_str(" Engine:\n");
+        kv(
+            &mut out,
+            "  ",
+            "Version",
+            s.version.as_deref().unwrap_or(""),
+        );
+        kv(
+            &mut out,
+            "  ",
+            "API version",
+            s.api_version.as_deref().unwrap_or(""),
+        );
+    }
+    for c in comps {
+        out.push_str(&format!(" {}:\n", c.name));
+        let d = c.details.clone().unwrap_or_default();
+        let g = |k: &str| d.get(k).cloned().unwrap_or_default();
+        if c.name == "Engine" {
+            kv(&mut out, "  ", "Version", &c.version);
+            kv(
+                &mut out,
+                "  ",
+                "API version",
+                &format!(
+                    "{} (minimum version {})",
+                    g("ApiVersion"),
+                    g("MinAPIVersion")
+                ),
+            );
+            kv(&mut out, "  ", "Go version", &g("GoVersion"));
+            kv(&mut out, "  ", "Git commit", &g("GitCommit"));
+            kv(&mut out, "  ", "Built", &g("BuildTime"));
+            kv(
+                &mut out,
+                "  ",
+                "OS/Arch",
+                &format!("{}/{}", g("Os"), g("Arch")),
+            );
+            kv(&mut out, "  ", "Experimental", &g("Experimental"));
+        } else {
+            kv(&mut out, "  ", "Version", &c.version);
+            let mut keys: Vec<&String> = d.keys().collect();
+            keys.sort();
+            for k in keys {
+                kv(&mut out, "  ", k, &d[k]);
+            }
+        }
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// `berth info`
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+/// `berth info`
+pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
+    let v = client.get_json("/info").await?;
+    if let Some(f) = &a.format {
+        let t = format::Template::parse(f)?;
+        println!("{}", t.execute(&v)?);
+        return Ok(0);
+    }
+    let s = |k: &str| -> String {
+        match v.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => format::go_print(other),
+        }
+    };
+    let mut out = String::new();
+    out.push_str("Client:\n");
+    out.push_str(&format!(" Version:    {}\n", env!("CARGO_PKG_VERSION")));
+    out.push_str(&format!(" Host:       {}\n", client.host));
+    out.push_str("\nServer:\n");
+    out.push_str(&format!(" Containers: {}\n", s("Containers")));
+    out.push_str(&format!("  Running: {}\n", s("ContainersRunning")));
+    out.push_str(&format!("  Paused: {}\n", s("ContainersPaused")));
+    out.push_str(&format!("  Stopped: {}\n", s("ContainersStopped")));
+    out.push_str(&format!(" Images: {}\n", s("Images")));
+    out.push_str(&format!(" Server Version: {}\n", s("ServerVersion")));
+    out.push_str(&format!(" Storage Driver: {}\n", s("Driver")));
+    if let Some(st) = v.get("DriverStatus").and_then(Value::as_array) {
+        for pair in st {
+            if let Some([k, val]) = pair.as_array().map(Vec::as_slice) {
+                out.push_str(&format!(
+                    "  {}: {}\n",
+                    k.as_str().unwrap_or(""),
+                    val.as_str().unwrap_or("")
+                ));
+            }
+        }
+    }
+    out.push_str(&format!(" Logging Driver: {}\n", s("LoggingDriver")));
+    out.push_str(&format!(" Cgroup Driver: {}\n", s("CgroupDriver")));
+    out.push_str(&format!(" Cgroup Version: {}\n", s("CgroupVersion")));
+    if let Some(rt) = v.get("Runtimes").and_then(Value::as_object) {
+        let mut names: Vec<&String> = rt.keys().collect();
+        names.sort();
+        out.push_str(&format!(
+            " Runtimes: {}\n",
+            names
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    out.push_str(&format!(" Default Runtime: {}\n", s("DefaultRuntime")));
+    if let Some(so) = v.get("SecurityOptions").and_then(Value::as_array) {
+        out.push_str(" Security Options:\n");
+        for o in so.iter().filter_map(Value::as_str) {
+            for part in o.split(',') {
+                match part.strip_prefix("name=") {
+                    Some(n) => out.push_str(&format!("  {n}\n")),
+                    None => {
+                        if let Some((k, val)) = part.split_once('=') {
+                            let mut k = k.to_string();
+                            if let Some(f) = k.get(..1) {
+                                k = f.to_uppercase() + &k[1..];
+                            }
+                            out.push_str(&format!("   {k}: {val}\n"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.push_str(&format!(" Kernel Version: {}\n", s("KernelVersion")));
+    out.push_str(&format!(" Operating System: {}\n", s("OperatingSystem")));
+    out.push_str(&format!(" OSType: {}\n", s("OSType")));
+    out.push_str(&format!(" Architecture: {}\n", s("Architecture")));
+    out.push_str(&format!(" CPUs: {}\n", s("NCPU")));
+    let mem = v.get("MemTotal").and_then(Value::as_f64).unwrap_or(0.0);
+    out.push_str(&format!(" Total Memory: {}\n", bytes_size(mem)));
+    out.push_str(&format!(" Name: {}\n", s("Name")));
+    out.push_str(&format!(" ID: {}\n", s("ID")));
+    out.push_str(&format!(" Docker Root Dir: {}\n", s("DockerRootDir")));
+    out.push_str(&format!(" Debug Mode: {}\n", s("Debug")));
+    out.push_str(&format!(" Experimental: {}\n", s("ExperimentalBuild")));
+    out.push_str(&format!(
+        " Live Restore Enabled: {}\n",
+        s("LiveRestoreEnabled")
+    ));
+    print!("{out}");
+    if let Some(w) = v.get("Warnings").and_then(Value::as_array) {
+        for w in w.iter().filter_map(Value::as_str) {
+            eprintln!("{w}");
+        }
+    }
+    Ok(0)
+}
