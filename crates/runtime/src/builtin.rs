@@ -24,16 +24,21 @@
 //! paths there must stay under 108 bytes: keep `root` short (libcontainer works around
 //! it with a `chdir`, so long roots work but short ones are cheaper to reason about).
 
+use std::collections::HashSet;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::{Container, ContainerStatus};
 use libcontainer::error::LibcontainerError;
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
 
 use crate::runtime::{Runtime, RuntimeError, StdioSpec};
 
@@ -123,44 +128,9 @@ impl BuiltinRuntime {
             .map(Some)
             .map_err(|e| self.lib_failed(action, id, e))
     }
-}
 
-/// Applies a [`StdioSpec`] to a builder.
-fn with_stdio(builder: ContainerBuilder, stdio: StdioSpec) -> ContainerBuilder {
-    match stdio {
-        StdioSpec::Tty { console_socket } => builder.with_console_socket(Some(console_socket)),
-        StdioSpec::Fds {
-            stdin,
-            stdout,
-            stderr,
-        } => builder
-            .with_stdin(stdin)
-            .with_stdout(stdout)
-            .with_stderr(stderr),
-    }
-}
-
-/// A temporary file removed on drop (exec's process.json).
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Err(err) = std::fs::remove_file(&self.0) {
-            if err.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(path = %self.0.display(), %err, "failed to remove temporary file");
-            }
-        }
-    }
-}
-
-impl Runtime for BuiltinRuntime {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn run(&self, id: &str, bundle: &Path, stdio: StdioSpec) -> Result<u32, RuntimeError> {
+    fn run_locked(&self, id: &str, bundle: &Path, stdio: StdioSpec) -> Result<u32, RuntimeError> {
         const ACTION: &str = "run";
-        let _lock = libcontainer_lock();
         self.ensure_root()?;
         let bundle = std::path::absolute(bundle).map_err(|source| RuntimeError::Io {
             runtime: NAME.to_owned(),
@@ -175,7 +145,12 @@ impl Runtime for BuiltinRuntime {
                 format!("bundle has no config.json: {}", config.display()),
             ));
         }
-        let builder = with_stdio(self.builder(ACTION, id)?, stdio);
+        let builder =
+            with_stdio(self.builder(ACTION, id)?, stdio).map_err(|source| RuntimeError::Io {
+                runtime: NAME.to_owned(),
+                context: "duplicating stdio fds".to_owned(),
+                source,
+            })?;
         let mut container = builder
             .as_init(&bundle)
             .with_systemd(false)
@@ -204,15 +179,13 @@ impl Runtime for BuiltinRuntime {
             .map_err(|_| self.failed(ACTION, id, format!("invalid init pid {pid}")))
     }
 
-    fn exec(
+    fn exec_locked(
         &self,
         id: &str,
-        _bundle: &Path,
         process: &oci_spec::runtime::Process,
         stdio: StdioSpec,
     ) -> Result<u32, RuntimeError> {
         const ACTION: &str = "exec";
-        let _lock = libcontainer_lock();
         let dir = self.container_dir(ACTION, id)?;
         if !dir.is_dir() {
             return Err(self.failed(ACTION, id, "container does not exist".into()));
@@ -243,7 +216,13 @@ impl Runtime for BuiltinRuntime {
         }
         let process_file = TempFile(path);
 
-        let pid = with_stdio(self.builder(ACTION, id)?, stdio)
+        let builder =
+            with_stdio(self.builder(ACTION, id)?, stdio).map_err(|source| RuntimeError::Io {
+                runtime: NAME.to_owned(),
+                context: "duplicating stdio fds".to_owned(),
+                source,
+            })?;
+        let pid = builder
             .as_tenant()
             .with_detach(true)
             .with_process(Some(&process_file.0))
@@ -260,10 +239,141 @@ impl Runtime for BuiltinRuntime {
         u32::try_from(pid.as_raw())
             .map_err(|_| self.failed(ACTION, id, format!("invalid exec pid {pid}")))
     }
+}
+
+/// Applies a [`StdioSpec`] to a builder. Fds below 3 are duplicated first: the
+/// container's init `dup2`s them onto 0, 1 and 2 in that order, which would clobber
+/// a stdout passed as fd 0.
+fn with_stdio(builder: ContainerBuilder, stdio: StdioSpec) -> std::io::Result<ContainerBuilder> {
+    fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+        if fd.as_raw_fd() > 2 {
+            return Ok(fd);
+        }
+        // try_clone is F_DUPFD_CLOEXEC with a minimum of 3.
+        let dup = fd.try_clone()?;
+        debug_assert!(dup.as_raw_fd() > 2);
+        Ok(dup)
+    }
+    Ok(match stdio {
+        StdioSpec::Tty { console_socket } => builder.with_console_socket(Some(console_socket)),
+        StdioSpec::Fds {
+            stdin,
+            stdout,
+            stderr,
+        } => {
+            // All three are moved up before any low original is closed.
+            let (stdin, stdout, stderr) = (
+                above_stdio(stdin)?,
+                above_stdio(stdout)?,
+                above_stdio(stderr)?,
+            );
+            builder
+                .with_stdin(stdin)
+                .with_stdout(stdout)
+                .with_stderr(stderr)
+        }
+    })
+}
+
+/// This process's children (of all its threads), from
+/// `/proc/self/task/*/children`; empty if the kernel does not provide that.
+fn own_children() -> HashSet<i32> {
+    let mut pids = HashSet::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return pids;
+    };
+    for task in tasks.flatten() {
+        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            pids.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    pids
+}
+
+/// After a failed create or exec, libcontainer may leave its intermediate and init
+/// processes (named `youki:[1:INTER]` / `youki:[2:INIT]`, never exec'd) as our
+/// children. Reaps those that appeared during the call (not in `before`), waiting
+/// briefly for them to exit; processes of earlier calls are never touched.
+fn reap_failed_helpers(before: &HashSet<i32>) {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let pending: Vec<i32> = own_children()
+            .into_iter()
+            .filter(|pid| !before.contains(pid) && is_libcontainer_helper(*pid))
+            .collect();
+        for &pid in &pending {
+            match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {}
+                Ok(status) => tracing::debug!(pid, ?status, "reaped libcontainer helper"),
+                Err(err) => tracing::debug!(pid, %err, "waiting for libcontainer helper"),
+            }
+        }
+        if pending.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(?pending, "libcontainer helper processes did not exit");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn is_libcontainer_helper(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|comm| comm.starts_with("youki:["))
+        .unwrap_or(false)
+}
+
+/// A temporary file removed on drop (exec's process.json).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Err(err) = std::fs::remove_file(&self.0) {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %self.0.display(), %err, "failed to remove temporary file");
+            }
+        }
+    }
+}
+
+impl Runtime for BuiltinRuntime {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn run(&self, id: &str, bundle: &Path, stdio: StdioSpec) -> Result<u32, RuntimeError> {
+        let _lock = libcontainer_lock();
+        let before = own_children();
+        let result = self.run_locked(id, bundle, stdio);
+        if result.is_err() {
+            reap_failed_helpers(&before);
+        }
+        result
+    }
+
+    fn exec(
+        &self,
+        id: &str,
+        _bundle: &Path,
+        process: &oci_spec::runtime::Process,
+        stdio: StdioSpec,
+    ) -> Result<u32, RuntimeError> {
+        let _lock = libcontainer_lock();
+        let before = own_children();
+        let result = self.exec_locked(id, process, stdio);
+        if result.is_err() {
+            reap_failed_helpers(&before);
+        }
+        result
+    }
 
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
         const ACTION: &str = "kill";
-        let _lock = libcontainer_lock();
         let mut container = self
             .load(ACTION, id)?
             .ok_or_else(|| self.failed(ACTION, id, "container does not exist".into()))?;
@@ -319,7 +429,6 @@ impl Runtime for BuiltinRuntime {
 
     fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
         const ACTION: &str = "delete";
-        let _lock = libcontainer_lock();
         let dir = self.container_dir(ACTION, id)?;
         if !dir.exists() {
             return Ok(());

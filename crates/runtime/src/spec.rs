@@ -241,8 +241,14 @@ pub fn effective_caps(
     if privileged {
         return Ok(host_caps());
     }
-    let add: Vec<String> = add.iter().map(|c| normalize_cap(c)).collect::<Result<_, _>>()?;
-    let drop: Vec<String> = drop.iter().map(|c| normalize_cap(c)).collect::<Result<_, _>>()?;
+    let add: Vec<String> = add
+        .iter()
+        .map(|c| normalize_cap(c))
+        .collect::<Result<_, _>>()?;
+    let drop: Vec<String> = drop
+        .iter()
+        .map(|c| normalize_cap(c))
+        .collect::<Result<_, _>>()?;
     let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") {
         host_caps()
     } else {
@@ -463,8 +469,22 @@ fn replace_or_append(base: &mut Vec<String>, over: &[String]) {
 /// The rlimit name for `--ulimit` names (`nofile` -> `RLIMIT_NOFILE`).
 fn rlimit_name(name: &str) -> Result<String, SpecError> {
     const KNOWN: [&str; 16] = [
-        "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
-        "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
+        "as",
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
     ];
     let n = name.to_ascii_lowercase();
     if !KNOWN.contains(&n.as_str()) {
@@ -477,7 +497,13 @@ fn device(path: &str, major: i64, minor: i64) -> Value {
     json!({"path": path, "type": "c", "major": major, "minor": minor, "fileMode": 0o666, "uid": 0, "gid": 0})
 }
 
-fn dev_rule(allow: bool, kind: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> Value {
+fn dev_rule(
+    allow: bool,
+    kind: &str,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> Value {
     let mut v = json!({"allow": allow, "access": access});
     if kind != "a" {
         v["type"] = json!(kind);
@@ -497,10 +523,14 @@ fn host_devices() -> Vec<Value> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::from("/dev")];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.filter_map(|e| e.ok()) {
             let p = e.path();
-            let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
+            let Ok(md) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
             let ft = md.file_type();
             if ft.is_dir() {
                 let name = e.file_name();
@@ -587,7 +617,8 @@ pub fn default_seccomp(caps: &[String]) -> Result<Value, SpecError> {
     for call in profile["syscalls"].as_array().into_iter().flatten() {
         let inc = &call["includes"];
         let exc = &call["excludes"];
-        if inc["arches"].as_array().is_some_and(|a| !a.is_empty()) && !has(&inc["arches"], native_go)
+        if inc["arches"].as_array().is_some_and(|a| !a.is_empty())
+            && !has(&inc["arches"], native_go)
         {
             continue;
         }
@@ -621,7 +652,10 @@ pub fn default_seccomp(caps: &[String]) -> Result<Value, SpecError> {
         if let Some(e) = call.get("errnoRet") {
             out["errnoRet"] = e.clone();
         }
-        if let Some(a) = call.get("args").filter(|a| a.as_array().is_some_and(|a| !a.is_empty())) {
+        if let Some(a) = call
+            .get("args")
+            .filter(|a| a.as_array().is_some_and(|a| !a.is_empty()))
+        {
             out["args"] = a.clone();
         }
         syscalls.push(out);
@@ -734,11 +768,23 @@ pub fn generate_spec(spec: &ContainerSpec) -> Result<oci_spec::runtime::Spec, Sp
             "/dev/pts",
             "devpts",
             "devpts",
-            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
         ),
         mount("/sys", "sysfs", "sysfs", sys_opts),
         mount("/sys/fs/cgroup", "cgroup", "cgroup", cg_opts),
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
         mount(
             "/dev/shm",
             "tmpfs",
@@ -875,9 +921,14 @@ pub fn generate_spec(spec: &ContainerSpec) -> Result<oci_spec::runtime::Spec, Sp
         "sysctl": spec.sysctls,
     });
     if !spec.privileged {
-        linux["maskedPaths"] = json!(spec.masked_paths.clone().unwrap_or_else(default_masked_paths));
-        linux["readonlyPaths"] =
-            json!(spec.readonly_paths.clone().unwrap_or_else(default_readonly_paths));
+        linux["maskedPaths"] = json!(spec
+            .masked_paths
+            .clone()
+            .unwrap_or_else(default_masked_paths));
+        linux["readonlyPaths"] = json!(spec
+            .readonly_paths
+            .clone()
+            .unwrap_or_else(default_readonly_paths));
         if !spec.seccomp_unconfined {
             linux["seccomp"] = default_seccomp(&caps)?;
         }
