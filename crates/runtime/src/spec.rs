@@ -720,9 +720,9 @@ pub fn generate_spec(spec: &ContainerSpec) -> Result<oci_spec::runtime::Spec, Sp
         )));
     }
 
+    // Like Docker without --default-ulimit: no rlimits in the spec, the container
+    // inherits the daemon's (raising a hard limit would fail after caps are dropped).
     let mut rlimits: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    // Docker (dockerd under systemd with LimitNOFILE=infinity) gives containers this.
-    rlimits.insert("RLIMIT_NOFILE".into(), (1048576, 1048576));
     for u in &spec.ulimits {
         rlimits.insert(rlimit_name(&u.name)?, (u.soft, u.hard));
     }

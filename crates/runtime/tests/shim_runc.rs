@@ -1,0 +1,297 @@
+//! The shim on runc, end to end (root only).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{base_spec, collect, Ctr};
+use futures::StreamExt;
+use runtime::shim::{Frame, ShimClient, ShimError, StdStream};
+use runtime::spec::{exec_process, ExecConfig};
+use tokio::io::AsyncWriteExt;
+
+#[tokio::test]
+async fn echo_reaches_attach_and_log() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = base_spec(dir.path(), &["sh", "-c", "echo hello; echo oops >&2; id"]);
+    let c = Ctr::create(dir, spec, false, None).await;
+    let session = c.client.attach(false, true, true).await.unwrap();
+    let t0 = Instant::now();
+    let pid = c.client.start().await.unwrap();
+    eprintln!("MEASURE start() -> init running (runc): {:?}", t0.elapsed());
+    assert!(pid > 0);
+    let (out, err, code) = collect(session, 20).await;
+    assert_eq!(out, "hello\nuid=0(root) gid=0(root) groups=0(root),10(wheel)\n");
+    assert_eq!(err, "oops\n");
+    assert_eq!(code, Some(0));
+    let exit = c.client.wait().await.unwrap();
+    assert_eq!(exit.exit_code, 0);
+    assert!(!exit.oom_killed);
+    let log = c.log_text();
+    assert!(log.contains(r#"{"log":"hello\n","stream":"stdout","time":""#), "{log}");
+    assert!(log.contains(r#"{"log":"oops\n","stream":"stderr""#), "{log}");
+    // The shim is gone; wait still answers from exit.json.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!c.client.is_alive().await);
+    assert_eq!(c.client.wait().await.unwrap().exit_code, 0);
+}
+
+#[tokio::test]
+async fn exit_code_and_user() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = base_spec(dir.path(), &["sh", "-c", "id; exit 3"]);
+    spec.user = "nobody".into();
+    let c = Ctr::create(dir, spec, false, None).await;
+    let session = c.client.attach(false, true, true).await.unwrap();
+    c.client.start().await.unwrap();
+    let (out, _, code) = collect(session, 20).await;
+    assert_eq!(out, "uid=65534(nobody) gid=65534(nogroup) groups=50(staff),65534(nogroup)\n");
+    assert_eq!(code, Some(3));
+    let e = c.client.wait().await.unwrap();
+    assert_eq!(e.exit_code, 3);
+    assert_eq!(ShimClient::read_exit(&c.cfg.state_dir).unwrap().exit_code, 3);
+}
+
+#[tokio::test]
+async fn start_failure_reports_runtime_message() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = base_spec(dir.path(), &["nope"]);
+    let c = Ctr::create(dir, spec, false, None).await;
+    match c.client.start().await {
+        Err(ShimError::Start { message, exit_code }) => {
+            assert!(
+                message.contains("executable file not found in $PATH"),
+                "{message}"
+            );
+            assert_eq!(exit_code, 127);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let e = c.client.wait().await.unwrap();
+    assert_eq!(e.exit_code, 127);
+    assert!(e.error.unwrap().contains("nope"));
+}
+
+#[tokio::test]
+async fn tty_and_resize() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = base_spec(dir.path(), &["sh", "-c", "tty; sleep 0.5; stty size"]);
+    spec.tty = true;
+    let c = Ctr::create(dir, spec, false, None).await;
+    let session = c.client.attach(false, true, true).await.unwrap();
+    c.client.resize(24, 80).await.unwrap(); // before start: applied at start
+    c.client.start().await.unwrap();
+    c.client.resize(30, 100).await.unwrap();
+    let (out, err, code) = collect(session, 20).await;
+    assert_eq!(out, "/dev/pts/0\r\n30 100\r\n");
+    assert_eq!(err, "");
+    assert_eq!(code, Some(0));
+    assert!(c.log_text().contains("30 100"));
+}
+
+#[tokio::test]
+async fn stdin_cat_closes_on_eof() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = base_spec(dir.path(), &["cat"]);
+    spec.open_stdin = true;
+    let c = Ctr::create(dir, spec, true, None).await;
+    let mut session = c.client.attach(true, true, true).await.unwrap();
+    let mut stdin = session.stdin.take().unwrap();
+    // Written before start: delivered once the container runs.
+    stdin.write_all(b"abc\n").await.unwrap();
+    c.client.start().await.unwrap();
+    stdin.write_all(b"def\n").await.unwrap();
+    stdin.shutdown().await.unwrap();
+    let (out, _, code) = collect(session, 20).await;
+    assert_eq!(out, "abc\ndef\n");
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn kill_and_exec() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = base_spec(dir.path(), &["sleep", "100"]);
+    let c = Ctr::create(dir, spec, false, None).await;
+    c.client.start().await.unwrap();
+    let base: oci_spec::runtime::Spec = serde_json::from_slice(
+        &std::fs::read(c.cfg.bundle.join("config.json")).unwrap(),
+    )
+    .unwrap();
+    let rootfs = c.dir.path().join("rootfs");
+    let p = exec_process(
+        &base,
+        &rootfs,
+        &ExecConfig {
+            args: vec!["sh".into(), "-c".into(), "echo hi; echo e >&2; exit 5".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (pid, s) = c.client.exec("e1", p, false, false).await.unwrap();
+    assert!(pid > 0);
+    let (out, err, code) = collect(s, 20).await;
+    assert_eq!((out.as_str(), err.as_str(), code), ("hi\n", "e\n", Some(5)));
+    // A process killed by SIGTERM: 128 + 15.
+    let p = exec_process(
+        &base,
+        &rootfs,
+        &ExecConfig {
+            args: vec!["sh".into(), "-c".into(), "kill -TERM $$; sleep 5".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (_, s) = c.client.exec("e2", p, false, false).await.unwrap();
+    assert_eq!(collect(s, 20).await.2, Some(143));
+    // Exec with stdin and a tty.
+    let p = exec_process(
+        &base,
+        &rootfs,
+        &ExecConfig {
+            args: vec!["sh".into(), "-c".into(), "read x; echo got $x; stty size".into()],
+            tty: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (_, mut s) = c.client.exec("e3", p, true, false).await.unwrap();
+    c.client.exec_resize("e3", 11, 22).await.unwrap();
+    let mut w = s.stdin.take().unwrap();
+    w.write_all(b"yes\n").await.unwrap();
+    let (out, _, code) = collect(s, 20).await;
+    assert!(out.contains("got yes\r\n11 22\r\n"), "{out:?}");
+    assert_eq!(code, Some(0));
+    // Detached exec: only the exit code.
+    let p = exec_process(
+        &base,
+        &rootfs,
+        &ExecConfig {
+            args: vec!["sh".into(), "-c".into(), "echo x; exit 7".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (_, s) = c.client.exec("e4", p, false, true).await.unwrap();
+    assert_eq!(collect(s, 20).await, (String::new(), String::new(), Some(7)));
+
+    c.client.kill(9).await.unwrap();
+    let e = c.client.wait().await.unwrap();
+    assert_eq!(e.exit_code, 137);
+    assert!(matches!(c.client.kill(9).await, Err(ShimError::NotRunning) | Err(ShimError::Io { .. })));
+}
+
+#[tokio::test]
+async fn oom_killed() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = base_spec(
+        dir.path(),
+        &["sh", "-c", "x=$(head -c 50000000 /dev/zero | tr '\\0' a); echo ${#x}"],
+    );
+    spec.resources.memory = Some(8 << 20);
+    spec.resources.memory_swap = Some(8 << 20);
+    let c = Ctr::create(dir, spec, false, None).await;
+    c.client.start().await.unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(30), c.client.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(e.oom_killed, "{e:?}");
+    assert_eq!(e.exit_code, 137);
+}
+
+#[tokio::test]
+async fn pids_limit() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = base_spec(
+        dir.path(),
+        &["sh", "-c", "i=0; while [ $i -lt 20 ]; do sleep 3 & i=$((i+1)); done; echo end"],
+    );
+    spec.resources.pids_limit = Some(5);
+    let c = Ctr::create(dir, spec, false, None).await;
+    let s = c.client.attach(false, true, true).await.unwrap();
+    c.client.start().await.unwrap();
+    let (_, err, _) = collect(s, 30).await;
+    assert!(err.contains("fork"), "{err}");
+}
+
+#[tokio::test]
+async fn reconnect_after_daemon_restart() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = base_spec(
+        dir.path(),
+        &["sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.02; done"],
+    );
+    let c = Ctr::create(dir, spec, false, Some(2000)).await;
+    {
+        // The first "daemon": attaches, starts, goes away.
+        let mut s = c.client.attach(false, true, false).await.unwrap();
+        c.client.start().await.unwrap();
+        match s.output.next().await {
+            Some(Ok(Frame::Data(StdStream::Stdout, d))) => assert!(d.starts_with(b"line 0")),
+            other => panic!("{other:?}"),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A "restarted daemon": a new client on the same state dir.
+    let client = ShimClient::new(&c.cfg.state_dir);
+    assert!(client.is_alive().await);
+    let mut s = client.attach(false, true, false).await.unwrap();
+    assert!(matches!(s.output.next().await, Some(Ok(Frame::Data(..)))));
+    drop(s);
+    let waiter = {
+        let client = client.clone();
+        tokio::spawn(async move { client.wait().await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client.kill(9).await.unwrap();
+    let e = waiter.await.unwrap().unwrap();
+    assert_eq!(e.exit_code, 137);
+    // No line lost in the log (across rotations too).
+    let opts = logs::ReadOptions {
+        stdout: true,
+        stderr: true,
+        ..Default::default()
+    };
+    let entries: Vec<_> = logs::read_logs(c.cfg.log_path.clone(), opts, None)
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    let first: usize = String::from_utf8_lossy(&entries[0].line)
+        .trim()
+        .strip_prefix("line ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    for (k, e) in entries.iter().enumerate() {
+        assert_eq!(String::from_utf8_lossy(&e.line), format!("line {}\n", first + k));
+    }
+    assert!(entries.len() > 10);
+}
+
+#[tokio::test]
+async fn shim_rss() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = base_spec(dir.path(), &["sh", "-c", "echo x; sleep 100"]);
+    let c = Ctr::create(dir, spec, false, None).await;
+    let s = c.client.attach(false, true, true).await.unwrap();
+    c.client.start().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", c.shim_pid)).unwrap();
+    let rss = status.lines().find(|l| l.starts_with("VmRSS")).unwrap();
+    eprintln!("MEASURE shim {rss} (test build of the shim binary)");
+    let kb: u64 = rss.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(kb < 16 * 1024, "{rss}");
+    c.client.kill(9).await.unwrap();
+    drop(s);
+    c.client.wait().await.unwrap();
+}
