@@ -7,10 +7,9 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use engine_types::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
-    ContainerSummary, ExecConfig, ExecInspectResponse, ImageHistoryResponseItem, IdResponse,
-    ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary, SystemInfo,
-    SystemVersion,
+    ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
+    ExecConfig, ExecInspectResponse, IdResponse, ImageDeleteResponseItem, ImageHistoryResponseItem,
+    ImageInspect, ImagePruneResponse, ImageSummary, SystemVersion,
 };
 use futures::future::BoxFuture;
 use futures::Stream;
@@ -132,7 +131,8 @@ pub struct ExecStartOptions {
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
     // --- system ---
-    async fn info(&self) -> Result<SystemInfo, ApiError>;
+    /// `/info` as a JSON document (the CLI reads fields across API versions).
+    async fn info(&self) -> Result<serde_json::Value, ApiError>;
     async fn version(&self) -> Result<SystemVersion, ApiError>;
 
     // --- containers ---
@@ -173,11 +173,10 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<(), ApiError>;
     async fn container_rename(&self, id: &str, new_name: &str) -> Result<(), ApiError>;
     async fn container_list(&self, opts: ListOptions) -> Result<Vec<ContainerSummary>, ApiError>;
-    async fn container_inspect(
-        &self,
-        id: &str,
-        size: bool,
-    ) -> Result<ContainerInspectResponse, ApiError>;
+    /// The inspect document. A JSON value rather than the generated model: API
+    /// 1.51 still carries fields (`NetworkSettings.IPAddress`, ...) the newer
+    /// model dropped.
+    async fn container_inspect(&self, id: &str, size: bool) -> Result<serde_json::Value, ApiError>;
     async fn container_logs(&self, id: &str, opts: LogsOptions) -> Result<LogsStream, ApiError>;
     async fn container_attach(&self, id: &str, opts: AttachOptions)
         -> Result<StreamPlan, ApiError>;

@@ -7,9 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
 
-use crate::backend::{
-    AttachOptions, ExecStartOptions, ListOptions, LogsOptions, WaitCondition,
-};
+use crate::backend::{AttachOptions, ExecStartOptions, ListOptions, LogsOptions, WaitCondition};
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::stream::{hijack, stdcopy_frame};
@@ -42,14 +40,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(resp)).into_response())
 }
 
-pub async fn list(
-    State(b): State<AppState>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+pub async fn list(State(b): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
     let opts = ListOptions {
         all: q.bool("all")?,
-        limit: q.int::<i64>("limit")?.filter(|l| *l > 0).map(|l| l as usize),
+        limit: q
+            .int::<i64>("limit")?
+            .filter(|l| *l > 0)
+            .map(|l| l as usize),
         size: q.bool("size")?,
         filters: q.filters()?,
     };
@@ -227,7 +225,9 @@ pub async fn logs(
     let tail = match q.get("tail") {
         None | Some("") | Some("all") => None,
         Some(v) => Some(v.parse::<i64>().map_err(|_| {
-            ApiError::invalid(format!("invalid value for tail: {v:?}: expected a number or \"all\""))
+            ApiError::invalid(format!(
+                "invalid value for tail: {v:?}: expected a number or \"all\""
+            ))
         })?)
         .filter(|n| *n >= 0)
         .map(|n| n as usize),
@@ -277,10 +277,7 @@ pub async fn logs(
     Ok(resp)
 }
 
-pub async fn prune(
-    State(b): State<AppState>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+pub async fn prune(State(b): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
     Ok(Json(b.container_prune(q.filters()?).await?).into_response())
 }

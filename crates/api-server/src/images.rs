@@ -31,10 +31,7 @@ fn json_stream_response(lines: Vec<serde_json::Value>) -> Response {
     resp
 }
 
-pub async fn list(
-    State(b): State<AppState>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+pub async fn list(State(b): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
     let mut filters = q.filters()?;
     // Legacy `filter=<reference>` parameter.
@@ -61,12 +58,18 @@ pub async fn create(
         let opts = ImportOptions {
             repo: q.string("repo"),
             tag: q.string("tag"),
-            changes: q.all("changes").into_iter().filter(|c| !c.is_empty()).collect(),
+            changes: q
+                .all("changes")
+                .into_iter()
+                .filter(|c| !c.is_empty())
+                .collect(),
             message: q.string("message"),
             platform: q.string("platform"),
         };
         let id = b.image_import(body_reader(req.into_body()), opts).await?;
-        return Ok(json_stream_response(vec![serde_json::json!({ "status": id })]));
+        return Ok(json_stream_response(vec![
+            serde_json::json!({ "status": id }),
+        ]));
     }
     if let Some(image) = q.string("fromImage") {
         return Err(ApiError::not_implemented(format!(
@@ -121,10 +124,7 @@ pub async fn save_many(
     save(b, q.all("names")).await
 }
 
-pub async fn prune(
-    State(b): State<AppState>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+pub async fn prune(State(b): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
     Ok(Json(b.image_prune(q.filters()?).await?).into_response())
 }

@@ -64,9 +64,9 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         .fallback(fallback)
         .layer(axum::middleware::map_response(common_headers))
         .with_state(backend);
-    Router::new().fallback_service(routes).layer(
-        tower::util::MapRequestLayer::new(strip_version_prefix),
-    )
+    Router::new()
+        .fallback_service(routes)
+        .layer(tower::util::MapRequestLayer::new(strip_version_prefix))
 }
 
 /// Serves `app` on a listener until the future `shutdown` completes.
@@ -114,12 +114,12 @@ fn strip_version_prefix(mut req: Request) -> Request {
     req
 }
 
-async fn bad_version(
-    axum::extract::Path(version): axum::extract::Path<String>,
-) -> Response {
+async fn bad_version(axum::extract::Path(version): axum::extract::Path<String>) -> Response {
     let too_new = parse_api_version(&version) > parse_api_version(API_VERSION);
     let msg = if too_new {
-        format!("client version {version} is too new. Maximum supported API version is {API_VERSION}")
+        format!(
+            "client version {version} is too new. Maximum supported API version is {API_VERSION}"
+        )
     } else {
         format!(
             "client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
@@ -134,10 +134,9 @@ async fn common_headers(mut resp: Response) -> Response {
     h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
     h.insert("Docker-Experimental", HeaderValue::from_static("false"));
     h.insert("Ostype", HeaderValue::from_static("linux"));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "Docker/{} (linux)",
-        engine_types::ENGINE_VERSION
-    )) {
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("Docker/{} (linux)", engine_types::ENGINE_VERSION))
+    {
         h.insert("Server", v);
     }
     resp

@@ -72,7 +72,9 @@ impl Query {
         match self.get(key) {
             None | Some("") => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
-                ApiError::invalid(format!("invalid value for {key}: {v:?}: expected an integer"))
+                ApiError::invalid(format!(
+                    "invalid value for {key}: {v:?}: expected an integer"
+                ))
             }),
         }
     }
@@ -92,7 +94,11 @@ impl Query {
             let values: Vec<String> = match v {
                 serde_json::Value::Array(a) => a
                     .iter()
-                    .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string())
+                    })
                     .collect(),
                 serde_json::Value::Object(m) => m
                     .iter()

@@ -1,0 +1,220 @@
+//! The api-server backend, implemented by the daemon. Each method finds the
+//! object and delegates; errors convert to API errors by kind.
+
+use std::sync::Arc;
+
+use api_server::backend::{
+    AttachOptions, Backend, BodyReader, ByteStream, ExecStartOptions, Filters, ImportOptions,
+    ListOptions, LogsOptions, LogsStream, StreamPlan, WaitCondition, WaitResult,
+};
+use api_server::ApiError;
+use engine_types::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
+    ExecConfig, ExecInspectResponse, IdResponse, ImageDeleteResponseItem, ImageHistoryResponseItem,
+    ImageInspect, ImagePruneResponse, ImageSummary, SystemVersion,
+};
+use futures::future::BoxFuture;
+
+use crate::container::Status;
+use crate::error::DaemonError;
+use crate::Daemon;
+
+pub struct DaemonBackend(pub Arc<Daemon>);
+
+type R<T> = Result<T, ApiError>;
+
+#[async_trait::async_trait]
+impl Backend for DaemonBackend {
+    async fn info(&self) -> R<serde_json::Value> {
+        Ok(self.0.info())
+    }
+
+    async fn version(&self) -> R<SystemVersion> {
+        Ok(self.0.version())
+    }
+
+    async fn container_create(
+        &self,
+        name: Option<String>,
+        platform: Option<String>,
+        body: ContainerCreateBody,
+    ) -> R<ContainerCreateResponse> {
+        let _ = platform;
+        let (id, warnings) = self.0.create(name, body).await?;
+        Ok(ContainerCreateResponse { id, warnings })
+    }
+
+    async fn container_start(&self, id: &str) -> R<()> {
+        let c = self.0.find(id)?;
+        Ok(self.0.start_container(&c).await?)
+    }
+
+    async fn container_stop(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> R<()> {
+        let c = self.0.find(id)?;
+        Ok(self.0.stop_container(&c, signal, timeout).await?)
+    }
+
+    async fn container_restart(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> R<()> {
+        let c = self.0.find(id)?;
+        Ok(self.0.restart_container(&c, signal, timeout).await?)
+    }
+
+    async fn container_kill(&self, id: &str, signal: Option<String>) -> R<()> {
+        let c = self.0.find(id)?;
+        Ok(self.0.kill_container(&c, signal).await?)
+    }
+
+    async fn container_wait(
+        &self,
+        id: &str,
+        condition: WaitCondition,
+    ) -> R<BoxFuture<'static, R<WaitResult>>> {
+        let c = self.0.find(id)?;
+        Ok(self.0.wait_container(&c, condition))
+    }
+
+    async fn container_remove(&self, id: &str, force: bool, volumes: bool, link: bool) -> R<()> {
+        let _ = volumes;
+        if link {
+            return Err(ApiError::not_implemented(
+                "removing legacy links is not implemented by Berth",
+            ));
+        }
+        let c = self.0.find(id)?;
+        Ok(self.0.remove_container(&c, force).await?)
+    }
+
+    async fn container_rename(&self, id: &str, new_name: &str) -> R<()> {
+        let c = self.0.find(id)?;
+        Ok(self.0.rename_container(&c, new_name).await?)
+    }
+
+    async fn container_list(&self, opts: ListOptions) -> R<Vec<ContainerSummary>> {
+        Ok(self.0.container_list(opts)?)
+    }
+
+    async fn container_inspect(&self, id: &str, size: bool) -> R<serde_json::Value> {
+        let _ = size;
+        Ok(self.0.container_inspect(id)?)
+    }
+
+    async fn container_logs(&self, id: &str, opts: LogsOptions) -> R<LogsStream> {
+        Ok(self.0.container_logs(id, opts).await?)
+    }
+
+    async fn container_attach(&self, id: &str, opts: AttachOptions) -> R<StreamPlan> {
+        Ok(self.0.container_attach(id, opts).await?)
+    }
+
+    async fn container_resize(&self, id: &str, height: u16, width: u16) -> R<()> {
+        let c = self.0.find(id)?;
+        if !c.is_running() {
+            return Err(DaemonError::Conflict(format!("Container {} is not running", c.id)).into());
+        }
+        let client = runtime::shim::ShimClient::new(&self.0.state_dir(&c.id));
+        Ok(client
+            .resize(height, width)
+            .await
+            .map_err(DaemonError::from)?)
+    }
+
+    async fn container_prune(&self, filters: Filters) -> R<ContainerPruneResponse> {
+        let mut deleted = Vec::new();
+        for c in self.0.all_containers() {
+            let rec = c.get();
+            if !matches!(
+                rec.state.status,
+                Status::Exited | Status::Created | Status::Dead
+            ) {
+                continue;
+            }
+            if let Some(labels) = filters.get("label") {
+                let have = rec.config.labels.clone().unwrap_or_default();
+                let ok = labels.iter().all(|l| match l.split_once('=') {
+                    Some((k, v)) => have.get(k).map(String::as_str) == Some(v),
+                    None => have.contains_key(l.as_str()),
+                });
+                if !ok {
+                    continue;
+                }
+            }
+            if self.0.remove_container(&c, false).await.is_ok() {
+                deleted.push(rec.id);
+            }
+        }
+        Ok(ContainerPruneResponse {
+            containers_deleted: Some(deleted),
+            space_reclaimed: Some(0),
+        })
+    }
+
+    async fn exec_create(&self, id: &str, config: ExecConfig) -> R<IdResponse> {
+        Ok(IdResponse {
+            id: self.0.exec_create(id, config).await?,
+        })
+    }
+
+    async fn exec_start(&self, exec_id: &str, opts: ExecStartOptions) -> R<Option<StreamPlan>> {
+        Ok(self.0.exec_start(exec_id, opts).await?)
+    }
+
+    async fn exec_resize(&self, exec_id: &str, height: u16, width: u16) -> R<()> {
+        Ok(self.0.exec_resize(exec_id, height, width).await?)
+    }
+
+    async fn exec_inspect(&self, exec_id: &str) -> R<ExecInspectResponse> {
+        Ok(self.0.exec_inspect(exec_id)?)
+    }
+
+    async fn image_list(&self, all: bool, filters: Filters) -> R<Vec<ImageSummary>> {
+        Ok(self.0.image_list(all, filters).await?)
+    }
+
+    async fn image_inspect(&self, name: &str) -> R<ImageInspect> {
+        Ok(self.0.image_inspect(name).await?)
+    }
+
+    async fn image_import(&self, src: BodyReader, opts: ImportOptions) -> R<String> {
+        Ok(self.0.image_import(src, opts).await?)
+    }
+
+    async fn image_load(&self, src: BodyReader) -> R<Vec<String>> {
+        Ok(self.0.image_load(src).await?)
+    }
+
+    async fn image_save(&self, names: Vec<String>) -> R<ByteStream> {
+        Ok(self.0.image_save(names).await?)
+    }
+
+    async fn image_tag(&self, name: &str, repo: &str, tag: Option<&str>) -> R<()> {
+        Ok(self.0.image_tag(name, repo, tag).await?)
+    }
+
+    async fn image_remove(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+    ) -> R<Vec<ImageDeleteResponseItem>> {
+        let _ = noprune;
+        Ok(self.0.image_remove(name, force).await?)
+    }
+
+    async fn image_history(&self, name: &str) -> R<Vec<ImageHistoryResponseItem>> {
+        Ok(self.0.image_history(name).await?)
+    }
+
+    async fn image_prune(&self, filters: Filters) -> R<ImagePruneResponse> {
+        Ok(self.0.image_prune(filters).await?)
+    }
+}

@@ -1,0 +1,81 @@
+//! The daemon's error type: every failure carries its kind, so the API layer maps
+//! it to Docker's status code in one place.
+
+use engine_types::{ErrorKind, HasKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("container already in the requested state")]
+    NotModified,
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Image(#[from] image::ImageError),
+    #[error(transparent)]
+    Network(#[from] network::NetworkError),
+    #[error(transparent)]
+    Shim(#[from] runtime::shim::ShimError),
+    #[error(transparent)]
+    Spec(#[from] runtime::spec::SpecError),
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        DaemonError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl HasKind for DaemonError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DaemonError::NoSuchContainer(_)
+            | DaemonError::NoSuchExec(_)
+            | DaemonError::NoSuchNetwork(_) => ErrorKind::NotFound,
+            DaemonError::Invalid(_) => ErrorKind::InvalidArgument,
+            DaemonError::Conflict(_) => ErrorKind::Conflict,
+            DaemonError::NotImplemented(_) => ErrorKind::NotImplemented,
+            DaemonError::NotModified => ErrorKind::NotModified,
+            DaemonError::Internal(_) | DaemonError::Io { .. } | DaemonError::Store(_) => {
+                ErrorKind::Internal
+            }
+            DaemonError::Image(e) => e.kind(),
+            DaemonError::Network(e) => e.kind(),
+            DaemonError::Shim(e) => e.kind(),
+            DaemonError::Spec(e) => e.kind(),
+            DaemonError::Runtime(e) => e.kind(),
+        }
+    }
+}
+
+impl From<DaemonError> for api_server::ApiError {
+    fn from(e: DaemonError) -> Self {
+        api_server::ApiError::from_err(e)
+    }
+}
+
+pub type Result<T, E = DaemonError> = std::result::Result<T, E>;

@@ -1,0 +1,419 @@
+//! Container views: `ps` summaries, `inspect` documents, logs and attach.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use api_server::backend::{
+    AttachOptions, ListOptions, LogChunk, LogsOptions, LogsStream, StdStream, StreamPlan,
+};
+use engine_types::models::{
+    ContainerSummary, ContainerSummaryHostConfig, ContainerSummaryNetworkSettings,
+    ContainerSummaryStateEnum, EndpointSettings,
+};
+use futures::StreamExt;
+use runtime::shim::ShimClient;
+use serde_json::json;
+
+use crate::attach;
+use crate::container::{Container, ContainerRecord, PendingAttach, Status};
+use crate::error::{DaemonError, Result};
+use crate::util;
+use crate::Daemon;
+
+fn unix_of(rfc: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(rfc)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .filter(|t| t.timestamp() > 0)
+}
+
+/// `Up 3 seconds`, `Exited (0) 5 seconds ago`, `Created`.
+pub fn status_text(rec: &ContainerRecord) -> String {
+    let now = chrono::Utc::now();
+    let ago = |t: &str| {
+        unix_of(t)
+            .map(|t| util::human_duration((now - t).num_seconds()))
+            .unwrap_or_default()
+    };
+    match rec.state.status {
+        Status::Running => format!("Up {}", ago(&rec.state.started_at)),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            rec.state.exit_code,
+            ago(&rec.state.finished_at)
+        ),
+        Status::Exited if rec.has_been_started || unix_of(&rec.state.finished_at).is_some() => {
+            format!(
+                "Exited ({}) {} ago",
+                rec.state.exit_code,
+                ago(&rec.state.finished_at)
+            )
+        }
+        Status::Exited | Status::Created => "Created".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
+    }
+}
+
+fn network_name(rec: &ContainerRecord) -> String {
+    match rec.host_config.network_mode.as_deref() {
+        None | Some("") | Some("default") => "bridge".into(),
+        Some(m) => m.to_string(),
+    }
+}
+
+fn endpoint_settings(rec: &ContainerRecord) -> EndpointSettings {
+    let ep = rec.endpoint.as_ref();
+    EndpointSettings {
+        network_id: ep.map(|e| e.network_id.clone()),
+        endpoint_id: ep.map(|e| e.container_id.clone()),
+        gateway: Some(
+            ep.and_then(|e| e.gateway)
+                .map(|g| g.to_string())
+                .unwrap_or_default(),
+        ),
+        ip_address: Some(
+            ep.and_then(|e| e.ip)
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
+        ),
+        ip_prefix_len: Some(
+            ep.filter(|e| e.ip.is_some())
+                .map(|e| e.prefix_len as i64)
+                .unwrap_or(0),
+        ),
+        mac_address: Some(ep.and_then(|e| e.mac.clone()).unwrap_or_default()),
+        ..Default::default()
+    }
+}
+
+impl Daemon {
+    pub fn container_list(&self, opts: ListOptions) -> Result<Vec<ContainerSummary>> {
+        let mut recs: Vec<ContainerRecord> =
+            self.all_containers().iter().map(|c| c.get()).collect();
+        recs.sort_by(|a, b| b.created.cmp(&a.created));
+        let all = opts.all || opts.limit.is_some();
+        let mut out = Vec::new();
+        for rec in recs {
+            if !all && !matches!(rec.state.status, Status::Running | Status::Restarting) {
+                continue;
+            }
+            if !self.matches_filters(&rec, &opts.filters)? {
+                continue;
+            }
+            out.push(self.summary(&rec));
+            if opts.limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn matches_filters(
+        &self,
+        rec: &ContainerRecord,
+        filters: &HashMap<String, Vec<String>>,
+    ) -> Result<bool> {
+        for (key, values) in filters {
+            let ok = match key.as_str() {
+                "status" => {
+                    for v in values {
+                        if !matches!(
+                            v.as_str(),
+                            "created"
+                                | "restarting"
+                                | "running"
+                                | "removing"
+                                | "paused"
+                                | "exited"
+                                | "dead"
+                        ) {
+                            return Err(DaemonError::Invalid(format!(
+                                "invalid filter 'status={v}'"
+                            )));
+                        }
+                    }
+                    values.iter().any(|v| v == rec.state.status.as_str())
+                }
+                "name" => values.iter().any(|v| {
+                    let v = v.strip_prefix('/').unwrap_or(v);
+                    let v = v.strip_prefix('^').unwrap_or(v);
+                    match v.strip_suffix('$') {
+                        Some(exact) => rec.name == exact,
+                        None => rec.name.contains(v),
+                    }
+                }),
+                "id" => values.iter().any(|v| rec.id.starts_with(v.as_str())),
+                "label" => values.iter().all(|l| {
+                    let labels = rec.config.labels.clone().unwrap_or_default();
+                    match l.split_once('=') {
+                        Some((k, v)) => labels.get(k).map(String::as_str) == Some(v),
+                        None => labels.contains_key(l.as_str()),
+                    }
+                }),
+                "ancestor" => values.iter().any(|v| {
+                    if rec.image == *v
+                        || rec.image_id == *v
+                        || rec
+                            .image_id
+                            .trim_start_matches("sha256:")
+                            .starts_with(v.as_str())
+                    {
+                        return true;
+                    }
+                    match self.images.get(v) {
+                        Ok(img) => img.id == rec.image_id,
+                        Err(_) => false,
+                    }
+                }),
+                "exited" => values.iter().any(|v| {
+                    rec.state.status == Status::Exited
+                        && v.parse::<i64>().ok() == Some(rec.state.exit_code)
+                }),
+                "network" => values.iter().any(|v| *v == network_name(rec)),
+                "before" | "since" | "volume" | "health" | "is-task" | "publish" | "expose" => true,
+                other => return Err(DaemonError::Invalid(format!("invalid filter '{other}'"))),
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn summary(&self, rec: &ContainerRecord) -> ContainerSummary {
+        let command = std::iter::once(rec.path.clone())
+            .chain(rec.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let state = match rec.state.status {
+            Status::Created => ContainerSummaryStateEnum::CREATED,
+            Status::Running => ContainerSummaryStateEnum::RUNNING,
+            Status::Restarting => ContainerSummaryStateEnum::RESTARTING,
+            Status::Exited => ContainerSummaryStateEnum::EXITED,
+            Status::Removing => ContainerSummaryStateEnum::REMOVING,
+            Status::Dead => ContainerSummaryStateEnum::DEAD,
+        };
+        let mut networks = HashMap::new();
+        networks.insert(network_name(rec), endpoint_settings(rec));
+        ContainerSummary {
+            id: Some(rec.id.clone()),
+            names: Some(vec![format!("/{}", rec.name)]),
+            image: Some(rec.image.clone()),
+            image_id: Some(rec.image_id.clone()),
+            command: Some(command),
+            created: unix_of(&rec.created).map(|t| t.timestamp()),
+            ports: Some(Vec::new()),
+            labels: Some(rec.config.labels.clone().unwrap_or_default()),
+            state: Some(state),
+            status: Some(status_text(rec)),
+            host_config: Some(ContainerSummaryHostConfig {
+                network_mode: Some(network_name(rec)),
+                annotations: None,
+            }),
+            network_settings: Some(ContainerSummaryNetworkSettings {
+                networks: Some(networks),
+            }),
+            mounts: Some(Vec::new()),
+            ..Default::default()
+        }
+    }
+
+    pub fn container_inspect(&self, key: &str) -> Result<serde_json::Value> {
+        let c = self.find(key)?;
+        let rec = c.get();
+        let dir = self.container_dir(&rec.id);
+        let ep = endpoint_settings(&rec);
+        let net = network_name(&rec);
+        let exec_ids: Vec<String> = match self.execs.lock() {
+            Ok(m) => m
+                .values()
+                .filter(|e| e.container_id == rec.id)
+                .map(|e| e.id.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let st = &rec.state;
+        let mounts: Vec<serde_json::Value> = crate::spec::user_mounts(&rec.host_config)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                json!({
+                    "Type": m.kind,
+                    "Source": if m.kind == "bind" { m.source.clone() } else { String::new() },
+                    "Destination": m.destination,
+                    "Mode": if m.options.iter().any(|o| o == "ro") { "ro" } else { "" },
+                    "RW": !m.options.iter().any(|o| o == "ro"),
+                    "Propagation": if m.kind == "bind" { "rprivate" } else { "" },
+                })
+            })
+            .collect();
+        Ok(json!({
+            "Id": rec.id,
+            "Created": rec.created,
+            "Path": rec.path,
+            "Args": rec.args,
+            "State": {
+                "Status": st.status.as_str(),
+                "Running": st.status == Status::Running,
+                "Paused": false,
+                "Restarting": st.status == Status::Restarting,
+                "OOMKilled": st.oom_killed,
+                "Dead": st.status == Status::Dead,
+                "Pid": st.pid,
+                "ExitCode": st.exit_code,
+                "Error": st.error,
+                "StartedAt": st.started_at,
+                "FinishedAt": st.finished_at,
+            },
+            "Image": rec.image_id,
+            "ResolvConfPath": dir.join("resolv.conf"),
+            "HostnamePath": dir.join("hostname"),
+            "HostsPath": dir.join("hosts"),
+            "LogPath": self.log_path(&rec.id),
+            "Name": format!("/{}", rec.name),
+            "RestartCount": rec.restart_count,
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": if exec_ids.is_empty() { serde_json::Value::Null } else { json!(exec_ids) },
+            "HostConfig": rec.host_config,
+            "GraphDriver": { "Name": "overlay2", "Data": {} },
+            "Mounts": mounts,
+            "Config": rec.config,
+            "NetworkSettings": {
+                "Bridge": "",
+                "SandboxID": rec.id,
+                "SandboxKey": rec.endpoint.as_ref().and_then(|e| e.netns.clone()).map(|p| p.display().to_string()).unwrap_or_default(),
+                "HairpinMode": false,
+                "LinkLocalIPv6Address": "",
+                "LinkLocalIPv6PrefixLen": 0,
+                "Ports": {},
+                "SecondaryIPAddresses": null,
+                "SecondaryIPv6Addresses": null,
+                "EndpointID": if rec.endpoint.is_some() { rec.id.clone() } else { String::new() },
+                "Gateway": ep.gateway.clone().unwrap_or_default(),
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "IPAddress": ep.ip_address.clone().unwrap_or_default(),
+                "IPPrefixLen": ep.ip_prefix_len.unwrap_or(0),
+                "IPv6Gateway": "",
+                "MacAddress": ep.mac_address.clone().unwrap_or_default(),
+                "Networks": { net: ep },
+            },
+        }))
+    }
+
+    pub async fn container_logs(&self, key: &str, opts: LogsOptions) -> Result<LogsStream> {
+        let c = self.find(key)?;
+        let rec = c.get();
+        let tty = rec.config.tty.unwrap_or(false);
+        let to_time = |t: Option<f64>| {
+            t.and_then(|s| {
+                chrono::DateTime::from_timestamp(s.trunc() as i64, (s.fract() * 1e9) as u32)
+            })
+        };
+        let ropts = logs::ReadOptions {
+            stdout: opts.stdout,
+            stderr: opts.stderr,
+            since: to_time(opts.since),
+            until: to_time(opts.until),
+            tail: opts.tail,
+            follow: opts.follow,
+        };
+        let stop = if opts.follow {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let mut ev = c.events.subscribe();
+            tokio::spawn(async move {
+                loop {
+                    let done = {
+                        let e = ev.borrow_and_update();
+                        !e.running || e.removed
+                    };
+                    if done || ev.changed().await.is_err() {
+                        break;
+                    }
+                }
+                let _ = tx.send(true);
+            });
+            Some(rx)
+        } else {
+            None
+        };
+        let stream = logs::read_logs(self.log_path(&rec.id), ropts, stop);
+        let chunks = stream.map(|entry| {
+            entry
+                .map(|e| LogChunk {
+                    stream: match e.stream {
+                        logs::Stream::Stdout => StdStream::Stdout,
+                        logs::Stream::Stderr => StdStream::Stderr,
+                    },
+                    timestamp: e.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                    data: e.line,
+                })
+                .map_err(api_server::ApiError::from_err)
+        });
+        Ok(LogsStream {
+            tty,
+            chunks: Box::pin(chunks),
+        })
+    }
+
+    pub async fn container_attach(&self, key: &str, opts: AttachOptions) -> Result<StreamPlan> {
+        let c = self.find(key)?;
+        let rec = c.get();
+        let tty = rec.config.tty.unwrap_or(false);
+        let stdin = opts.stdin && rec.config.open_stdin.unwrap_or(false);
+        let detach_keys = match &opts.detach_keys {
+            Some(k) => attach::parse_detach_keys(k).map_err(DaemonError::Invalid)?,
+            None => attach::DEFAULT_DETACH_KEYS.to_vec(),
+        };
+        let session_rx = self
+            .attach_session(&c, stdin, opts.stdout, opts.stderr)
+            .await?;
+        Ok(StreamPlan {
+            tty,
+            run: Box::new(move |io| {
+                Box::pin(async move {
+                    match session_rx.await {
+                        Ok(Ok(session)) => {
+                            attach::splice(io, session, tty, detach_keys, |_| {}).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "attach ended before start"),
+                        Err(_) => tracing::debug!("attach dropped before the container started"),
+                    }
+                })
+            }),
+        })
+    }
+
+    /// Connects to the running container's shim now, or queues the attach for the
+    /// next start.
+    async fn attach_session(
+        &self,
+        c: &Arc<Container>,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<runtime::shim::IoSession>>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Hold the op lock so a concurrent start either sees this pending attach
+        // or has already made the container running.
+        let _op = c.op.lock().await;
+        if c.is_running() {
+            let client = ShimClient::new(&self.state_dir(&c.id));
+            let s = client.attach(stdin, stdout, stderr).await?;
+            let _ = tx.send(Ok(s));
+        } else {
+            c.add_pending(PendingAttach {
+                stdin,
+                stdout,
+                stderr,
+                tx,
+            });
+        }
+        Ok(rx)
+    }
+}

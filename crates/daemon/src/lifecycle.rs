@@ -1,0 +1,873 @@
+//! Container lifecycle: create, start, stop, kill, restart, remove, rename, wait,
+//! exit handling (auto-remove, restart policies) and restore after a restart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine_types::models::{ContainerConfig, ContainerCreateBody, HostConfig};
+use futures::future::BoxFuture;
+use runtime::shim::{ExitInfo, ShimClient, ShimConfig};
+
+use crate::container::{Container, ContainerRecord, Events, StateRecord, Status};
+use crate::error::{DaemonError, Result};
+use crate::spec;
+use crate::util;
+use crate::Daemon;
+
+/// Default seconds between the stop signal and SIGKILL.
+const DEFAULT_STOP_TIMEOUT: i64 = 10;
+
+impl Daemon {
+    pub async fn create(
+        self: &Arc<Self>,
+        name: Option<String>,
+        body: ContainerCreateBody,
+    ) -> Result<(String, Vec<String>)> {
+        let image_name = body
+            .image
+            .clone()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| DaemonError::Invalid("no image specified for the container".into()))?;
+        let image = {
+            let images = self.images.clone();
+            let n = image_name.clone();
+            tokio::task::spawn_blocking(move || images.get(&n))
+                .await
+                .map_err(|e| DaemonError::Internal(format!("image lookup task: {e}")))??
+        };
+        let mut hc = body.host_config.clone().unwrap_or_default();
+        self.validate_host_config(&mut hc)?;
+
+        let id = util::new_id();
+        let (config, path, args) = merge_config(&body, &image, &id)?;
+        let runtime = hc
+            .runtime
+            .clone()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| self.cfg.default_runtime.clone());
+        if self.cfg.runtime_spec(&runtime, &id).is_none() {
+            return Err(DaemonError::Invalid(format!(
+                "unknown or invalid runtime name: {runtime}"
+            )));
+        }
+        hc.runtime = Some(runtime.clone());
+
+        let _guard = self.create_lock.lock().await;
+        let name = match name {
+            Some(n) => {
+                let n = n.strip_prefix('/').unwrap_or(&n).to_string();
+                if !util::valid_name(&n) {
+                    return Err(DaemonError::Invalid(format!(
+                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                if let Some(other) = self.all_containers().iter().find(|c| c.name() == n) {
+                    return Err(DaemonError::Conflict(format!(
+                        "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        other.id
+                    )));
+                }
+                n
+            }
+            None => {
+                let taken: Vec<String> = self.all_containers().iter().map(|c| c.name()).collect();
+                let mut retry = 0;
+                loop {
+                    let n = util::random_name(retry);
+                    if !taken.contains(&n) {
+                        break n;
+                    }
+                    retry += 1;
+                }
+            }
+        };
+
+        let dir = self.container_dir(&id);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| DaemonError::io(format!("creating {}", dir.display()), e))?;
+        {
+            let images = self.images.clone();
+            let (cid, iid) = (id.clone(), image.id.clone());
+            let res = tokio::task::spawn_blocking(move || images.create_rw_layer(&cid, &iid))
+                .await
+                .map_err(|e| DaemonError::Internal(format!("rw layer task: {e}")))?;
+            if let Err(e) = res {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e.into());
+            }
+        }
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name,
+            created: util::now_rfc3339(),
+            image: image_name,
+            image_id: image.id.clone(),
+            path,
+            args,
+            config,
+            host_config: hc,
+            state: StateRecord {
+                status: Status::Created,
+                started_at: util::ZERO_TIME.into(),
+                finished_at: util::ZERO_TIME.into(),
+                ..Default::default()
+            },
+            endpoint: None,
+            restart_count: 0,
+            runtime,
+            manual_stop: false,
+            has_been_started: false,
+        };
+        self.persist(&rec)?;
+        self.insert_container(Arc::new(Container::new(rec)));
+        tracing::info!(container = %id, "created");
+        Ok((id, Vec::new()))
+    }
+
+    fn validate_host_config(&self, hc: &mut HostConfig) -> Result<()> {
+        spec::net_mode(hc)?;
+        spec::security_opts(hc)?;
+        spec::user_mounts(hc)?;
+        if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
+            || hc.publish_all_ports == Some(true)
+        {
+            return Err(DaemonError::NotImplemented(
+                "publishing ports (-p/-P) is not implemented by Berth yet".into(),
+            ));
+        }
+        let policy = hc
+            .restart_policy
+            .as_ref()
+            .and_then(|p| p.name.as_ref())
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        let policy = policy.as_str();
+        if !matches!(
+            policy,
+            "" | "no" | "always" | "unless-stopped" | "on-failure"
+        ) {
+            return Err(DaemonError::Invalid(format!(
+                "invalid restart policy: {policy}"
+            )));
+        }
+        if hc.auto_remove == Some(true) && !matches!(policy, "" | "no") {
+            return Err(DaemonError::Invalid(
+                "can't create 'AutoRemove' container with restart policy".into(),
+            ));
+        }
+        if let (Some(m), Some(s)) = (hc.memory, hc.memory_swap) {
+            if m > 0 && s > 0 && s < m {
+                return Err(DaemonError::Invalid(
+                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+                ));
+            }
+        }
+        if hc.memory.is_some_and(|m| m > 0 && m < 6 * 1024 * 1024) {
+            return Err(DaemonError::Invalid(
+                "Minimum memory limit allowed is 6MB".into(),
+            ));
+        }
+        if hc.init == Some(true) && self.cfg.init_path.is_none() {
+            return Err(DaemonError::Invalid(
+                "--init: no init binary found on the host (install Debian's tini package, which provides /usr/bin/tini-static)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn start_container(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let _op = c.op.lock().await;
+        let rec = c.get();
+        match rec.state.status {
+            Status::Running => return Err(DaemonError::NotModified),
+            Status::Removing | Status::Dead => {
+                return Err(DaemonError::Conflict(format!(
+                    "container {} is marked for removal and cannot be started",
+                    rec.id
+                )))
+            }
+            _ => {}
+        }
+        let id = rec.id.clone();
+        let state_dir = self.state_dir(&id);
+        let _ = std::fs::remove_dir_all(&state_dir);
+        std::fs::create_dir_all(&state_dir)
+            .map_err(|e| DaemonError::io(format!("creating {}", state_dir.display()), e))?;
+        let rootfs = state_dir.join("rootfs");
+        {
+            let images = self.images.clone();
+            let (cid, target) = (id.clone(), rootfs.clone());
+            tokio::task::spawn_blocking(move || images.mount_rw_layer(&cid, &target))
+                .await
+                .map_err(|e| DaemonError::Internal(format!("mount task: {e}")))??;
+        }
+        match self.start_mounted(c, &rec, &rootfs).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.release_resources(&id, None).await;
+                let code = start_error_exit_code(&e.to_string(), 128);
+                let msg = e.to_string();
+                let rec = c.update(|r| {
+                    r.state.status = if r.has_been_started {
+                        Status::Exited
+                    } else {
+                        Status::Created
+                    };
+                    r.state.exit_code = code;
+                    r.state.error = msg.clone();
+                    r.state.pid = 0;
+                    r.endpoint = None;
+                });
+                let _ = self.persist(&rec);
+                // Attaches that waited for this start get the error.
+                for p in c.take_pending() {
+                    let _ = p.tx.send(Err(DaemonError::Internal(msg.clone())));
+                }
+                c.events.send_modify(|ev| {
+                    ev.running = false;
+                    ev.exits += 1;
+                    ev.exit_code = code;
+                    ev.error = Some(msg.clone());
+                });
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_mounted(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        rec: &ContainerRecord,
+        rootfs: &std::path::Path,
+    ) -> Result<()> {
+        let id = rec.id.clone();
+        let mode = spec::net_mode(&rec.host_config)?;
+        let endpoint = self.net.connect(&id, mode).await?;
+        // Record the endpoint at once so a failure below releases it.
+        let rec = c.update(|r| r.endpoint = Some(endpoint.clone()));
+        self.write_etc_files(&rec, &endpoint)?;
+        let dir = self.container_dir(&id);
+        let cspec = spec::container_spec(spec::SpecInputs {
+            rec: &rec,
+            rootfs: rootfs.to_path_buf(),
+            container_dir: &dir,
+            endpoint: &endpoint,
+            cgroup_parent: &self.cfg.cgroup_parent,
+            init_path: self.cfg.init_path.as_deref(),
+        })?;
+        let state_dir = self.state_dir(&id);
+        let oci = runtime::spec::generate_spec(&cspec)?;
+        runtime::spec::write_bundle(&state_dir, &oci)?;
+        let runtime_spec = self.cfg.runtime_spec(&rec.runtime, &id).ok_or_else(|| {
+            DaemonError::Invalid(format!("unknown or invalid runtime name: {}", rec.runtime))
+        })?;
+        let (max_size, max_file) = self.log_options(&rec.host_config)?;
+        let shim_cfg = ShimConfig {
+            id: id.clone(),
+            bundle: state_dir.clone(),
+            runtime: runtime_spec,
+            state_dir: state_dir.clone(),
+            log_path: self.log_path(&id),
+            log_max_size: max_size,
+            log_max_file: max_file,
+            tty: rec.config.tty.unwrap_or(false),
+            open_stdin: rec.config.open_stdin.unwrap_or(false),
+            stdin_once: rec.config.stdin_once.unwrap_or(false),
+        };
+        runtime::shim::spawn_shim(&self.cfg.shim_exe, &shim_cfg).await?;
+        let client = ShimClient::new(&state_dir);
+        for p in c.take_pending() {
+            let res = client
+                .attach(p.stdin, p.stdout, p.stderr)
+                .await
+                .map_err(DaemonError::from);
+            let _ = p.tx.send(res);
+        }
+        let pid = client.start().await?;
+        let rec = c.update(|r| {
+            r.state = StateRecord {
+                status: Status::Running,
+                pid,
+                exit_code: 0,
+                oom_killed: false,
+                error: String::new(),
+                started_at: util::now_rfc3339(),
+                finished_at: r.state.finished_at.clone(),
+            };
+            r.has_been_started = true;
+            r.manual_stop = false;
+        });
+        self.persist(&rec)?;
+        c.events.send_modify(|ev| {
+            ev.running = true;
+            ev.error = None;
+        });
+        tracing::info!(container = %id, pid, "started");
+        let me = self.clone();
+        let c2 = c.clone();
+        tokio::spawn(async move { me.monitor(c2, client).await });
+        Ok(())
+    }
+
+    fn log_options(&self, hc: &HostConfig) -> Result<(Option<u64>, u32)> {
+        let mut max_size = self.cfg.log_max_size;
+        let mut max_file = self.cfg.log_max_file;
+        if let Some(lc) = &hc.log_config {
+            match lc.typ.as_deref() {
+                None | Some("") | Some("json-file") => {}
+                Some(other) => {
+                    return Err(DaemonError::NotImplemented(format!(
+                        "log driver {other:?} is not implemented by Berth yet (json-file is)"
+                    )))
+                }
+            }
+            for (k, v) in lc.config.iter().flatten() {
+                match k.as_str() {
+                    "max-size" => {
+                        max_size = Some(util::parse_size(v).ok_or_else(|| {
+                            DaemonError::Invalid(format!("invalid log-opt max-size: {v:?}"))
+                        })?)
+                    }
+                    "max-file" => {
+                        max_file = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                            DaemonError::Invalid(format!("invalid log-opt max-file: {v:?}"))
+                        })?
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok((max_size, max_file))
+    }
+
+    fn write_etc_files(&self, rec: &ContainerRecord, ep: &network::Endpoint) -> Result<()> {
+        let dir = self.container_dir(&rec.id);
+        let hostname = rec.config.hostname.clone().unwrap_or_default();
+        let extra: Vec<(String, String)> = rec
+            .host_config
+            .extra_hosts
+            .iter()
+            .flatten()
+            .filter_map(|h| {
+                h.split_once(':')
+                    .map(|(n, ip)| (n.to_string(), ip.to_string()))
+            })
+            .collect();
+        let host_mode = spec::net_mode(&rec.host_config)? == network::NetMode::Host;
+        let hosts = if host_mode {
+            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+        } else {
+            network::hosts_file(&hostname, ep.ip, &extra)
+        };
+        let resolv = network::resolv_conf(
+            &self.host_resolv,
+            &rec.host_config.dns.clone().unwrap_or_default(),
+            &rec.host_config.dns_search.clone().unwrap_or_default(),
+            &rec.host_config.dns_options.clone().unwrap_or_default(),
+        );
+        for (name, content) in [
+            ("hostname", format!("{hostname}\n")),
+            ("hosts", hosts),
+            ("resolv.conf", resolv),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, content)
+                .map_err(|e| DaemonError::io(format!("writing {}", path.display()), e))?;
+        }
+        Ok(())
+    }
+
+    /// Unmounts the rootfs, releases the network endpoint and the shim's state dir.
+    async fn release_resources(&self, id: &str, endpoint: Option<network::Endpoint>) {
+        let state_dir = self.state_dir(id);
+        let rootfs = state_dir.join("rootfs");
+        let images = self.images.clone();
+        let r = tokio::task::spawn_blocking(move || images.unmount(&rootfs)).await;
+        if let Ok(Err(e)) = r {
+            tracing::warn!(container = %id, error = %e, "unmounting rootfs");
+        }
+        let ep = match endpoint {
+            Some(ep) => Some(ep),
+            None => self.find(id).ok().and_then(|c| c.get().endpoint),
+        };
+        if let Some(ep) = ep {
+            if let Err(e) = self.net.disconnect(&ep).await {
+                tracing::warn!(container = %id, error = %e, "releasing network endpoint");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&state_dir);
+    }
+
+    /// Waits for the shim to report the exit, then records it.
+    async fn monitor(self: Arc<Self>, c: Arc<Container>, client: ShimClient) {
+        let info = match client.wait().await {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::error!(container = %c.id, error = %e, "lost the container's shim");
+                ShimClient::read_exit(&self.state_dir(&c.id)).unwrap_or(ExitInfo {
+                    exit_code: 255,
+                    oom_killed: false,
+                    finished_at: util::now_rfc3339(),
+                    error: Some(format!("lost the container's shim: {e}")),
+                })
+            }
+        };
+        self.handle_exit(&c, info).await;
+    }
+
+    async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, info: ExitInfo) {
+        let (rec, auto_remove, restart) = {
+            let _op = c.op.lock().await;
+            let before = c.get();
+            self.release_resources(&c.id, before.endpoint.clone()).await;
+            let rec = c.update(|r| {
+                r.state.status = Status::Exited;
+                r.state.pid = 0;
+                r.state.exit_code = info.exit_code as i64;
+                r.state.oom_killed = info.oom_killed;
+                r.state.error = info.error.clone().unwrap_or_default();
+                r.state.finished_at = info.finished_at.clone();
+                r.endpoint = None;
+            });
+            if let Err(e) = self.persist(&rec) {
+                tracing::error!(container = %c.id, error = %e, "persisting exit");
+            }
+            c.events.send_modify(|ev: &mut Events| {
+                ev.running = false;
+                ev.exits += 1;
+                ev.exit_code = info.exit_code as i64;
+                ev.error = info.error.clone();
+            });
+            tracing::info!(container = %c.id, exit_code = info.exit_code, oom = info.oom_killed, "exited");
+            let auto_remove = rec.host_config.auto_remove == Some(true);
+            let restart = should_restart(&rec);
+            (rec, auto_remove, restart)
+        };
+        if auto_remove {
+            if let Err(e) = self.remove_container(c, true).await {
+                tracing::warn!(container = %rec.id, error = %e, "auto-remove failed");
+            }
+        } else if restart {
+            tokio::spawn(self.clone().restart_later(c.clone()));
+        }
+    }
+
+    /// Restarts a container per its restart policy, after Docker's backoff
+    /// (100 ms doubling, capped at a minute). Boxed: start → exit → restart → start
+    /// is a cycle of futures.
+    fn restart_later(self: Arc<Self>, c: Arc<Container>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let count = c.update(|r| {
+                r.restart_count += 1;
+                r.state.status = Status::Restarting;
+            });
+            let _ = self.persist(&count);
+            let delay = 100u64.saturating_mul(1 << count.restart_count.clamp(0, 10) as u64);
+            tokio::time::sleep(Duration::from_millis(delay.min(60_000))).await;
+            if c.get().manual_stop || self.find(&c.id).is_err() {
+                return;
+            }
+            if let Err(e) = self.start_container(&c).await {
+                tracing::warn!(container = %c.id, error = %e, "restart failed");
+            }
+        })
+    }
+
+    /// Waits (at most `limit`) until the container has exited more times than `seen`.
+    async fn wait_exit_after(c: &Container, seen: u64, limit: Option<Duration>) -> bool {
+        let mut rx = c.events.subscribe();
+        let fut = async {
+            loop {
+                {
+                    let ev = rx.borrow_and_update();
+                    if ev.exits > seen || ev.removed {
+                        return;
+                    }
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        match limit {
+            Some(d) => tokio::time::timeout(d, fut).await.is_ok(),
+            None => {
+                fut.await;
+                true
+            }
+        }
+    }
+
+    pub async fn stop_container(
+        &self,
+        c: &Arc<Container>,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
+        let seen = {
+            let ev = c.events.borrow();
+            if !ev.running {
+                return Err(DaemonError::NotModified);
+            }
+            ev.exits
+        };
+        let rec = c.update(|r| r.manual_stop = true);
+        let _ = self.persist(&rec);
+        let sig_name = signal
+            .or_else(|| rec.config.stop_signal.clone())
+            .unwrap_or_else(|| "SIGTERM".into());
+        let sig = util::parse_signal(&sig_name)
+            .ok_or_else(|| DaemonError::Invalid(format!("invalid signal: {sig_name}")))?;
+        let timeout = timeout
+            .or(rec.config.stop_timeout)
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let client = ShimClient::new(&self.state_dir(&c.id));
+        if let Err(e) = client.kill(sig).await {
+            tracing::debug!(container = %c.id, error = %e, "stop signal not delivered");
+        }
+        let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
+        if Self::wait_exit_after(c, seen, limit).await {
+            return Ok(());
+        }
+        tracing::info!(container = %c.id, timeout, "did not stop in time; killing");
+        if let Err(e) = client.kill(9).await {
+            tracing::debug!(container = %c.id, error = %e, "SIGKILL not delivered");
+        }
+        if Self::wait_exit_after(c, seen, Some(Duration::from_secs(30))).await {
+            Ok(())
+        } else {
+            Err(DaemonError::Internal(format!(
+                "container {} did not exit 30 s after SIGKILL",
+                c.id
+            )))
+        }
+    }
+
+    pub async fn kill_container(&self, c: &Arc<Container>, signal: Option<String>) -> Result<()> {
+        if !c.is_running() {
+            return Err(DaemonError::Conflict(format!(
+                "Cannot kill container: {}: Container {} is not running",
+                c.name(),
+                c.id
+            )));
+        }
+        let sig_name = signal.unwrap_or_else(|| "SIGKILL".into());
+        let sig = util::parse_signal(&sig_name)
+            .ok_or_else(|| DaemonError::Invalid(format!("invalid signal: {sig_name}")))?;
+        if sig == 9 || sig == 15 || sig == 2 {
+            let rec = c.update(|r| r.manual_stop = true);
+            let _ = self.persist(&rec);
+        }
+        let seen = c.events.borrow().exits;
+        ShimClient::new(&self.state_dir(&c.id)).kill(sig).await?;
+        if sig == 9 {
+            // Docker returns from a SIGKILL only once the container is gone.
+            Self::wait_exit_after(c, seen, Some(Duration::from_secs(10))).await;
+        }
+        Ok(())
+    }
+
+    pub async fn restart_container(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
+        match self.stop_container(c, signal, timeout).await {
+            Ok(()) | Err(DaemonError::NotModified) => {}
+            Err(e) => return Err(e),
+        }
+        // Let exit handling finish before starting again.
+        let _ = c.op.lock().await;
+        match self.start_container(c).await {
+            Ok(()) | Err(DaemonError::NotModified) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn remove_container(self: &Arc<Self>, c: &Arc<Container>, force: bool) -> Result<()> {
+        if c.is_running() {
+            if !force {
+                return Err(DaemonError::Conflict(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    c.name()
+                )));
+            }
+            let seen = c.events.borrow().exits;
+            let rec = c.update(|r| r.manual_stop = true);
+            let _ = self.persist(&rec);
+            let _ = ShimClient::new(&self.state_dir(&c.id)).kill(9).await;
+            if !Self::wait_exit_after(c, seen, Some(Duration::from_secs(30))).await {
+                return Err(DaemonError::Internal(format!(
+                    "could not kill running container {}, cannot remove",
+                    c.id
+                )));
+            }
+        }
+        let _op = c.op.lock().await;
+        if c.events.borrow().removed {
+            return Ok(());
+        }
+        if c.is_running() {
+            return Err(DaemonError::Conflict(format!(
+                "cannot remove container \"/{}\": container is running",
+                c.name()
+            )));
+        }
+        let rec = c.update(|r| r.state.status = Status::Removing);
+        self.release_resources(&c.id, rec.endpoint.clone()).await;
+        {
+            let images = self.images.clone();
+            let id = c.id.clone();
+            tokio::task::spawn_blocking(move || images.remove_rw_layer(&id))
+                .await
+                .map_err(|e| DaemonError::Internal(format!("rw layer removal task: {e}")))??;
+        }
+        let dir = self.container_dir(&c.id);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(container = %c.id, error = %e, "removing container dir");
+            }
+        }
+        self.unpersist(&c.id)?;
+        self.forget_container(&c.id);
+        self.forget_execs_of(&c.id);
+        c.events.send_modify(|ev| ev.removed = true);
+        tracing::info!(container = %c.id, "removed");
+        Ok(())
+    }
+
+    pub async fn rename_container(&self, c: &Arc<Container>, new_name: &str) -> Result<()> {
+        let n = new_name.strip_prefix('/').unwrap_or(new_name).to_string();
+        if !util::valid_name(&n) {
+            return Err(DaemonError::Invalid(format!(
+                "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let _guard = self.create_lock.lock().await;
+        if c.name() == n {
+            return Err(DaemonError::Invalid(
+                "Renaming a container with the same name as its current name".into(),
+            ));
+        }
+        if let Some(other) = self.all_containers().iter().find(|o| o.name() == n) {
+            return Err(DaemonError::Conflict(format!(
+                "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                other.id
+            )));
+        }
+        let rec = c.update(|r| r.name = n.clone());
+        self.persist(&rec)
+    }
+
+    /// Registers a wait; the returned future resolves when the condition holds.
+    pub fn wait_container(
+        &self,
+        c: &Arc<Container>,
+        condition: api_server::backend::WaitCondition,
+    ) -> BoxFuture<
+        'static,
+        std::result::Result<api_server::backend::WaitResult, api_server::ApiError>,
+    > {
+        use api_server::backend::{WaitCondition, WaitResult};
+        let mut rx = c.events.subscribe();
+        let start = rx.borrow_and_update().clone();
+        Box::pin(async move {
+            loop {
+                let ev = rx.borrow_and_update().clone();
+                let done = match condition {
+                    WaitCondition::NotRunning => !ev.running,
+                    WaitCondition::NextExit => ev.exits > start.exits || ev.removed,
+                    WaitCondition::Removed => ev.removed,
+                };
+                if done {
+                    return Ok(WaitResult {
+                        status_code: ev.exit_code,
+                        error: ev.error.clone(),
+                    });
+                }
+                if rx.changed().await.is_err() {
+                    // The container object is gone: it was removed.
+                    let ev = rx.borrow().clone();
+                    return Ok(WaitResult {
+                        status_code: ev.exit_code,
+                        error: ev.error,
+                    });
+                }
+            }
+        })
+    }
+
+    /// After a daemon restart: reconnect to live shims, record the exits of
+    /// containers that stopped while the daemon was down, clean up leftovers.
+    pub(crate) async fn restore(self: &Arc<Self>) -> Result<()> {
+        let records = self.load_records()?;
+        let mut live = Vec::new();
+        let mut dead = Vec::new();
+        for rec in records {
+            let running = matches!(rec.state.status, Status::Running | Status::Restarting);
+            let c = Arc::new(Container::new(rec.clone()));
+            self.insert_container(c.clone());
+            if !running {
+                continue;
+            }
+            let state_dir = self.state_dir(&rec.id);
+            let client = ShimClient::new(&state_dir);
+            if client.is_alive().await {
+                if let Some(ep) = rec.endpoint.clone() {
+                    live.push(ep);
+                }
+                c.events.send_modify(|ev| ev.running = true);
+                let me = self.clone();
+                tokio::spawn(async move { me.monitor(c, client).await });
+                tracing::info!(container = %rec.id, "reconnected to running container");
+            } else {
+                let info = ShimClient::read_exit(&state_dir).unwrap_or(ExitInfo {
+                    exit_code: 255,
+                    oom_killed: false,
+                    finished_at: util::now_rfc3339(),
+                    error: Some("the container's shim is gone (host reboot?)".into()),
+                });
+                c.events.send_modify(|ev| ev.running = true);
+                dead.push((c, info));
+            }
+        }
+        self.net.restore(&live);
+        for (c, info) in dead {
+            tracing::info!(container = %c.id, exit_code = info.exit_code, "exited while the daemon was down");
+            self.handle_exit(&c, info).await;
+        }
+        if let Err(e) = self.net.cleanup_stale(&live).await {
+            tracing::warn!(error = %e, "cleaning up stale network state");
+        }
+        Ok(())
+    }
+}
+
+fn should_restart(rec: &ContainerRecord) -> bool {
+    if rec.manual_stop {
+        return false;
+    }
+    let Some(p) = &rec.host_config.restart_policy else {
+        return false;
+    };
+    let name = p.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
+    match name.as_str() {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            rec.state.exit_code != 0
+                && p.maximum_retry_count
+                    .is_none_or(|m| m <= 0 || rec.restart_count < m)
+        }
+        _ => false,
+    }
+}
+
+/// Docker's exit codes for a process that could not be started: 127 when the
+/// command is missing, 126 when it cannot be run, else `other`.
+pub(crate) fn start_error_exit_code(msg: &str, other: i64) -> i64 {
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+        127
+    } else if msg.contains("permission denied") {
+        126
+    } else {
+        other
+    }
+}
+
+/// Merges the image's config under the user's, as Docker does at create.
+fn merge_config(
+    body: &ContainerCreateBody,
+    image: &image::Image,
+    id: &str,
+) -> Result<(ContainerConfig, String, Vec<String>)> {
+    let img = image.config.config.clone().unwrap_or_default();
+    let mut env: Vec<String> = img.env.clone().unwrap_or_default();
+    for e in body.env.iter().flatten() {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next().unwrap_or(x) != key);
+        env.push(e.clone());
+    }
+    let user_entrypoint = body.entrypoint.clone();
+    let entrypoint: Vec<String> = match &user_entrypoint {
+        Some(ep) => ep.clone(),
+        None => img.entrypoint.clone().unwrap_or_default(),
+    };
+    let user_cmd = body.cmd.clone().filter(|c| !c.is_empty());
+    let cmd: Vec<String> = match (&user_cmd, &user_entrypoint) {
+        (Some(c), _) => c.clone(),
+        // A user entrypoint resets the image's CMD.
+        (None, Some(_)) => Vec::new(),
+        (None, None) => img.cmd.clone().unwrap_or_default(),
+    };
+    let mut argv: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+    if argv.is_empty() {
+        return Err(DaemonError::Invalid("no command specified".into()));
+    }
+    let path = argv.remove(0);
+    let mut labels: std::collections::HashMap<String, String> =
+        img.labels.clone().unwrap_or_default().into_iter().collect();
+    for (k, v) in body.labels.iter().flatten() {
+        labels.insert(k.clone(), v.clone());
+    }
+    let hostname = body
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| id[..12].to_string());
+    let mut exposed = body.exposed_ports.clone().unwrap_or_default();
+    for k in img.exposed_ports.iter().flatten().map(|(k, _)| k) {
+        if !exposed.contains(k) {
+            exposed.push(k.clone());
+        }
+    }
+    let mut volumes = body.volumes.clone().unwrap_or_default();
+    for k in img.volumes.iter().flatten().map(|(k, _)| k) {
+        if !volumes.contains(k) {
+            volumes.push(k.clone());
+        }
+    }
+    let config = ContainerConfig {
+        hostname: Some(hostname),
+        domainname: Some(body.domainname.clone().unwrap_or_default()),
+        user: Some(
+            body.user
+                .clone()
+                .filter(|u| !u.is_empty())
+                .or(img.user.clone())
+                .unwrap_or_default(),
+        ),
+        attach_stdin: Some(body.attach_stdin.unwrap_or(false)),
+        attach_stdout: Some(body.attach_stdout.unwrap_or(false)),
+        attach_stderr: Some(body.attach_stderr.unwrap_or(false)),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        tty: Some(body.tty.unwrap_or(false)),
+        open_stdin: Some(body.open_stdin.unwrap_or(false)),
+        stdin_once: Some(body.stdin_once.unwrap_or(false)),
+        env: Some(env),
+        cmd: (!cmd.is_empty()).then_some(cmd),
+        healthcheck: body.healthcheck.clone().or_else(|| {
+            img.healthcheck
+                .clone()
+                .and_then(|v| serde_json::from_value(v).ok())
+        }),
+        args_escaped: body.args_escaped,
+        image: Some(body.image.clone().unwrap_or_default()),
+        volumes: (!volumes.is_empty()).then_some(volumes),
+        working_dir: Some(
+            body.working_dir
+                .clone()
+                .filter(|w| !w.is_empty())
+                .or(img.working_dir.clone())
+                .unwrap_or_default(),
+        ),
+        entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
+        network_disabled: body.network_disabled,
+        on_build: img.on_build.clone(),
+        labels: Some(labels),
+        stop_signal: body.stop_signal.clone().or(img.stop_signal.clone()),
+        stop_timeout: body.stop_timeout,
+        shell: body.shell.clone(),
+    };
+    Ok((config, path, argv))
+}
