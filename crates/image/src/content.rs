@@ -178,14 +178,6 @@ impl ContentStore {
         })
     }
 
-    pub(crate) fn read_blob(&self, digest: &str) -> Result<Vec<u8>, ImageError> {
-        let mut v = Vec::new();
-        self.open_blob(digest)?
-            .read_to_end(&mut v)
-            .map_err(io_err(format!("reading blob {digest}")))?;
-        Ok(v)
-    }
-
     pub(crate) fn begin(&self) -> Result<Ingest, ImageError> {
         let path = self.ingest.join(temp_name("blob"));
         let file = File::create(&path).map_err(io_err(format!("creating {}", path.display())))?;
@@ -240,13 +232,6 @@ impl ContentStore {
         let mut ing = self.begin()?;
         ing.write_all(bytes).map_err(io_err("writing blob"))?;
         Ok(self.commit(ing, Some(&digest))?.0)
-    }
-
-    /// Stores everything `r` yields as a blob; returns (digest, size).
-    pub(crate) fn put_reader(&self, r: &mut dyn Read) -> Result<(String, u64), ImageError> {
-        let mut ing = self.begin()?;
-        io::copy(r, &mut ing).map_err(io_err("writing blob"))?;
-        self.commit(ing, None)
     }
 
     pub(crate) fn delete(&self, digest: &str) -> Result<(), ImageError> {

@@ -275,7 +275,14 @@ mod tests {
 
     const D: &str = "sha256:4b0e2ef32ca9b32ac1a8e5d5b1b7d4d1f6c7c5b1f1a0e6a7d6d0e9b2c3a4f5e6";
 
-    type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>, &'a str);
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+    );
 
     #[test]
     fn parse_table() {

@@ -585,3 +585,247 @@ fn reopen_cleans_temp_dirs() {
         0
     );
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Like `make_image`, but stores each layer blob as given (e.g. gzip) the way a
+/// pull or load would.
+fn make_image_with_blobs(s: &ImageStore, blobs: &[Vec<u8>], tag: Option<&str>) -> String {
+    let mut parent: Option<String> = None;
+    let mut diffs = Vec::new();
+    for b in blobs {
+        let (c, mut dec) = unpack::decompress(Box::new(Cursor::new(b.clone()))).unwrap();
+        let row = s
+            .unpack_and_record(&mut dec, parent.as_deref(), None)
+            .unwrap();
+        let blob = s.content.put(b).unwrap();
+        s.record_layer_blob(&row.diff_id, &blob, c.oci_media_type(), b.len() as u64)
+            .unwrap();
+        diffs.push(row.diff_id);
+        parent = Some(row.chain_id);
+    }
+    let cfg = serde_json::json!({
+        "architecture": host_arch(), "os": "linux",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diffs},
+        "x-unknown": [1, 2, 3],
+    });
+    let id = s
+        .put_image(&serde_json::to_vec_pretty(&cfg).unwrap(), None)
+        .unwrap();
+    if let Some(t) = tag {
+        s.tag(&id, t).unwrap();
+    }
+    id
+}
+
+fn tar_names(archive: &[u8]) -> Vec<String> {
+    let mut a = tar::Archive::new(Cursor::new(archive.to_vec()));
+    a.entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn save_load_round_trip() {
+    require_root!();
+    let (_d1, s1) = new_store();
+    let bb = s1
+        .import(
+            &mut Cursor::new(busybox_rootfs_tar()),
+            ImportOptions {
+                reference: Some("busybox:latest".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    s1.tag("busybox", "busybox:other").unwrap();
+    let l1 = gzip(&raw_tar(&[E::File(b"a", b"1"), E::File(b"gone", b"g")]));
+    let l2 = zstd::encode_all(
+        &raw_tar(&[E::File(b".wh.gone", b""), E::File(b"b", b"2")])[..],
+        3,
+    )
+    .unwrap();
+    let two = make_image_with_blobs(
+        &s1,
+        &[l1.clone(), l2.clone()],
+        Some("localhost:5000/two:v2"),
+    );
+    let untagged = make_image_with_blobs(&s1, &[raw_tar(&[E::File(b"u", b"u")])], None);
+
+    let mut archive = Vec::new();
+    s1.save(
+        &[
+            "busybox".into(),
+            "localhost:5000/two:v2".into(),
+            untagged[7..19].to_string(),
+        ],
+        &mut archive,
+    )
+    .unwrap();
+    let names = tar_names(&archive);
+    for n in ["index.json", "manifest.json", "oci-layout", "repositories"] {
+        assert!(names.contains(&n.to_string()), "{n} in {names:?}");
+    }
+    // Layers keep their stored bytes and digests.
+    assert!(names.contains(&format!("blobs/sha256/{}", &content::digest_of(&l1)[7..])));
+    assert!(names.contains(&format!("blobs/sha256/{}", &content::digest_of(&l2)[7..])));
+
+    let (_d2, s2) = new_store();
+    let mut loaded = s2.load(&mut Cursor::new(archive.clone())).unwrap();
+    loaded.sort_by(|a, b| a.reference.cmp(&b.reference));
+    let refs: Vec<Option<&str>> = loaded.iter().map(|l| l.reference.as_deref()).collect();
+    assert_eq!(
+        refs,
+        vec![
+            None,
+            Some("busybox:latest"),
+            Some("busybox:other"),
+            Some("localhost:5000/two:v2")
+        ]
+    );
+    assert_eq!(s2.get("busybox").unwrap().id, bb.id);
+    assert_eq!(s2.get("busybox:other").unwrap().id, bb.id);
+    assert_eq!(s2.get("localhost:5000/two:v2").unwrap().id, two);
+    assert_eq!(s2.get(&untagged).unwrap().id, untagged);
+    assert_eq!(s2.raw_config(&two).unwrap(), s1.raw_config(&two).unwrap());
+    let (d, mt, _) = s2
+        .layer_blob(&s2.get(&two).unwrap().layers[1])
+        .unwrap()
+        .unwrap();
+    assert_eq!(d, content::digest_of(&l2));
+    assert_eq!(mt, "application/vnd.oci.image.layer.v1.tar+zstd");
+
+    // Save again from the loaded store: same bytes for the same selection.
+    let mut again = Vec::new();
+    s2.save(
+        &[
+            "busybox".into(),
+            "localhost:5000/two:v2".into(),
+            untagged.clone(),
+        ],
+        &mut again,
+    )
+    .unwrap();
+    assert_eq!(again, archive);
+
+    // Loading twice is idempotent.
+    let (_d3, s3) = new_store();
+    s3.load(&mut Cursor::new(archive.clone())).unwrap();
+    s3.load(&mut Cursor::new(archive)).unwrap();
+    assert_eq!(s3.list().unwrap().len(), 3);
+
+    // The loaded two-layer image mounts with the whiteout applied.
+    s2.create_rw_layer("rt", &two).unwrap();
+    let target = _d2.path().join("mnt");
+    s2.mount_rw_layer("rt", &target).unwrap();
+    let _g = MountGuard(target.clone());
+    assert!(target.join("a").exists() && target.join("b").exists());
+    assert!(!target.join("gone").exists());
+    s2.unmount(&target).unwrap();
+}
+
+/// Builds a legacy (pre-25) docker save archive by hand.
+fn legacy_archive(config: &[u8], layers: &[Vec<u8>], tags: &[&str]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut put = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    let id = &content::digest_of(config)[7..];
+    put(&format!("{id}.json"), config);
+    let mut lnames = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let n = format!("layer{i}/layer.tar");
+        put(&n, l);
+        lnames.push(n);
+    }
+    let m =
+        serde_json::json!([{"Config": format!("{id}.json"), "RepoTags": tags, "Layers": lnames}]);
+    put("manifest.json", &serde_json::to_vec(&m).unwrap());
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn load_legacy_and_reject_bad_archives() {
+    require_root!();
+    let layer = raw_tar(&[E::File(b"hello", b"world")]);
+    let diff = content::digest_of(&layer);
+    let cfg = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff]},
+    }))
+    .unwrap();
+    let (_d, s) = new_store();
+    let out = s
+        .load(&mut Cursor::new(legacy_archive(
+            &cfg,
+            std::slice::from_ref(&layer),
+            &["legacy:1"],
+        )))
+        .unwrap();
+    assert_eq!(
+        out,
+        vec![LoadedImage {
+            id: content::digest_of(&cfg),
+            reference: Some("legacy:1".into())
+        }]
+    );
+
+    // diff id mismatch: rejected, nothing recorded
+    let (dir, s) = new_store();
+    let other = raw_tar(&[E::File(b"hello", b"tampered")]);
+    let e = s
+        .load(&mut Cursor::new(legacy_archive(&cfg, &[other], &["x:1"])))
+        .unwrap_err();
+    assert!(e.to_string().contains("does not match"), "{e}");
+    assert!(s.list().unwrap().is_empty());
+    assert_eq!(outer_entries(&dir.path().join("overlay")), vec!["empty"]);
+    assert_eq!(
+        fs::read_dir(dir.path().join("content/ingest"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    // hostile layer inside an archive
+    let evil = raw_tar(&[E::File(b"../../evil", b"x")]);
+    let cfg2 = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [content::digest_of(&evil)]},
+    }))
+    .unwrap();
+    let e = s
+        .load(&mut Cursor::new(legacy_archive(&cfg2, &[evil], &[])))
+        .unwrap_err();
+    assert!(e.to_string().contains("../../evil"), "{e}");
+    assert!(!dir.path().join("evil").exists());
+
+    // hostile archive entry names
+    let e = s
+        .load(&mut Cursor::new(raw_tar(&[E::File(
+            b"../manifest.json",
+            b"[]",
+        )])))
+        .unwrap_err();
+    assert!(matches!(e, ImageError::InvalidArgument(_)), "{e}");
+    // not an archive of images
+    let e = s
+        .load(&mut Cursor::new(raw_tar(&[E::File(b"foo", b"bar")])))
+        .unwrap_err();
+    assert!(e.to_string().contains("manifest.json"), "{e}");
+    assert_eq!(
+        fs::read_dir(dir.path().join("content/ingest"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
