@@ -1006,3 +1006,291 @@ pub fn exec_process(
     }
     serde_json::from_value(p).map_err(|source| SpecError::Build { source })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rootfs() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc")).unwrap();
+        std::fs::write(
+            d.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\napp:x:1000:1000::/app:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\nwheel:x:10:root\nstaff:x:50:app,nobody\napp:x:1000:\nnogroup:x:65534:\n",
+        )
+        .unwrap();
+        d
+    }
+
+    fn spec(root: &Path) -> ContainerSpec {
+        ContainerSpec {
+            id: "abc".into(),
+            rootfs: root.to_path_buf(),
+            args: vec!["sh".into()],
+            hostname: "h1".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn users() {
+        let d = rootfs();
+        let r = d.path();
+        let u = resolve_user(r, "").unwrap();
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids.clone()),
+            (0, 0, vec![0, 10])
+        );
+        assert_eq!(u.home, "/root");
+        let u = resolve_user(r, "app").unwrap();
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids),
+            (1000, 1000, vec![1000, 50])
+        );
+        let u = resolve_user(r, "1000:nogroup").unwrap();
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids),
+            (1000, 65534, vec![65534])
+        );
+        let u = resolve_user(r, "4242:77").unwrap();
+        assert_eq!((u.uid, u.gid), (4242, 77));
+        let u = resolve_user(r, "4242").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
+        assert_eq!(
+            resolve_user(r, "ghost").unwrap_err().to_string(),
+            "unable to find user ghost: no matching entries in passwd file"
+        );
+        assert_eq!(
+            resolve_user(r, "app:ghosts").unwrap_err().to_string(),
+            "unable to find group ghosts: no matching entries in group file"
+        );
+    }
+
+    #[test]
+    fn capabilities() {
+        let none: Vec<String> = vec![];
+        assert_eq!(effective_caps(false, &none, &none).unwrap().len(), 14);
+        let c = effective_caps(false, &["net_admin".into()], &["CAP_CHOWN".into()]).unwrap();
+        assert!(c.contains(&"CAP_NET_ADMIN".to_string()));
+        assert!(!c.contains(&"CAP_CHOWN".to_string()));
+        let c = effective_caps(false, &["NET_RAW".into()], &["ALL".into()]).unwrap();
+        assert_eq!(c, vec!["CAP_NET_RAW".to_string()]);
+        assert!(effective_caps(false, &["ALL".into()], &none).unwrap().len() > 30);
+        assert!(effective_caps(true, &none, &none)
+            .unwrap()
+            .contains(&"CAP_SYS_ADMIN".into()));
+        assert!(effective_caps(false, &["BOGUS".into()], &none).is_err());
+    }
+
+    #[test]
+    fn default_spec_matches_docker() {
+        let d = rootfs();
+        let mut s = spec(d.path());
+        s.tty = true;
+        s.env = vec!["PATH=/custom".into(), "FOO=bar".into()];
+        s.resources.memory = Some(64 << 20);
+        s.resources.pids_limit = Some(100);
+        let oci = generate_spec(&s).unwrap();
+        let v = serde_json::to_value(&oci).unwrap();
+        assert_eq!(
+            v["process"]["env"],
+            json!([
+                "PATH=/custom",
+                "HOSTNAME=h1",
+                "TERM=xterm",
+                "FOO=bar",
+                "HOME=/root"
+            ])
+        );
+        assert_eq!(v["process"]["cwd"], "/");
+        assert_eq!(v["hostname"], "h1");
+        assert_eq!(v["linux"]["cgroupsPath"], "/berth/abc");
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            14
+        );
+        let ns: Vec<&str> = v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        for want in ["pid", "ipc", "uts", "mount", "network", "cgroup"] {
+            assert!(ns.contains(&want), "{ns:?}");
+        }
+        assert!(v["linux"]["maskedPaths"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("/proc/kcore")));
+        assert!(v["linux"]["readonlyPaths"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("/proc/sys")));
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], 64 << 20);
+        assert_eq!(v["linux"]["resources"]["memory"]["swap"], 128 << 20);
+        assert_eq!(v["linux"]["resources"]["pids"]["limit"], 100);
+        let mounts: Vec<&str> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/sys",
+                "/sys/fs/cgroup",
+                "/dev/mqueue",
+                "/dev/shm"
+            ]
+        );
+        let sec = &v["linux"]["seccomp"];
+        assert_eq!(sec["defaultAction"], "SCMP_ACT_ERRNO");
+        assert_eq!(
+            sec["architectures"],
+            json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
+        );
+        let names = |pred: &dyn Fn(&Value) -> bool| -> Vec<String> {
+            sec["syscalls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| pred(c))
+                .flat_map(|c| c["names"].as_array().unwrap().clone())
+                .map(|n| n.as_str().unwrap().to_string())
+                .collect()
+        };
+        let all = names(&|_| true);
+        assert!(all.contains(&"arch_prctl".to_string()));
+        assert!(all.contains(&"ptrace".to_string()));
+        assert!(!all.contains(&"mount".to_string()));
+        assert!(!all.contains(&"sync_file_range2".to_string()));
+        // clone only with flag mask, clone3 -> ENOSYS without CAP_SYS_ADMIN.
+        assert!(names(&|c| c["args"].is_array()).contains(&"clone".to_string()));
+        assert!(names(&|c| c["errnoRet"] == 38).contains(&"clone3".to_string()));
+
+        // --cap-add SYS_ADMIN opens mount & unconditional clone.
+        s.cap_add = vec!["SYS_ADMIN".into()];
+        let v = serde_json::to_value(generate_spec(&s).unwrap()).unwrap();
+        let calls = v["linux"]["seccomp"]["syscalls"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(calls
+            .iter()
+            .any(|c| c["names"].as_array().unwrap().contains(&json!("mount"))));
+        assert!(!calls.iter().any(|c| c["errnoRet"] == 38));
+    }
+
+    #[test]
+    fn privileged_and_options() {
+        let d = rootfs();
+        let mut s = spec(d.path());
+        s.privileged = true;
+        s.read_only = true;
+        s.netns = NetNs::Path("/run/netns/x".into());
+        s.cgroup_parent = "custom".into();
+        s.ulimits = vec![Ulimit {
+            name: "nofile".into(),
+            soft: 100,
+            hard: 200,
+        }];
+        s.mounts = vec![MountSpec {
+            destination: "/dev/shm".into(),
+            source: String::new(),
+            kind: "tmpfs".into(),
+            options: vec!["size=1m".into()],
+        }];
+        let v = serde_json::to_value(generate_spec(&s).unwrap()).unwrap();
+        assert!(v["linux"]["seccomp"].is_null());
+        assert!(v["linux"]["maskedPaths"].is_null());
+        assert_eq!(v["root"]["readonly"], true);
+        assert_eq!(v["linux"]["cgroupsPath"], "/custom/abc");
+        let sys = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/sys")
+            .unwrap()
+            .clone();
+        assert!(sys["options"].as_array().unwrap().contains(&json!("rw")));
+        let shm: Vec<&Value> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["destination"] == "/dev/shm")
+            .collect();
+        assert_eq!(shm.len(), 1);
+        assert_eq!(shm[0]["options"], json!(["size=1m"]));
+        assert!(v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "network", "path": "/run/netns/x"})));
+        assert_eq!(
+            v["process"]["rlimits"],
+            json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}])
+        );
+        assert!(v["process"]["capabilities"]["bounding"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("CAP_SYS_ADMIN")));
+        s.netns = NetNs::Host;
+        let v = serde_json::to_value(generate_spec(&s).unwrap()).unwrap();
+        assert!(!v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "network"));
+        s.user = "ghost".into();
+        assert!(matches!(
+            generate_spec(&s),
+            Err(SpecError::UserNotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn bundle_and_exec() {
+        let d = rootfs();
+        let s = spec(d.path());
+        let oci = generate_spec(&s).unwrap();
+        let b = d.path().join("bundle");
+        write_bundle(&b, &oci).unwrap();
+        let back: oci_spec::runtime::Spec =
+            serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+        assert_eq!(back.hostname().as_deref(), Some("h1"));
+        let p = exec_process(
+            &oci,
+            d.path(),
+            &ExecConfig {
+                args: vec!["id".into()],
+                env: vec!["HOSTNAME=other".into(), "X=1".into()],
+                user: "app".into(),
+                cwd: "/tmp".into(),
+                tty: true,
+                privileged: false,
+            },
+        )
+        .unwrap();
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["args"], json!(["id"]));
+        assert_eq!(v["user"]["uid"], 1000);
+        assert_eq!(v["cwd"], "/tmp");
+        assert_eq!(v["terminal"], true);
+        let env: Vec<String> = serde_json::from_value(v["env"].clone()).unwrap();
+        assert!(env.contains(&"HOSTNAME=other".to_string()));
+        assert!(env.contains(&"X=1".to_string()));
+        assert!(env.contains(&"TERM=xterm".to_string()));
+        assert!(env.contains(&"HOME=/app".to_string()));
+    }
+}

@@ -490,7 +490,8 @@ fn missing_executable_fails_with_runc_wording() {
     fx.write_spec(&["nosuchcommand"], |_| {});
     let (stdio, _out) = pipe_stdio();
     let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
-    reap_leftovers();
+    // The runtime reaped libcontainer's helper processes itself.
+    assert_eq!(children(), Vec::<u32>::new());
     eprintln!("missing executable: {err}");
     let RuntimeError::Failed {
         action, message, ..
@@ -632,7 +633,8 @@ fn exec_into_running_container() {
             .contains("executable file not found in $PATH"),
         "{err}"
     );
-    reap_leftovers_except(pid);
+    // The failed exec's helpers were reaped; only the container's init is left.
+    assert_eq!(children(), vec![pid]);
 
     rt.kill(&fx.id, libc::SIGKILL, false).unwrap();
     assert_eq!(wait_exit(pid), 128 + libc::SIGKILL);
@@ -647,37 +649,6 @@ fn exec_into_running_container() {
     let (stdio, _out) = pipe_stdio();
     let err = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap_err();
     eprintln!("exec into unknown container: {err}");
-}
-
-/// Reaps exited children other than `keep` (which must stay waitable).
-fn reap_leftovers_except(keep: u32) {
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < deadline {
-        let Ok(entries) = fs::read_dir("/proc") else {
-            return;
-        };
-        let me = std::process::id().to_string();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(child) = name.parse::<u32>() else {
-                continue;
-            };
-            if child == keep {
-                continue;
-            }
-            let Ok(stat) = fs::read_to_string(format!("/proc/{child}/stat")) else {
-                continue;
-            };
-            // Fields after the command: state, ppid.
-            let after = stat.rsplit(')').next().unwrap_or("");
-            let mut fields = after.split_whitespace();
-            let (state, ppid) = (fields.next(), fields.next());
-            if ppid == Some(me.as_str()) && state == Some("Z") {
-                let _ = waitpid(Pid::from_raw(child as i32), None);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -22,15 +22,24 @@ async fn echo_reaches_attach_and_log() {
     eprintln!("MEASURE start() -> init running (runc): {:?}", t0.elapsed());
     assert!(pid > 0);
     let (out, err, code) = collect(session, 20).await;
-    assert_eq!(out, "hello\nuid=0(root) gid=0(root) groups=0(root),10(wheel)\n");
+    assert_eq!(
+        out,
+        "hello\nuid=0(root) gid=0(root) groups=0(root),10(wheel)\n"
+    );
     assert_eq!(err, "oops\n");
     assert_eq!(code, Some(0));
     let exit = c.client.wait().await.unwrap();
     assert_eq!(exit.exit_code, 0);
     assert!(!exit.oom_killed);
     let log = c.log_text();
-    assert!(log.contains(r#"{"log":"hello\n","stream":"stdout","time":""#), "{log}");
-    assert!(log.contains(r#"{"log":"oops\n","stream":"stderr""#), "{log}");
+    assert!(
+        log.contains(r#"{"log":"hello\n","stream":"stdout","time":""#),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#"{"log":"oops\n","stream":"stderr""#),
+        "{log}"
+    );
     // The shim is gone; wait still answers from exit.json.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!c.client.is_alive().await);
@@ -47,11 +56,17 @@ async fn exit_code_and_user() {
     let session = c.client.attach(false, true, true).await.unwrap();
     c.client.start().await.unwrap();
     let (out, _, code) = collect(session, 20).await;
-    assert_eq!(out, "uid=65534(nobody) gid=65534(nogroup) groups=50(staff),65534(nogroup)\n");
+    assert_eq!(
+        out,
+        "uid=65534(nobody) gid=65534(nogroup) groups=50(staff),65534(nogroup)\n"
+    );
     assert_eq!(code, Some(3));
     let e = c.client.wait().await.unwrap();
     assert_eq!(e.exit_code, 3);
-    assert_eq!(ShimClient::read_exit(&c.cfg.state_dir).unwrap().exit_code, 3);
+    assert_eq!(
+        ShimClient::read_exit(&c.cfg.state_dir).unwrap().exit_code,
+        3
+    );
 }
 
 #[tokio::test]
@@ -119,16 +134,18 @@ async fn kill_and_exec() {
     let spec = base_spec(dir.path(), &["sleep", "100"]);
     let c = Ctr::create(dir, spec, false, None).await;
     c.client.start().await.unwrap();
-    let base: oci_spec::runtime::Spec = serde_json::from_slice(
-        &std::fs::read(c.cfg.bundle.join("config.json")).unwrap(),
-    )
-    .unwrap();
+    let base: oci_spec::runtime::Spec =
+        serde_json::from_slice(&std::fs::read(c.cfg.bundle.join("config.json")).unwrap()).unwrap();
     let rootfs = c.dir.path().join("rootfs");
     let p = exec_process(
         &base,
         &rootfs,
         &ExecConfig {
-            args: vec!["sh".into(), "-c".into(), "echo hi; echo e >&2; exit 5".into()],
+            args: vec![
+                "sh".into(),
+                "-c".into(),
+                "echo hi; echo e >&2; exit 5".into(),
+            ],
             ..Default::default()
         },
     )
@@ -154,7 +171,11 @@ async fn kill_and_exec() {
         &base,
         &rootfs,
         &ExecConfig {
-            args: vec!["sh".into(), "-c".into(), "read x; echo got $x; stty size".into()],
+            args: vec![
+                "sh".into(),
+                "-c".into(),
+                "read x; echo got $x; stty size".into(),
+            ],
             tty: true,
             ..Default::default()
         },
@@ -178,12 +199,18 @@ async fn kill_and_exec() {
     )
     .unwrap();
     let (_, s) = c.client.exec("e4", p, false, true).await.unwrap();
-    assert_eq!(collect(s, 20).await, (String::new(), String::new(), Some(7)));
+    assert_eq!(
+        collect(s, 20).await,
+        (String::new(), String::new(), Some(7))
+    );
 
     c.client.kill(9).await.unwrap();
     let e = c.client.wait().await.unwrap();
     assert_eq!(e.exit_code, 137);
-    assert!(matches!(c.client.kill(9).await, Err(ShimError::NotRunning) | Err(ShimError::Io { .. })));
+    assert!(matches!(
+        c.client.kill(9).await,
+        Err(ShimError::NotRunning) | Err(ShimError::Io { .. })
+    ));
 }
 
 #[tokio::test]
@@ -192,7 +219,11 @@ async fn oom_killed() {
     let dir = tempfile::tempdir().unwrap();
     let mut spec = base_spec(
         dir.path(),
-        &["sh", "-c", "x=$(head -c 50000000 /dev/zero | tr '\\0' a); echo ${#x}"],
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 50000000 /dev/zero | tr '\\0' a); echo ${#x}",
+        ],
     );
     spec.resources.memory = Some(8 << 20);
     spec.resources.memory_swap = Some(8 << 20);
@@ -212,7 +243,11 @@ async fn pids_limit() {
     let dir = tempfile::tempdir().unwrap();
     let mut spec = base_spec(
         dir.path(),
-        &["sh", "-c", "i=0; while [ $i -lt 20 ]; do sleep 3 & i=$((i+1)); done; echo end"],
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 20 ]; do sleep 3 & i=$((i+1)); done; echo end",
+        ],
     );
     spec.resources.pids_limit = Some(5);
     let c = Ctr::create(dir, spec, false, None).await;
@@ -228,7 +263,11 @@ async fn reconnect_after_daemon_restart() {
     let dir = tempfile::tempdir().unwrap();
     let spec = base_spec(
         dir.path(),
-        &["sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.02; done"],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.02; done",
+        ],
     );
     let c = Ctr::create(dir, spec, false, Some(2000)).await;
     {
@@ -272,7 +311,10 @@ async fn reconnect_after_daemon_restart() {
         .parse()
         .unwrap();
     for (k, e) in entries.iter().enumerate() {
-        assert_eq!(String::from_utf8_lossy(&e.line), format!("line {}\n", first + k));
+        assert_eq!(
+            String::from_utf8_lossy(&e.line),
+            format!("line {}\n", first + k)
+        );
     }
     assert!(entries.len() > 10);
 }

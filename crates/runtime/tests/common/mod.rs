@@ -24,8 +24,8 @@ macro_rules! require_root {
 }
 
 pub const APPLETS: &[&str] = &[
-    "sh", "echo", "cat", "sleep", "true", "false", "ls", "id", "tty", "stty", "head", "tr",
-    "dd", "env", "kill", "seq", "wc", "grep",
+    "sh", "echo", "cat", "sleep", "true", "false", "ls", "id", "tty", "stty", "head", "tr", "dd",
+    "env", "kill", "seq", "wc", "grep",
 ];
 
 /// A busybox root filesystem.
@@ -103,9 +103,10 @@ impl Ctr {
             open_stdin: spec.open_stdin,
             stdin_once,
         };
-        let shim_pid = runtime::shim::spawn_shim(Path::new(env!("CARGO_BIN_EXE_berth-shim-test")), &cfg)
-            .await
-            .unwrap();
+        let shim_pid =
+            runtime::shim::spawn_shim(Path::new(env!("CARGO_BIN_EXE_berth-shim-test")), &cfg)
+                .await
+                .unwrap();
         Ctr {
             id: spec.id.clone(),
             client: ShimClient::new(&state_dir),
