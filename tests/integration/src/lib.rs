@@ -188,7 +188,10 @@ impl Out {
 
     /// Non-empty stdout lines.
     pub fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().filter(|l| !l.trim().is_empty()).collect()
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
     }
 }
 
@@ -688,10 +691,7 @@ impl TestDaemon {
                 let octet = pick_free_octet();
                 (
                     Some(name),
-                    Some((
-                        format!("10.213.{octet}.1"),
-                        format!("10.213.{octet}.0/24"),
-                    )),
+                    Some((format!("10.213.{octet}.1"), format!("10.213.{octet}.0/24"))),
                 )
             }
             Engine::Dockerd => (None, None),
@@ -1185,7 +1185,10 @@ impl Pty {
                 Err(e) => panic!("`{}`: wait: {e}", self.desc),
             }
             if Instant::now() >= deadline {
-                let _ = self.session.get_process_mut().kill(expectrl::Signal::SIGKILL);
+                let _ = self
+                    .session
+                    .get_process_mut()
+                    .kill(expectrl::Signal::SIGKILL);
                 panic!(
                     "`{}` did not exit within {timeout:?}\n--- transcript ---\n{}",
                     self.desc, self.transcript
@@ -1199,7 +1202,10 @@ impl Pty {
 impl Drop for Pty {
     fn drop(&mut self) {
         if self.session.is_alive().unwrap_or(false) {
-            let _ = self.session.get_process_mut().kill(expectrl::Signal::SIGKILL);
+            let _ = self
+                .session
+                .get_process_mut()
+                .kill(expectrl::Signal::SIGKILL);
             let _ = self.session.get_process().wait();
         }
         if thread::panicking() {

@@ -19,7 +19,10 @@ fn create_with_bad_json_is_400() {
     let (status, body) = d.api("POST", "/containers/create", Some("{\"Image\": "));
     assert_eq!(status, client_error_status(&d), "{body}");
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    assert!(v["message"].is_string(), "error body must be {{\"message\": ...}}: {body}");
+    assert!(
+        v["message"].is_string(),
+        "error body must be {{\"message\": ...}}: {body}"
+    );
 }
 
 #[test]
@@ -79,7 +82,12 @@ fn bad_query_param_is_400_and_start_twice_is_304() {
 #[test]
 fn versioned_paths() {
     let d = daemon_or_skip!();
-    for path in ["/version", "/v1.41/version", "/v1.41/_ping", "/v1.41/containers/json"] {
+    for path in [
+        "/version",
+        "/v1.41/version",
+        "/v1.41/_ping",
+        "/v1.41/containers/json",
+    ] {
         let (status, body) = d.api("GET", path, None);
         assert_eq!(status, 200, "{path}: {body}");
     }

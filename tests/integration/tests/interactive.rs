@@ -13,7 +13,12 @@ fn shell_session(mut pty: Pty) {
     pty.expect("/dev/pts/0");
     pty.expect("/ # ");
     pty.send_line("exit 5");
-    assert_eq!(pty.wait_exit(Duration::from_secs(20)), 5, "{}", pty.transcript);
+    assert_eq!(
+        pty.wait_exit(Duration::from_secs(20)),
+        5,
+        "{}",
+        pty.transcript
+    );
 }
 
 #[test]
@@ -50,9 +55,18 @@ fn detach_with_ctrl_p_ctrl_q_then_attach() {
     let mut pty = d.docker_pty(&["run", "-it", "--name", "det", "busybox", "sh"]);
     pty.expect("/ # ");
     pty.send(b"\x10\x11");
-    assert_eq!(pty.wait_exit(Duration::from_secs(20)), 0, "{}", pty.transcript);
+    assert_eq!(
+        pty.wait_exit(Duration::from_secs(20)),
+        0,
+        "{}",
+        pty.transcript
+    );
     let v = d.inspect("det");
-    assert_eq!(v["State"]["Running"], true, "detach must leave it running: {}", v["State"]);
+    assert_eq!(
+        v["State"]["Running"], true,
+        "detach must leave it running: {}",
+        v["State"]
+    );
 
     let mut again = d.docker_pty(&["attach", "det"]);
     // attach does not redraw the prompt: send a command straight away.
@@ -60,7 +74,12 @@ fn detach_with_ctrl_p_ctrl_q_then_attach() {
     again.send_line("echo back-$((2*3))");
     again.expect("back-6");
     again.send_line("exit 4");
-    assert_eq!(again.wait_exit(Duration::from_secs(20)), 4, "{}", again.transcript);
+    assert_eq!(
+        again.wait_exit(Duration::from_secs(20)),
+        4,
+        "{}",
+        again.transcript
+    );
     d.wait_status("det", "exited", Duration::from_secs(10));
     assert_eq!(d.inspect("det")["State"]["ExitCode"], 4);
 }
@@ -77,11 +96,21 @@ fn exec_it_shell() {
     pty.expect("in-8");
     pty.expect("/dev/pts/");
     pty.send_line("exit 3");
-    assert_eq!(pty.wait_exit(Duration::from_secs(20)), 3, "{}", pty.transcript);
+    assert_eq!(
+        pty.wait_exit(Duration::from_secs(20)),
+        3,
+        "{}",
+        pty.transcript
+    );
 
     let mut pty = d.berth_pty(&["exec", "-it", "ex", "sh"]);
     pty.expect("/ # ");
     pty.send_line("exit 6");
-    assert_eq!(pty.wait_exit(Duration::from_secs(20)), 6, "{}", pty.transcript);
+    assert_eq!(
+        pty.wait_exit(Duration::from_secs(20)),
+        6,
+        "{}",
+        pty.transcript
+    );
     assert_eq!(d.inspect("ex")["State"]["Running"], true);
 }

@@ -20,13 +20,23 @@ fn ps_table_formats_and_filters() {
     d.import_busybox();
     let web = run_d(
         &d,
-        &["--name", "web", "--label", "app=web", "busybox", "sleep", "1000"],
+        &[
+            "--name", "web", "--label", "app=web", "busybox", "sleep", "1000",
+        ],
     );
     d.docker(&["run", "--name", "done", "busybox", "true"]).ok();
 
     let table = d.docker(&["ps"]).ok();
     let header = table.lines()[0].to_string();
-    for col in ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"] {
+    for col in [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ] {
         assert!(header.contains(col), "missing {col}: {table}");
     }
     assert_eq!(table.lines().len(), 2, "only the running one: {table}");
@@ -65,9 +75,15 @@ fn ps_table_formats_and_filters() {
     assert_eq!(names(&["-a", "--filter", "name=web"]), vec!["web"]);
     assert_eq!(names(&["-a", "--filter", "label=app=web"]), vec!["web"]);
     assert_eq!(names(&["-a", "--filter", "label=app"]), vec!["web"]);
-    assert_eq!(names(&["-a", "--filter", "ancestor=busybox"]), vec!["done", "web"]);
+    assert_eq!(
+        names(&["-a", "--filter", "ancestor=busybox"]),
+        vec!["done", "web"]
+    );
     assert_eq!(names(&["-a", "--filter", "exited=0"]), vec!["done"]);
-    assert_eq!(names(&["-a", "--filter", &format!("id={}", &web[..10])]), vec!["web"]);
+    assert_eq!(
+        names(&["-a", "--filter", &format!("id={}", &web[..10])]),
+        vec!["web"]
+    );
     let last = d.docker(&["ps", "-l", "--format", "{{.Names}}"]).ok();
     assert_eq!(last.out(), "done");
 }
@@ -77,19 +93,29 @@ fn logs_stdout_stderr_tail_timestamps() {
     let d = daemon_or_skip!();
     d.import_busybox();
     d.docker(&[
-        "run", "--name", "logs1", "busybox", "sh", "-c",
+        "run",
+        "--name",
+        "logs1",
+        "busybox",
+        "sh",
+        "-c",
         "echo out; echo err >&2; for i in 1 2 3 4 5; do echo n$i; done",
     ])
     .ok();
     let logs = d.docker(&["logs", "logs1"]).ok();
-    assert_eq!(logs.lines(), vec!["out", "n1", "n2", "n3", "n4", "n5"], "{logs}");
+    assert_eq!(
+        logs.lines(),
+        vec!["out", "n1", "n2", "n3", "n4", "n5"],
+        "{logs}"
+    );
     assert_eq!(logs.err(), "err", "{logs}");
     let only_out = d.shell("$DOCKER logs logs1 2>/dev/null").ok();
     assert!(!only_out.stdout.contains("err"), "{only_out}");
     assert!(only_out.stdout.contains("out"), "{only_out}");
 
     // stdout and stderr are copied concurrently, so --tail is checked on stdout alone.
-    d.docker(&["run", "--name", "tail1", "busybox", "seq", "1", "5"]).ok();
+    d.docker(&["run", "--name", "tail1", "busybox", "seq", "1", "5"])
+        .ok();
     let tail = d.docker(&["logs", "--tail", "2", "tail1"]).ok();
     assert_eq!(tail.lines(), vec!["4", "5"], "{tail}");
 
@@ -98,7 +124,10 @@ fn logs_stdout_stderr_tail_timestamps() {
     let (stamp, text) = first.split_once(' ').expect("timestamp then text");
     assert_eq!(text, "out");
     assert!(
-        stamp.len() >= 20 && stamp.as_bytes()[4] == b'-' && stamp.contains('T') && stamp.ends_with('Z'),
+        stamp.len() >= 20
+            && stamp.as_bytes()[4] == b'-'
+            && stamp.contains('T')
+            && stamp.ends_with('Z'),
         "RFC3339Nano timestamp expected: {ts}"
     );
 
@@ -112,7 +141,14 @@ fn logs_follow_streams_until_exit() {
     d.import_busybox();
     run_d(
         &d,
-        &["--name", "follow", "busybox", "sh", "-c", "for i in 1 2 3; do echo f$i; sleep 0.3; done"],
+        &[
+            "--name",
+            "follow",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo f$i; sleep 0.3; done",
+        ],
     );
     let out = d.docker(&["logs", "-f", "follow"]).ok();
     assert_eq!(out.lines(), vec!["f1", "f2", "f3"], "{out}");
@@ -124,11 +160,22 @@ fn stop_with_sigterm_handler_is_quick_and_143() {
     d.import_busybox();
     run_d(
         &d,
-        &["--name", "term", "busybox", "sh", "-c", "trap 'exit 143' TERM; while :; do sleep 0.1; done"],
+        &[
+            "--name",
+            "term",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 143' TERM; while :; do sleep 0.1; done",
+        ],
     );
     let t0 = Instant::now();
     d.docker(&["stop", "term"]).ok();
-    assert!(t0.elapsed() < Duration::from_secs(5), "stop took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "stop took {:?}",
+        t0.elapsed()
+    );
     let v = d.inspect("term");
     assert_eq!(v["State"]["Status"], "exited", "{}", v["State"]);
     assert_eq!(v["State"]["ExitCode"], 143, "{}", v["State"]);
@@ -143,7 +190,10 @@ fn stop_escalates_to_sigkill_after_timeout() {
     let t0 = Instant::now();
     d.docker(&["stop", "-t", "1", "kk"]).ok();
     let took = t0.elapsed();
-    assert!(took >= Duration::from_millis(900), "stop -t 1 returned after {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "stop -t 1 returned after {took:?}"
+    );
     assert!(took < Duration::from_secs(8), "stop -t 1 took {took:?}");
     let v = d.inspect("kk");
     assert_eq!(v["State"]["ExitCode"], 137, "{}", v["State"]);
@@ -164,7 +214,15 @@ fn stop_escalates_to_sigkill_after_timeout() {
 fn start_attach_rm_force_rename() {
     let d = daemon_or_skip!();
     d.import_busybox();
-    d.docker(&["create", "--name", "sa", "busybox", "echo", "attached-output"]).ok();
+    d.docker(&[
+        "create",
+        "--name",
+        "sa",
+        "busybox",
+        "echo",
+        "attached-output",
+    ])
+    .ok();
     assert_eq!(d.inspect("sa")["State"]["Status"], "created");
     let out = d.docker(&["start", "-a", "sa"]).ok();
     assert_eq!(out.out(), "attached-output");
@@ -195,14 +253,21 @@ fn inspect_fields() {
     d.import_busybox();
     let id = run_d(
         &d,
-        &["--name", "insp", "-m", "64m", "-e", "A=1", "--label", "k=v", "busybox", "sleep", "1000"],
+        &[
+            "--name", "insp", "-m", "64m", "-e", "A=1", "--label", "k=v", "busybox", "sleep",
+            "1000",
+        ],
     );
     let v = d.inspect("insp");
     assert_eq!(v["Id"], id.as_str());
     assert_eq!(v["Name"], "/insp");
     assert_eq!(v["State"]["Status"], "running");
     assert_eq!(v["State"]["Running"], true);
-    assert!(v["State"]["Pid"].as_i64().unwrap_or(0) > 0, "{}", v["State"]);
+    assert!(
+        v["State"]["Pid"].as_i64().unwrap_or(0) > 0,
+        "{}",
+        v["State"]
+    );
     assert_eq!(v["Config"]["Cmd"], json!(["sleep", "1000"]));
     assert_eq!(v["Config"]["Image"], "busybox");
     assert_eq!(v["Config"]["Labels"]["k"], "v");
@@ -214,13 +279,30 @@ fn inspect_fields() {
         v["Config"]["Env"]
     );
     assert_eq!(v["HostConfig"]["Memory"], 64 * 1024 * 1024);
-    assert!(v["Image"].as_str().is_some_and(|s| s.starts_with("sha256:")), "{}", v["Image"]);
+    assert!(
+        v["Image"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("sha256:")),
+        "{}",
+        v["Image"]
+    );
     if d.has_bridge() {
-        let ip = v["NetworkSettings"]["IPAddress"].as_str().unwrap_or_default();
-        assert!(!ip.is_empty(), "IPAddress on the default bridge: {}", v["NetworkSettings"]);
+        let ip = v["NetworkSettings"]["IPAddress"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            !ip.is_empty(),
+            "IPAddress on the default bridge: {}",
+            v["NetworkSettings"]
+        );
     }
     let f = d
-        .docker(&["inspect", "-f", "{{.State.Status}} {{.Config.Hostname}}", "insp"])
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.Config.Hostname}}",
+            "insp",
+        ])
         .ok();
     assert_eq!(f.out(), format!("running {}", &id[..12]));
 
@@ -229,5 +311,7 @@ fn inspect_fields() {
     let v = d.inspect("insp");
     assert_eq!(v["State"]["ExitCode"], 137);
     assert_eq!(v["State"]["Running"], false);
-    assert!(v["State"]["FinishedAt"].as_str().is_some_and(|s| !s.starts_with("0001")));
+    assert!(v["State"]["FinishedAt"]
+        .as_str()
+        .is_some_and(|s| !s.starts_with("0001")));
 }

@@ -40,15 +40,9 @@ fn missing_executable_is_127() {
     let d = daemon_or_skip!();
     d.import_busybox();
     let out = d.docker(&["run", "busybox", "nope"]).code_is(127);
-    assert!(
-        out.stderr.contains("executable file not found"),
-        "{out}"
-    );
+    assert!(out.stderr.contains("executable file not found"), "{out}");
     let out = d.berth(&["run", "--rm", "busybox", "nope"]).code_is(127);
-    assert!(
-        out.stderr.contains("executable file not found"),
-        "{out}"
-    );
+    assert!(out.stderr.contains("executable file not found"), "{out}");
 }
 
 #[test]
@@ -73,7 +67,15 @@ fn default_cmd_env_and_workdir() {
     d.docker(&["run", "--rm", "busybox"]).ok();
     let out = d
         .docker(&[
-            "run", "--rm", "-e", "FOO=bar baz", "-w", "/tmp", "busybox", "sh", "-c",
+            "run",
+            "--rm",
+            "-e",
+            "FOO=bar baz",
+            "-w",
+            "/tmp",
+            "busybox",
+            "sh",
+            "-c",
             "echo \"$FOO\"; pwd; echo $PATH",
         ])
         .ok();
@@ -87,7 +89,8 @@ fn default_cmd_env_and_workdir() {
 fn rm_removes_the_container_after_exit() {
     let d = daemon_or_skip!();
     d.import_busybox();
-    d.docker(&["run", "--rm", "--name", "gone", "busybox", "true"]).ok();
+    d.docker(&["run", "--rm", "--name", "gone", "busybox", "true"])
+        .ok();
     let removed = wait_until(Duration::from_secs(5), || {
         d.docker(&["ps", "-a", "-q"]).out().is_empty()
     });
@@ -101,11 +104,26 @@ fn stopped_container_is_kept_and_can_be_restarted() {
     let d = daemon_or_skip!();
     d.import_busybox();
     let out = d
-        .docker(&["run", "--name", "keep", "busybox", "sh", "-c", "echo run-$((6*7))"])
+        .docker(&[
+            "run",
+            "--name",
+            "keep",
+            "busybox",
+            "sh",
+            "-c",
+            "echo run-$((6*7))",
+        ])
         .ok();
     assert_eq!(out.out(), "run-42");
     let st = d
-        .docker(&["ps", "-a", "--filter", "name=keep", "--format", "{{.Status}}"])
+        .docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=keep",
+            "--format",
+            "{{.Status}}",
+        ])
         .ok();
     assert!(st.out().starts_with("Exited (0)"), "{st}");
     let v = d.inspect("keep");
@@ -124,7 +142,8 @@ fn stopped_container_is_kept_and_can_be_restarted() {
 fn name_conflict_is_reported() {
     let d = daemon_or_skip!();
     d.import_busybox();
-    d.docker(&["create", "--name", "dup", "busybox", "true"]).ok();
+    d.docker(&["create", "--name", "dup", "busybox", "true"])
+        .ok();
     let out = d
         .docker(&["create", "--name", "dup", "busybox", "true"])
         .fail();

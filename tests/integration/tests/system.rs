@@ -23,7 +23,14 @@ fn version_endpoint_has_engine_component() {
     let d = daemon_or_skip!();
     let (status, v) = d.api_json("GET", "/version", None);
     assert_eq!(status, 200, "{v}");
-    for key in ["Version", "ApiVersion", "MinAPIVersion", "Os", "Arch", "KernelVersion"] {
+    for key in [
+        "Version",
+        "ApiVersion",
+        "MinAPIVersion",
+        "Os",
+        "Arch",
+        "KernelVersion",
+    ] {
         assert!(v[key].is_string(), "missing {key} in {v}");
     }
     assert_eq!(v["Os"], "linux");
@@ -47,9 +54,7 @@ fn docker_cli_28_version_and_info() {
     assert_eq!(os.out(), "linux");
     let info = d.docker(&["info"]).ok();
     assert!(info.stdout.contains("Containers:"), "{info}");
-    let dir = d
-        .docker(&["info", "--format", "{{.DockerRootDir}}"])
-        .ok();
+    let dir = d.docker(&["info", "--format", "{{.DockerRootDir}}"]).ok();
     assert_eq!(dir.out(), d.data_root.display().to_string());
 }
 

@@ -1,0 +1,185 @@
+//! Resource limits and security options: memory (OOM), pids, read-only, caps, user.
+
+use std::time::Duration;
+
+use integration::*;
+
+#[test]
+fn memory_limit_oom_kills_with_137() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    // dd's 64 MiB buffer is written by read(2) from /dev/zero: far over 16 MiB.
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "oom",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=4",
+    ]);
+    assert_eq!(out.code, 137, "{out}");
+    let v = d.inspect("oom");
+    assert_eq!(v["State"]["ExitCode"], 137, "{}", v["State"]);
+    assert_eq!(v["State"]["OOMKilled"], true, "{}", v["State"]);
+    assert_eq!(v["HostConfig"]["Memory"], 16 * 1024 * 1024);
+    let f = d
+        .docker(&["inspect", "-f", "{{.State.OOMKilled}}", "oom"])
+        .ok();
+    assert_eq!(f.out(), "true");
+
+    // Under the limit it runs fine.
+    d.docker(&[
+        "run",
+        "--rm",
+        "-m",
+        "64m",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=8M",
+        "count=2",
+    ])
+    .ok();
+}
+
+#[test]
+fn pids_limit_stops_forks() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    // busybox sh aborts (exit 2) on the first fork that fails with EAGAIN.
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "pids",
+        "--pids-limit",
+        "20",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in $(seq 60); do sleep 5 & done; echo survived",
+    ]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("can't fork"), "{out}");
+    assert!(!out.stdout.contains("survived"), "{out}");
+    assert_eq!(d.inspect("pids")["HostConfig"]["PidsLimit"], 20);
+    // Within the limit the same loop works.
+    let ok = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--pids-limit",
+            "20",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in $(seq 10); do sleep 0.2 & done; wait; echo survived",
+        ])
+        .ok();
+    assert_eq!(ok.out(), "survived");
+}
+
+#[test]
+fn read_only_rootfs() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let out = d
+        .docker(&["run", "--rm", "--read-only", "busybox", "touch", "/x"])
+        .fail();
+    assert!(out.stderr.contains("Read-only file system"), "{out}");
+    d.docker(&["run", "--rm", "--read-only", "busybox", "touch", "/tmp/x"])
+        .fail();
+    d.docker(&["run", "--rm", "busybox", "touch", "/x"]).ok();
+}
+
+#[test]
+fn cap_drop_all_blocks_chown() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /tmp/f && chown nobody /tmp/f",
+    ])
+    .ok();
+    let out = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--cap-drop",
+            "ALL",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /tmp/f && chown nobody /tmp/f",
+        ])
+        .fail();
+    assert!(out.stderr.contains("Operation not permitted"), "{out}");
+    // Default capabilities exclude NET_ADMIN: `ip link add` fails.
+    d.docker(&[
+        "run", "--rm", "busybox", "ip", "link", "add", "dummy0", "type", "dummy",
+    ])
+    .fail();
+    let caps = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--cap-drop",
+            "ALL",
+            "busybox",
+            "grep",
+            "CapEff",
+            "/proc/self/status",
+        ])
+        .ok();
+    assert!(caps.stdout.contains("0000000000000000"), "{caps}");
+}
+
+#[test]
+fn user_option() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    assert_eq!(
+        d.docker(&["run", "--rm", "--user", "nobody", "busybox", "id", "-u"])
+            .ok()
+            .out(),
+        "65534"
+    );
+    let out = d
+        .docker(&["run", "--rm", "-u", "1234:5678", "busybox", "id"])
+        .ok();
+    assert!(out.out().starts_with("uid=1234 gid=5678"), "{out}");
+    let out = d
+        .docker(&["run", "--rm", "--user", "nosuchuser", "busybox", "true"])
+        .fail();
+    assert!(out.stderr.contains("nosuchuser"), "{out}");
+}
+
+#[test]
+fn cgroup_limits_are_visible_inside() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    d.docker(&[
+        "run", "-d", "--name", "cg", "-m", "32m", "--cpus", "0.5", "busybox", "sleep", "1000",
+    ])
+    .ok();
+    let limit = d
+        .docker(&["exec", "cg", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"])
+        .ok();
+    assert_eq!(limit.out(), (32 * 1024 * 1024).to_string(), "{limit}");
+    d.docker(&["update", "-m", "48m", "--memory-swap", "48m", "cg"])
+        .ok();
+    assert!(wait_until(Duration::from_secs(5), || d.inspect("cg")
+        ["HostConfig"]["Memory"]
+        == 48 * 1024 * 1024));
+}

@@ -1,0 +1,128 @@
+//! Live restore: containers survive `kill -9` of the daemon and a restart, with no lost
+//! log line and no lost exit code.
+
+use std::time::Duration;
+
+use integration::*;
+
+fn seq_numbers(logs: &str) -> Vec<u64> {
+    logs.lines()
+        .filter_map(|l| l.strip_prefix("line ").and_then(|n| n.trim().parse().ok()))
+        .collect()
+}
+
+#[test]
+fn containers_survive_daemon_kill9_and_restart() {
+    let mut d = daemon_or_skip!();
+    d.import_busybox();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "loop",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done",
+    ])
+    .ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "quitter",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 2; exit 42",
+    ])
+    .ok();
+    d.docker(&["run", "-d", "--name", "idle", "busybox", "sleep", "1000"])
+        .ok();
+    assert!(wait_until(Duration::from_secs(10), || {
+        seq_numbers(&d.docker(&["logs", "loop"]).stdout).len() >= 5
+    }));
+    let pid_before = d.inspect("loop")["State"]["Pid"].clone();
+    let before = seq_numbers(&d.docker(&["logs", "loop"]).ok().stdout);
+
+    d.kill9();
+    assert!(!d.alive());
+    // "quitter" exits while the daemon is down.
+    std::thread::sleep(Duration::from_secs(3));
+    d.restart();
+
+    let v = d.inspect("loop");
+    assert_eq!(v["State"]["Running"], true, "{}", v["State"]);
+    assert_eq!(v["State"]["Pid"], pid_before, "same process, not a restart");
+    let ps = d.docker(&["ps", "--format", "{{.Names}} {{.Status}}"]).ok();
+    assert!(ps.lines().iter().any(|l| l.starts_with("loop Up")), "{ps}");
+    assert!(ps.lines().iter().any(|l| l.starts_with("idle Up")), "{ps}");
+
+    let q = d.inspect("quitter");
+    assert_eq!(q["State"]["Status"], "exited", "{}", q["State"]);
+    assert_eq!(q["State"]["ExitCode"], 42, "{}", q["State"]);
+    let w = d.docker(&["wait", "quitter"]).ok();
+    assert_eq!(w.out(), "42");
+
+    // Logs keep flowing and have no gap across the restart.
+    std::thread::sleep(Duration::from_secs(1));
+    let after = seq_numbers(&d.docker(&["logs", "loop"]).ok().stdout);
+    assert!(
+        after.len() > before.len() + 20,
+        "logging stalled: {} -> {}",
+        before.len(),
+        after.len()
+    );
+    for (i, n) in after.iter().enumerate() {
+        assert_eq!(
+            *n, i as u64,
+            "gap or duplicate in the log sequence at line {i}: {after:?}"
+        );
+    }
+
+    // The restored containers are fully manageable.
+    d.docker(&["stop", "-t", "1", "loop"]).ok();
+    assert_eq!(d.inspect("loop")["State"]["Running"], false);
+    d.docker(&["exec", "idle", "true"]).ok();
+    d.docker(&["rm", "-f", "idle"]).ok();
+    d.docker(&["run", "--rm", "busybox", "echo", "still-works"])
+        .ok();
+}
+
+#[test]
+fn graceful_restart_keeps_stopped_containers_and_images() {
+    let mut d = daemon_or_skip!();
+    d.import_busybox();
+    d.docker(&[
+        "run",
+        "--name",
+        "old",
+        "busybox",
+        "sh",
+        "-c",
+        "echo persisted; exit 9",
+    ])
+    .code_is(9);
+    d.docker(&[
+        "create",
+        "--name",
+        "fresh",
+        "busybox",
+        "echo",
+        "created-only",
+    ])
+    .ok();
+    d.restart();
+    let v = d.inspect("old");
+    assert_eq!(v["State"]["ExitCode"], 9);
+    assert_eq!(d.docker(&["logs", "old"]).ok().out(), "persisted");
+    assert_eq!(d.inspect("fresh")["State"]["Status"], "created");
+    assert_eq!(
+        d.docker(&["start", "-a", "fresh"]).ok().out(),
+        "created-only"
+    );
+    let imgs = d
+        .docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .ok();
+    assert!(imgs.lines().contains(&"busybox:latest"), "{imgs}");
+}
