@@ -829,3 +829,218 @@ fn load_legacy_and_reject_bad_archives() {
         0
     );
 }
+
+/// A real dockerd on private roots, stopped (SIGTERM, then SIGKILL) on drop.
+struct RealDocker {
+    child: std::process::Child,
+    root: tempfile::TempDir,
+}
+
+impl RealDocker {
+    fn start() -> Option<RealDocker> {
+        let which = |b: &str| {
+            std::env::var_os("PATH").and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join(b))
+                    .find(|p| p.exists())
+            })
+        };
+        which("dockerd")?;
+        which("docker")?;
+        let root = tempfile::Builder::new()
+            .prefix("berth-imgtest")
+            .tempdir_in("/tmp")
+            .ok()?;
+        let r = root.path();
+        let log = fs::File::create(r.join("dockerd.log")).ok()?;
+        let child = std::process::Command::new("dockerd")
+            .arg("--host")
+            .arg(format!("unix://{}", r.join("docker.sock").display()))
+            .arg("--data-root")
+            .arg(r.join("data"))
+            .arg("--exec-root")
+            .arg(r.join("exec"))
+            .arg("--pidfile")
+            .arg(r.join("docker.pid"))
+            .args(["--bridge", "none", "--iptables=false"])
+            .stdout(log.try_clone().ok()?)
+            .stderr(log)
+            .spawn()
+            .ok()?;
+        let d = RealDocker { child, root };
+        for _ in 0..100 {
+            if d.docker(&["version"]).is_ok() {
+                return Some(d);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        None
+    }
+
+    fn docker_with_stdin(&self, args: &[&str], stdin: Option<Vec<u8>>) -> Result<String, String> {
+        use std::io::Write as _;
+        let mut c = std::process::Command::new("docker");
+        c.arg("-H")
+            .arg(format!(
+                "unix://{}",
+                self.root.path().join("docker.sock").display()
+            ))
+            .args(args)
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut ch = c.spawn().map_err(|e| e.to_string())?;
+        let mut sin = ch.stdin.take().unwrap();
+        if let Some(data) = stdin {
+            sin.write_all(&data).map_err(|e| e.to_string())?;
+        }
+        drop(sin);
+        let out = ch.wait_with_output().map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn docker(&self, args: &[&str]) -> Result<String, String> {
+        self.docker_with_stdin(args, None)
+    }
+}
+
+impl Drop for RealDocker {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Loads a real `docker save` archive (whatever format the installed dockerd
+/// writes) and checks ids, tags, whiteouts; then loads our `save` into dockerd.
+/// Needs root and a dockerd in PATH: `cargo test -p image -- --ignored real_docker`.
+#[test]
+#[ignore = "starts a real dockerd; run with --ignored"]
+fn real_docker_save_load() {
+    require_root!();
+    let Some(d) = RealDocker::start() else {
+        eprintln!("SKIPPED: could not start dockerd");
+        return;
+    };
+    let ctx = tempfile::tempdir().unwrap();
+    // busybox rootfs with /etc/motd, imported by docker
+    let mut tar = {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("bin")).unwrap();
+        fs::create_dir_all(root.path().join("etc")).unwrap();
+        fs::create_dir_all(root.path().join("tmp")).unwrap();
+        fs::copy("/bin/busybox", root.path().join("bin/busybox")).unwrap();
+        for a in ["sh", "rm", "mkdir", "touch", "echo", "ls"] {
+            std::os::unix::fs::symlink("busybox", root.path().join("bin").join(a)).unwrap();
+        }
+        fs::write(root.path().join("etc/motd"), b"hi\n").unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        b.follow_symlinks(false);
+        b.append_dir_all(".", root.path()).unwrap();
+        b.into_inner().unwrap()
+    };
+    let bb_id = d
+        .docker_with_stdin(
+            &["import", "-", "busybox:latest"],
+            Some(std::mem::take(&mut tar)),
+        )
+        .unwrap();
+    fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox:latest\nRUN rm /etc/motd && mkdir -p /d && touch /d/x\nRUN rm -rf /d && mkdir /d && echo new > /d/y\nENV FOO=bar\nCMD [\"sh\"]\n",
+    )
+    .unwrap();
+    d.docker(&[
+        "build",
+        "--network",
+        "none",
+        "-q",
+        "-t",
+        "two:latest",
+        ctx.path().to_str().unwrap(),
+    ])
+    .unwrap();
+    let two_id = d
+        .docker(&["image", "inspect", "-f", "{{.Id}}", "two:latest"])
+        .unwrap();
+    let archive = d.root.path().join("both.tar");
+    d.docker(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap(),
+        "busybox:latest",
+        "two:latest",
+    ])
+    .unwrap();
+
+    let (dir, s) = new_store();
+    let mut loaded = s.load(&mut fs::File::open(&archive).unwrap()).unwrap();
+    loaded.sort_by(|a, b| a.reference.cmp(&b.reference));
+    assert_eq!(
+        loaded,
+        vec![
+            LoadedImage {
+                id: bb_id.clone(),
+                reference: Some("busybox:latest".into())
+            },
+            LoadedImage {
+                id: two_id.clone(),
+                reference: Some("two:latest".into())
+            },
+        ]
+    );
+    let two = s.get("two").unwrap();
+    assert_eq!(
+        two.config.config.as_ref().unwrap().cmd.as_deref().unwrap(),
+        ["sh"]
+    );
+    assert_eq!(s.history("two").unwrap()[0].id, two_id);
+    s.create_rw_layer("real", &two.id).unwrap();
+    let target = dir.path().join("mnt");
+    s.mount_rw_layer("real", &target).unwrap();
+    let g = MountGuard(target.clone());
+    assert!(target.join("bin/busybox").exists());
+    assert!(
+        !target.join("etc/motd").exists(),
+        "whiteout from docker's layer"
+    );
+    assert!(
+        !target.join("d/x").exists(),
+        "opaque dir from docker's layer"
+    );
+    assert_eq!(fs::read(target.join("d/y")).unwrap(), b"new\n");
+    drop(g);
+    s.remove_rw_layer("real").unwrap();
+
+    // Our save, loaded by the real dockerd, keeps the ids.
+    d.docker(&["rmi", "two:latest", "busybox:latest"]).unwrap();
+    let mut ours = Vec::new();
+    s.save(&["busybox:latest".into(), "two:latest".into()], &mut ours)
+        .unwrap();
+    let out = d.docker_with_stdin(&["load"], Some(ours)).unwrap();
+    assert!(out.contains("Loaded image: two:latest"), "{out}");
+    assert_eq!(
+        d.docker(&["image", "inspect", "-f", "{{.Id}}", "two:latest"])
+            .unwrap(),
+        two_id
+    );
+    assert_eq!(
+        d.docker(&["image", "inspect", "-f", "{{.Id}}", "busybox:latest"])
+            .unwrap(),
+        bb_id
+    );
+}
