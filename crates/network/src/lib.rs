@@ -16,12 +16,12 @@ mod netns;
 mod nft;
 mod subnet;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::ErrorKind as IoKind;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::AddressAttribute;
@@ -48,6 +48,9 @@ pub const DEFAULT_BRIDGE: &str = "berth0";
 
 /// Name of the container side of the veth pair.
 const CONTAINER_IFNAME: &str = "eth0";
+
+/// How long `connect` waits for the kernel to enable the container's bridge port.
+pub const PORT_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Index of `lo` in every network namespace (the kernel's LOOPBACK_IFINDEX).
 const LOOPBACK_IFINDEX: u32 = 1;
@@ -150,6 +153,9 @@ struct BridgeState {
 pub struct NetworkManager {
     handle: Handle,
     conn_task: tokio::task::JoinHandle<()>,
+    /// Link events (multicast connection and its dispatcher), for `wait_port_up`.
+    watch: Arc<PortWatch>,
+    watch_tasks: Vec<tokio::task::JoinHandle<()>>,
     bridge: Option<BridgeState>,
     netns_dir: PathBuf,
     mtu: u32,
@@ -158,6 +164,77 @@ pub struct NetworkManager {
 impl Drop for NetworkManager {
     fn drop(&mut self) {
         self.conn_task.abort();
+        for t in &self.watch_tasks {
+            t.abort();
+        }
+    }
+}
+
+fn link_oper_up(link: &LinkMessage) -> bool {
+    link.attributes.iter().any(|a| {
+        matches!(
+            a,
+            LinkAttribute::OperState(rtnetlink::packet_route::link::State::Up)
+        )
+    })
+}
+
+type LinkEvents = futures::channel::mpsc::UnboundedReceiver<(
+    rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
+    rtnetlink::sys::SocketAddr,
+)>;
+
+/// Waiters for "link X is operationally up", fed by a multicast netlink socket.
+#[derive(Default)]
+struct PortWatch {
+    waiters: Mutex<HashMap<String, tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl PortWatch {
+    fn register(&self, name: &str) -> tokio::sync::oneshot::Receiver<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), tx);
+        rx
+    }
+
+    fn unregister(&self, name: &str) {
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+
+    async fn dispatch(self: Arc<Self>, mut events: LinkEvents) {
+        use futures::StreamExt;
+        use rtnetlink::packet_core::NetlinkPayload;
+        use rtnetlink::packet_route::RouteNetlinkMessage;
+        while let Some((msg, _)) = events.next().await {
+            let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) = msg.payload
+            else {
+                continue;
+            };
+            if !link_oper_up(&link) {
+                continue;
+            }
+            let Some(name) = link.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let waiter = self
+                .waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(name);
+            if let Some(tx) = waiter {
+                let _ = tx.send(());
+            }
+        }
+        debug!("link event stream ended");
     }
 }
 
@@ -434,6 +511,8 @@ impl NetworkManager {
         let mut mgr = NetworkManager {
             handle,
             conn_task,
+            watch: Arc::new(PortWatch::default()),
+            watch_tasks: Vec::new(),
             bridge: None,
             netns_dir,
             mtu: cfg.mtu,
@@ -442,6 +521,14 @@ impl NetworkManager {
             info!("bridge network disabled (--bridge none)");
             return Ok(mgr);
         };
+
+        let (mconn, _, events) =
+            rtnetlink::new_multicast_connection(&[rtnetlink::MulticastGroup::Link]).map_err(
+                |e| NetworkError::io("opening a netlink link-event socket", PathBuf::new(), e),
+            )?;
+        mgr.watch_tasks.push(tokio::spawn(mconn));
+        mgr.watch_tasks
+            .push(tokio::spawn(mgr.watch.clone().dispatch(events)));
 
         let (index, subnet, gateway) = {
             let _lock = lock_host().await?;
@@ -485,8 +572,20 @@ impl NetworkManager {
                 i
             }
             None => {
+                // A fixed MAC, as Docker gives docker0: otherwise the bridge takes the
+                // lowest MAC of its ports and the gateway's MAC changes whenever a
+                // container joins or leaves, leaving stale ARP entries in containers.
+                let mut mac = rand::random::<[u8; 6]>();
+                mac[0] = 0x02;
+                mac[1] = 0x42;
                 h.link()
-                    .add(LinkBridge::new(name).mtu(cfg.mtu).up().build())
+                    .add(
+                        LinkBridge::new(name)
+                            .mtu(cfg.mtu)
+                            .address(mac.to_vec())
+                            .up()
+                            .build(),
+                    )
                     .execute()
                     .await
                     .map_err(|e| NetworkError::netlink(format!("creating bridge {name}"), e))?;
@@ -674,9 +773,11 @@ impl NetworkManager {
         // cannot be created up: the kernel answers ENOTCONN for a peer in another
         // netns; it is brought up from inside.)
         let mut host_veth = String::new();
+        let mut port_up = None;
         let mut last_err = None;
         for _ in 0..4 {
             let name = format!("veth{}", &hex::encode(rand::random::<[u8; 4]>())[..7]);
+            let rx = self.watch.register(&name);
             let peer = LinkUnspec::new_with_name(CONTAINER_IFNAME)
                 .address(mac.to_vec())
                 .mtu(self.mtu)
@@ -691,22 +792,29 @@ impl NetworkManager {
             match self.handle.link().add(msg).execute().await {
                 Ok(()) => {
                     host_veth = name;
+                    port_up = Some(rx);
                     last_err = None;
                     break;
                 }
                 Err(e) if nl_errno(&e) == Some(libc::EEXIST) => {
+                    self.watch.unregister(&name);
                     last_err = Some(NetworkError::netlink(format!("creating veth {name}"), e));
                 }
                 Err(e) => {
+                    self.watch.unregister(&name);
                     last_err = Some(NetworkError::netlink(format!("creating veth {name}"), e));
                     break;
                 }
             }
         }
         drop(ns.ns_fd);
-        if let Some(e) = last_err {
-            return Err(e.with_cleanup(netns::remove(&path).err()));
-        }
+        let port_up = match (port_up, last_err) {
+            (Some(rx), None) => rx,
+            (_, e) => {
+                let e = e.unwrap_or(NetworkError::Thread { path: path.clone() });
+                return Err(e.with_cleanup(netns::remove(&path).err()));
+            }
+        };
 
         let res = configure_in_netns(ns.socket, |h| async move {
             let eth0 = link_index(&h, CONTAINER_IFNAME).await?.ok_or_else(|| {
@@ -748,6 +856,7 @@ impl NetworkManager {
         })
         .await;
         if let Err(e) = res {
+            self.watch.unregister(&host_veth);
             let cleanup = match delete_link_by_name(&host_veth).await {
                 Err(c) => Some(c),
                 Ok(()) => netns::remove(&path).err(),
@@ -755,6 +864,13 @@ impl NetworkManager {
             return Err(e.with_cleanup(cleanup));
         }
 
+        if let Err(e) = self.wait_port_up(&host_veth, port_up).await {
+            let cleanup = match delete_link_by_name(&host_veth).await {
+                Err(c) => Some(c),
+                Ok(()) => netns::remove(&path).err(),
+            };
+            return Err(e.with_cleanup(cleanup));
+        }
         debug!(container = container_id, %ip, veth = %host_veth, "endpoint connected");
         Ok(Endpoint {
             container_id: container_id.to_owned(),
@@ -766,6 +882,71 @@ impl NetworkManager {
             host_veth: Some(host_veth),
             network_id: bs.info.id.clone(),
         })
+    }
+
+    /// Waits until the kernel has processed the carrier change of the host veth
+    /// (operstate UP): only then is its bridge port forwarding. Until then frames
+    /// from the container are dropped at the bridge, and a lost first ARP request
+    /// costs the container a 1 s retransmit. The kernel does this in its linkwatch
+    /// work, usually within a millisecond; the link event is caught by the
+    /// manager's multicast netlink socket (`port_up`, registered before the veth
+    /// was created), with a netlink query every 20 ms as a fallback (lost events),
+    /// bounded by [`PORT_UP_TIMEOUT`].
+    async fn wait_port_up(
+        &self,
+        veth: &str,
+        port_up: tokio::sync::oneshot::Receiver<()>,
+    ) -> Result<(), NetworkError> {
+        let start = std::time::Instant::now();
+        let step = std::time::Duration::from_millis(20);
+        let mut port_up = Some(port_up);
+        let result = loop {
+            let event = match port_up.as_mut() {
+                Some(rx) => match tokio::time::timeout(step, rx).await {
+                    Ok(Ok(())) => true,
+                    Ok(Err(_)) => {
+                        // The event watcher is gone: poll only.
+                        port_up = None;
+                        false
+                    }
+                    Err(_) => false,
+                },
+                None => {
+                    tokio::time::sleep(step).await;
+                    false
+                }
+            };
+            if event || self.port_is_up(veth).await? {
+                break Ok(());
+            }
+            if start.elapsed() > PORT_UP_TIMEOUT {
+                warn!(
+                    veth,
+                    "bridge port not up after {PORT_UP_TIMEOUT:?}; continuing"
+                );
+                break Ok(());
+            }
+        };
+        self.watch.unregister(veth);
+        let waited = start.elapsed();
+        if waited > std::time::Duration::from_millis(5) {
+            debug!(veth, ?waited, "bridge port came up late");
+        }
+        result
+    }
+
+    async fn port_is_up(&self, veth: &str) -> Result<bool, NetworkError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(veth.to_owned())
+            .execute();
+        let link = links
+            .try_next()
+            .await
+            .map_err(|e| NetworkError::netlink(format!("looking up veth {veth}"), e))?;
+        Ok(link.iter().any(link_oper_up))
     }
 
     /// Releases the IP, unmounts and deletes the netns file and removes the veth

@@ -94,7 +94,22 @@ fn in_ns(ns: &Path, args: &[&str]) -> (bool, String) {
 
 fn ping(ns: &Path, target: Ipv4Addr) -> bool {
     let t = target.to_string();
-    in_ns(ns, &["/bin/busybox", "ping", "-c1", "-W1", &t]).0
+    let ok = in_ns(ns, &["/bin/busybox", "ping", "-c1", "-W1", &t]).0;
+    if !ok {
+        eprintln!("DIAG ping {t} failed from {}", ns.display());
+        eprintln!("DIAG neigh: {}", in_ns(ns, &["ip", "neigh"]).1);
+        eprintln!("DIAG addr: {}", in_ns(ns, &["ip", "addr"]).1);
+        eprintln!("DIAG route: {}", in_ns(ns, &["ip", "route"]).1);
+        let out = Command::new("bridge").args(["link"]).output().unwrap();
+        eprintln!("DIAG bridge link: {}", String::from_utf8_lossy(&out.stdout));
+        let out = Command::new("ip").args(["-br", "addr"]).output().unwrap();
+        eprintln!("DIAG host addr: {}", String::from_utf8_lossy(&out.stdout));
+        for i in 0..5 {
+            let again = in_ns(ns, &["/bin/busybox", "ping", "-c1", "-W1", &t]).0;
+            eprintln!("DIAG retry {i}: {again}");
+        }
+    }
+    ok
 }
 
 fn link_exists(name: &str) -> bool {
