@@ -230,13 +230,18 @@ pub fn short_id(id: &str) -> String {
 
 /// Aligns tab-separated lines like `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`.
 pub fn tabwrite(text: &str) -> String {
+    tabwrite_min(text, 10)
+}
+
+/// Like [`tabwrite`] with another minimum cell width (`docker top` uses 20).
+pub fn tabwrite_min(text: &str, minwidth: usize) -> String {
     let lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
     let ncols = lines.iter().map(|l| l.len()).max().unwrap_or(0);
     let mut widths = vec![0usize; ncols];
     for l in &lines {
         // The text after the last tab is not a column cell.
         for (i, c) in l.iter().enumerate().take(l.len().saturating_sub(1)) {
-            widths[i] = widths[i].max((c.chars().count() + 3).max(10));
+            widths[i] = widths[i].max((c.chars().count() + 3).max(minwidth));
         }
     }
     let mut out = String::new();
@@ -638,7 +643,10 @@ fn field(v: &Value, name: &str) -> Result<Value> {
     match v {
         Value::Object(m) => match m.get(name) {
             Some(x) => Ok(x.clone()),
-            None => Ok(no_value()),
+            None if is_no_value(v) => Ok(no_value()),
+            None => {
+                bail!("template: executing \"\" at <.{name}>: map has no entry for key \"{name}\"")
+            }
         },
         Value::Null => Ok(Value::Null),
         other if is_no_value(other) => Ok(no_value()),
@@ -752,7 +760,9 @@ fn call(name: &str, args: &[Value], _dot: &Value) -> Result<Value> {
             let mut v = args[0].clone();
             for k in &args[1..] {
                 v = match (&v, k) {
-                    (Value::Object(m), Value::String(s)) => m.get(s).cloned().unwrap_or(no_value()),
+                    (Value::Object(m), Value::String(s)) => {
+                        m.get(s).cloned().unwrap_or(Value::String(String::new()))
+                    }
                     (Value::Array(a), Value::Number(n)) => {
                         let idx = n.as_f64().unwrap_or(-1.0);
                         if idx < 0.0 || idx as usize >= a.len() {
@@ -1078,7 +1088,8 @@ mod tests {
             "{\"a\":\"b\",\"k\":\"v\"}"
         );
         assert_eq!(run("{{.NetworkSettings.IPAddress}}", &v), "");
-        assert_eq!(run("{{.Nope}}", &v), "<no value>");
+        assert!(Template::parse("{{.Nope}}").unwrap().execute(&v).is_err());
+        assert_eq!(run("{{index .Config.Labels \"zz\"}}", &v), "");
         assert_eq!(run("{{.Config.Entrypoint}}", &v), "<nil>");
         assert_eq!(run("x={{.State.Running}} y", &v), "x=true y");
         assert_eq!(

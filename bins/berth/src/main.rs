@@ -22,7 +22,7 @@ use commands::{container as c, image as i, system as s};
 )]
 struct Cli {
     /// Daemon socket to connect to (unix:///path or tcp://host:port)
-    #[arg(short = 'H', long = "host", global = true, env = "BERTH_HOST")]
+    #[arg(short = 'H', long = "host", env = "BERTH_HOST")]
     host: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
@@ -300,4 +300,79 @@ fn main() {
     tty::restore();
     // Exit without waiting for the stdin reader thread.
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_passes_trailing_args_verbatim() {
+        let cli = Cli::try_parse_from([
+            "berth",
+            "-H",
+            "unix:///x.sock",
+            "run",
+            "--rm",
+            "-h",
+            "box",
+            "-e",
+            "A=1",
+            "busybox",
+            "sh",
+            "-c",
+            "echo -n hi",
+            "--rm",
+        ])
+        .unwrap();
+        assert_eq!(cli.host.as_deref(), Some("unix:///x.sock"));
+        match cli.cmd {
+            Cmd::Run(r) => {
+                assert!(r.opts.rm);
+                assert_eq!(r.opts.hostname.as_deref(), Some("box"));
+                assert_eq!(r.ic.image, "busybox");
+                assert_eq!(r.ic.command, ["sh", "-c", "echo -n hi", "--rm"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn aliases_and_bool_flags() {
+        let cli = Cli::try_parse_from(["berth", "container", "ls", "-a"]).unwrap();
+        assert!(matches!(
+            cli.cmd,
+            Cmd::Container {
+                cmd: ContainerCmd::Ls(_)
+            }
+        ));
+        let cli = Cli::try_parse_from(["berth", "image", "rm", "-f", "x"]).unwrap();
+        assert!(matches!(
+            cli.cmd,
+            Cmd::Image {
+                cmd: ImageCmd::Rm(_)
+            }
+        ));
+        let cli = Cli::try_parse_from(["berth", "run", "--sig-proxy=false", "busybox"]).unwrap();
+        match cli.cmd {
+            Cmd::Run(r) => assert!(!r.opts.sig_proxy),
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["berth", "history", "-H=false", "busybox"]).unwrap();
+        match cli.cmd {
+            Cmd::History(h) => assert!(!h.human),
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["berth", "run", "--entrypoint", "", "busybox"]).unwrap();
+        match cli.cmd {
+            Cmd::Run(r) => assert_eq!(r.opts.entrypoint.as_deref(), Some("")),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 }

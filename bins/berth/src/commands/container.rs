@@ -403,6 +403,11 @@ async fn run_attached(
         if let Some(s) = sigs {
             s.abort();
         }
+        if cmd == "attach" {
+            // docker attach reports the detach as an error.
+            eprintln!("read escape sequence");
+            return Ok(1);
+        }
         return Ok(0);
     }
     if let Ok(Err(e)) = out_res {
@@ -1390,7 +1395,7 @@ pub async fn top(client: &Client, a: TopArgs) -> Result<i32> {
         text.push('\n');
         text.push_str(&cells.join("\t"));
     }
-    println!("{}", format::tabwrite(&text));
+    println!("{}", format::tabwrite_min(&text, 20));
     Ok(0)
 }
 

@@ -674,7 +674,9 @@ pub async fn history(client: &Client, a: HistoryArgs) -> Result<i32> {
             })
         })
         .collect();
-    let headers = json!({"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+    let headers = json!({"ID": "IMAGE",
+                         "CreatedSince": if a.human { "CREATED" } else { "CREATED AT" },
+                         "CreatedAt": "CREATED AT",
                          "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"});
     let format = if a.quiet {
         "{{.ID}}".to_string()
@@ -788,10 +790,24 @@ fn file_or_stdin_body(path: Option<&str>) -> Result<Body> {
             Ok(stream_body(tokio_stream_from(rx)))
         }
         Some(p) => {
-            let f = std::fs::File::open(p).with_context(|| format!("open {p}"))?;
+            let f = std::fs::File::open(p).map_err(|e| anyhow!("open {p}: {}", go_io_error(&e)))?;
             let f = tokio::fs::File::from_std(f);
             Ok(stream_body(ReaderStream::with_capacity(f, 256 * 1024)))
         }
+    }
+}
+
+/// An io error worded like Go's ("no such file or directory").
+pub fn go_io_error(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    };
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => s,
     }
 }
 
@@ -943,8 +959,16 @@ pub async fn save(client: &Client, a: SaveArgs) -> Result<i32> {
     match &a.output {
         Some(path) => {
             let tmp = PathBuf::from(format!("{path}.berth-tmp"));
-            let mut f = std::fs::File::create(&tmp)
-                .with_context(|| format!("failed to save image: unable to create {path}"))?;
+            let mut f = {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+            }
+            .with_context(|| format!("failed to save image: unable to create {path}"))?;
             while let Some(c) = s.next().await {
                 match c {
                     Ok(c) => f.write_all(&c)?,
