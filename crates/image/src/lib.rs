@@ -1280,6 +1280,11 @@ impl ImageStore {
         let upper = self.overlay.join(&dir).join("diff");
         let work = self.overlay.join(&dir).join("work");
         fs::create_dir_all(target).map_err(io_err(format!("creating {}", target.display())))?;
+        if mount::is_mount_point(target) {
+            // Already mounted (e.g. the daemon restarted): mounting again would stack.
+            tracing::debug!(target = %target.display(), "rootfs already mounted");
+            return Ok(());
+        }
         mount::mount_overlay(&lowers, &upper, &work, target)
     }
 

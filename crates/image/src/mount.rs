@@ -37,12 +37,58 @@ pub(crate) fn overlay_options(
         .iter()
         .map(|p| check_path(p))
         .collect::<Result<_, _>>()?;
-    Ok(format!(
+    let mut s = format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.join(":"),
         check_path(upper)?,
         check_path(work)?
-    ))
+    );
+    if index_off_supported() {
+        s.push_str(",index=off");
+    }
+    Ok(s)
+}
+
+/// Like moby's overlay2: turn the inode index off where the kernel knows the option,
+/// so layers shared by several containers never trip its consistency checks.
+fn index_off_supported() -> bool {
+    Path::new("/sys/module/overlay/parameters/index").exists()
+}
+
+/// Whether `target` is a mount point (per /proc/self/mountinfo).
+pub(crate) fn is_mount_point(target: &Path) -> bool {
+    let Ok(canon) = target.canonicalize() else {
+        return false;
+    };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = canon.to_string_lossy();
+    info.lines()
+        .any(|l| l.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(want.as_ref()))
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo` (octal).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b[i] == b'\\'
+            && b.len() >= i + 4
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c));
+        if octal {
+            let v = u32::from(b[i + 1] - b'0') * 64
+                + u32::from(b[i + 2] - b'0') * 8
+                + u32::from(b[i + 3] - b'0');
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Mounts an overlay at `target`. When the option string does not fit in one page
@@ -105,6 +151,9 @@ fn mount_overlay_fsconfig(
         .map_err(|e| mount_err(target, "upperdir", e))?;
     fsconfig_set_string(&fs, "workdir", check_path(work)?)
         .map_err(|e| mount_err(target, "workdir", e))?;
+    if index_off_supported() {
+        fsconfig_set_string(&fs, "index", "off").map_err(|e| mount_err(target, "index=off", e))?;
+    }
     fsconfig_create(&fs).map_err(|e| mount_err(target, "fsconfig create", e))?;
     let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())
         .map_err(|e| mount_err(target, "fsmount", e))?;
@@ -136,4 +185,9 @@ pub(crate) fn unmount(target: &Path) -> Result<(), ImageError> {
             source: e.into(),
         }),
     }
+}
+
+#[cfg(test)]
+pub(crate) fn unescape_mountinfo_for_test(s: &str) -> String {
+    unescape_mountinfo(s)
 }

@@ -1044,3 +1044,33 @@ fn real_docker_save_load() {
         bb_id
     );
 }
+
+#[test]
+fn symlink_in_lower_layer_is_not_followed() {
+    require_root!();
+    let before = fs::read("/etc/passwd").unwrap();
+    let (dir, s) = new_store();
+    let l1 = raw_tar(&[E::Symlink(b"a", b"/etc")]);
+    let l2 = raw_tar(&[E::File(b"a/passwd", b"pwned")]);
+    let id = make_image(&s, &[l1, l2], None);
+    assert_eq!(fs::read("/etc/passwd").unwrap(), before);
+    s.create_rw_layer("lowerlink", &id).unwrap();
+    let target = dir.path().join("mnt");
+    s.mount_rw_layer("lowerlink", &target).unwrap();
+    let _g = MountGuard(target.clone());
+    // Mounting twice is a no-op, not a stacked mount.
+    s.mount_rw_layer("lowerlink", &target).unwrap();
+    assert_eq!(fs::read(target.join("a/passwd")).unwrap(), b"pwned");
+    assert!(fs::symlink_metadata(target.join("a")).unwrap().is_dir());
+    s.unmount(&target).unwrap();
+    assert!(!mount::is_mount_point(&target));
+    assert_eq!(fs::read("/etc/passwd").unwrap(), before);
+}
+
+#[test]
+fn mountinfo_unescape() {
+    assert_eq!(
+        mount::unescape_mountinfo_for_test("/a\\040b\\134c"),
+        "/a b\\c"
+    );
+}
