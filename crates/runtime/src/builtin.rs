@@ -145,7 +145,7 @@ impl BuiltinRuntime {
                 format!("bundle has no config.json: {}", config.display()),
             ));
         }
-        let builder =
+        let (builder, _low_fds) =
             with_stdio(self.builder(ACTION, id)?, stdio).map_err(|source| RuntimeError::Io {
                 runtime: NAME.to_owned(),
                 context: "duplicating stdio fds".to_owned(),
@@ -216,7 +216,7 @@ impl BuiltinRuntime {
         }
         let process_file = TempFile(path);
 
-        let builder =
+        let (builder, _low_fds) =
             with_stdio(self.builder(ACTION, id)?, stdio).map_err(|source| RuntimeError::Io {
                 runtime: NAME.to_owned(),
                 context: "duplicating stdio fds".to_owned(),
@@ -243,25 +243,29 @@ impl BuiltinRuntime {
 
 /// Applies a [`StdioSpec`] to a builder. Fds below 3 are duplicated first: the
 /// container's init `dup2`s them onto 0, 1 and 2 in that order, which would clobber
-/// a stdout passed as fd 0.
-fn with_stdio(builder: ContainerBuilder, stdio: StdioSpec) -> std::io::Result<ContainerBuilder> {
-    fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+/// a stdout passed as fd 0. The low originals are returned and must stay open until
+/// the container is built: libcontainer's own sockets must not land on fds 0-2.
+fn with_stdio(
+    builder: ContainerBuilder,
+    stdio: StdioSpec,
+) -> std::io::Result<(ContainerBuilder, Vec<OwnedFd>)> {
+    let mut low = Vec::new();
+    let mut above_stdio = |fd: OwnedFd| -> std::io::Result<OwnedFd> {
         if fd.as_raw_fd() > 2 {
             return Ok(fd);
         }
         // try_clone is F_DUPFD_CLOEXEC with a minimum of 3.
         let dup = fd.try_clone()?;
-        debug_assert!(dup.as_raw_fd() > 2);
+        low.push(fd);
         Ok(dup)
-    }
-    Ok(match stdio {
+    };
+    let builder = match stdio {
         StdioSpec::Tty { console_socket } => builder.with_console_socket(Some(console_socket)),
         StdioSpec::Fds {
             stdin,
             stdout,
             stderr,
         } => {
-            // All three are moved up before any low original is closed.
             let (stdin, stdout, stderr) = (
                 above_stdio(stdin)?,
                 above_stdio(stdout)?,
@@ -272,7 +276,8 @@ fn with_stdio(builder: ContainerBuilder, stdio: StdioSpec) -> std::io::Result<Co
                 .with_stdout(stdout)
                 .with_stderr(stderr)
         }
-    })
+    };
+    Ok((builder, low))
 }
 
 /// This process's children (of all its threads), from

@@ -222,20 +222,6 @@ fn wait_exit(pid: u32) -> i32 {
     }
 }
 
-/// Reaps children that libcontainer left after a failed create.
-fn reap_leftovers() {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Ok(WaitStatus::StillAlive) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
-}
-
 /// Kills and reaps a container's processes and deletes it, also when a test fails.
 struct Cleanup<'a> {
     rt: &'a BuiltinRuntime,
@@ -294,6 +280,51 @@ fn run_echo_reads_output_and_exit_code() {
     rt.delete(&fx.id, false).unwrap();
     assert!(!fx.dir.path().join("state").join(&fx.id).exists());
     cleanup.pids.clear();
+}
+
+#[test]
+fn stdout_passed_as_fd_0_still_works() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("fd0");
+    let rt = fx.runtime();
+    fx.write_spec(&["echo", "low-fd"], |_| {});
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let mut out = fs::File::from(r);
+    // Put the pipe's write end on fd 0 (the test's stdin is saved and restored).
+    // SAFETY: plain fd syscalls; fd 0 is restored below before anything reads it.
+    let saved_stdin = unsafe { libc::dup(0) };
+    assert!(saved_stdin > 2);
+    // SAFETY: as above; w stays open until dup2 returns.
+    assert_eq!(unsafe { libc::dup2(w.as_raw_fd(), 0) }, 0);
+    drop(w);
+    // SAFETY: fd 0 now is our pipe's write end, owned by nobody else.
+    let stdout = unsafe { OwnedFd::from_raw_fd(0) };
+    let stderr = stdout.try_clone().unwrap();
+    let stdin: OwnedFd = fs::File::open("/dev/null").unwrap().into();
+    let result = rt.run(
+        &fx.id,
+        &fx.bundle(),
+        StdioSpec::Fds {
+            stdin,
+            stdout,
+            stderr,
+        },
+    );
+    // SAFETY: restores the test process's stdin.
+    unsafe {
+        libc::dup2(saved_stdin, 0);
+        libc::close(saved_stdin);
+    }
+    let pid = result.unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(wait_exit(pid), 0);
+    assert_eq!(text, "low-fd\n");
 }
 
 #[test]

@@ -330,7 +330,13 @@ async fn shim_rss() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let status = std::fs::read_to_string(format!("/proc/{}/status", c.shim_pid)).unwrap();
     let rss = status.lines().find(|l| l.starts_with("VmRSS")).unwrap();
-    eprintln!("MEASURE shim {rss} (test build of the shim binary)");
+    for l in status
+        .lines()
+        .filter(|l| l.starts_with("Rss") || l.starts_with("Threads"))
+    {
+        eprintln!("MEASURE shim {l}");
+    }
+    eprintln!("MEASURE shim {rss}");
     let kb: u64 = rss.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(kb < 16 * 1024, "{rss}");
     c.client.kill(9).await.unwrap();

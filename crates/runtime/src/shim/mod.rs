@@ -195,7 +195,9 @@ pub fn runtime_for(spec: &RuntimeSpec) -> Result<Box<dyn Runtime>, RuntimeError>
             name, path, root,
         ))),
         #[cfg(feature = "builtin")]
-        RuntimeSpec::Builtin { root } => Ok(Box::new(crate::builtin::BuiltinRuntime::new(root.clone()))),
+        RuntimeSpec::Builtin { root } => {
+            Ok(Box::new(crate::builtin::BuiltinRuntime::new(root.clone())))
+        }
         #[cfg(not(feature = "builtin"))]
         RuntimeSpec::Builtin { .. } => Err(RuntimeError::Unavailable {
             runtime: "berth".into(),

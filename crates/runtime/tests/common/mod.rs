@@ -103,10 +103,11 @@ impl Ctr {
             open_stdin: spec.open_stdin,
             stdin_once,
         };
-        let shim_pid =
-            runtime::shim::spawn_shim(Path::new(env!("CARGO_BIN_EXE_berth-shim-test")), &cfg)
-                .await
-                .unwrap();
+        // BERTH_SHIM_EXE: measure another build of the shim (e.g. release).
+        let exe = std::env::var_os("BERTH_SHIM_EXE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth-shim-test")));
+        let shim_pid = runtime::shim::spawn_shim(&exe, &cfg).await.unwrap();
         Ctr {
             id: spec.id.clone(),
             client: ShimClient::new(&state_dir),
