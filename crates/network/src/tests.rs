@@ -3,6 +3,7 @@
 //! nft table and the netns files even when the test fails. Traffic only goes to
 //! addresses these tests create (the bridge gateway and the test containers).
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +32,8 @@ fn unique(prefix: &str) -> String {
 struct Guard {
     bridge: String,
     dummies: Vec<String>,
+    /// Extra netns files made by the test (unmounted on drop).
+    extra_ns: Vec<PathBuf>,
     dir: tempfile::TempDir,
 }
 
@@ -39,6 +42,7 @@ impl Guard {
         Guard {
             bridge: unique("bt"),
             dummies: Vec::new(),
+            extra_ns: Vec::new(),
             dir: tempfile::tempdir().unwrap(),
         }
     }
@@ -64,6 +68,9 @@ impl Drop for Guard {
             for e in entries.flatten() {
                 let _ = netns::remove(&e.path());
             }
+        }
+        for ns in &self.extra_ns {
+            let _ = netns::remove(ns);
         }
         // Veths on the bridge die with their netns or with the bridge's ports below.
         let _ = Command::new("ip")
@@ -464,4 +471,156 @@ async fn connect_disconnect_latency() {
         median(&mut total),
         median(&mut none)
     );
+}
+
+/// Outbound NAT: an "outside" host in a netns of its own, reachable from the host
+/// through a veth /30 and with no route to the container subnet, answers a
+/// container's ping only if the masquerade rule rewrote the source address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masquerade_reaches_outside_host() {
+    require_root!();
+    let mut g = Guard::new();
+    let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+        .await
+        .unwrap();
+    let br = mgr.bridge().unwrap();
+
+    // The outside host: its own netns, 100.<64-127>.x.y/30 (shared address space).
+    let outer_ns = g.dir.path().join("outer");
+    std::fs::write(&outer_ns, b"").unwrap();
+    g.extra_ns.push(outer_ns.clone());
+    let st = Command::new("unshare")
+        .arg(format!("--net={}", outer_ns.display()))
+        .arg("true")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let link = unique("bo");
+    g.dummies.push(link.clone());
+    let r = rand::random::<[u8; 3]>();
+    let base = Ipv4Addr::new(100, 64 + (r[0] & 0x3f), r[1], r[2] & 0xfc);
+    let host_side = Ipv4Addr::from(u32::from(base) + 1);
+    let outer_side = Ipv4Addr::from(u32::from(base) + 2);
+    let run = |args: &[&str]| {
+        let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ns_arg = outer_ns.to_str().unwrap();
+    run(&[
+        "ip", "link", "add", &link, "type", "veth", "peer", "name", "eth0", "netns", ns_arg,
+    ]);
+    run(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{host_side}/30"),
+        "dev",
+        &link,
+    ]);
+    run(&["ip", "link", "set", &link, "up"]);
+    let nsenter = format!("--net={ns_arg}");
+    run(&[
+        "nsenter",
+        &nsenter,
+        "ip",
+        "addr",
+        "add",
+        &format!("{outer_side}/30"),
+        "dev",
+        "eth0",
+    ]);
+    run(&["nsenter", &nsenter, "ip", "link", "set", "eth0", "up"]);
+    let (_, routes) = in_ns(&outer_ns, &["ip", "-4", "route"]);
+    assert!(
+        !routes.contains("default"),
+        "the outside host must have no route back: {routes}"
+    );
+
+    let a = mgr.connect("natc", NetMode::Bridge).await.unwrap();
+    assert!(br.subnet.contains(&a.ip.unwrap()));
+    assert!(
+        ping(a.netns.as_ref().unwrap(), outer_side),
+        "container -> outside host through masquerade"
+    );
+    mgr.disconnect(&a).await.unwrap();
+    drop(mgr);
+
+    // Control: with --iptables=false the table is removed and the outside host's
+    // answer has no way back.
+    let cfg = BridgeConfig {
+        nat: false,
+        ..g.cfg()
+    };
+    let mgr = NetworkManager::start(cfg, &g.state_dir()).await.unwrap();
+    let out = Command::new("nft")
+        .args(["list", "table", "ip", &table_name(&g.bridge)])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "table removed with nat=false");
+    let b = mgr.connect("natd", NetMode::Bridge).await.unwrap();
+    let t = outer_side.to_string();
+    let (ok, _) = in_ns(
+        b.netns.as_ref().unwrap(),
+        &["/bin/busybox", "ping", "-c1", "-W1", &t],
+    );
+    assert!(!ok, "without masquerade the outside host cannot answer");
+    mgr.disconnect(&b).await.unwrap();
+    mgr.destroy_bridge().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_connects_and_exhaustion() {
+    require_root!();
+    let g = Guard::new();
+    // A /29: gateway .1, containers .2 - .6.
+    let r = rand::random::<[u8; 3]>();
+    let bip: ipnet::Ipv4Net = format!(
+        "100.{}.{}.{}/29",
+        64 + (r[0] & 0x3f),
+        r[1],
+        (r[2] & 0xf8) + 1
+    )
+    .parse()
+    .unwrap();
+    let cfg = BridgeConfig {
+        bip: Some(bip),
+        ..g.cfg()
+    };
+    let mgr = NetworkManager::start(cfg, &g.state_dir()).await.unwrap();
+    let eps = futures::future::join_all((0..5).map(|i| mgr.connect_owned(format!("conc{i}"))))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let ips: HashSet<_> = eps.iter().map(|e| e.ip.unwrap()).collect();
+    assert_eq!(ips.len(), 5);
+    let veths: HashSet<_> = eps.iter().map(|e| e.host_veth.clone().unwrap()).collect();
+    assert_eq!(veths.len(), 5);
+
+    let err = mgr.connect("conc-full", NetMode::Bridge).await.unwrap_err();
+    assert!(matches!(err, NetworkError::PoolExhausted { .. }), "{err}");
+    assert_eq!(
+        engine_types::HasKind::kind(&err),
+        engine_types::ErrorKind::Unavailable
+    );
+    assert!(!mgr.netns_path("conc-full").exists());
+
+    // Freeing one address makes room again.
+    mgr.disconnect(&eps[2]).await.unwrap();
+    let again = mgr.connect("conc-again", NetMode::Bridge).await.unwrap();
+    assert_eq!(again.ip, eps[2].ip);
+    assert!(ping(again.netns.as_ref().unwrap(), eps[0].ip.unwrap()));
+    for ep in eps.iter().chain([&again]) {
+        mgr.disconnect(ep).await.unwrap();
+    }
+}
+
+impl NetworkManager {
+    async fn connect_owned(&self, id: String) -> Result<Endpoint, NetworkError> {
+        self.connect(&id, NetMode::Bridge).await
+    }
 }
