@@ -17,6 +17,12 @@ use crate::runtime::{Runtime, StdioSpec};
 
 const STACK: usize = 128 * 1024;
 
+static EXEC_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A client that does not read its attach stream for this long is dropped (the
+/// container's output must not stall on it).
+const CLIENT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Appends a line to `<state_dir>/shim.log` (the shim's stdio is /dev/null).
 fn diag(state_dir: &Path, msg: &str) {
     if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -426,7 +432,12 @@ impl Shim {
         tag: &str,
     ) -> std::io::Result<(StdioSpec, Option<UnixListener>, ProcIo)> {
         if tty {
-            let path = self.state_dir.join(format!("console-{tag}.sock"));
+            // sun_path holds 108 bytes: keep the name short, fall back to /tmp.
+            let mut path = self.state_dir.join(format!("c{tag}.sock"));
+            if path.as_os_str().len() >= 100 {
+                path =
+                    std::env::temp_dir().join(format!("berth-c{}-{tag}.sock", std::process::id()));
+            }
             let _ = std::fs::remove_file(&path);
             let l = UnixListener::bind(&path)?;
             return Ok((
@@ -531,7 +542,7 @@ impl Shim {
         }
         let t0 = Instant::now();
         let result = self
-            .prepare_io(self.cfg.tty, self.cfg.open_stdin, "init")
+            .prepare_io(self.cfg.tty, self.cfg.open_stdin, "i")
             .map_err(|e| format!("preparing stdio: {e}"))
             .and_then(|(spec, console, mut io)| {
                 let pid = self.launch(spec, console, &mut io, self.cfg.open_stdin, |spec| {
@@ -752,6 +763,7 @@ impl Shim {
                 let _ = write_frame(&mut sock, FRAME_EXIT, &exit.exit_code.to_be_bytes());
                 return;
             }
+            let _ = writer.set_write_timeout(Some(CLIENT_WRITE_TIMEOUT));
             st.clients.push(Client {
                 sock: writer,
                 stdout,
@@ -807,11 +819,9 @@ impl Shim {
             return;
         }
         let tty = process.terminal().unwrap_or(false);
-        let tag: String = exec_id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(12)
-            .collect();
+        let tag = EXEC_SEQ
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_string();
         let prepared = self
             .prepare_io(tty, stdin && !detach, &format!("e{tag}"))
             .map_err(|e| format!("preparing stdio: {e}"));
