@@ -34,8 +34,23 @@ use nix::unistd::Pid;
 
 pub use serde_json::{json, Value};
 
-/// The docker 28.x CLI.
+/// The docker 28.x CLI (override with `BERTH_TEST_DOCKER_CLI`).
 pub const DOCKER_CLI: &str = "/usr/local/bin/docker";
+
+/// The docker CLI the tests use: `BERTH_TEST_DOCKER_CLI`, else [`DOCKER_CLI`] when
+/// present, else `docker` on PATH.
+pub fn docker_cli() -> String {
+    if let Ok(p) = std::env::var("BERTH_TEST_DOCKER_CLI") {
+        if !p.is_empty() {
+            return p;
+        }
+    }
+    if Path::new(DOCKER_CLI).exists() {
+        DOCKER_CLI.to_string()
+    } else {
+        "docker".to_string()
+    }
+}
 /// Debian's docker 20.10 CLI (API 1.41).
 pub const DOCKER20_CLI: &str = "/usr/bin/docker";
 
@@ -391,8 +406,17 @@ pub fn parse_response(raw: &[u8], head_request: bool) -> Option<Resp> {
 
 /// Send raw bytes to a unix socket and read until the peer closes (or 20 s pass).
 pub fn http_raw(sock: &Path, request: &[u8]) -> std::io::Result<Vec<u8>> {
+    http_raw_timeout(sock, request, Duration::from_secs(20))
+}
+
+/// [`http_raw`] with a read timeout: whatever arrived before it is returned.
+pub fn http_raw_timeout(
+    sock: &Path,
+    request: &[u8],
+    timeout: Duration,
+) -> std::io::Result<Vec<u8>> {
     let mut s = UnixStream::connect(sock)?;
-    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(Duration::from_secs(20)))?;
     s.write_all(request)?;
     let mut buf = Vec::new();
@@ -604,6 +628,33 @@ pub fn remove_dir_same_fs(dir: &Path) {
     walk(dir, dev);
 }
 
+/// Remove `/sys/fs/cgroup/<controller>/<name>` (v1) and `/sys/fs/cgroup/<name>` (v2),
+/// children first. Only empty cgroups can go: call after killing the processes.
+pub fn remove_cgroups_named(name: &str) {
+    fn rm_tree(p: &Path) {
+        if let Ok(rd) = fs::read_dir(p) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    rm_tree(&e.path());
+                }
+            }
+        }
+        let _ = fs::remove_dir(p);
+    }
+    let root = Path::new("/sys/fs/cgroup");
+    let mut candidates = vec![root.join(name)];
+    if let Ok(rd) = fs::read_dir(root) {
+        for e in rd.flatten() {
+            candidates.push(e.path().join(name));
+        }
+    }
+    for c in candidates {
+        if c.is_dir() {
+            rm_tree(&c);
+        }
+    }
+}
+
 fn quiet(program: &str, args: &[&str]) -> bool {
     Command::new(program)
         .args(args)
@@ -664,6 +715,8 @@ pub struct TestDaemon {
     bip: Option<(String, String)>,
     child: Option<Child>,
     bins: PathBuf,
+    /// Name of this daemon's parent cgroup (berthd only), removed on drop.
+    cgroup_parent: String,
 }
 
 impl TestDaemon {
@@ -710,6 +763,7 @@ impl TestDaemon {
             bip,
             child: None,
             bins,
+            cgroup_parent: format!("bt-{}", random_hex(8)),
             dir,
         };
         d.spawn_daemon();
@@ -775,6 +829,15 @@ impl TestDaemon {
                     let prefix = cidr.rsplit('/').next().unwrap_or("24");
                     c.arg("--bip").arg(format!("{gw}/{prefix}"));
                 }
+                // Isolate from the host's /etc/berth/daemon.json and from other daemons'
+                // cgroups.
+                let cfg = self.dir.join("daemon.json");
+                if !cfg.exists() {
+                    fs::write(&cfg, "{}\n").expect("write daemon.json");
+                }
+                c.arg("--config-file").arg(cfg);
+                c.arg("--cgroup-parent")
+                    .arg(format!("/{}", self.cgroup_parent));
                 c.arg("--log-level").arg("debug");
                 c.env("RUST_BACKTRACE", "1");
                 c
@@ -896,7 +959,7 @@ impl TestDaemon {
                 c.env("BERTH_HOST", self.host());
                 c
             }
-            Engine::Dockerd => self.docker_env(DOCKER_CLI),
+            Engine::Dockerd => self.docker_env(&docker_cli()),
         };
         c.arg("-H").arg(self.host()).args(args);
         c
@@ -916,7 +979,7 @@ impl TestDaemon {
 
     /// A `docker -H <sock> ARGS` command with the 28.x CLI.
     pub fn docker_cmd<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
-        let mut c = self.docker_env(DOCKER_CLI);
+        let mut c = self.docker_env(&docker_cli());
         c.arg("-H").arg(self.host()).args(args);
         c
     }
@@ -958,13 +1021,13 @@ impl TestDaemon {
     pub fn shell(&self, script: &str) -> Out {
         let berth = match self.engine {
             Engine::Berth => self.bins.join("berth").display().to_string(),
-            Engine::Dockerd => DOCKER_CLI.to_string(),
+            Engine::Dockerd => docker_cli(),
         };
         let mut c = self.docker_env("bash");
         c.arg("-c")
             .arg(format!("set -o pipefail\n{script}"))
             .env("BERTH", format!("{berth} -H {}", self.host()))
-            .env("DOCKER", format!("{DOCKER_CLI} -H {}", self.host()))
+            .env("DOCKER", format!("{} -H {}", docker_cli(), self.host()))
             .env("BERTH_HOST", self.host());
         run_cmd(c, None, cmd_timeout())
     }
@@ -1025,9 +1088,11 @@ impl TestDaemon {
         (r.status, r.json())
     }
 
-    /// Send raw bytes (for malformed requests) and return the raw answer.
+    /// Send raw bytes (for malformed requests) and return what the daemon answered
+    /// within 3 s.
     pub fn raw(&self, bytes: &[u8]) -> Vec<u8> {
-        http_raw(&self.sock, bytes).unwrap_or_else(|e| panic!("raw request: {e}"))
+        http_raw_timeout(&self.sock, bytes, Duration::from_secs(3))
+            .unwrap_or_else(|e| panic!("raw request: {e}"))
     }
 
     /// `GET /containers/<id>/json`, asserting 200.
@@ -1062,6 +1127,9 @@ impl TestDaemon {
         let roots: Vec<i32> = daemon_pid.into_iter().collect();
         kill_processes_under(&marker, &roots);
         unmount_all_under(&self.dir);
+        if self.engine == Engine::Berth {
+            remove_cgroups_named(&self.cgroup_parent);
+        }
         if let Some(br) = &self.bridge {
             quiet("ip", &["link", "del", br]);
             quiet("nft", &["delete", "table", "ip", &format!("berth-{br}")]);

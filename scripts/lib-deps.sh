@@ -1,0 +1,25 @@
+# Shared by quickstart.sh, test.sh and bench/run.sh: install the Debian packages Berth
+# needs to build and run, only when something is missing (no apt call otherwise).
+# Usage: source scripts/lib-deps.sh; berth_install_deps [extra packages...]
+
+berth_install_deps() {
+    local pkgs=(pkg-config libseccomp-dev busybox-static nftables runc iproute2 gcc libc6-dev "$@")
+    local missing=()
+    local p
+    for p in "${pkgs[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+        return 1
+    fi
+    echo "==> apt-get install ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
