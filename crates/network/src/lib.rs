@@ -212,9 +212,18 @@ impl PortWatch {
         use rtnetlink::packet_core::NetlinkPayload;
         use rtnetlink::packet_route::RouteNetlinkMessage;
         while let Some((msg, _)) = events.next().await {
-            let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) = msg.payload
-            else {
-                continue;
+            let link = match msg.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => link,
+                NetlinkPayload::Overrun(_) => {
+                    // Events were lost: wake every waiter to query its link itself.
+                    warn!("link event socket overrun; waiters fall back to queries");
+                    self.waiters
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clear();
+                    continue;
+                }
+                _ => continue,
             };
             if !link_oper_up(&link) {
                 continue;
@@ -235,6 +244,10 @@ impl PortWatch {
             }
         }
         debug!("link event stream ended");
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
@@ -501,6 +514,17 @@ impl NetworkManager {
         if let Some(name) = &cfg.bridge {
             validate_ifname(name)?;
         }
+        if let Some(bip) = cfg.bip {
+            let subnet = bip.trunc();
+            let gw = bip.addr();
+            if subnet.prefix_len() > 30 || gw == subnet.network() || gw == subnet.broadcast() {
+                return Err(NetworkError::InvalidConfig {
+                    reason: format!(
+                        "--bip {bip} is not a host address of a subnet with room for containers"
+                    ),
+                });
+            }
+        }
         let netns_dir = cfg.exec_root.join("netns");
         std::fs::create_dir_all(&netns_dir)
             .map_err(|e| NetworkError::io("creating the netns directory", &netns_dir, e))?;
@@ -568,6 +592,11 @@ impl NetworkManager {
         let h = &self.handle;
         let index = match link_index(h, name).await? {
             Some(i) => {
+                if !self.is_bridge(i).await? {
+                    return Err(NetworkError::InvalidConfig {
+                        reason: format!("device {name} exists and is not a bridge"),
+                    });
+                }
                 debug!(bridge = name, "adopting existing bridge");
                 i
             }
@@ -601,13 +630,6 @@ impl NetworkManager {
         let (subnet, gateway) = if let Some(bip) = cfg.bip {
             let subnet = bip.trunc();
             let gw = bip.addr();
-            if subnet.prefix_len() > 30 || gw == subnet.network() || gw == subnet.broadcast() {
-                return Err(NetworkError::InvalidConfig {
-                    reason: format!(
-                        "--bip {bip} is not a host address of a subnet with room for containers"
-                    ),
-                });
-            }
             if !existing.contains(&bip) {
                 for old in existing.iter() {
                     warn!(bridge = name, address = %old, "replacing bridge address with --bip {bip}");
@@ -639,6 +661,19 @@ impl NetworkManager {
             .await
             .map_err(|e| NetworkError::netlink(format!("bringing bridge {name} up"), e))?;
         Ok((index, subnet, gateway))
+    }
+
+    async fn is_bridge(&self, index: u32) -> Result<bool, NetworkError> {
+        use rtnetlink::packet_route::link::{InfoKind, LinkInfo};
+        let mut links = self.handle.link().get().match_index(index).execute();
+        let link = links
+            .try_next()
+            .await
+            .map_err(|e| NetworkError::netlink(format!("looking up link {index}"), e))?;
+        Ok(link.iter().flat_map(|l| l.attributes.iter()).any(|a| {
+            matches!(a, LinkAttribute::LinkInfo(infos)
+                if infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Bridge))))
+        }))
     }
 
     async fn add_addr(

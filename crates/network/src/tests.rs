@@ -424,6 +424,16 @@ async fn bip_is_used_and_replaced() {
         ..g.cfg()
     };
     assert!(NetworkManager::start(bad, &g.state_dir()).await.is_err());
+    // An existing device that is not a bridge is not adopted.
+    let bad = BridgeConfig {
+        bridge: Some("lo".into()),
+        ..g.cfg()
+    };
+    let err = NetworkManager::start(bad, &g.state_dir())
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("not a bridge"), "{err}");
 }
 
 /// connect() + disconnect() latency, median of 20 (run with --nocapture to see it).
