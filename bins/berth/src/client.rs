@@ -108,6 +108,19 @@ pub fn from_bollard(e: bollard::errors::Error) -> anyhow::Error {
     }
 }
 
+/// Options of [`Client::request`].
+#[derive(Default)]
+pub struct ReqOpts<'a> {
+    /// Content-Type of the body.
+    pub content_type: Option<&'a str>,
+    /// Ask for a connection upgrade (hijack).
+    pub upgrade: bool,
+    /// Fires once the request head reached the daemon's socket.
+    pub sent: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Extra headers, e.g. X-Registry-Auth.
+    pub headers: Vec<(&'static str, String)>,
+}
+
 /// A connected client with a negotiated API version.
 #[derive(Clone)]
 pub struct Client {
@@ -333,21 +346,28 @@ impl Client {
         body: Body,
         upgrade: bool,
     ) -> Result<Response<Incoming>> {
-        self.send_notify(method, path, content_type, body, upgrade, None, &[])
-            .await
+        let opts = ReqOpts {
+            content_type,
+            upgrade,
+            ..Default::default()
+        };
+        self.request(method, path, body, opts).await
     }
 
-    /// Like [`Client::send`]; `sent` fires once the request reached the socket.
-    pub async fn send_notify(
+    /// Sends a request with extra options (see [`ReqOpts`]).
+    pub async fn request(
         &self,
         method: Method,
         path: &str,
-        content_type: Option<&str>,
         body: Body,
-        upgrade: bool,
-        sent: Option<tokio::sync::oneshot::Sender<()>>,
-        headers: &[(&str, String)],
+        opts: ReqOpts<'_>,
     ) -> Result<Response<Incoming>> {
+        let ReqOpts {
+            content_type,
+            upgrade,
+            sent,
+            headers,
+        } = opts;
         let conn = dial(&self.host)
             .await
             .map_err(|_| cannot_connect(&self.host))?;
@@ -374,7 +394,7 @@ impl Client {
             req = req.header("Connection", "Upgrade").header("Upgrade", "tcp");
         }
         for (k, v) in headers {
-            req = req.header(*k, v.as_str());
+            req = req.header(k, v);
         }
         let req = req.body(body)?;
         let resp = sender

@@ -283,7 +283,27 @@ async fn real_main(cli: Cli) -> i32 {
     }
 }
 
+/// Rust ignores SIGPIPE, so `println!` to a closed pipe panics; exit quietly
+/// instead, with the status a SIGPIPE death gives (like docker's CLI).
+fn install_broken_pipe_hook() {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            tty::restore();
+            std::process::exit(141);
+        }
+        prev(info);
+    }));
+}
+
 fn main() {
+    install_broken_pipe_hook();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -336,11 +356,44 @@ mod tests {
             Cmd::Run(r) => {
                 assert!(r.opts.rm);
                 assert_eq!(r.opts.hostname.as_deref(), Some("box"));
-                assert_eq!(r.ic.image, "busybox");
-                assert_eq!(r.ic.command, ["sh", "-c", "echo -n hi", "--rm"]);
+                assert_eq!(r.ic.image(), "busybox");
+                assert_eq!(r.ic.command(), ["sh", "-c", "echo -n hi", "--rm"]);
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn flags_stop_at_the_image() {
+        let cli = Cli::try_parse_from([
+            "berth",
+            "run",
+            "--entrypoint",
+            "/bin/sh",
+            "busybox",
+            "-c",
+            "echo hi",
+        ])
+        .unwrap();
+        match cli.cmd {
+            Cmd::Run(r) => {
+                assert_eq!(r.opts.cpu_shares, None);
+                assert_eq!(r.ic.command(), ["-c", "echo hi"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["berth", "exec", "-i", "c1", "ls", "-l", "-i"]).unwrap();
+        match cli.cmd {
+            Cmd::Exec(e) => {
+                assert!(e.interactive);
+                assert_eq!(e.args, ["c1", "ls", "-l", "-i"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["berth", "top", "c1", "-ef"]).unwrap();
+        assert!(matches!(cli.cmd, Cmd::Top(_)));
+        assert!(Cli::try_parse_from(["berth", "run"]).is_err());
+        assert!(Cli::try_parse_from(["berth", "exec", "c1"]).is_err());
     }
 
     #[test]

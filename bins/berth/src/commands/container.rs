@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::opts::{timestamp_arg, ContainerOpts, ImageAndCommand};
 use super::{eprint_err, inspect_objects, InspectKind};
-use crate::client::{body_stream, daemon_error, empty, enc, query, Client};
+use crate::client::{body_stream, daemon_error, empty, enc, query, Client, ReqOpts};
 use crate::format::{self, ellipsis, human_duration, short_id, status_string};
 use crate::stream::{parse_detach_keys, pump_body, pump_input, pump_output, DetachWatch};
 use crate::tty;
@@ -83,7 +83,7 @@ async fn create_container(
     let path = format!("/containers/create{}", query(&params));
     match opts.pull.as_str() {
         "always" => {
-            super::image::pull_image(client, &ic.image, opts.platform.as_deref(), true).await?;
+            super::image::pull_image(client, ic.image(), opts.platform.as_deref(), true).await?;
         }
         "missing" | "never" => {}
         other => bail!(
@@ -99,9 +99,9 @@ async fn create_container(
         {
             eprintln!(
                 "Unable to find image '{}' locally",
-                with_default_tag(&ic.image)
+                with_default_tag(ic.image())
             );
-            super::image::pull_image(client, &ic.image, opts.platform.as_deref(), true).await?;
+            super::image::pull_image(client, ic.image(), opts.platform.as_deref(), true).await?;
             client.post_json(&path, Some(&body)).await?
         }
         Err(e) => return Err(e),
@@ -137,7 +137,8 @@ fn print_run_error(cmd: &str, e: &anyhow::Error) {
 
 /// `berth create`
 pub async fn create(client: &Client, a: CreateArgs) -> Result<i32> {
-    match create_container(client, &a.opts, &a.ic, true).await {
+    // Like docker, `create` records the attach settings of a foreground run.
+    match create_container(client, &a.opts, &a.ic, false).await {
         Ok(id) => {
             println!("{id}");
             Ok(0)
@@ -247,7 +248,15 @@ async fn spawn_wait(
     let path = format!("/containers/{}/wait?condition={condition}", enc(id));
     let h = tokio::spawn(async move {
         let resp = c
-            .send_notify(Method::POST, &path, None, empty(), false, Some(tx), &[])
+            .request(
+                Method::POST,
+                &path,
+                empty(),
+                ReqOpts {
+                    sent: Some(tx),
+                    ..Default::default()
+                },
+            )
             .await?;
         let resp = crate::client::check(resp).await?;
         let bytes = resp.into_body().collect().await?.to_bytes();
@@ -1248,10 +1257,10 @@ pub struct ExecArgs {
     /// Working directory inside the container
     #[arg(short = 'w', long)]
     pub workdir: Option<String>,
-    pub container: String,
-    /// Command and arguments
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// CONTAINER COMMAND [ARG...]
+    #[arg(value_name = "CONTAINER COMMAND [ARG...]", required = true, num_args = 2..,
+          trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 /// `berth exec`
@@ -1270,7 +1279,7 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
         "AttachStderr": !a.detach,
         "Tty": a.tty,
         "Env": env,
-        "Cmd": a.command,
+        "Cmd": &a.args[1..],
         "Privileged": a.privileged,
         "User": a.user.clone().unwrap_or_default(),
         "WorkingDir": a.workdir.clone().unwrap_or_default(),
@@ -1286,7 +1295,7 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
     }
     let created = client
         .post_json(
-            &format!("/containers/{}/exec", enc(&a.container)),
+            &format!("/containers/{}/exec", enc(&a.args[0])),
             Some(&body),
         )
         .await?;
@@ -1352,21 +1361,23 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
 /// `berth top`
 #[derive(Args, Debug)]
 pub struct TopArgs {
-    pub container: String,
-    /// ps options
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub ps_args: Vec<String>,
+    /// CONTAINER [ps OPTIONS]
+    #[arg(value_name = "CONTAINER [ps OPTIONS]", required = true, num_args = 1..,
+          trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 /// `berth top`
 pub async fn top(client: &Client, a: TopArgs) -> Result<i32> {
-    let q = if a.ps_args.is_empty() {
+    let container = a.args.first().cloned().unwrap_or_default();
+    let ps_args = a.args.get(1..).unwrap_or(&[]);
+    let q = if ps_args.is_empty() {
         String::new()
     } else {
-        query(&[("ps_args", a.ps_args.join(" "))])
+        query(&[("ps_args", ps_args.join(" "))])
     };
     let v = client
-        .get_json(&format!("/containers/{}/top{q}", enc(&a.container)))
+        .get_json(&format!("/containers/{}/top{q}", enc(&container)))
         .await?;
     let titles: Vec<String> = v
         .get("Titles")

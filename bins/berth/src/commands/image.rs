@@ -15,7 +15,7 @@ use tokio_util::io::ReaderStream;
 
 use super::container::{filters_json, go_time_string};
 use super::{eprint_err, inspect_objects, InspectKind};
-use crate::client::{body_stream, empty, full, query, stream_body, Body, Client};
+use crate::client::{body_stream, empty, full, query, stream_body, Body, Client, ReqOpts};
 use crate::format::{self, human_duration, human_size_prec, short_id};
 
 // ---------------------------------------------------------------------------
@@ -225,14 +225,14 @@ pub async fn pull_image(
     }
     let auth = registry_auth(&name);
     let resp = client
-        .send_notify(
+        .request(
             Method::POST,
             &format!("/images/create{}", query(&params)),
-            None,
             empty(),
-            false,
-            None,
-            &[("X-Registry-Auth", auth)],
+            ReqOpts {
+                headers: vec![("X-Registry-Auth", auth)],
+                ..Default::default()
+            },
         )
         .await?;
     let resp = crate::client::check(resp).await?;
@@ -272,14 +272,14 @@ pub async fn pull(client: &Client, a: PullArgs) -> Result<i32> {
     }
     let auth = registry_auth(&name);
     let resp = client
-        .send_notify(
+        .request(
             Method::POST,
             &format!("/images/create{}", query(&params)),
-            None,
             empty(),
-            false,
-            None,
-            &[("X-Registry-Auth", auth)],
+            ReqOpts {
+                headers: vec![("X-Registry-Auth", auth)],
+                ..Default::default()
+            },
         )
         .await?;
     let resp = crate::client::check(resp).await?;
@@ -333,14 +333,14 @@ pub async fn push(client: &Client, a: PushArgs) -> Result<i32> {
     let path = format!("/images/{}/push{q}", name);
     let auth = registry_auth(&name);
     let resp = client
-        .send_notify(
+        .request(
             Method::POST,
             &path,
-            None,
             empty(),
-            false,
-            None,
-            &[("X-Registry-Auth", auth)],
+            ReqOpts {
+                headers: vec![("X-Registry-Auth", auth)],
+                ..Default::default()
+            },
         )
         .await?;
     let resp = crate::client::check(resp).await?;

@@ -176,14 +176,31 @@ pub struct ContainerOpts {
     pub sysctl: Vec<String>,
 }
 
-/// Positional IMAGE [COMMAND] [ARG...].
+/// Positional IMAGE [COMMAND] [ARG...]. Like docker, flag parsing stops at
+/// the image: everything after it is the command, verbatim.
 #[derive(Args, Debug, Clone)]
 pub struct ImageAndCommand {
-    /// Image to run
-    pub image: String,
-    /// Command and arguments, passed through verbatim
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// Image, then the command and its arguments
+    #[arg(
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+}
+
+impl ImageAndCommand {
+    /// The image reference.
+    pub fn image(&self) -> &str {
+        self.args.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// The command and its arguments (may be empty).
+    pub fn command(&self) -> &[String] {
+        self.args.get(1..).unwrap_or(&[])
+    }
 }
 
 fn env_lookup(kv: &str) -> Option<String> {
@@ -309,7 +326,22 @@ fn parse_restart(s: &str) -> Result<Value> {
     if count != 0 && name != "on-failure" {
         bail!("maximum retry count cannot be used with restart policy '{name}'");
     }
-    Ok(json!({"Name": if name == "" { "no" } else { name }, "MaximumRetryCount": count}))
+    Ok(json!({"Name": if name.is_empty() { "no" } else { name }, "MaximumRetryCount": count}))
+}
+
+/// Capabilities as docker's CLI sends them: upper case with a `CAP_` prefix
+/// (except `ALL`).
+pub fn normalize_caps(caps: &[String]) -> Vec<String> {
+    caps.iter()
+        .map(|c| {
+            let u = c.to_ascii_uppercase();
+            if u == "ALL" || u.starts_with("CAP_") {
+                u
+            } else {
+                format!("CAP_{u}")
+            }
+        })
+        .collect()
 }
 
 fn kv_map(items: &[String], what: &str) -> Result<Map<String, Value>> {
@@ -474,13 +506,18 @@ impl ContainerOpts {
             "PortBindings": bindings,
             "RestartPolicy": parse_restart(&self.restart)?,
             "AutoRemove": self.rm,
-            "CapAdd": self.cap_add,
-            "CapDrop": self.cap_drop,
+            "CapAdd": normalize_caps(&self.cap_add),
+            "CapDrop": normalize_caps(&self.cap_drop),
+            "BlkioWeightDevice": [],
+            "BlkioDeviceReadBps": [],
+            "BlkioDeviceWriteBps": [],
+            "BlkioDeviceReadIOps": [],
+            "BlkioDeviceWriteIOps": [],
             "Dns": self.dns,
             "DnsOptions": self.dns_option,
             "DnsSearch": self.dns_search,
             "ExtraHosts": extra_hosts,
-            "GroupAdd": self.group_add,
+            "GroupAdd": if self.group_add.is_empty() { Value::Null } else { json!(self.group_add) },
             "Privileged": self.privileged,
             "PublishAllPorts": self.publish_all,
             "ReadonlyRootfs": self.read_only,
@@ -549,8 +586,8 @@ impl ContainerOpts {
             "OpenStdin": self.interactive,
             "StdinOnce": ai && !detach,
             "Env": env,
-            "Cmd": if ic.command.is_empty() { Value::Null } else { json!(ic.command) },
-            "Image": ic.image,
+            "Cmd": if ic.command().is_empty() { Value::Null } else { json!(ic.command()) },
+            "Image": ic.image(),
             "Volumes": volumes,
             "WorkingDir": self.workdir.clone().unwrap_or_default(),
             "Labels": labels,
@@ -611,8 +648,10 @@ mod tests {
 
     fn ic(cmd: &[&str]) -> ImageAndCommand {
         ImageAndCommand {
-            image: "busybox".into(),
-            command: cmd.iter().map(|s| s.to_string()).collect(),
+            args: std::iter::once("busybox")
+                .chain(cmd.iter().copied())
+                .map(str::to_string)
+                .collect(),
         }
     }
 
@@ -674,6 +713,10 @@ mod tests {
             json!({"Name": "on-failure", "MaximumRetryCount": 3})
         );
         assert_eq!(hc["NetworkMode"], json!("default"));
+        assert_eq!(
+            normalize_caps(&["net_admin".into(), "CAP_CHOWN".into(), "all".into()]),
+            ["CAP_NET_ADMIN", "CAP_CHOWN", "ALL"]
+        );
 
         let d = o.create_body(&ic(&[]), true).unwrap();
         assert_eq!(d["Cmd"], Value::Null);
