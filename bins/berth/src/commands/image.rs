@@ -66,6 +66,22 @@ where
     )
 }
 
+/// An error reported inside a JSON message stream (`errorDetail`).
+#[derive(Debug)]
+pub struct StreamError {
+    pub message: String,
+    /// Exit code a failed build step reported, if any.
+    pub code: Option<i64>,
+}
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StreamError {}
+
 /// Renders docker's jsonmessage stream: per-id status lines (updated in place
 /// on a terminal), `stream` text, errors.
 pub struct JsonDisplay {
@@ -101,7 +117,11 @@ impl JsonDisplay {
             .and_then(Value::as_str)
             .or_else(|| m.get("error").and_then(Value::as_str))
         {
-            bail!("{err}");
+            return Err(StreamError {
+                message: err.to_string(),
+                code: m.pointer("/errorDetail/code").and_then(Value::as_i64),
+            }
+            .into());
         }
         if let Some(id) = m.pointer("/aux/ID").and_then(Value::as_str) {
             self.aux_ids.push(id.to_string());
@@ -1185,6 +1205,12 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
         }
         params.push(("labels", Value::Object(m).to_string()));
     }
+    if !a.quiet {
+        println!(
+            "Sending build context to Docker daemon  {}",
+            format::human_size(ctx.len() as f64)
+        );
+    }
     let resp = client
         .call(
             Method::POST,
@@ -1193,7 +1219,16 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
             full(ctx),
         )
         .await?;
-    let d = display_stream(resp, a.quiet).await?;
+    let d = match display_stream(resp, a.quiet).await {
+        Ok(d) => d,
+        Err(e) => {
+            if let Some(se) = e.downcast_ref::<StreamError>() {
+                eprintln!("{}", se.message);
+                return Ok(se.code.filter(|c| *c > 0).map(|c| c as i32).unwrap_or(1));
+            }
+            return Err(e);
+        }
+    };
     if a.quiet {
         if let Some(id) = d.aux_ids.last() {
             println!("{id}");
