@@ -251,6 +251,46 @@ impl PortWatch {
     }
 }
 
+/// Undoes a half-made `connect` whose future was dropped (the caller was
+/// cancelled): releases the address, deletes the veth (in the background) and the
+/// netns. Error paths roll back explicitly (reporting cleanup errors) and disarm it.
+struct CancelGuard<'a> {
+    watch: &'a PortWatch,
+    ipam: Option<(&'a Mutex<Ipam>, Ipv4Addr)>,
+    path: PathBuf,
+    veth: Option<String>,
+    armed: bool,
+}
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        warn!(netns = %self.path.display(), "connect cancelled; rolling back");
+        if let Some((ipam, ip)) = self.ipam {
+            ipam.lock().unwrap_or_else(|p| p.into_inner()).release(ip);
+        }
+        if let Some(veth) = self.veth.take() {
+            self.watch.unregister(&veth);
+            let delete = move || {
+                if let Err(e) = delete_link_blocking(&veth) {
+                    warn!(veth = %veth, error = %e, "rollback: deleting the veth failed");
+                }
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn_blocking(delete);
+                }
+                Err(_) => delete(),
+            }
+        }
+        if let Err(e) = netns::remove(&self.path) {
+            warn!(error = %e, "rollback: removing the netns failed");
+        }
+    }
+}
+
 /// Docker's MAC for an address: 02:42 followed by the four address bytes.
 pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     let o = ip.octets();
@@ -741,7 +781,18 @@ impl NetworkManager {
                 host_veth: None,
                 network_id: String::new(),
             }),
-            (NetMode::None, _) | (NetMode::Bridge, None) => self.connect_none(container_id).await,
+            (NetMode::None, _) | (NetMode::Bridge, None) => {
+                let mut guard = CancelGuard {
+                    watch: &self.watch,
+                    ipam: None,
+                    path: self.netns_path(container_id),
+                    veth: None,
+                    armed: true,
+                };
+                let res = self.connect_none(container_id).await;
+                guard.armed = false;
+                res
+            }
             (NetMode::Bridge, Some(bs)) => {
                 let ip = bs
                     .ipam
@@ -751,7 +802,16 @@ impl NetworkManager {
                     .ok_or(NetworkError::PoolExhausted {
                         subnet: bs.info.subnet,
                     })?;
-                match self.connect_bridge(bs, container_id, ip).await {
+                let mut guard = CancelGuard {
+                    watch: &self.watch,
+                    ipam: Some((&bs.ipam, ip)),
+                    path: self.netns_path(container_id),
+                    veth: None,
+                    armed: true,
+                };
+                let res = self.connect_bridge(bs, container_id, ip, &mut guard).await;
+                guard.armed = false;
+                match res {
                     Ok(ep) => Ok(ep),
                     Err(e) => {
                         bs.ipam
@@ -796,6 +856,7 @@ impl NetworkManager {
         bs: &BridgeState,
         container_id: &str,
         ip: Ipv4Addr,
+        guard: &mut CancelGuard<'_>,
     ) -> Result<Endpoint, NetworkError> {
         let path = self.netns_path(container_id);
         let ns = netns::create(path.clone()).await?;
@@ -813,6 +874,7 @@ impl NetworkManager {
         for _ in 0..4 {
             let name = format!("veth{}", &hex::encode(rand::random::<[u8; 4]>())[..7]);
             let rx = self.watch.register(&name);
+            guard.veth = Some(name.clone());
             let peer = LinkUnspec::new_with_name(CONTAINER_IFNAME)
                 .address(mac.to_vec())
                 .mtu(self.mtu)
@@ -832,10 +894,13 @@ impl NetworkManager {
                     break;
                 }
                 Err(e) if nl_errno(&e) == Some(libc::EEXIST) => {
+                    // Someone else's link: never delete it.
+                    guard.veth = None;
                     self.watch.unregister(&name);
                     last_err = Some(NetworkError::netlink(format!("creating veth {name}"), e));
                 }
                 Err(e) => {
+                    guard.veth = None;
                     self.watch.unregister(&name);
                     last_err = Some(NetworkError::netlink(format!("creating veth {name}"), e));
                     break;

@@ -634,3 +634,64 @@ impl NetworkManager {
         self.connect(&id, NetMode::Bridge).await
     }
 }
+
+/// Ports (veths) attached to a bridge, from `ip link show master`.
+fn bridge_ports(bridge: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show", "master", bridge])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split(": ")
+                .nth(1)
+                .map(|n| n.split('@').next().unwrap_or(n).to_owned())
+        })
+        .collect()
+}
+
+/// A connect whose future is dropped half-way leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_connect_rolls_back() {
+    require_root!();
+    let g = Guard::new();
+    let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+        .await
+        .unwrap();
+    let mut cancelled = 0;
+    for k in 0..30u64 {
+        let id = format!("cancel{k}");
+        match tokio::time::timeout(
+            Duration::from_micros(k * 150),
+            mgr.connect(&id, NetMode::Bridge),
+        )
+        .await
+        {
+            Ok(ep) => mgr.disconnect(&ep.unwrap()).await.unwrap(),
+            Err(_) => cancelled += 1,
+        }
+    }
+    assert!(cancelled > 0, "no connect was cancelled");
+    // Background deletions and netns threads finish shortly.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let ports = bridge_ports(&g.bridge);
+        let files: Vec<_> = std::fs::read_dir(g.exec_root().join("netns"))
+            .unwrap()
+            .flatten()
+            .collect();
+        if ports.is_empty() && files.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind: ports {ports:?}, netns files {files:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Every address was released.
+    let in_use = mgr.bridge.as_ref().unwrap().ipam.lock().unwrap().in_use();
+    assert_eq!(in_use, 0);
+    eprintln!("cancelled {cancelled} of 30 connects");
+}
