@@ -1,0 +1,310 @@
+//! Runs the `berth` binary against a small scripted daemon on a unix socket:
+//! checks version negotiation, request shapes, output formats and how
+//! daemon errors (404, 501) are reported. Needs no real daemon.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// A canned response: status, content type, body.
+#[derive(Clone)]
+struct Canned {
+    status: u16,
+    body: Vec<u8>,
+    content_type: &'static str,
+}
+
+fn json(status: u16, body: &str) -> Canned {
+    Canned {
+        status,
+        body: body.as_bytes().to_vec(),
+        content_type: "application/json",
+    }
+}
+
+/// A recorded request: method, path with query, body.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    target: String,
+    body: String,
+}
+
+struct FakeDaemon {
+    _dir: tempfile::TempDir,
+    sock: PathBuf,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FakeDaemon {
+    /// Routes map "METHOD /path" (path without query and without the
+    /// version prefix) to a response.
+    fn start(api_version: &'static str, routes: HashMap<String, Canned>) -> FakeDaemon {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("d.sock");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { break };
+                let routes = routes.clone();
+                let seen = seen2.clone();
+                thread::spawn(move || {
+                    let mut r = BufReader::new(conn.try_clone().unwrap());
+                    let mut w = conn;
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut parts = line.split_whitespace();
+                        let method = parts.next().unwrap_or("").to_string();
+                        let target = parts.next().unwrap_or("").to_string();
+                        let mut len = 0usize;
+                        loop {
+                            let mut h = String::new();
+                            if r.read_line(&mut h).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if h == "\r\n" {
+                                break;
+                            }
+                            let lower = h.to_ascii_lowercase();
+                            if let Some(v) = lower.strip_prefix("content-length:") {
+                                len = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                        let mut body = vec![0u8; len];
+                        r.read_exact(&mut body).unwrap();
+                        seen.lock().unwrap().push(Seen {
+                            method: method.clone(),
+                            target: target.clone(),
+                            body: String::from_utf8_lossy(&body).to_string(),
+                        });
+                        let path = target.split('?').next().unwrap_or("");
+                        let path = match path.strip_prefix("/v") {
+                            Some(rest) => match rest.find('/') {
+                                Some(i) => &rest[i..],
+                                None => path,
+                            },
+                            None => path,
+                        };
+                        let resp = if path == "/_ping" {
+                            Canned {
+                                status: 200,
+                                body: b"OK".to_vec(),
+                                content_type: "text/plain",
+                            }
+                        } else {
+                            routes
+                                .get(&format!("{method} {path}"))
+                                .cloned()
+                                .unwrap_or_else(|| json(404, r#"{"message":"page not found"}"#))
+                        };
+                        let head = format!(
+                            "HTTP/1.1 {} X\r\nApi-Version: {api_version}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                            resp.status,
+                            resp.content_type,
+                            resp.body.len()
+                        );
+                        if w.write_all(head.as_bytes()).is_err() || w.write_all(&resp.body).is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        FakeDaemon {
+            _dir: dir,
+            sock,
+            seen,
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.sock.display())
+    }
+
+    fn berth(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+#[test]
+fn run_reports_unimplemented_pull_like_docker() {
+    let mut routes = HashMap::new();
+    routes.insert(
+        "POST /containers/create".into(),
+        json(404, r#"{"message":"No such image: busybox:latest"}"#),
+    );
+    routes.insert(
+        "POST /images/create".into(),
+        json(501, r#"{"message":"pulling images is not implemented"}"#),
+    );
+    let d = FakeDaemon::start("1.45", routes);
+    let out = d.berth(&["run", "--rm", "busybox", "echo", "hi"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "stderr: {err}");
+    assert!(
+        err.contains("Unable to find image 'busybox:latest' locally"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Error response from daemon: pulling images is not implemented"),
+        "{err}"
+    );
+    let seen = d.seen();
+    // Negotiated down to the server's version.
+    let create = seen
+        .iter()
+        .find(|s| s.target.starts_with("/v1.45/containers/create"))
+        .expect("create request");
+    let body: serde_json::Value = serde_json::from_str(&create.body).unwrap();
+    assert_eq!(body["Image"], "busybox");
+    assert_eq!(body["Cmd"], serde_json::json!(["echo", "hi"]));
+    assert_eq!(body["HostConfig"]["AutoRemove"], true);
+    assert!(seen
+        .iter()
+        .any(|s| s.method == "POST"
+            && s.target == "/v1.45/images/create?fromImage=busybox&tag=latest"));
+}
+
+#[test]
+fn pull_prints_501_cleanly() {
+    let mut routes = HashMap::new();
+    routes.insert(
+        "POST /images/create".into(),
+        json(501, r#"{"message":"not implemented: pull"}"#),
+    );
+    routes.insert(
+        "POST /build".into(),
+        json(501, r#"{"message":"not implemented: build"}"#),
+    );
+    let d = FakeDaemon::start("1.51", routes);
+    let out = d.berth(&["pull", "busybox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "Error response from daemon: not implemented: pull\n"
+    );
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\n").unwrap();
+    let out = d.berth(&["build", "-q", ctx.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "Error response from daemon: not implemented: build\n"
+    );
+}
+
+#[test]
+fn ps_table_and_templates() {
+    let now = chrono::Utc::now().timestamp();
+    let list = format!(
+        r#"[{{"Id":"0123456789abcdef0123456789abcdef","Names":["/web"],"Image":"busybox",
+        "ImageID":"sha256:aa","Command":"sleep 100","Created":{},"State":"running",
+        "Status":"Up 3 seconds","Ports":[],"Labels":{{"tier":"front"}},
+        "NetworkSettings":{{"Networks":{{"bridge":{{}}}}}},"Mounts":[]}}]"#,
+        now - 120
+    );
+    let mut routes = HashMap::new();
+    routes.insert("GET /containers/json".into(), json(200, &list));
+    let d = FakeDaemon::start("1.51", routes);
+    let out = d.berth(&["ps"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "CONTAINER ID   IMAGE     COMMAND       CREATED         STATUS         PORTS     NAMES\n\
+         0123456789ab   busybox   \"sleep 100\"   2 minutes ago   Up 3 seconds             web\n"
+    );
+    let out = d.berth(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}} {{.Label \"tier\"}} {{.State}}",
+    ]);
+    assert_eq!(text(&out.stdout), "web front running\n");
+    let out = d.berth(&["ps", "-q", "--no-trunc"]);
+    assert_eq!(text(&out.stdout), "0123456789abcdef0123456789abcdef\n");
+    let seen = d.seen();
+    assert!(seen
+        .iter()
+        .any(|s| s.target == "/v1.51/containers/json?all=1"));
+}
+
+#[test]
+fn inspect_formats_and_missing_objects() {
+    let mut routes = HashMap::new();
+    routes.insert(
+        "GET /containers/c1/json".into(),
+        json(
+            200,
+            r#"{"Id":"abc","State":{"Status":"exited","ExitCode":3},"Config":{"Labels":{"k":"v"},"Cmd":["true"]},"NetworkSettings":{"IPAddress":""}}"#,
+        ),
+    );
+    routes.insert(
+        "GET /containers/nope/json".into(),
+        json(404, r#"{"message":"No such container: nope"}"#),
+    );
+    routes.insert(
+        "GET /images/nope/json".into(),
+        json(404, r#"{"message":"No such image: nope"}"#),
+    );
+    let d = FakeDaemon::start("1.51", routes);
+    let out = d.berth(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}} {{index .Config.Labels \"k\"}} {{json .Config.Cmd}}",
+        "c1",
+    ]);
+    assert_eq!(text(&out.stdout), "exited 3 v [\"true\"]\n");
+    let out = d.berth(&["inspect", "c1", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).starts_with("[\n    {\n        \"Id\": \"abc\",\n"));
+    assert_eq!(text(&out.stderr), "Error: No such object: nope\n");
+    let out = d.berth(&["container", "inspect", "nope"]);
+    assert_eq!(text(&out.stdout), "[]\n");
+    assert_eq!(text(&out.stderr), "Error: No such container: nope\n");
+}
+
+#[test]
+fn unreachable_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = format!("unix://{}/none.sock", dir.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["-H", &host, "ps"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("Cannot connect to the berth daemon at {host}. Is the berth daemon running?\n")
+    );
+    // BERTH_HOST is honoured when -H is absent.
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_HOST", &host)
+        .args(["version"])
+        .output()
+        .unwrap();
+    assert!(text(&out.stderr).contains(&host));
+}
