@@ -11,13 +11,21 @@
 //! * The init process (and every exec'd process) is cloned with `CLONE_PARENT` from
 //!   the intermediate process, so it is a direct child of the calling process and
 //!   sends it `SIGCHLD`: the caller reaps it with `waitpid`/pidfd.
-//! * When `run`/`exec` fail, short-lived helper processes of libcontainer may have
-//!   exited without being reaped: a subreaper caller collects them like any other
-//!   unknown child.
+//! * When `run`/`exec` fail, libcontainer's helper processes (intermediate, and an
+//!   init that never exec'd) are left unreaped by libcontainer; this module reaps
+//!   those that appeared during the failed call (they are recognisable by their
+//!   `youki:[…]` names), so no zombie stays behind and no other child is touched.
 //! * libcontainer temporarily changes the calling process's working directory (to
-//!   bind unix sockets with short names) and marks the process non-dumpable. Call it
-//!   from a process that is single-threaded at that moment (clone3 does not run
-//!   `pthread_atfork` handlers) and only with absolute paths.
+//!   bind unix sockets with short names), marks the process non-dumpable, and
+//!   writes the spec's `oomScoreAdj` to the *caller's* `/proc/self/oom_score_adj`
+//!   (inherited by the container). `run`/`exec` are serialized by a process-wide
+//!   lock; other threads must not rely on the working directory meanwhile.
+//! * Processes are cloned with a raw `clone3`, which runs no `pthread_atfork`
+//!   handlers: the child copies only the calling thread. Call `run`/`exec` while
+//!   no other thread holds a lock the child may need (stdio/log writers): ideally
+//!   while the process is single-threaded or its other threads are idle.
+//! * The calling process must keep fds 0, 1 and 2 open (e.g. on /dev/null):
+//!   libcontainer's internal sockets must not be allocated there.
 //!
 //! State lives under `root/<id>` (libcontainer's `state.json`, the `notify.sock`
 //! used to start the container, and exec's temporary `process.json`). Unix socket
@@ -62,14 +70,17 @@ static EXEC_SEQ: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct BuiltinRuntime {
     /// libcontainer's state root (one directory per container), e.g.
-    /// `<exec_root>/builtin`. Must be absolute.
+    /// `<exec_root>/builtin`; absolute.
     root: PathBuf,
 }
 
 impl BuiltinRuntime {
-    /// A runtime keeping its state under `root` (created on first use). `root`
-    /// should be absolute and short.
+    /// A runtime keeping its state under `root` (created on first use, mode 0711).
+    /// A relative `root` is resolved against the current directory now.
     pub fn new(root: PathBuf) -> Self {
+        // libcontainer resolves the root against the working directory, which it
+        // changes temporarily: resolve it once, here.
+        let root = std::path::absolute(&root).unwrap_or(root);
         Self { root }
     }
 

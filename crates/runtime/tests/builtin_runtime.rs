@@ -31,7 +31,8 @@ use runtime::{Runtime, RuntimeError, StdioSpec};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const APPLETS: &[&str] = &[
-    "sh", "echo", "sleep", "true", "false", "cat", "tty", "ls", "id", "hostname", "grep",
+    "sh", "echo", "sleep", "true", "false", "cat", "tty", "ls", "id", "hostname", "grep", "head",
+    "tr",
 ];
 
 /// Takes the serial lock and makes this process a child subreaper (like the shim).
@@ -511,6 +512,54 @@ fn resources_apply_to_v1_cgroups() {
             .any(|l| l.contains(":memory:") && l.ends_with(&fx.cgroup_path())),
         "{cgroups}"
     );
+}
+
+#[test]
+fn memory_limit_triggers_the_oom_killer() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("oom");
+    let rt = fx.runtime();
+    let limit: i64 = 16 * 1024 * 1024;
+    fx.write_spec(
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived",
+        ],
+        |spec| {
+            let resources = LinuxResourcesBuilder::default()
+                .memory(
+                    LinuxMemoryBuilder::default()
+                        .limit(limit)
+                        .swap(limit)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap();
+            let mut linux = spec.linux().clone().unwrap();
+            linux.set_resources(Some(resources));
+            spec.set_linux(Some(linux));
+        },
+    );
+    let (stdio, mut out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(wait_exit(pid), 128 + libc::SIGKILL, "{text}");
+    assert!(!text.contains("survived"), "{text}");
+    let oom = read_trim(&cgroup_dir("memory", &fx).join("memory.oom_control"));
+    let kills: u64 = oom
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(kills > 0, "{oom}");
 }
 
 #[test]

@@ -337,6 +337,24 @@ async fn shim_rss() {
         eprintln!("MEASURE shim {l}");
     }
     eprintln!("MEASURE shim {rss}");
+    if std::env::var_os("BERTH_SMAPS").is_some() {
+        let sm = std::fs::read_to_string(format!("/proc/{}/smaps", c.shim_pid)).unwrap();
+        let mut head = String::new();
+        for l in sm.lines() {
+            if l.contains('-') && !l.contains(':')
+                || l.split_whitespace()
+                    .next()
+                    .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
+            {
+                head = l.to_string();
+            } else if let Some(r) = l.strip_prefix("Rss:") {
+                let kb: u64 = r.trim().trim_end_matches("kB").trim().parse().unwrap();
+                if kb >= 64 {
+                    eprintln!("SMAPS {kb:>6} kB {head}");
+                }
+            }
+        }
+    }
     let kb: u64 = rss.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(kb < 16 * 1024, "{rss}");
     c.client.kill(9).await.unwrap();
