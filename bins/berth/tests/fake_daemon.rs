@@ -308,3 +308,46 @@ fn unreachable_daemon() {
         .unwrap();
     assert!(text(&out.stderr).contains(&host));
 }
+
+#[test]
+fn pull_progress_stream_without_terminal() {
+    let stream = [
+        r#"{"status":"Pulling from library/busybox","id":"latest"}"#,
+        r#"{"status":"Pulling fs layer","progressDetail":{},"id":"aaa"}"#,
+        r#"{"status":"Downloading","progressDetail":{"current":10,"total":100},"progress":"[=>   ] 10B/100B","id":"aaa"}"#,
+        r#"{"status":"Download complete","progressDetail":{},"id":"aaa"}"#,
+        r#"{"status":"Pull complete","progressDetail":{},"id":"aaa"}"#,
+        r#"{"status":"Digest: sha256:abc"}"#,
+        r#"{"status":"Status: Downloaded newer image for busybox:latest"}"#,
+    ]
+    .join("\r\n");
+    let mut routes = HashMap::new();
+    routes.insert("POST /images/create".into(), json(200, &stream));
+    let d = FakeDaemon::start("1.51", routes);
+    let out = d.berth(&["pull", "busybox"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "Using default tag: latest\n\
+         latest: Pulling from library/busybox\n\
+         aaa: Pulling fs layer\n\
+         aaa: Download complete\n\
+         aaa: Pull complete\n\
+         Digest: sha256:abc\n\
+         Status: Downloaded newer image for busybox:latest\n\
+         docker.io/library/busybox:latest\n"
+    );
+
+    let mut routes = HashMap::new();
+    routes.insert(
+        "POST /images/create".into(),
+        json(
+            200,
+            r#"{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}"#,
+        ),
+    );
+    let d = FakeDaemon::start("1.51", routes);
+    let out = d.berth(&["pull", "busybox:nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "manifest unknown\n");
+}

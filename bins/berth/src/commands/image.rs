@@ -192,6 +192,17 @@ fn split_ref(r: &str) -> (String, String) {
     }
 }
 
+/// docker's fully qualified form: "busybox:latest" -> "docker.io/library/busybox:latest".
+pub fn normalize_ref(r: &str) -> String {
+    match r.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            r.to_string()
+        }
+        Some(_) => format!("docker.io/{r}"),
+        None => format!("docker.io/library/{r}"),
+    }
+}
+
 /// The registry a reference points at, as `berth login` keys it.
 fn registry_of(name: &str) -> String {
     match name.split_once('/') {
@@ -314,12 +325,14 @@ pub async fn pull(client: &Client, a: PullArgs) -> Result<i32> {
     } else {
         display_stream(resp, false).await?;
     }
-    let full_ref = if tag.is_empty() {
+    let tagged = if tag.is_empty() {
         format!("{name}:latest")
-    } else {
+    } else if a.image.contains('@') {
         a.image.clone()
+    } else {
+        format!("{name}:{tag}")
     };
-    println!("{full_ref}");
+    println!("{}", normalize_ref(&tagged));
     Ok(0)
 }
 
@@ -1428,6 +1441,15 @@ mod tests {
         assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
         assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
         assert_eq!(registry_of("busybox"), DEFAULT_REGISTRY);
+        assert_eq!(
+            normalize_ref("busybox:latest"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(normalize_ref("me/app:1"), "docker.io/me/app:1");
+        assert_eq!(
+            normalize_ref("localhost:5000/app:1"),
+            "localhost:5000/app:1"
+        );
         assert_eq!(registry_of("localhost:5000/x"), "localhost:5000");
     }
 

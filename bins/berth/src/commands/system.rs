@@ -19,7 +19,7 @@ fn kv(out: &mut String, indent: &str, key: &str, val: &str) {
     let label = format!("{key}:");
     out.push_str(&format!(
         "{indent}{label:<width$}{val}\n",
-        width = 18 - indent.len() + 1
+        width = 20 - indent.len()
     ));
 }
 
@@ -101,7 +101,11 @@ pub async fn version(client: &Client, a: VersionArgs) -> Result<i32> {
             );
             kv(&mut out, "  ", "Go version", &g("GoVersion"));
             kv(&mut out, "  ", "Git commit", &g("GitCommit"));
-            kv(&mut out, "  ", "Built", &g("BuildTime"));
+            let built = g("BuildTime");
+            let built = chrono::DateTime::parse_from_rfc3339(&built)
+                .map(|t| t.format("%a %b %e %H:%M:%S %Y").to_string())
+                .unwrap_or(built);
+            kv(&mut out, "  ", "Built", &built);
             kv(
                 &mut out,
                 "  ",
