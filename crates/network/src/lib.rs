@@ -184,27 +184,55 @@ type LinkEvents = futures::channel::mpsc::UnboundedReceiver<(
     rtnetlink::sys::SocketAddr,
 )>;
 
+type WaiterList = Vec<(u64, tokio::sync::oneshot::Sender<()>)>;
+
 /// Waiters for "link X is operationally up", fed by a multicast netlink socket.
 #[derive(Default)]
 struct PortWatch {
-    waiters: Mutex<HashMap<String, tokio::sync::oneshot::Sender<()>>>,
+    waiters: Mutex<HashMap<String, WaiterList>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+/// One registered waiter; unregisters itself when dropped.
+struct LinkUpWaiter {
+    watch: Arc<PortWatch>,
+    name: String,
+    id: u64,
+    rx: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Drop for LinkUpWaiter {
+    fn drop(&mut self) {
+        let mut map = self.watch.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = map.get_mut(&self.name) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                map.remove(&self.name);
+            }
+        }
+    }
 }
 
 impl PortWatch {
-    fn register(&self, name: &str) -> tokio::sync::oneshot::Receiver<()> {
+    /// Registers interest in `name` going operationally up. Register before the
+    /// change can happen, so that its event cannot be missed.
+    fn register(self: &Arc<Self>, name: &str) -> LinkUpWaiter {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.waiters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_owned(), tx);
-        rx
-    }
-
-    fn unregister(&self, name: &str) {
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
+            .entry(name.to_owned())
+            .or_default()
+            .push((id, tx));
+        LinkUpWaiter {
+            watch: self.clone(),
+            name: name.to_owned(),
+            id,
+            rx: Some(rx),
+        }
     }
 
     async fn dispatch(self: Arc<Self>, mut events: LinkEvents) {
@@ -234,12 +262,12 @@ impl PortWatch {
             }) else {
                 continue;
             };
-            let waiter = self
+            let woken = self
                 .waiters
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(name);
-            if let Some(tx) = waiter {
+            for (_, tx) in woken.into_iter().flatten() {
                 let _ = tx.send(());
             }
         }
@@ -255,7 +283,6 @@ impl PortWatch {
 /// cancelled): releases the address, deletes the veth (in the background) and the
 /// netns. Error paths roll back explicitly (reporting cleanup errors) and disarm it.
 struct CancelGuard<'a> {
-    watch: &'a PortWatch,
     ipam: Option<(&'a Mutex<Ipam>, Ipv4Addr)>,
     path: PathBuf,
     veth: Option<String>,
@@ -272,7 +299,6 @@ impl Drop for CancelGuard<'_> {
             ipam.lock().unwrap_or_else(|p| p.into_inner()).release(ip);
         }
         if let Some(veth) = self.veth.take() {
-            self.watch.unregister(&veth);
             let delete = move || {
                 if let Err(e) = delete_link_blocking(&veth) {
                     warn!(veth = %veth, error = %e, "rollback: deleting the veth failed");
@@ -783,7 +809,6 @@ impl NetworkManager {
             }),
             (NetMode::None, _) | (NetMode::Bridge, None) => {
                 let mut guard = CancelGuard {
-                    watch: &self.watch,
                     ipam: None,
                     path: self.netns_path(container_id),
                     veth: None,
@@ -803,7 +828,6 @@ impl NetworkManager {
                         subnet: bs.info.subnet,
                     })?;
                 let mut guard = CancelGuard {
-                    watch: &self.watch,
                     ipam: Some((&bs.ipam, ip)),
                     path: self.netns_path(container_id),
                     veth: None,
@@ -871,9 +895,11 @@ impl NetworkManager {
         let mut host_veth = String::new();
         let mut port_up = None;
         let mut last_err = None;
+        // Registered before any port of ours can change the bridge's carrier.
+        let bridge_up = self.watch.register(&bs.info.name);
         for _ in 0..4 {
             let name = format!("veth{}", &hex::encode(rand::random::<[u8; 4]>())[..7]);
-            let rx = self.watch.register(&name);
+            let waiter = self.watch.register(&name);
             guard.veth = Some(name.clone());
             let peer = LinkUnspec::new_with_name(CONTAINER_IFNAME)
                 .address(mac.to_vec())
@@ -889,19 +915,17 @@ impl NetworkManager {
             match self.handle.link().add(msg).execute().await {
                 Ok(()) => {
                     host_veth = name;
-                    port_up = Some(rx);
+                    port_up = Some(waiter);
                     last_err = None;
                     break;
                 }
                 Err(e) if nl_errno(&e) == Some(libc::EEXIST) => {
                     // Someone else's link: never delete it.
                     guard.veth = None;
-                    self.watch.unregister(&name);
                     last_err = Some(NetworkError::netlink(format!("creating veth {name}"), e));
                 }
                 Err(e) => {
                     guard.veth = None;
-                    self.watch.unregister(&name);
                     last_err = Some(NetworkError::netlink(format!("creating veth {name}"), e));
                     break;
                 }
@@ -909,7 +933,7 @@ impl NetworkManager {
         }
         drop(ns.ns_fd);
         let port_up = match (port_up, last_err) {
-            (Some(rx), None) => rx,
+            (Some(waiter), None) => waiter,
             (_, e) => {
                 let e = e.unwrap_or(NetworkError::Thread { path: path.clone() });
                 return Err(e.with_cleanup(netns::remove(&path).err()));
@@ -956,7 +980,6 @@ impl NetworkManager {
         })
         .await;
         if let Err(e) = res {
-            self.watch.unregister(&host_veth);
             let cleanup = match delete_link_by_name(&host_veth).await {
                 Err(c) => Some(c),
                 Ok(()) => netns::remove(&path).err(),
@@ -964,7 +987,15 @@ impl NetworkManager {
             return Err(e.with_cleanup(cleanup));
         }
 
-        if let Err(e) = self.wait_port_up(&host_veth, port_up).await {
+        // The container's first packets must not be dropped: wait until its bridge
+        // port forwards, and, for the first port of an idle bridge, until the bridge
+        // itself has carrier (its transmit queue is only activated then: the
+        // bridge's ARP replies were dropped otherwise).
+        let ready = async {
+            self.wait_link_up(port_up, false).await?;
+            self.wait_link_up(bridge_up, true).await
+        };
+        if let Err(e) = ready.await {
             let cleanup = match delete_link_by_name(&host_veth).await {
                 Err(c) => Some(c),
                 Ok(()) => netns::remove(&path).err(),
@@ -984,29 +1015,33 @@ impl NetworkManager {
         })
     }
 
-    /// Waits until the kernel has processed the carrier change of the host veth
-    /// (operstate UP): only then is its bridge port forwarding. Until then frames
-    /// from the container are dropped at the bridge, and a lost first ARP request
-    /// costs the container a 1 s retransmit. The kernel does this in its linkwatch
-    /// work, usually within a millisecond; the link event is caught by the
-    /// manager's multicast netlink socket (`port_up`, registered before the veth
-    /// was created), with a netlink query every 20 ms as a fallback (lost events),
-    /// bounded by [`PORT_UP_TIMEOUT`].
-    async fn wait_port_up(
+    /// Waits until the kernel has processed a carrier change of a link (operstate
+    /// UP). For the host veth, only then is its bridge port forwarding; for the
+    /// bridge, only then is its transmit queue active. Until then frames are
+    /// dropped, and a lost first ARP request or reply costs the container a 1 s
+    /// retransmit. The kernel does this in its linkwatch work, usually within a
+    /// millisecond; the link event is caught by the manager's multicast netlink
+    /// socket (the waiter was registered before the change could happen), with a
+    /// netlink query every 20 ms as a fallback (lost events), bounded by
+    /// [`PORT_UP_TIMEOUT`]. `query_first`: the link is probably up already.
+    async fn wait_link_up(
         &self,
-        veth: &str,
-        port_up: tokio::sync::oneshot::Receiver<()>,
+        mut waiter: LinkUpWaiter,
+        query_first: bool,
     ) -> Result<(), NetworkError> {
+        let name = waiter.name.clone();
+        if query_first && self.link_is_up(&name).await? {
+            return Ok(());
+        }
         let start = std::time::Instant::now();
         let step = std::time::Duration::from_millis(20);
-        let mut port_up = Some(port_up);
-        let result = loop {
-            let event = match port_up.as_mut() {
+        loop {
+            let event = match waiter.rx.as_mut() {
                 Some(rx) => match tokio::time::timeout(step, rx).await {
                     Ok(Ok(())) => true,
                     Ok(Err(_)) => {
-                        // The event watcher is gone: poll only.
-                        port_up = None;
+                        // Woken without an event (overrun, watcher gone): query.
+                        waiter.rx = None;
                         false
                     }
                     Err(_) => false,
@@ -1016,36 +1051,32 @@ impl NetworkManager {
                     false
                 }
             };
-            if event || self.port_is_up(veth).await? {
-                break Ok(());
+            if event || self.link_is_up(&name).await? {
+                break;
             }
             if start.elapsed() > PORT_UP_TIMEOUT {
-                warn!(
-                    veth,
-                    "bridge port not up after {PORT_UP_TIMEOUT:?}; continuing"
-                );
-                break Ok(());
+                warn!(link = %name, "link not up after {PORT_UP_TIMEOUT:?}; continuing");
+                break;
             }
-        };
-        self.watch.unregister(veth);
+        }
         let waited = start.elapsed();
         if waited > std::time::Duration::from_millis(5) {
-            debug!(veth, ?waited, "bridge port came up late");
+            debug!(link = %name, ?waited, "link came up late");
         }
-        result
+        Ok(())
     }
 
-    async fn port_is_up(&self, veth: &str) -> Result<bool, NetworkError> {
+    async fn link_is_up(&self, name: &str) -> Result<bool, NetworkError> {
         let mut links = self
             .handle
             .link()
             .get()
-            .match_name(veth.to_owned())
+            .match_name(name.to_owned())
             .execute();
         let link = links
             .try_next()
             .await
-            .map_err(|e| NetworkError::netlink(format!("looking up veth {veth}"), e))?;
+            .map_err(|e| NetworkError::netlink(format!("looking up link {name}"), e))?;
         Ok(link.iter().any(link_oper_up))
     }
 

@@ -695,3 +695,49 @@ async fn cancelled_connect_rolls_back() {
     assert_eq!(in_use, 0);
     eprintln!("cancelled {cancelled} of 30 connects");
 }
+
+/// Diagnostic (ignored): the first ping from the first container of a fresh bridge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn first_ping_on_fresh_bridge() {
+    require_root!();
+    let mut fails = 0;
+    for i in 0..30 {
+        let g = Guard::new();
+        let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+            .await
+            .unwrap();
+        let br = mgr.bridge().unwrap();
+        let ep = mgr
+            .connect(&format!("first{i}"), NetMode::Bridge)
+            .await
+            .unwrap();
+        let ns = ep.netns.clone().unwrap();
+        let t = br.gateway.to_string();
+        let (ok, _) = in_ns(&ns, &["/bin/busybox", "ping", "-c1", "-W1", &t]);
+        if !ok {
+            fails += 1;
+            let veth = ep.host_veth.clone().unwrap();
+            for dev in [&veth, &g.bridge] {
+                let out = Command::new("ip")
+                    .args(["-s", "-s", "link", "show", "dev", dev])
+                    .output()
+                    .unwrap();
+                eprintln!("STAT host {dev}:\n{}", String::from_utf8_lossy(&out.stdout));
+            }
+            eprintln!(
+                "STAT ns eth0:\n{}",
+                in_ns(&ns, &["ip", "-s", "-s", "link", "show", "dev", "eth0"]).1
+            );
+            eprintln!("STAT ns neigh: {}", in_ns(&ns, &["ip", "neigh"]).1);
+            let out = Command::new("ip")
+                .args(["neigh", "show", "dev", &g.bridge])
+                .output()
+                .unwrap();
+            eprintln!("STAT host neigh: {}", String::from_utf8_lossy(&out.stdout));
+        }
+        mgr.disconnect(&ep).await.unwrap();
+        mgr.destroy_bridge().await.unwrap();
+    }
+    eprintln!("first-ping failures: {fails}/30");
+}
