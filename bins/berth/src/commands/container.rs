@@ -160,9 +160,13 @@ pub async fn run(client: &Client, a: RunArgs) -> Result<i32> {
         }
     };
     if a.detach && !a.opts.attach.is_empty() {
+        eprintln!("conflicting options: cannot specify both --attach and --detach");
+        return Ok(1);
+    }
+    if a.opts.rm && !matches!(a.opts.restart.as_str(), "no" | "") {
         print_run_error(
             "run",
-            &anyhow!("conflicting options: cannot specify both --attach and --detach"),
+            &anyhow!("conflicting options: cannot specify both --restart and --rm"),
         );
         return Ok(125);
     }

@@ -100,6 +100,11 @@ impl JsonDisplay {
         } else {
             (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
         };
+        Self::with_writer(out, tty)
+    }
+
+    /// Displays into any writer (`tty` selects in-place progress updates).
+    pub fn with_writer(out: Box<dyn Write + Send>, tty: bool) -> Self {
         JsonDisplay {
             out,
             tty,
@@ -170,7 +175,14 @@ pub async fn display_stream(
     resp: hyper::Response<hyper::body::Incoming>,
     to_stderr: bool,
 ) -> Result<JsonDisplay> {
-    let mut d = JsonDisplay::new(to_stderr);
+    display_stream_into(resp, JsonDisplay::new(to_stderr)).await
+}
+
+/// [`display_stream`] with a given display.
+pub async fn display_stream_into(
+    resp: hyper::Response<hyper::body::Incoming>,
+    mut d: JsonDisplay,
+) -> Result<JsonDisplay> {
     let mut vals = Box::pin(json_values(Box::pin(body_stream(resp))));
     while let Some(v) = vals.next().await {
         d.show(&v?)?;
@@ -1029,6 +1041,31 @@ pub async fn save(client: &Client, a: SaveArgs) -> Result<i32> {
 // build
 // ---------------------------------------------------------------------------
 
+/// A clonable in-memory writer.
+#[derive(Clone, Default)]
+struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(b);
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// `berth build`
 #[derive(Args, Debug)]
 pub struct BuildArgs {
@@ -1232,22 +1269,38 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
             full(ctx),
         )
         .await?;
-    let d = match display_stream(resp, a.quiet).await {
-        Ok(d) => d,
+    // Like docker, -q buffers the build output: printed to stdout on
+    // success (the daemon sends just the image id then), stderr on failure.
+    let buf = SharedBuf::default();
+    let display = if a.quiet {
+        JsonDisplay::with_writer(Box::new(buf.clone()), false)
+    } else {
+        JsonDisplay::new(false)
+    };
+    let result = display_stream_into(resp, display).await;
+    let buffered = buf.take();
+    match result {
+        Ok(d) => {
+            if a.quiet {
+                if buffered.is_empty() {
+                    if let Some(id) = d.aux_ids.last() {
+                        println!("{id}");
+                    }
+                } else {
+                    std::io::stdout().write_all(&buffered)?;
+                }
+            }
+            Ok(0)
+        }
         Err(e) => {
+            std::io::stderr().write_all(&buffered)?;
             if let Some(se) = e.downcast_ref::<StreamError>() {
                 eprintln!("{}", se.message);
                 return Ok(se.code.filter(|c| *c > 0).map(|c| c as i32).unwrap_or(1));
             }
-            return Err(e);
-        }
-    };
-    if a.quiet {
-        if let Some(id) = d.aux_ids.last() {
-            println!("{id}");
+            Err(e)
         }
     }
-    Ok(0)
 }
 
 // ---------------------------------------------------------------------------
