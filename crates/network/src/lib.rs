@@ -8,6 +8,20 @@
 //! a new namespace costs one short-lived thread (`unshare` must not run on a pool
 //! thread) and a handful of netlink round trips. nftables is programmed once per
 //! start with `nft -f -`.
+//!
+//! Lifecycle, as the daemon drives it:
+//! 1. [`NetworkManager::start`] at daemon start (creates or adopts the bridge, nft
+//!    table, ip_forward; persists the network id in `<state_dir>/network/bridge.id`).
+//! 2. [`NetworkManager::restore`] with the endpoints of containers still running,
+//!    then [`NetworkManager::cleanup_stale`] with the same list, before serving.
+//! 3. [`NetworkManager::connect`] before the runtime creates the container: the
+//!    runtime joins `Endpoint::netns` (OCI `linux.namespaces` network `path`); a
+//!    `Host` endpoint has no netns (no network namespace in the spec).
+//!    [`NetworkManager::disconnect`] after the container exited (idempotent).
+//! 4. The endpoint is persisted with the container (it is serde) for step 2.
+//!
+//! Host requirements: root (CAP_NET_ADMIN, CAP_SYS_ADMIN), the `nft` binary when
+//! `nat` is on, and the bridge and veth drivers.
 
 mod error;
 mod etc;

@@ -741,3 +741,21 @@ async fn first_ping_on_fresh_bridge() {
     }
     eprintln!("first-ping failures: {fails}/30");
 }
+
+/// The daemon shares the manager across tasks and spawns its futures.
+#[allow(dead_code)]
+fn manager_and_futures_are_send() {
+    fn is_send_sync<T: Send + Sync>() {}
+    fn is_send<T: Send>(_: &T) {}
+    is_send_sync::<NetworkManager>();
+    let check = |m: &NetworkManager, ep: &Endpoint| {
+        is_send(&m.connect("x", NetMode::Bridge));
+        is_send(&m.disconnect(ep));
+        is_send(&m.cleanup_stale(&[]));
+        is_send(&NetworkManager::start(
+            BridgeConfig::default(),
+            Path::new("/"),
+        ));
+    };
+    let _ = check;
+}
