@@ -246,7 +246,12 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
 }
 
 async fn real_main(cli: Cli) -> i32 {
-    let host_s = cli.host.clone().unwrap_or_else(|| DEFAULT_HOST.to_string());
+    // An empty BERTH_HOST counts as unset, like an empty DOCKER_HOST.
+    let host_s = cli
+        .host
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| DEFAULT_HOST.to_string());
     let host = match Host::parse(&host_s) {
         Ok(h) => h,
         Err(e) => {

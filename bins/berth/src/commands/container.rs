@@ -1001,6 +1001,7 @@ pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
         "Mounts": mounts.join(","),
         "LocalVolumes": local_volumes.to_string(),
         "Size": size,
+        "Platform": c.get("ImageManifestDescriptor").and_then(|d| d.get("platform")).cloned().unwrap_or(Value::Null),
     })
 }
 
@@ -1010,7 +1011,7 @@ pub fn ps_headers() -> Value {
         "ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
         "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
         "State": "STATE", "Ports": "PORTS", "Labels": "LABELS", "Networks": "NETWORKS",
-        "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE",
+        "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "Platform": "PLATFORM",
         "__Label": {}
     })
 }
