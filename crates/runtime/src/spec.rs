@@ -739,9 +739,14 @@ pub fn generate_spec(spec: &ContainerSpec) -> Result<oci_spec::runtime::Spec, Sp
         "cwd": cwd,
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "rlimits": rlimits,
-        "noNewPrivileges": spec.no_new_privileges,
         "oomScoreAdj": 0,
     });
+    // Only when set: libcontainer 0.7 tests the field's presence, not its value, to
+    // decide whether seccomp is loaded before dropping capabilities (it must be,
+    // without no_new_privs).
+    if spec.no_new_privileges {
+        process["noNewPrivileges"] = json!(true);
+    }
     if spec.tty {
         process["consoleSize"] = json!({"height": 24, "width": 80});
     }

@@ -1,21 +1,21 @@
-//! The shim on runc, end to end (root only).
+//! The shim end to end on runc and (feature "builtin") the built-in runtime; root only.
+//! Every test runs once per runtime: `runc::<name>` and `builtin::<name>`.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{base_spec, collect, Ctr};
+use common::{base_spec, collect, Ctr, Rt};
 use futures::StreamExt;
 use runtime::shim::{Frame, ShimClient, ShimError, StdStream};
 use runtime::spec::{exec_process, ExecConfig};
 use tokio::io::AsyncWriteExt;
 
-#[tokio::test]
-async fn echo_reaches_attach_and_log() {
+async fn echo_reaches_attach_and_log(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let spec = base_spec(dir.path(), &["sh", "-c", "echo hello; echo oops >&2; id"]);
-    let c = Ctr::create(dir, spec, false, None).await;
+    let c = Ctr::create(rt, dir, spec, false, None).await;
     let session = c.client.attach(false, true, true).await.unwrap();
     let t0 = Instant::now();
     let pid = c.client.start().await.unwrap();
@@ -46,13 +46,12 @@ async fn echo_reaches_attach_and_log() {
     assert_eq!(c.client.wait().await.unwrap().exit_code, 0);
 }
 
-#[tokio::test]
-async fn exit_code_and_user() {
+async fn exit_code_and_user(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let mut spec = base_spec(dir.path(), &["sh", "-c", "id; exit 3"]);
     spec.user = "nobody".into();
-    let c = Ctr::create(dir, spec, false, None).await;
+    let c = Ctr::create(rt, dir, spec, false, None).await;
     let session = c.client.attach(false, true, true).await.unwrap();
     c.client.start().await.unwrap();
     let (out, _, code) = collect(session, 20).await;
@@ -69,12 +68,11 @@ async fn exit_code_and_user() {
     );
 }
 
-#[tokio::test]
-async fn start_failure_reports_runtime_message() {
+async fn start_failure_reports_runtime_message(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let spec = base_spec(dir.path(), &["nope"]);
-    let c = Ctr::create(dir, spec, false, None).await;
+    let c = Ctr::create(rt, dir, spec, false, None).await;
     match c.client.start().await {
         Err(ShimError::Start { message, exit_code }) => {
             assert!(
@@ -90,13 +88,12 @@ async fn start_failure_reports_runtime_message() {
     assert!(e.error.unwrap().contains("nope"));
 }
 
-#[tokio::test]
-async fn tty_and_resize() {
+async fn tty_and_resize(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let mut spec = base_spec(dir.path(), &["sh", "-c", "tty; sleep 0.5; stty size"]);
     spec.tty = true;
-    let c = Ctr::create(dir, spec, false, None).await;
+    let c = Ctr::create(rt, dir, spec, false, None).await;
     let session = c.client.attach(false, true, true).await.unwrap();
     c.client.resize(24, 80).await.unwrap(); // before start: applied at start
     c.client.start().await.unwrap();
@@ -108,13 +105,12 @@ async fn tty_and_resize() {
     assert!(c.log_text().contains("30 100"));
 }
 
-#[tokio::test]
-async fn stdin_cat_closes_on_eof() {
+async fn stdin_cat_closes_on_eof(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let mut spec = base_spec(dir.path(), &["cat"]);
     spec.open_stdin = true;
-    let c = Ctr::create(dir, spec, true, None).await;
+    let c = Ctr::create(rt, dir, spec, true, None).await;
     let mut session = c.client.attach(true, true, true).await.unwrap();
     let mut stdin = session.stdin.take().unwrap();
     // Written before start: delivered once the container runs.
@@ -127,12 +123,11 @@ async fn stdin_cat_closes_on_eof() {
     assert_eq!(code, Some(0));
 }
 
-#[tokio::test]
-async fn kill_and_exec() {
+async fn kill_and_exec(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let spec = base_spec(dir.path(), &["sleep", "100"]);
-    let c = Ctr::create(dir, spec, false, None).await;
+    let c = Ctr::create(rt, dir, spec, false, None).await;
     c.client.start().await.unwrap();
     let base: oci_spec::runtime::Spec =
         serde_json::from_slice(&std::fs::read(c.cfg.bundle.join("config.json")).unwrap()).unwrap();
@@ -213,8 +208,7 @@ async fn kill_and_exec() {
     ));
 }
 
-#[tokio::test]
-async fn oom_killed() {
+async fn oom_killed(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let mut spec = base_spec(
@@ -227,7 +221,7 @@ async fn oom_killed() {
     );
     spec.resources.memory = Some(8 << 20);
     spec.resources.memory_swap = Some(8 << 20);
-    let c = Ctr::create(dir, spec, false, None).await;
+    let c = Ctr::create(rt, dir, spec, false, None).await;
     c.client.start().await.unwrap();
     let e = tokio::time::timeout(Duration::from_secs(30), c.client.wait())
         .await
@@ -237,8 +231,7 @@ async fn oom_killed() {
     assert_eq!(e.exit_code, 137);
 }
 
-#[tokio::test]
-async fn pids_limit() {
+async fn pids_limit(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let mut spec = base_spec(
@@ -250,15 +243,14 @@ async fn pids_limit() {
         ],
     );
     spec.resources.pids_limit = Some(5);
-    let c = Ctr::create(dir, spec, false, None).await;
+    let c = Ctr::create(rt, dir, spec, false, None).await;
     let s = c.client.attach(false, true, true).await.unwrap();
     c.client.start().await.unwrap();
     let (_, err, _) = collect(s, 30).await;
     assert!(err.contains("fork"), "{err}");
 }
 
-#[tokio::test]
-async fn reconnect_after_daemon_restart() {
+async fn reconnect_after_daemon_restart(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let spec = base_spec(
@@ -269,7 +261,7 @@ async fn reconnect_after_daemon_restart() {
             "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.02; done",
         ],
     );
-    let c = Ctr::create(dir, spec, false, Some(2000)).await;
+    let c = Ctr::create(rt, dir, spec, false, Some(2000)).await;
     {
         // The first "daemon": attaches, starts, goes away.
         let mut s = c.client.attach(false, true, false).await.unwrap();
@@ -319,12 +311,11 @@ async fn reconnect_after_daemon_restart() {
     assert!(entries.len() > 10);
 }
 
-#[tokio::test]
-async fn shim_rss() {
+async fn shim_rss(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     let spec = base_spec(dir.path(), &["sh", "-c", "echo x; sleep 100"]);
-    let c = Ctr::create(dir, spec, false, None).await;
+    let c = Ctr::create(rt, dir, spec, false, None).await;
     let s = c.client.attach(false, true, true).await.unwrap();
     c.client.start().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -360,4 +351,58 @@ async fn shim_rss() {
     c.client.kill(9).await.unwrap();
     drop(s);
     c.client.wait().await.unwrap();
+}
+
+macro_rules! per_runtime {
+    ($rt:expr) => {
+        #[tokio::test]
+        async fn echo_reaches_attach_and_log() {
+            super::echo_reaches_attach_and_log($rt).await
+        }
+        #[tokio::test]
+        async fn exit_code_and_user() {
+            super::exit_code_and_user($rt).await
+        }
+        #[tokio::test]
+        async fn start_failure_reports_runtime_message() {
+            super::start_failure_reports_runtime_message($rt).await
+        }
+        #[tokio::test]
+        async fn tty_and_resize() {
+            super::tty_and_resize($rt).await
+        }
+        #[tokio::test]
+        async fn stdin_cat_closes_on_eof() {
+            super::stdin_cat_closes_on_eof($rt).await
+        }
+        #[tokio::test]
+        async fn kill_and_exec() {
+            super::kill_and_exec($rt).await
+        }
+        #[tokio::test]
+        async fn oom_killed() {
+            super::oom_killed($rt).await
+        }
+        #[tokio::test]
+        async fn pids_limit() {
+            super::pids_limit($rt).await
+        }
+        #[tokio::test]
+        async fn reconnect_after_daemon_restart() {
+            super::reconnect_after_daemon_restart($rt).await
+        }
+        #[tokio::test]
+        async fn shim_rss() {
+            super::shim_rss($rt).await
+        }
+    };
+}
+
+mod runc {
+    per_runtime!(super::Rt::Runc);
+}
+
+#[cfg(feature = "builtin")]
+mod builtin {
+    per_runtime!(super::Rt::Builtin);
 }

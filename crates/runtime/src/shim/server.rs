@@ -15,7 +15,11 @@ use super::{
 };
 use crate::runtime::{Runtime, StdioSpec};
 
+/// Stack of the small copy/reap threads (untouched stack pages cost no memory).
 const STACK: usize = 128 * 1024;
+/// Stack of connection threads: they call the runtime (libcontainer in-process needs
+/// deep stacks, more so in debug builds).
+const BIG_STACK: usize = 8 << 20;
 
 static EXEC_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -160,7 +164,12 @@ fn run(state_dir: &Path) -> Result<(), String> {
         match conn {
             Ok(c) => {
                 let shim = shim.clone();
-                spawn(move || shim.serve(c));
+                if let Err(e) = std::thread::Builder::new()
+                    .stack_size(BIG_STACK)
+                    .spawn(move || shim.serve(c))
+                {
+                    diag(state_dir, &format!("spawning connection thread: {e}"));
+                }
             }
             Err(e) => diag(state_dir, &format!("accept: {e}")),
         }

@@ -53,6 +53,13 @@ pub fn make_rootfs(dir: &Path) -> PathBuf {
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// Which low-level runtime a test uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rt {
+    Runc,
+    Builtin,
+}
+
 /// One container: its dirs, shim and cleanup.
 pub struct Ctr {
     pub dir: tempfile::TempDir,
@@ -61,6 +68,7 @@ pub struct Ctr {
     pub client: ShimClient,
     pub shim_pid: u32,
     pub runc_root: PathBuf,
+    pub rt: Rt,
 }
 
 pub fn base_spec(dir: &Path, args: &[&str]) -> ContainerSpec {
@@ -77,6 +85,7 @@ pub fn base_spec(dir: &Path, args: &[&str]) -> ContainerSpec {
 impl Ctr {
     /// Generates the bundle and spawns the shim (not started).
     pub async fn create(
+        rt: Rt,
         dir: tempfile::TempDir,
         spec: ContainerSpec,
         stdin_once: bool,
@@ -90,10 +99,15 @@ impl Ctr {
         let cfg = ShimConfig {
             id: spec.id.clone(),
             bundle,
-            runtime: RuntimeSpec::Oci {
-                name: "runc".into(),
-                path: "/usr/sbin/runc".into(),
-                root: runc_root.clone(),
+            runtime: match rt {
+                Rt::Runc => RuntimeSpec::Oci {
+                    name: "runc".into(),
+                    path: "/usr/sbin/runc".into(),
+                    root: runc_root.clone(),
+                },
+                Rt::Builtin => RuntimeSpec::Builtin {
+                    root: runc_root.clone(),
+                },
             },
             state_dir: state_dir.clone(),
             log_path: dir.path().join("ctr-json.log"),
@@ -114,6 +128,7 @@ impl Ctr {
             cfg,
             shim_pid,
             runc_root,
+            rt,
             dir,
         }
     }
@@ -125,16 +140,40 @@ impl Ctr {
 
 impl Drop for Ctr {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("/usr/sbin/runc")
-            .arg("--root")
-            .arg(&self.runc_root)
-            .args(["delete", "--force", &self.id])
-            .stderr(std::process::Stdio::null())
-            .status();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.cfg.state_dir.join("shim.log"));
+            eprintln!("shim.log of {}: {log:?}", self.id);
+        }
+        // A container still running (failed test): kill its init first.
+        let init = std::fs::read_to_string(self.cfg.state_dir.join("init.pid"));
+        let alive = self.cfg.state_dir.join("shim.sock").exists();
+        if let (Ok(pid), true) = (init, alive) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        if self.rt == Rt::Runc {
+            let _ = std::process::Command::new("/usr/sbin/runc")
+                .arg("--root")
+                .arg(&self.runc_root)
+                .args(["delete", "--force", &self.id])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.shim_pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
+        // Leftover cgroups (the shim deletes them on a normal exit).
+        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+            for c in rd.flatten() {
+                let _ = std::fs::remove_dir(c.path().join("berth").join(&self.id));
+            }
+        }
     }
 }
 
