@@ -974,16 +974,18 @@ pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
                 .count()
         })
         .unwrap_or(0);
-    let size = match c.get("SizeRw").and_then(Value::as_i64) {
-        Some(rw) => {
-            let root = c.get("SizeRootFs").and_then(Value::as_i64).unwrap_or(0);
+    let size = {
+        let rw = c.get("SizeRw").and_then(Value::as_i64).unwrap_or(0);
+        let root = c.get("SizeRootFs").and_then(Value::as_i64).unwrap_or(0);
+        let srw = format::human_size_prec(rw as f64, 3);
+        if root > 0 {
             format!(
-                "{} (virtual {})",
-                format::human_size_prec(rw as f64, 3),
+                "{srw} (virtual {})",
                 format::human_size_prec(root as f64, 3)
             )
+        } else {
+            srw
         }
-        None => "0B".into(),
     };
     json!({
         "ID": if trunc { short_id(&id) } else { id },
@@ -1026,7 +1028,13 @@ pub async fn ps(client: &Client, a: PsArgs) -> Result<i32> {
     if limit > 0 {
         params.push(("limit", limit.to_string()));
     }
-    if a.size {
+    // Like docker, ask for sizes when the format shows them.
+    let wants_size = a.size
+        || (!a.quiet
+            && a.format
+                .as_deref()
+                .is_some_and(|f| f == "json" || f.contains(".Size") || f.contains("json .}}")));
+    if wants_size {
         params.push(("size", "1".to_string()));
     }
     if let Some(f) = filters_json(&a.filter)? {
