@@ -771,6 +771,136 @@ fn seccomp_filter_is_installed() {
     assert!(text.ends_with("denied\n"), "{text}");
 }
 
+/// Docker's default capabilities (no CAP_SYS_ADMIN).
+const DOCKER_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+fn docker_caps() -> oci_spec::runtime::LinuxCapabilities {
+    serde_json::from_value(serde_json::json!({
+        "bounding": DOCKER_CAPS,
+        "effective": DOCKER_CAPS,
+        "permitted": DOCKER_CAPS,
+    }))
+    .unwrap()
+}
+
+/// A seccomp profile allowing everything but sethostname.
+fn deny_sethostname(spec: &mut Spec) {
+    let seccomp = serde_json::from_value(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+        ]
+    }))
+    .unwrap();
+    let mut linux = spec.linux().clone().unwrap();
+    linux.set_seccomp(Some(seccomp));
+    spec.set_linux(Some(linux));
+}
+
+/// Like Docker: seccomp, capabilities without CAP_SYS_ADMIN and an explicit
+/// `"noNewPrivileges": false`.
+fn docker_security(spec: &mut Spec) {
+    deny_sethostname(spec);
+    let mut process = spec.process().clone().unwrap();
+    process.set_capabilities(Some(docker_caps()));
+    process.set_no_new_privileges(Some(false));
+    spec.set_process(Some(process));
+}
+
+const SECCOMP_PROBE: &str =
+    "grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status; hostname other || echo denied";
+
+#[test]
+fn seccomp_with_dropped_caps_and_explicit_nnp_false() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("seccompcaps");
+    let rt = fx.runtime();
+    fx.write_spec(&["sh", "-c", SECCOMP_PROBE], docker_security);
+    let (stdio, mut out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(wait_exit(pid), 0, "{text}");
+    assert!(text.contains("Seccomp:\t2"), "{text}");
+    assert!(text.contains("NoNewPrivs:\t0"), "{text}");
+    assert!(text.contains("CapEff:\t00000000a80425fb"), "{text}");
+    assert!(text.ends_with("denied\n"), "{text}");
+}
+
+#[test]
+fn exec_gets_the_containers_seccomp_profile() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("execseccomp");
+    let rt = fx.runtime();
+    fx.write_spec(&["sleep", "100"], docker_security);
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let mut cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    for (nnp, caps) in [
+        (Some(false), Some(docker_caps())),
+        (None, Some(docker_caps())),
+        (Some(true), Some(docker_caps())),
+        (None, None),
+    ] {
+        let mut builder = ProcessBuilder::default()
+            .args(
+                ["sh", "-c", SECCOMP_PROBE]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .env(vec!["PATH=/bin".to_string()])
+            .cwd("/");
+        if let Some(caps) = caps.clone() {
+            builder = builder.capabilities(caps);
+        }
+        let mut process = builder.build().unwrap();
+        process.set_no_new_privileges(nnp);
+        if caps.is_none() {
+            process.set_capabilities(None);
+        }
+        let (stdio, mut out) = pipe_stdio();
+        let exec_pid = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap();
+        cleanup.pids.push(exec_pid);
+        let mut text = String::new();
+        out.read_to_string(&mut text).unwrap();
+        assert_eq!(wait_exit(exec_pid), 0, "{text}");
+        let case = format!("nnp {nnp:?}, caps {}: {text}", caps.is_some());
+        assert!(text.contains("Seccomp:\t2"), "{case}");
+        let want_nnp = if nnp == Some(true) { "1" } else { "0" };
+        assert!(text.contains(&format!("NoNewPrivs:\t{want_nnp}")), "{case}");
+        if caps.is_some() {
+            assert!(text.contains("CapEff:\t00000000a80425fb"), "{case}");
+        }
+        assert!(text.ends_with("denied\n"), "{case}");
+    }
+}
+
 #[test]
 fn tty_run_sends_pty_master_over_console_socket() {
     let Some(_g) = setup() else { return };

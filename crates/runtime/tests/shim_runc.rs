@@ -19,7 +19,7 @@ async fn echo_reaches_attach_and_log(rt: Rt) {
     let session = c.client.attach(false, true, true).await.unwrap();
     let t0 = Instant::now();
     let pid = c.client.start().await.unwrap();
-    eprintln!("MEASURE start() -> init running (runc): {:?}", t0.elapsed());
+    eprintln!("MEASURE start() -> init running ({rt:?}): {:?}", t0.elapsed());
     assert!(pid > 0);
     let (out, err, code) = collect(session, 20).await;
     assert_eq!(

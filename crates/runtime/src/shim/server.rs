@@ -400,6 +400,11 @@ impl Shim {
             Request::Start => {
                 let resp = self.clone().start();
                 let _ = respond(&mut sock, &resp);
+                if resp.ok {
+                    // Steady state from here on: drop the pages startup touched
+                    // (after answering, to keep it off the start latency).
+                    trim_rss();
+                }
                 if resp.error_kind.as_deref() == Some("start") {
                     // The container never ran: exit.json is written; leave.
                     let _ = sock.flush();
@@ -650,8 +655,7 @@ impl Shim {
                     diag(&self.state_dir, &format!("watching init {pid}: {e}"));
                 }
                 tracing::debug!(elapsed = ?t0.elapsed(), "container started");
-                // Steady state from here on: drop the pages startup touched.
-                trim_rss();
+
                 Response {
                     ok: true,
                     pid: Some(pid),
