@@ -45,8 +45,11 @@ use libcontainer::container::{Container, ContainerStatus};
 use libcontainer::error::LibcontainerError;
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
+use libcontainer::workload::default::DefaultExecutor;
+use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
 
 use crate::runtime::{Runtime, RuntimeError, StdioSpec};
 
@@ -156,6 +159,8 @@ impl BuiltinRuntime {
                 format!("bundle has no config.json: {}", config.display()),
             ));
         }
+        normalize_no_new_privileges(&config)
+            .map_err(|e| self.failed(ACTION, id, format!("{}: {e}", config.display())))?;
         let (builder, _low_fds) =
             with_stdio(self.builder(ACTION, id)?, stdio).map_err(|source| RuntimeError::Io {
                 runtime: NAME.to_owned(),
@@ -202,8 +207,43 @@ impl BuiltinRuntime {
             return Err(self.failed(ACTION, id, "container does not exist".into()));
         }
 
+        // libcontainer's tenant builder drops the container's linux.seccomp: the
+        // exec'd process gets it from our executor instead (see ExecSeccomp).
+        let state = Container::load(dir.clone()).map_err(|err| self.lib_failed(ACTION, id, err))?;
+        let container_spec = Spec::load(state.bundle().join("config.json"))
+            .map_err(|e| self.failed(ACTION, id, format!("loading the container's spec: {e}")))?;
+        let seccomp = container_spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().clone());
+        let (process, executor) = match seccomp {
+            Some(seccomp) => {
+                if seccomp.syscalls().iter().flatten().any(|s| {
+                    matches!(
+                        s.action(),
+                        oci_spec::runtime::LinuxSeccompAction::ScmpActNotify
+                    )
+                }) {
+                    return Err(self.failed(
+                        ACTION,
+                        id,
+                        "seccomp notify actions are not supported for exec".into(),
+                    ));
+                }
+                let (process, restore_caps) = elevate_for_seccomp(process);
+                (
+                    process,
+                    Some(ExecSeccomp {
+                        seccomp,
+                        restore_caps,
+                    }),
+                )
+            }
+            None => (process.clone(), None),
+        };
+
         // TenantContainerBuilder reads the process from a file.
-        let json = serde_json::to_vec(process)
+        let json = serde_json::to_vec(&process)
             .map_err(|e| self.failed(ACTION, id, format!("serializing process: {e}")))?;
         let seq = EXEC_SEQ.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("exec-{}-{seq}.json", std::process::id()));
@@ -233,6 +273,10 @@ impl BuiltinRuntime {
                 context: "duplicating stdio fds".to_owned(),
                 source,
             })?;
+        let builder = match executor {
+            Some(executor) => builder.with_executor(executor),
+            None => builder,
+        };
         let pid = builder
             .as_tenant()
             .with_detach(true)
@@ -249,6 +293,107 @@ impl BuiltinRuntime {
         drop(process_file);
         u32::try_from(pid.as_raw())
             .map_err(|_| self.failed(ACTION, id, format!("invalid exec pid {pid}")))
+    }
+}
+
+/// Rewrites `process.noNewPrivileges: false` in a bundle's config.json as an
+/// absent field (the same per the OCI spec). libcontainer 0.7 installs the seccomp
+/// filter *after* dropping capabilities whenever the field is present, so with an
+/// explicit `false` and no CAP_SYS_ADMIN (Docker's defaults) loading the filter
+/// fails with EACCES; when the field is absent it loads it before dropping them,
+/// like runc.
+fn normalize_no_new_privileges(config: &Path) -> Result<(), String> {
+    let text = std::fs::read(config).map_err(|e| e.to_string())?;
+    let mut value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| e.to_string())?;
+    let Some(process) = value.get_mut("process").and_then(|p| p.as_object_mut()) else {
+        return Ok(());
+    };
+    if process.get("noNewPrivileges") != Some(&serde_json::Value::Bool(false)) {
+        return Ok(());
+    }
+    process.remove("noNewPrivileges");
+    let json = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+    let tmp = config.with_extension("json.berth-tmp");
+    std::fs::write(&tmp, json).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, config).map_err(|e| e.to_string())
+}
+
+/// For an exec'd process that must install a seccomp filter itself (see
+/// [`ExecSeccomp`]): without no_new_privs that needs CAP_SYS_ADMIN. If the process
+/// lacks it, returns a copy that also holds CAP_SYS_ADMIN (and CAP_SETPCAP, to drop
+/// it from the bounding set again) plus the capabilities to restore once the filter
+/// is loaded. This is runc's order: filter first, then drop capabilities.
+fn elevate_for_seccomp(
+    process: &oci_spec::runtime::Process,
+) -> (
+    oci_spec::runtime::Process,
+    Option<oci_spec::runtime::LinuxCapabilities>,
+) {
+    use oci_spec::runtime::Capability;
+    let mut elevated = process.clone();
+    // Without no_new_privs noNewPrivileges must be absent, not false (see
+    // normalize_no_new_privileges); with it, no capability is needed.
+    match process.no_new_privileges() {
+        Some(true) => return (elevated, None),
+        Some(false) => {
+            elevated.set_no_new_privileges(None);
+        }
+        None => {}
+    }
+    let Some(caps) = process.capabilities() else {
+        // No capabilities in the process: it keeps all of root's.
+        return (elevated, None);
+    };
+    let needed = [Capability::SysAdmin, Capability::Setpcap];
+    let (Some(bounding), Some(effective), Some(permitted)) =
+        (caps.bounding(), caps.effective(), caps.permitted())
+    else {
+        // Unusual partial sets: install the filter with what the process has.
+        return (elevated, None);
+    };
+    if effective.contains(&Capability::SysAdmin) && permitted.contains(&Capability::SysAdmin) {
+        return (elevated, None);
+    }
+    let mut raised = caps.clone();
+    let add = |set: &oci_spec::runtime::Capabilities| {
+        let mut set = set.clone();
+        set.extend(needed);
+        set
+    };
+    raised.set_bounding(Some(add(bounding)));
+    raised.set_effective(Some(add(effective)));
+    raised.set_permitted(Some(add(permitted)));
+    elevated.set_capabilities(Some(raised));
+    (elevated, Some(caps.clone()))
+}
+
+/// The executor of exec'd processes in a container that has a seccomp profile:
+/// libcontainer's tenant builder does not carry `linux.seccomp` over, so this
+/// installs the container's filter right before exec (restoring the process's own
+/// capabilities afterwards when [`elevate_for_seccomp`] raised them), then execs
+/// like libcontainer's default executor.
+#[derive(Clone)]
+struct ExecSeccomp {
+    seccomp: oci_spec::runtime::LinuxSeccomp,
+    restore_caps: Option<oci_spec::runtime::LinuxCapabilities>,
+}
+
+impl Executor for ExecSeccomp {
+    fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        libcontainer::seccomp::initialize_seccomp(&self.seccomp).map_err(|e| {
+            ExecutorError::Other(format!("installing the container's seccomp profile: {e}"))
+        })?;
+        if let Some(caps) = &self.restore_caps {
+            let syscall = SyscallType::Linux.create_syscall();
+            libcontainer::capabilities::drop_privileges(caps, syscall.as_ref()).map_err(|e| {
+                ExecutorError::Other(format!("dropping capabilities after seccomp: {e}"))
+            })?;
+        }
+        DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        DefaultExecutor {}.validate(spec)
     }
 }
 

@@ -824,7 +824,7 @@ fn docker_security(spec: &mut Spec) {
 }
 
 const SECCOMP_PROBE: &str =
-    "grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status; hostname other || echo denied";
+    "grep -E '^(Seccomp|NoNewPrivs|Cap(Eff|Prm|Bnd|Inh|Amb)):' /proc/self/status; hostname other || echo denied";
 
 #[test]
 fn seccomp_with_dropped_caps_and_explicit_nnp_false() {
@@ -895,10 +895,49 @@ fn exec_gets_the_containers_seccomp_profile() {
         let want_nnp = if nnp == Some(true) { "1" } else { "0" };
         assert!(text.contains(&format!("NoNewPrivs:\t{want_nnp}")), "{case}");
         if caps.is_some() {
-            assert!(text.contains("CapEff:\t00000000a80425fb"), "{case}");
+            // Exactly Docker's set: CAP_SYS_ADMIN raised for loading the filter is gone.
+            for set in ["CapEff", "CapPrm", "CapBnd"] {
+                assert!(
+                    text.contains(&format!("{set}:\t00000000a80425fb")),
+                    "{case}"
+                );
+            }
+            assert!(text.contains("CapAmb:\t0000000000000000"), "{case}");
         }
         assert!(text.ends_with("denied\n"), "{case}");
     }
+
+    // A non-root exec user: the filter is installed too, and the payload runs
+    // without capabilities, like under runc.
+    let mut process = ProcessBuilder::default()
+        .args(
+            ["sh", "-c", SECCOMP_PROBE]
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .env(vec!["PATH=/bin".to_string()])
+        .cwd("/")
+        .capabilities(docker_caps())
+        .user(
+            oci_spec::runtime::UserBuilder::default()
+                .uid(1000_u32)
+                .gid(1000_u32)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    process.set_no_new_privileges(Some(false));
+    let (stdio, mut out) = pipe_stdio();
+    let exec_pid = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap();
+    cleanup.pids.push(exec_pid);
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(wait_exit(exec_pid), 0, "{text}");
+    assert!(text.contains("Seccomp:\t2"), "{text}");
+    assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
+    assert!(text.contains("CapBnd:\t00000000a80425fb"), "{text}");
 }
 
 #[test]

@@ -19,7 +19,10 @@ async fn echo_reaches_attach_and_log(rt: Rt) {
     let session = c.client.attach(false, true, true).await.unwrap();
     let t0 = Instant::now();
     let pid = c.client.start().await.unwrap();
-    eprintln!("MEASURE start() -> init running ({rt:?}): {:?}", t0.elapsed());
+    eprintln!(
+        "MEASURE start() -> init running ({rt:?}): {:?}",
+        t0.elapsed()
+    );
     assert!(pid > 0);
     let (out, err, code) = collect(session, 20).await;
     assert_eq!(
@@ -208,6 +211,49 @@ async fn kill_and_exec(rt: Rt) {
     ));
 }
 
+async fn init_forwards_sigterm(rt: Rt) {
+    require_root!();
+    let init = std::path::Path::new("/usr/bin/docker-init");
+    if !init.exists() {
+        eprintln!("SKIPPED: no /usr/bin/docker-init");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = base_spec(
+        dir.path(),
+        &[
+            "sh",
+            "-c",
+            "echo $$; tr '\\0' ' ' < /proc/1/cmdline; echo; exec sleep 100",
+        ],
+    );
+    spec.init = Some(init.to_path_buf());
+    let c = Ctr::create(rt, dir, spec, false, None).await;
+    let mut s = c.client.attach(false, true, true).await.unwrap();
+    c.client.start().await.unwrap();
+    let mut out = Vec::new();
+    while !out.ends_with(b"\n") || out.iter().filter(|b| **b == b'\n').count() < 2 {
+        match tokio::time::timeout(Duration::from_secs(10), s.output.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Frame::Data(_, d))) => out.extend_from_slice(&d),
+            other => panic!("{other:?}"),
+        }
+    }
+    let out = String::from_utf8(out).unwrap();
+    let (pid, cmdline) = out.split_once('\n').unwrap();
+    assert_ne!(pid, "1", "sh must not be pid 1 under --init");
+    assert!(cmdline.starts_with("/sbin/docker-init -- sh -c"), "{out}");
+    // tini forwards SIGTERM to sleep, which dies of it: 128 + 15.
+    c.client.kill(15).await.unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(10), c.client.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.exit_code, 143);
+}
+
 async fn oom_killed(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
@@ -378,6 +424,10 @@ macro_rules! per_runtime {
         #[tokio::test]
         async fn kill_and_exec() {
             super::kill_and_exec($rt).await
+        }
+        #[tokio::test]
+        async fn init_forwards_sigterm() {
+            super::init_forwards_sigterm($rt).await
         }
         #[tokio::test]
         async fn oom_killed() {
