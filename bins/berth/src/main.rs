@@ -139,6 +139,8 @@ enum ContainerCmd {
     Exec(c::ExecArgs),
     /// Display the running processes of a container
     Top(c::TopArgs),
+    /// Remove all stopped containers
+    Prune(s::ContainerPruneArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -175,6 +177,8 @@ enum ImageCmd {
 enum SystemCmd {
     /// Display system-wide information
     Info(s::InfoArgs),
+    /// Remove unused data
+    Prune(s::SystemPruneArgs),
 }
 
 async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
@@ -224,6 +228,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
             ContainerCmd::Attach(a) => c::attach(client, a).await,
             ContainerCmd::Exec(a) => c::exec(client, a).await,
             ContainerCmd::Top(a) => c::top(client, a).await,
+            ContainerCmd::Prune(a) => s::container_prune(client, a).await,
         },
         Cmd::Image { cmd } => match cmd {
             ImageCmd::Ls(a) => i::images(client, a).await,
@@ -241,6 +246,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         },
         Cmd::System { cmd } => match cmd {
             SystemCmd::Info(a) => s::info(client, a).await,
+            SystemCmd::Prune(a) => s::system_prune(client, a).await,
         },
     }
 }

@@ -239,3 +239,141 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
     }
     Ok(0)
 }
+
+/// `berth system prune`
+#[derive(Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `berth system prune`: stopped containers, unused networks, dangling (or
+/// all unused) images and the build cache, like docker.
+pub async fn system_prune(client: &Client, a: SystemPruneArgs) -> Result<i32> {
+    let images_line = if a.all {
+        "  - all images without at least one container associated to them"
+    } else {
+        "  - all dangling images"
+    };
+    let warning = format!(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{images_line}\n  - unused build cache\n"
+    );
+    if !a.force && !super::image::confirm(&warning) {
+        return Ok(0);
+    }
+    let q = |extra: Option<String>| -> Result<String> {
+        let mut f = a.filter.clone();
+        if let Some(e) = extra {
+            f.push(e);
+        }
+        Ok(match super::container::filters_json(&f)? {
+            Some(j) => crate::client::query(&[("filters", j)]),
+            None => String::new(),
+        })
+    };
+    let mut reclaimed = 0i64;
+    let c = client
+        .post_json(&format!("/containers/prune{}", q(None)?), None)
+        .await?;
+    let ids = strings(&c, "ContainersDeleted");
+    if !ids.is_empty() {
+        println!("Deleted Containers:\n{}\n", ids.join("\n"));
+    }
+    reclaimed += c.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
+    let n = client
+        .post_json(&format!("/networks/prune{}", q(None)?), None)
+        .await?;
+    let nets = strings(&n, "NetworksDeleted");
+    if !nets.is_empty() {
+        println!("Deleted Networks:\n{}\n", nets.join("\n"));
+    }
+    let i = client
+        .post_json(
+            &format!("/images/prune{}", q(Some(format!("dangling={}", !a.all)))?),
+            None,
+        )
+        .await?;
+    if let Some(del) = i
+        .get("ImagesDeleted")
+        .and_then(Value::as_array)
+        .filter(|d| !d.is_empty())
+    {
+        println!("Deleted Images:");
+        for d in del {
+            if let Some(u) = d.get("Untagged").and_then(Value::as_str) {
+                println!("untagged: {u}");
+            }
+            if let Some(x) = d.get("Deleted").and_then(Value::as_str) {
+                println!("deleted: {x}");
+            }
+        }
+        println!();
+    }
+    reclaimed += i.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
+    let bq = if a.all { "?all=1" } else { "" };
+    let b = client.post_json(&format!("/build/prune{bq}"), None).await?;
+    let caches = strings(&b, "CachesDeleted");
+    if !caches.is_empty() {
+        println!("Deleted build cache objects:\n{}\n", caches.join("\n"));
+    }
+    reclaimed += b.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
+    println!(
+        "Total reclaimed space: {}",
+        format::human_size(reclaimed as f64)
+    );
+    Ok(0)
+}
+
+/// `berth container prune`
+#[derive(Args, Debug)]
+pub struct ContainerPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+/// `berth container prune`
+pub async fn container_prune(client: &Client, a: ContainerPruneArgs) -> Result<i32> {
+    if !a.force && !super::image::confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(0);
+    }
+    let q = match super::container::filters_json(&a.filter)? {
+        Some(j) => crate::client::query(&[("filters", j)]),
+        None => String::new(),
+    };
+    let c = client
+        .post_json(&format!("/containers/prune{q}"), None)
+        .await?;
+    let ids = strings(&c, "ContainersDeleted");
+    if !ids.is_empty() {
+        println!("Deleted Containers:\n{}\n", ids.join("\n"));
+    }
+    let space = c.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
+    println!(
+        "Total reclaimed space: {}",
+        format::human_size(space as f64)
+    );
+    Ok(0)
+}
