@@ -1,7 +1,18 @@
 //! Connection to the daemon: host selection, API version negotiation, a
-//! `bollard::Docker` for typed calls and a small raw HTTP client for the
-//! calls that need raw bytes (inspect JSON as sent, hijacked attach/exec
-//! streams, log streams, streaming request bodies).
+//! `bollard::Docker` for typed calls and a small raw HTTP/1.1 client (hyper)
+//! used by most commands.
+//!
+//! Why most calls go through the raw client rather than bollard's typed API:
+//! - `inspect` must print the daemon's JSON as sent (field order, nulls,
+//!   fields bollard's models do not know), like docker does;
+//! - attach/exec need exact stdcopy demultiplexing chosen by the container's
+//!   tty setting (bollard's decoder guesses per chunk) and a half-close of
+//!   the hijacked connection at stdin EOF;
+//! - `run` must know that the wait request reached the daemon before it
+//!   starts the container ([`ReqOpts::sent`]);
+//! - import/load/build stream request bodies and pull/push send
+//!   X-Registry-Auth;
+//! - typed models reject values a young daemon may still send differently.
 
 use std::fmt;
 use std::pin::Pin;

@@ -50,7 +50,7 @@ enum Cmd {
     Rename(c::RenameArgs),
     /// List containers
     Ps(c::PsArgs),
-    /// Return low-level information on Docker objects
+    /// Return low-level information on Berth objects
     Inspect(commands::InspectArgs),
     /// Fetch the logs of a container
     Logs(c::LogsArgs),
@@ -84,7 +84,7 @@ enum Cmd {
     Login(i::LoginArgs),
     /// Log out from a registry
     Logout(i::LogoutArgs),
-    /// Show the Docker version information
+    /// Show the Berth version information
     Version(s::VersionArgs),
     /// Display system-wide information
     Info(s::InfoArgs),
@@ -98,7 +98,7 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ImageCmd,
     },
-    /// Manage Docker
+    /// Manage Berth
     System {
         #[command(subcommand)]
         cmd: SystemCmd,

@@ -351,3 +351,39 @@ fn pull_progress_stream_without_terminal() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stderr), "manifest unknown\n");
 }
+
+#[test]
+fn run_reports_unimplemented_attach_and_start() {
+    let mut routes = HashMap::new();
+    routes.insert(
+        "POST /containers/create".into(),
+        json(201, r#"{"Id":"c0ffee","Warnings":[]}"#),
+    );
+    routes.insert(
+        "POST /containers/c0ffee/attach".into(),
+        json(501, r#"{"message":"attach is not implemented"}"#),
+    );
+    routes.insert(
+        "POST /containers/c0ffee/start".into(),
+        json(501, r#"{"message":"start is not implemented"}"#),
+    );
+    let d = FakeDaemon::start("1.51", routes);
+    let out = d.berth(&["run", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(
+        text(&out.stderr),
+        "berth: Error response from daemon: attach is not implemented\n\n\
+         Run 'berth run --help' for more information\n"
+    );
+    let out = d.berth(&["run", "-d", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).contains("start is not implemented"));
+    assert_eq!(text(&out.stdout), "");
+    let out = d.berth(&["create", "--name", "x", "busybox"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "c0ffee\n");
+    assert!(d
+        .seen()
+        .iter()
+        .any(|s| s.target == "/v1.51/containers/create?name=x"));
+}
