@@ -715,6 +715,80 @@ mod tests {
     }
 
     #[test]
+    fn explicit_nnp_false_is_removed_from_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        let original = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {"args": ["sh"], "noNewPrivileges": false, "x-unknown": 1},
+            "x-top": {"kept": true}
+        });
+        std::fs::write(&config, original.to_string()).unwrap();
+        normalize_no_new_privileges(&config).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+        assert!(v["process"].get("noNewPrivileges").is_none());
+        assert_eq!(v["process"]["x-unknown"], 1);
+        assert_eq!(v["x-top"]["kept"], true);
+
+        // true, absent, no process: untouched.
+        for doc in [
+            serde_json::json!({"process": {"noNewPrivileges": true}}),
+            serde_json::json!({"process": {"args": ["sh"]}}),
+            serde_json::json!({"ociVersion": "1.0.2"}),
+        ] {
+            let text = doc.to_string();
+            std::fs::write(&config, &text).unwrap();
+            normalize_no_new_privileges(&config).unwrap();
+            assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+        }
+        std::fs::write(&config, "{not json").unwrap();
+        assert!(normalize_no_new_privileges(&config).is_err());
+    }
+
+    #[test]
+    fn elevation_for_seccomp() {
+        use oci_spec::runtime::{Capability, LinuxCapabilities, Process};
+        let docker: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "bounding": ["CAP_CHOWN", "CAP_KILL"],
+            "effective": ["CAP_CHOWN", "CAP_KILL"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL"],
+        }))
+        .unwrap();
+        let mut process = Process::default();
+        process.set_capabilities(Some(docker.clone()));
+
+        process.set_no_new_privileges(Some(true));
+        let (p, restore) = elevate_for_seccomp(&process);
+        assert!(restore.is_none());
+        assert_eq!(p, process);
+
+        process.set_no_new_privileges(Some(false));
+        let (p, restore) = elevate_for_seccomp(&process);
+        assert_eq!(restore, Some(docker.clone()));
+        assert_eq!(p.no_new_privileges(), None);
+        let caps = p.capabilities().as_ref().unwrap();
+        for set in [caps.bounding(), caps.effective(), caps.permitted()] {
+            let set = set.as_ref().unwrap();
+            assert!(set.contains(&Capability::SysAdmin) && set.contains(&Capability::Setpcap));
+            assert!(set.contains(&Capability::Chown));
+        }
+
+        // Already privileged, or no capabilities at all: nothing to raise.
+        let mut all = process.clone();
+        all.set_capabilities(None);
+        assert!(elevate_for_seccomp(&all).1.is_none());
+        let mut admin = docker.clone();
+        let mut with_admin = admin.effective().clone().unwrap();
+        with_admin.insert(Capability::SysAdmin);
+        admin.set_effective(Some(with_admin.clone()));
+        admin.set_permitted(Some(with_admin));
+        let mut privileged = process.clone();
+        privileged.set_capabilities(Some(admin));
+        assert!(elevate_for_seccomp(&privileged).1.is_none());
+    }
+
+    #[test]
     fn pid_in_cgroup_reads_proc() {
         let me = std::process::id() as i32;
         let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();

@@ -849,6 +849,38 @@ fn seccomp_with_dropped_caps_and_explicit_nnp_false() {
 }
 
 #[test]
+fn seccomp_for_a_non_root_init() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("seccompuser");
+    let rt = fx.runtime();
+    fx.write_spec(&["sh", "-c", SECCOMP_PROBE], |spec| {
+        docker_security(spec);
+        let mut process = spec.process().clone().unwrap();
+        process.set_user(
+            oci_spec::runtime::UserBuilder::default()
+                .uid(1000_u32)
+                .gid(1000_u32)
+                .build()
+                .unwrap(),
+        );
+        spec.set_process(Some(process));
+    });
+    let (stdio, mut out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(wait_exit(pid), 0, "{text}");
+    assert!(text.contains("Seccomp:\t2"), "{text}");
+    assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
+    assert!(text.contains("CapBnd:\t00000000a80425fb"), "{text}");
+}
+
+#[test]
 fn exec_gets_the_containers_seccomp_profile() {
     let Some(_g) = setup() else { return };
     let fx = Fixture::new("execseccomp");
