@@ -284,7 +284,10 @@ fn inspect_formats_and_missing_objects() {
     assert_eq!(text(&out.stderr), "Error: No such object: nope\n");
     let out = d.berth(&["container", "inspect", "nope"]);
     assert_eq!(text(&out.stdout), "[]\n");
-    assert_eq!(text(&out.stderr), "Error: No such container: nope\n");
+    assert_eq!(
+        text(&out.stderr),
+        "Error response from daemon: No such container: nope\n"
+    );
 }
 
 #[test]

@@ -53,31 +53,33 @@ pub async fn inspect(client: &Client, a: InspectArgs) -> Result<i32> {
     inspect_objects(client, &a.names, kind, a.format.as_deref(), a.size).await
 }
 
+/// Fetches one object's raw JSON; `Err(message)` when the daemon has no
+/// such object (its 404 message).
 async fn fetch_raw(
     client: &Client,
     name: &str,
     kind: InspectKind,
     size: bool,
-) -> Result<Option<bytes::Bytes>> {
-    let try_get = |path: String| async move {
-        match client.get_bytes(&path).await {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if daemon_error(&e).is_some_and(|d| d.status == 404) => Ok(None),
-            Err(e) => Err(e),
-        }
-    };
+) -> Result<std::result::Result<bytes::Bytes, String>> {
+    let mut missing = String::new();
+    let mut paths = Vec::new();
     if matches!(kind, InspectKind::Container | InspectKind::Any) {
         let q = if size { "?size=1" } else { "" };
-        if let Some(b) = try_get(format!("/containers/{}/json{q}", enc(name))).await? {
-            return Ok(Some(b));
-        }
+        paths.push(format!("/containers/{}/json{q}", enc(name)));
     }
     if matches!(kind, InspectKind::Image | InspectKind::Any) {
-        if let Some(b) = try_get(format!("/images/{name}/json")).await? {
-            return Ok(Some(b));
+        paths.push(format!("/images/{name}/json"));
+    }
+    for p in paths {
+        match client.get_bytes(&p).await {
+            Ok(b) => return Ok(Ok(b)),
+            Err(e) => match daemon_error(&e) {
+                Some(d) if d.status == 404 => missing = d.message.clone(),
+                _ => return Err(e),
+            },
         }
     }
-    Ok(None)
+    Ok(Err(missing))
 }
 
 /// Inspects objects and prints them as docker does: an indented JSON array
@@ -97,12 +99,12 @@ pub async fn inspect_objects(
     let mut errors = Vec::new();
     for n in names {
         match fetch_raw(client, n, kind, size).await? {
-            Some(b) => raws.push(b),
-            None => errors.push(match kind {
-                InspectKind::Container => format!("Error: No such container: {n}"),
-                InspectKind::Image => format!("Error: No such image: {n}"),
-                InspectKind::Any => format!("Error: No such object: {n}"),
-            }),
+            Ok(b) => raws.push(b),
+            // docker words it this way only when the type is not given.
+            Err(_) if kind == InspectKind::Any => {
+                errors.push(format!("Error: No such object: {n}"))
+            }
+            Err(msg) => errors.push(format!("Error response from daemon: {msg}")),
         }
     }
     match &tmpl {
@@ -110,6 +112,9 @@ pub async fn inspect_objects(
             for r in &raws {
                 let v: Value = serde_json::from_slice(r)?;
                 println!("{}", t.execute(&v)?);
+            }
+            if raws.is_empty() {
+                println!();
             }
         }
         None => {

@@ -535,6 +535,12 @@ impl ContainerOpts {
         if self.init {
             hc.insert("Init".into(), Value::Bool(true));
         }
+        if self.tty && ai {
+            // Initial size, so the first prompt already fits (API >= 1.42).
+            if let Some((h, w)) = crate::tty::size() {
+                hc.insert("ConsoleSize".into(), json!([h, w]));
+            }
+        }
         if let Some(r) = &self.runtime {
             hc.insert("Runtime".into(), Value::String(r.clone()));
         }
