@@ -33,7 +33,7 @@
 //! it with a `chdir`, so long roots work but short ones are cheaper to reason about).
 
 use std::collections::HashSet;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -436,6 +436,78 @@ fn with_stdio(
     Ok((builder, low))
 }
 
+/// Children and fds of this process before a libcontainer call, to clean up what
+/// a failed call leaves behind.
+struct Snapshot {
+    children: HashSet<i32>,
+    fds: HashSet<RawFd>,
+}
+
+impl Snapshot {
+    fn take() -> Self {
+        Self {
+            children: own_children(),
+            fds: open_fds(),
+        }
+    }
+
+    fn clean_up_after_failure(&self) {
+        reap_failed_helpers(&self.children);
+        close_leaked_channels(&self.fds);
+    }
+}
+
+/// The fds open in this process.
+fn open_fds() -> HashSet<RawFd> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// libcontainer 0.7 keeps its parent/child channels (close-on-exec unix
+/// SOCK_SEQPACKET socketpairs) as raw fds and closes them only on success: after a
+/// failed create or exec, closes such sockets that were opened during the call.
+/// Nothing else in this process uses SOCK_SEQPACKET, and libcontainer calls are
+/// serialized, so no socket of another user is touched.
+fn close_leaked_channels(before: &HashSet<RawFd>) {
+    for fd in open_fds().difference(before) {
+        if is_libcontainer_channel(*fd) {
+            // SAFETY: the fd was leaked by libcontainer (see above): no object owns
+            // it, so closing it cannot invalidate anyone's fd.
+            unsafe { libc::close(*fd) };
+        }
+    }
+}
+
+fn is_libcontainer_channel(fd: RawFd) -> bool {
+    fn sockopt(fd: RawFd, opt: libc::c_int) -> Option<libc::c_int> {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt writes at most `len` bytes into the local int; a
+        // non-socket fd just fails with ENOTSOCK.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        (rc == 0).then_some(value)
+    }
+    // SAFETY: F_GETFD only reads the fd's flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    flags >= 0
+        && flags & libc::FD_CLOEXEC != 0
+        && sockopt(fd, libc::SO_DOMAIN) == Some(libc::AF_UNIX)
+        && sockopt(fd, libc::SO_TYPE) == Some(libc::SOCK_SEQPACKET)
+}
+
 /// This process's children (of all its threads), from
 /// `/proc/self/task/*/children`; empty if the kernel does not provide that.
 fn own_children() -> HashSet<i32> {
@@ -509,10 +581,10 @@ impl Runtime for BuiltinRuntime {
 
     fn run(&self, id: &str, bundle: &Path, stdio: StdioSpec) -> Result<u32, RuntimeError> {
         let _lock = libcontainer_lock();
-        let before = own_children();
+        let before = Snapshot::take();
         let result = self.run_locked(id, bundle, stdio);
         if result.is_err() {
-            reap_failed_helpers(&before);
+            before.clean_up_after_failure();
         }
         result
     }
@@ -525,10 +597,10 @@ impl Runtime for BuiltinRuntime {
         stdio: StdioSpec,
     ) -> Result<u32, RuntimeError> {
         let _lock = libcontainer_lock();
-        let before = own_children();
+        let before = Snapshot::take();
         let result = self.exec_locked(id, process, stdio);
         if result.is_err() {
-            reap_failed_helpers(&before);
+            before.clean_up_after_failure();
         }
         result
     }

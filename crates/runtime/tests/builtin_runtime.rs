@@ -328,6 +328,92 @@ fn stdout_passed_as_fd_0_still_works() {
     assert_eq!(text, "low-fd\n");
 }
 
+/// This process's open fds, with what they point to.
+fn open_fds() -> Vec<String> {
+    let mut fds: Vec<String> = fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let target = fs::read_link(e.path()).unwrap_or_default();
+            format!(
+                "{} -> {}",
+                e.file_name().to_string_lossy(),
+                target.display()
+            )
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+#[test]
+fn no_fds_leak_across_run_exec_tty_and_delete() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("fdleak");
+    let rt = fx.runtime();
+    fx.write_spec(&["sleep", "100"], |_| {});
+    let socket_path = fx.dir.path().join("leak-console.sock");
+    let listener = UnixListener::bind(&socket_path).unwrap();
+    // Warm up once (lazily opened fds of libraries), then compare.
+    let mut before = Vec::new();
+    for round in 0..2 {
+        if round == 1 {
+            before = open_fds();
+        }
+        let (stdio, out) = pipe_stdio();
+        let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+        let mut cleanup = Cleanup {
+            rt: &rt,
+            id: &fx.id,
+            pids: vec![pid],
+        };
+        drop(out);
+        let process = ProcessBuilder::default()
+            .args(vec!["true".to_string()])
+            .env(vec!["PATH=/bin".to_string()])
+            .cwd("/")
+            .build()
+            .unwrap();
+        let (stdio, out) = pipe_stdio();
+        let exec_pid = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap();
+        assert_eq!(wait_exit(exec_pid), 0);
+        drop(out);
+        let mut tty_process = process.clone();
+        tty_process.set_terminal(Some(true));
+        let exec_pid = rt
+            .exec(
+                &fx.id,
+                &fx.bundle(),
+                &tty_process,
+                StdioSpec::Tty {
+                    console_socket: socket_path.clone(),
+                },
+            )
+            .unwrap();
+        let master = receive_master(&listener);
+        assert_eq!(wait_exit(exec_pid), 0);
+        drop(master);
+        let (stdio, _out) = pipe_stdio();
+        let missing = ProcessBuilder::default()
+            .args(vec!["nosuchcommand".to_string()])
+            .env(vec!["PATH=/bin".to_string()])
+            .cwd("/")
+            .build()
+            .unwrap();
+        assert!(rt.exec(&fx.id, &fx.bundle(), &missing, stdio).is_err());
+        rt.kill(&fx.id, libc::SIGKILL, false).unwrap();
+        assert_eq!(wait_exit(pid), 128 + libc::SIGKILL);
+        cleanup.pids.clear();
+        rt.delete(&fx.id, false).unwrap();
+        // A failed run.
+        fx.write_spec(&["nosuchcommand"], |_| {});
+        let (stdio, _out) = pipe_stdio();
+        assert!(rt.run(&fx.id, &fx.bundle(), stdio).is_err());
+        fx.write_spec(&["sleep", "100"], |_| {});
+    }
+    assert_eq!(open_fds(), before);
+}
+
 #[test]
 fn exit_code_is_reported() {
     let Some(_g) = setup() else { return };
