@@ -436,6 +436,25 @@ fn with_stdio(
     Ok((builder, low))
 }
 
+/// libcontainer's tenant builder leaves its `tenant-notify-*.sock` (and
+/// `tenant-tty-*.sock` link) in the container's state directory after every exec;
+/// with a healthcheck exec'ing every few seconds they would pile up. They are only
+/// used during the (serialized) exec call, so all of them are stale afterwards.
+fn remove_tenant_sockets(container_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(container_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("tenant-") && name.ends_with(".sock") {
+            if let Err(err) = std::fs::remove_file(entry.path()) {
+                tracing::debug!(%err, name, "removing libcontainer exec socket");
+            }
+        }
+    }
+}
+
 /// Children and fds of this process before a libcontainer call, to clean up what
 /// a failed call leaves behind.
 struct Snapshot {
@@ -601,6 +620,9 @@ impl Runtime for BuiltinRuntime {
         let result = self.exec_locked(id, process, stdio);
         if result.is_err() {
             before.clean_up_after_failure();
+        }
+        if let Ok(dir) = self.container_dir("exec", id) {
+            remove_tenant_sockets(&dir);
         }
         result
     }

@@ -404,6 +404,13 @@ fn no_fds_leak_across_run_exec_tty_and_delete() {
         rt.kill(&fx.id, libc::SIGKILL, false).unwrap();
         assert_eq!(wait_exit(pid), 128 + libc::SIGKILL);
         cleanup.pids.clear();
+        // No exec leaves files behind in the state directory.
+        let state: Vec<_> = fs::read_dir(fx.dir.path().join("state").join(&fx.id))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("tenant-") || n.starts_with("exec-"))
+            .collect();
+        assert!(state.is_empty(), "{state:?}");
         rt.delete(&fx.id, false).unwrap();
         // A failed run.
         fx.write_spec(&["nosuchcommand"], |_| {});
@@ -758,7 +765,7 @@ fn exec_into_running_container() {
     let leftovers: Vec<_> = fs::read_dir(fx.dir.path().join("state").join(&fx.id))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("exec-"))
+        .filter(|n| n.starts_with("exec-") || n.starts_with("tenant-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
