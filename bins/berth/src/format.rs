@@ -204,6 +204,20 @@ pub fn status_string(
     }
 }
 
+/// An io error worded like Go's ("no such file or directory").
+pub fn go_io_error(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    };
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => s,
+    }
+}
+
 /// `formatter.Ellipsis`: truncates to `max` characters, the last one being "…".
 pub fn ellipsis(s: &str, max: usize) -> String {
     if max == 0 {

@@ -144,8 +144,9 @@ pub async fn create(client: &Client, a: CreateArgs) -> Result<i32> {
             Ok(0)
         }
         Err(e) => {
-            print_run_error("create", &e);
-            Ok(125)
+            // Unlike run, docker create reports errors plainly with status 1.
+            eprint_err(&e);
+            Ok(1)
         }
     }
 }
@@ -757,7 +758,11 @@ pub async fn rename(client: &Client, a: RenameArgs) -> Result<i32> {
         enc(&a.container),
         query(&[("name", a.new_name.clone())])
     );
-    client.call(Method::POST, &path, None, empty()).await?;
+    if let Err(e) = client.call(Method::POST, &path, None, empty()).await {
+        eprint_err(&e);
+        eprintln!("Error: failed to rename container named {}", a.container);
+        return Ok(1);
+    }
     Ok(0)
 }
 

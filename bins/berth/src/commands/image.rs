@@ -835,24 +835,11 @@ fn file_or_stdin_body(path: Option<&str>) -> Result<Body> {
             Ok(stream_body(tokio_stream_from(rx)))
         }
         Some(p) => {
-            let f = std::fs::File::open(p).map_err(|e| anyhow!("open {p}: {}", go_io_error(&e)))?;
+            let f = std::fs::File::open(p)
+                .map_err(|e| anyhow!("open {p}: {}", format::go_io_error(&e)))?;
             let f = tokio::fs::File::from_std(f);
             Ok(stream_body(ReaderStream::with_capacity(f, 256 * 1024)))
         }
-    }
-}
-
-/// An io error worded like Go's ("no such file or directory").
-pub fn go_io_error(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    let s = match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    };
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => s,
     }
 }
 

@@ -216,7 +216,8 @@ fn env_lookup(kv: &str) -> Option<String> {
 
 /// Reads an env file: KEY=VALUE lines, `#` comments, bare KEY from our environment.
 pub fn read_env_file(path: &str) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("open {path}"))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow!("open {path}: {}", crate::format::go_io_error(&e)))?;
     let mut out = Vec::new();
     for line in text.lines() {
         let l = line.trim_start();
