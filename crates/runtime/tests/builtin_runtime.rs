@@ -421,6 +421,81 @@ fn no_fds_leak_across_run_exec_tty_and_delete() {
     assert_eq!(open_fds(), before);
 }
 
+/// A network namespace persisted on a file (like the network crate's), unmounted
+/// on drop.
+struct NetNsFile(PathBuf);
+
+impl NetNsFile {
+    fn new(path: PathBuf) -> Self {
+        fs::write(&path, b"").unwrap();
+        let status = std::process::Command::new("unshare")
+            .arg(format!("--net={}", path.display()))
+            .arg("true")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Self(path)
+    }
+}
+
+impl Drop for NetNsFile {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn joins_an_existing_network_namespace() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("netns");
+    let rt = fx.runtime();
+    let netns = NetNsFile::new(fx.dir.path().join("netns"));
+    let path = netns.0.clone();
+    fx.write_spec(&["sleep", "100"], |spec| {
+        let mut linux = spec.linux().clone().unwrap();
+        let mut namespaces = linux.namespaces().clone().unwrap();
+        for ns in namespaces.iter_mut() {
+            if ns.typ() == LinuxNamespaceType::Network {
+                ns.set_path(Some(path.clone()));
+            }
+        }
+        linux.set_namespaces(Some(namespaces));
+        spec.set_linux(Some(linux));
+    });
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    let container_ns = fs::metadata(format!("/proc/{pid}/ns/net")).unwrap().ino();
+    let wanted = fs::metadata(&netns.0).unwrap().ino();
+    let own = fs::metadata("/proc/self/ns/net").unwrap().ino();
+    assert_eq!(container_ns, wanted);
+    assert_ne!(container_ns, own);
+    // A harmless signal does not make the container look stopped (libcontainer
+    // records "stopped" after any kill).
+    rt.kill(&fx.id, libc::SIGWINCH, false).unwrap();
+    rt.kill(&fx.id, libc::SIGWINCH, false).unwrap();
+    // An exec joins it too.
+    let process = ProcessBuilder::default()
+        .args(vec!["sleep".to_string(), "100".to_string()])
+        .env(vec!["PATH=/bin".to_string()])
+        .cwd("/")
+        .build()
+        .unwrap();
+    let (stdio, _out) = pipe_stdio();
+    let exec_pid = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap();
+    let exec_ns = fs::metadata(format!("/proc/{exec_pid}/ns/net"))
+        .unwrap()
+        .ino();
+    kill(Pid::from_raw(exec_pid as i32), Signal::SIGKILL).unwrap();
+    assert_eq!(wait_exit(exec_pid), 128 + libc::SIGKILL);
+    assert_eq!(exec_ns, wanted);
+}
+
 #[test]
 fn exit_code_is_reported() {
     let Some(_g) = setup() else { return };
