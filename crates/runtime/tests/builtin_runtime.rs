@@ -652,7 +652,15 @@ fn resources_apply_to_v1_cgroups() {
                     .unwrap(),
             )
             .pids(LinuxPidsBuilder::default().limit(42_i64).build().unwrap())
-            .cpu(LinuxCpuBuilder::default().shares(512_u64).build().unwrap())
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .shares(512_u64)
+                    .quota(50_000_i64)
+                    .period(100_000_u64)
+                    .cpus("0")
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap();
         let mut linux = spec.linux().clone().unwrap();
@@ -672,6 +680,18 @@ fn resources_apply_to_v1_cgroups() {
     );
     assert_eq!(read_trim(&cgroup_dir("pids", &fx).join("pids.max")), "42");
     assert_eq!(read_trim(&cgroup_dir("cpu", &fx).join("cpu.shares")), "512");
+    assert_eq!(
+        read_trim(&cgroup_dir("cpu", &fx).join("cpu.cfs_quota_us")),
+        "50000"
+    );
+    assert_eq!(
+        read_trim(&cgroup_dir("cpu", &fx).join("cpu.cfs_period_us")),
+        "100000"
+    );
+    assert_eq!(
+        read_trim(&cgroup_dir("cpuset", &fx).join("cpuset.cpus")),
+        "0"
+    );
     // The container's init is in the limited cgroup.
     let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(
