@@ -617,6 +617,7 @@ fn exec_nodes(nodes: &[Node], dot: &Value, out: &mut String) -> Result<()> {
                     Value::Array(a) => a.clone(),
                     Value::Object(m) => m.values().cloned().collect(),
                     Value::Null => Vec::new(),
+                    x if nil_kind(x).is_some() => Vec::new(),
                     other => bail!("template: range can't iterate over {}", go_print(other)),
                 };
                 if items.is_empty() {
@@ -632,6 +633,9 @@ fn exec_nodes(nodes: &[Node], dot: &Value, out: &mut String) -> Result<()> {
 }
 
 fn truthy(v: &Value) -> bool {
+    if nil_kind(v).is_some() || is_no_value(v) {
+        return false;
+    }
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -653,9 +657,85 @@ fn is_no_value(v: &Value) -> bool {
     matches!(v, Value::Object(m) if m.len() == 1 && m.contains_key("__no_value"))
 }
 
+/// Fields docker decodes into Go maps (printed "map[]" when null).
+const MAP_FIELDS: &[&str] = &[
+    "Labels",
+    "Volumes",
+    "ExposedPorts",
+    "Tmpfs",
+    "PortBindings",
+    "Sysctls",
+    "StorageOpt",
+    "Options",
+    "DriverOpts",
+    "Networks",
+    "Ports",
+    "Annotations",
+    "Data",
+    "Args",
+    "BuildArgs",
+    "EndpointsConfig",
+    "DriverOpts",
+];
+
+/// Fields docker decodes into Go pointers or structs (printed "<nil>" when null).
+const PTR_FIELDS: &[&str] = &[
+    "Health",
+    "Healthcheck",
+    "State",
+    "Config",
+    "HostConfig",
+    "NetworkSettings",
+    "GraphDriver",
+    "ImageManifestDescriptor",
+    "Metadata",
+    "Node",
+    "RestartPolicy",
+    "LogConfig",
+    "IPAMConfig",
+    "ContainerConfig",
+    "RootFS",
+    "Platform",
+    "Descriptor",
+    "Manifests",
+    "MemorySwappiness",
+    "OomKillDisable",
+    "PidsLimit",
+    "Init",
+    "StopTimeout",
+    "Size",
+    "SizeRw",
+    "SizeRootFs",
+];
+
+/// A null JSON value standing for a typed Go nil: "slice", "map" or "ptr".
+fn nil_marker(name: &str) -> Value {
+    let kind = if MAP_FIELDS.contains(&name) {
+        "map"
+    } else if PTR_FIELDS.contains(&name) {
+        "ptr"
+    } else {
+        "slice"
+    };
+    let mut m = Map::new();
+    m.insert("__nil".into(), Value::String(kind.into()));
+    Value::Object(m)
+}
+
+fn nil_kind(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(m) if m.len() == 1 => m.get("__nil").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
 fn field(v: &Value, name: &str) -> Result<Value> {
+    if nil_kind(v).is_some() {
+        return Ok(nil_marker(name));
+    }
     match v {
         Value::Object(m) => match m.get(name) {
+            Some(Value::Null) => Ok(nil_marker(name)),
             Some(x) => Ok(x.clone()),
             None if is_no_value(v) => Ok(no_value()),
             None => {
@@ -785,6 +865,7 @@ fn call(name: &str, args: &[Value], _dot: &Value) -> Result<Value> {
                         a[idx as usize].clone()
                     }
                     (Value::Null, _) => no_value(),
+                    (x, _) if nil_kind(x).is_some() => Value::String(String::new()),
                     (x, _) => bail!("template: can't index item of type {}", go_type(x)),
                 };
             }
@@ -836,6 +917,7 @@ fn call(name: &str, args: &[Value], _dot: &Value) -> Result<Value> {
         "len" => {
             need(1)?;
             let n = match &args[0] {
+                x if nil_kind(x).is_some() => 0,
                 Value::String(s) => s.len(),
                 Value::Array(a) => a.len(),
                 Value::Object(m) => m.len(),
@@ -937,10 +1019,22 @@ fn go_printf(fmt: &str, args: &[Value]) -> String {
 /// JSON as docker's `json` template function writes it (no HTML escaping,
 /// internal keys dropped).
 pub fn to_json(v: &Value) -> String {
-    serde_json::to_string(&strip_internal(v)).unwrap_or_default()
+    let s = serde_json::to_string(&strip_internal(v)).unwrap_or_default();
+    // docker's ps/images contexts marshal themselves with json.Marshal,
+    // which escapes HTML characters.
+    if v.get("__json_html").is_some() {
+        s.replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+    } else {
+        s
+    }
 }
 
 fn strip_internal(v: &Value) -> Value {
+    if nil_kind(v).is_some() {
+        return Value::Null;
+    }
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
@@ -972,6 +1066,12 @@ fn go_number(n: &serde_json::Number) -> String {
 pub fn go_print(v: &Value) -> String {
     if is_no_value(v) {
         return "<no value>".into();
+    }
+    match nil_kind(v) {
+        Some("map") => return "map[]".into(),
+        Some("slice") => return "[]".into(),
+        Some(_) => return "<nil>".into(),
+        None => {}
     }
     match v {
         Value::Null => "<nil>".into(),
@@ -1104,7 +1204,16 @@ mod tests {
         assert_eq!(run("{{.NetworkSettings.IPAddress}}", &v), "");
         assert!(Template::parse("{{.Nope}}").unwrap().execute(&v).is_err());
         assert_eq!(run("{{index .Config.Labels \"zz\"}}", &v), "");
-        assert_eq!(run("{{.Config.Entrypoint}}", &v), "<nil>");
+        assert_eq!(run("{{.Config.Entrypoint}}", &v), "[]");
+        assert_eq!(run("{{json .Config.Entrypoint}}", &v), "null");
+        assert_eq!(run("{{len .Config.Entrypoint}}", &v), "0");
+        assert_eq!(run("{{if .Config.Entrypoint}}y{{else}}n{{end}}", &v), "n");
+        let n = json!({"Config": {"Labels": null, "Healthcheck": null}});
+        assert_eq!(run("{{.Config.Labels}}", &n), "map[]");
+        assert_eq!(run("{{index .Config.Labels \"a\"}}", &n), "");
+        assert_eq!(run("{{.Config.Healthcheck}}", &n), "<nil>");
+        let h = json!({"Digest": "<none>", "__json_html": true});
+        assert_eq!(run("{{json .}}", &h), r#"{"Digest":"\u003cnone\u003e"}"#);
         assert_eq!(run("x={{.State.Running}} y", &v), "x=true y");
         assert_eq!(
             run("{{range .Config.Cmd}}[{{.}}]{{end}}", &v),

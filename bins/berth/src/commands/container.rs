@@ -1008,6 +1008,7 @@ pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
         "Mounts": mounts.join(","),
         "LocalVolumes": local_volumes.to_string(),
         "Size": size,
+        "__json_html": true,
         "Platform": c.get("ImageManifestDescriptor").and_then(|d| d.get("platform")).cloned().unwrap_or(Value::Null),
     })
 }
@@ -1018,7 +1019,7 @@ pub fn ps_headers() -> Value {
         "ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
         "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
         "State": "STATE", "Ports": "PORTS", "Labels": "LABELS", "Networks": "NETWORKS",
-        "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "Platform": "PLATFORM",
+        "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "Platform": "PLATFORM", "__json_html": true,
         "__Label": {}
     })
 }

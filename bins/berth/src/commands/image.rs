@@ -15,7 +15,9 @@ use tokio_util::io::ReaderStream;
 
 use super::container::{filters_json, go_time_string};
 use super::{eprint_err, inspect_objects, InspectKind};
-use crate::client::{body_stream, empty, full, query, stream_body, Body, Client, ReqOpts};
+use crate::client::{
+    body_stream, daemon_error, empty, full, query, stream_body, Body, Client, ReqOpts,
+};
 use crate::format::{self, human_duration, human_size_prec, short_id};
 
 // ---------------------------------------------------------------------------
@@ -437,7 +439,7 @@ fn image_headers() -> Value {
         "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
         "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
         "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
-        "VirtualSize": "VIRTUAL SIZE", "__Label": {}
+        "VirtualSize": "VIRTUAL SIZE", "__Label": {}, "__json_html": true
     })
 }
 
@@ -495,7 +497,8 @@ pub fn image_rows(list: &[Value], trunc: bool, now: i64) -> Vec<Value> {
                 "CreatedSince": format!("{} ago", human_duration(now - created)),
                 "CreatedAt": go_time_string(created),
                 "Size": human_size_prec(size as f64, 3),
-                "VirtualSize": human_size_prec(size as f64, 3),
+                "VirtualSize": format::human_size(size as f64),
+                "__json_html": true,
                 "SharedSize": "N/A",
                 "UniqueSize": "N/A",
                 "Containers": match img.get("Containers").and_then(Value::as_i64) {
@@ -648,7 +651,11 @@ pub async fn rmi(client: &Client, a: RmiArgs) -> Result<i32> {
             }
             Err(e) => {
                 eprint_err(&e);
-                code = 1;
+                // docker rmi -f does not fail on missing images.
+                let missing = daemon_error(&e).is_some_and(|d| d.status == 404);
+                if !(a.force && missing) {
+                    code = 1;
+                }
             }
         }
     }
