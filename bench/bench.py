@@ -175,8 +175,11 @@ class Engine:
         return [DOCKER_CLI, "-H", self.host]
 
     def run(self, which, *args, check=True, input=None):
-        r = subprocess.run(self.cli(which) + list(args), env=self.env(), capture_output=True,
-                           text=True, input=input, timeout=300)
+        try:
+            r = subprocess.run(self.cli(which) + list(args), env=self.env(), capture_output=True,
+                               text=True, input=input, timeout=120)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{' '.join(self.cli(which) + list(args))} hung for 120 s")
         if check and r.returncode != 0:
             raise RuntimeError(f"{' '.join(self.cli(which) + list(args))} exited {r.returncode}: "
                                f"{r.stdout}{r.stderr}")
@@ -326,9 +329,11 @@ def main():
     ap.add_argument("-n", type=int, default=20, help="repetitions of run --rm")
     ap.add_argument("--containers", type=int, default=50)
     ap.add_argument("--no-docker", action="store_true", help="benchmark berthd alone")
+    ap.add_argument("--no-berth", action="store_true",
+                    help="benchmark dockerd alone (checks the benchmark itself)")
     args = ap.parse_args()
 
-    engines = {"berth": Engine("berth", args.bin_dir)}
+    engines = {} if args.no_berth else {"berth": Engine("berth", args.bin_dir)}
     if not args.no_docker:
         if shutil.which("dockerd") is None:
             log("dockerd not found: Docker columns will be n/a (apt-get install docker.io)")
@@ -341,28 +346,39 @@ def main():
             log(f"starting {k} daemon in {e.dir}")
             results[(k, "startup")] = e.start()
             e.run("docker", "import", "--change", 'CMD ["sh"]', args.tar, "busybox:latest")
-            # warm-up
-            e.run("docker", "run", "--rm", "--network", "none", "busybox", "true")
+            try:  # warm-up
+                e.run("docker", "run", "--rm", "--network", "none", "busybox", "true", check=False)
+            except RuntimeError as exc:
+                log(f"{k}: warm-up run failed: {exc}")
         time.sleep(2)
         for k, e in engines.items():
             results[(k, "idle_rss")] = sum(rss_kb(p) for p in e.daemon_pids())
 
+        def attempt(key, fn):
+            try:
+                results[key] = fn()
+            except Exception as exc:  # a broken engine must not hide the other's numbers
+                log(f"{key}: FAILED: {exc}")
+                results[key] = None
+
         n = args.n
         log(f"run --rm busybox true x{n}")
-        b = engines["berth"]
-        results["berth_cli_berthd_none"] = timed(
-            lambda: b.run("berth", "run", "--rm", "--network", "none", "busybox", "true"), n)
-        results["docker_cli_berthd_none"] = timed(
-            lambda: b.run("docker", "run", "--rm", "--network", "none", "busybox", "true"), n)
-        results["berth_cli_berthd_bridge"] = timed(
-            lambda: b.run("berth", "run", "--rm", "busybox", "true"), n)
+        b = engines.get("berth")
+        if b:
+            attempt("berth_cli_berthd_none", lambda: timed(
+                lambda: b.run("berth", "run", "--rm", "--network", "none", "busybox", "true"), n))
+            attempt("docker_cli_berthd_none", lambda: timed(
+                lambda: b.run("docker", "run", "--rm", "--network", "none", "busybox", "true"), n))
+            attempt("berth_cli_berthd_bridge", lambda: timed(
+                lambda: b.run("berth", "run", "--rm", "busybox", "true"), n))
         if "docker" in engines:
             dk = engines["docker"]
-            results["docker_cli_dockerd_none"] = timed(
-                lambda: dk.run("docker", "run", "--rm", "--network", "none", "busybox", "true"), n)
+            attempt("docker_cli_dockerd_none", lambda: timed(
+                lambda: dk.run("docker", "run", "--rm", "--network", "none", "busybox", "true"), n))
 
         m = args.containers
-        for k, e in engines.items():
+
+        def bulk(k, e):
             log(f"{k}: starting {m} detached sleep containers")
             t0 = time.perf_counter()
             for i in range(m):
@@ -379,17 +395,21 @@ def main():
             daemon_rss = sum(rss_kb(p) for p in e.daemon_pids())
             results[(k, "shims")] = len(shims)
             results[(k, "per_container_rss")] = (
-                (shim_rss + max(0, daemon_rss - results[(k, "idle_rss")])) / m)
+                (shim_rss + max(0, daemon_rss - (results[(k, "idle_rss")] or 0))) / m)
             results[(k, "shim_rss")] = shim_rss / len(shims) if shims else None
             t0 = time.perf_counter()
             e.run("docker", "rm", "-f", *[f"s{i}" for i in range(m)])
-            results[(k, "bulk_rm")] = time.perf_counter() - t0
+            return time.perf_counter() - t0
 
-        log("live restore check (berthd)")
-        results["lr_berth"] = live_restore_check(b)
+        for k, e in engines.items():
+            attempt((k, "bulk_rm"), lambda: bulk(k, e))
+
+        if b:
+            log("live restore check (berthd)")
+            attempt("lr_berth", lambda: live_restore_check(b))
         if "docker" in engines:
             log("live restore check (dockerd --live-restore)")
-            results["lr_docker"] = live_restore_check(engines["docker"])
+            attempt("lr_docker", lambda: live_restore_check(engines["docker"]))
     finally:
         for k, e in engines.items():
             if e.proc and e.proc.poll() is not None:
@@ -408,14 +428,18 @@ def main():
     print()
     print("| measurement | Berth | Docker | Berth / Docker |")
     print("| --- | --- | --- | --- |")
-    dd = med(g("docker_cli_dockerd_none", [])) if has_docker else None
+    def m_(key):
+        v = g(key)
+        return med(v) if v else None
+
+    dd = m_("docker_cli_dockerd_none")
     rows = [
         (f"`run --rm --network none busybox true`, median of {args.n}: berth CLI → berthd vs docker CLI → dockerd",
-         med(results["berth_cli_berthd_none"]), dd, fmt_s),
+         m_("berth_cli_berthd_none"), dd, fmt_s),
         (f"same, docker CLI → berthd vs docker CLI → dockerd",
-         med(results["docker_cli_berthd_none"]), dd, fmt_s),
+         m_("docker_cli_berthd_none"), dd, fmt_s),
         (f"`run --rm busybox true` on the default bridge (berth CLI; dockerd here has no bridge)",
-         med(results["berth_cli_berthd_bridge"]), None, fmt_s),
+         m_("berth_cli_berthd_bridge"), None, fmt_s),
         (f"{args.containers} × `run -d sleep 1000`, total", g(("berth", "bulk_start")), dk("bulk_start"), fmt_s),
         (f"`ps` with {args.containers} running, median of 5", g(("berth", "ps")), dk("ps"), fmt_s),
         (f"`rm -f` of {args.containers} running", g(("berth", "bulk_rm")), dk("bulk_rm"), fmt_s),
@@ -431,8 +455,11 @@ def main():
               f"{f(bval) if bval is not None else 'n/a'} | {ratio(a, bval)} |")
     print()
     for k in ("berth", "docker"):
-        lr = results.get(f"lr_{k}")
+        if f"lr_{k}" not in results:
+            continue
+        lr = results[f"lr_{k}"]
         if lr is None:
+            print(f"- live restore ({k}): FAIL (the check itself failed; see the log above)")
             continue
         print(f"- live restore ({k}): {'PASS' if lr['ok'] else 'FAIL'} — after `kill -9` and restart "
               f"({fmt_s(lr['restart_s'])} to answer): {lr['running']}/5 containers running, "
@@ -444,7 +471,8 @@ def main():
     print("- Docker: Debian's dockerd (" + subprocess.run(["dockerd", "--version"], capture_output=True,
           text=True).stdout.strip() + ") with --bridge none --iptables=false; CLI " + DOCKER_CLI
           if has_docker else "- Docker: not measured")
-    return 0 if results["lr_berth"]["ok"] else 1
+    lr = results.get("lr_berth" if not args.no_berth else "lr_docker")
+    return 0 if lr and lr["ok"] else 1
 
 
 if __name__ == "__main__":

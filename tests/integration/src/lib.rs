@@ -655,6 +655,25 @@ pub fn remove_cgroups_named(name: &str) {
     }
 }
 
+/// Remove ANSI colour sequences (`ESC [ ... letter`).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn quiet(program: &str, args: &[&str]) -> bool {
     Command::new(program)
         .args(args)
@@ -839,7 +858,7 @@ impl TestDaemon {
                 c.arg("--cgroup-parent")
                     .arg(format!("/{}", self.cgroup_parent));
                 c.arg("--log-level").arg("debug");
-                c.env("RUST_BACKTRACE", "1");
+                c.env("RUST_BACKTRACE", "1").env("NO_COLOR", "1");
                 c
             }
             Engine::Dockerd => {
@@ -939,6 +958,7 @@ impl TestDaemon {
         let text = fs::read(&self.log_path)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
+        let text = strip_ansi(&text);
         let lines: Vec<&str> = text.lines().collect();
         let start = lines.len().saturating_sub(n);
         format!(
@@ -1313,6 +1333,14 @@ mod tests {
         let raw = b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}";
         let r = parse_response(raw, false).unwrap();
         assert_eq!((r.status, r.text().as_str()), (404, "{}"));
+    }
+
+    #[test]
+    fn strips_ansi() {
+        assert_eq!(
+            strip_ansi("\u{1b}[2mtime\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m x"),
+            "time  INFO x"
+        );
     }
 
     #[test]
