@@ -5,8 +5,9 @@
 //! Links, addresses and routes are programmed over netlink (`rtnetlink`) on one
 //! connection opened at [`NetworkManager::start`]; a container's namespace is
 //! configured through a netlink socket opened inside it. `connect` spawns no process:
-//! a new namespace costs one short-lived thread (`unshare` must not run on a pool
-//! thread) and a handful of netlink round trips. nftables is programmed once per
+//! a new namespace is made ahead of time on a short-lived thread (`unshare` must not
+//! run on a pool thread), so `connect` is a bind mount and a handful of netlink round
+//! trips. nftables is programmed once per
 //! start with `nft -f -`.
 //!
 //! Lifecycle, as the daemon drives it:
@@ -28,6 +29,7 @@ mod etc;
 mod ipam;
 mod netns;
 mod nft;
+mod nlsync;
 mod subnet;
 
 use std::collections::{HashMap, HashSet};
@@ -67,7 +69,7 @@ const CONTAINER_IFNAME: &str = "eth0";
 pub const PORT_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Index of `lo` in every network namespace (the kernel's LOOPBACK_IFINDEX).
-const LOOPBACK_IFINDEX: u32 = 1;
+pub(crate) const LOOPBACK_IFINDEX: u32 = 1;
 
 /// Configuration of the default bridge network (dockerd's `-b`, `--bip`, ...).
 #[derive(Debug, Clone)]
@@ -170,6 +172,8 @@ pub struct NetworkManager {
     /// Link events (multicast connection and its dispatcher), for `wait_port_up`.
     watch: Arc<PortWatch>,
     watch_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// A namespace made ahead of time for the next `connect`.
+    spare: Arc<netns::Spare>,
     bridge: Option<BridgeState>,
     netns_dir: PathBuf,
     mtu: u32,
@@ -478,54 +482,17 @@ async fn host_networks_in_use(handle: &Handle) -> Result<Vec<ipnet::Ipv4Net>, Ne
 /// waits for RCU grace periods (15-35 ms here): run it on a blocking thread, never
 /// on the shared connection's task.
 fn delete_link_blocking(name: &str) -> Result<(), NetworkError> {
-    use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
     use rtnetlink::packet_route::RouteNetlinkMessage;
-    use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-
-    let ctx = || format!("deleting link {name}");
-    let io_err = |e: std::io::Error| {
+    use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket};
+    let sock = Socket::new(NETLINK_ROUTE).map_err(|e| {
         NetworkError::io("netlink socket for deleting a link", PathBuf::from(name), e)
-    };
-    let mut sock = Socket::new(NETLINK_ROUTE).map_err(io_err)?;
-    sock.bind_auto().map_err(io_err)?;
-    sock.connect(&SocketAddr::new(0, 0)).map_err(io_err)?;
-    let mut msg = NetlinkMessage::from(RouteNetlinkMessage::DelLink(
-        LinkUnspec::new_with_name(name).build(),
-    ));
-    msg.header.flags = NLM_F_REQUEST | NLM_F_ACK;
-    msg.header.sequence_number = 1;
-    msg.finalize();
-    let mut buf = vec![0u8; msg.buffer_len()];
-    msg.serialize(&mut buf);
-    sock.send(&buf, 0).map_err(io_err)?;
-    loop {
-        let mut rbuf: Vec<u8> = Vec::with_capacity(8192);
-        sock.recv(&mut rbuf, 0).map_err(io_err)?;
-        let mut off = 0;
-        while off < rbuf.len() {
-            let reply =
-                NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rbuf[off..]).map_err(|e| {
-                    NetworkError::NetlinkDecode {
-                        context: ctx(),
-                        reason: e.to_string(),
-                    }
-                })?;
-            let len = reply.header.length as usize;
-            if let NetlinkPayload::Error(e) = reply.payload {
-                return match e.code {
-                    None => Ok(()),
-                    Some(c) if c.get().abs() == libc::ENODEV => Ok(()),
-                    Some(_) => Err(NetworkError::netlink(
-                        ctx(),
-                        rtnetlink::Error::NetlinkError(e),
-                    )),
-                };
-            }
-            if len == 0 {
-                break;
-            }
-            off += (len + 3) & !3;
+    })?;
+    let msg = RouteNetlinkMessage::DelLink(LinkUnspec::new_with_name(name).build());
+    match nlsync::request(&sock, msg, &format!("deleting link {name}")) {
+        Err(NetworkError::Netlink { source, .. }) if nl_errno(&source) == Some(libc::ENODEV) => {
+            Ok(())
         }
+        other => other,
     }
 }
 
@@ -617,12 +584,14 @@ impl NetworkManager {
             conn_task,
             watch: Arc::new(PortWatch::default()),
             watch_tasks: Vec::new(),
+            spare: Arc::new(netns::Spare::default()),
             bridge: None,
             netns_dir,
             mtu: cfg.mtu,
         };
         let Some(name) = cfg.bridge.clone() else {
             info!("bridge network disabled (--bridge none)");
+            mgr.spare.refill();
             return Ok(mgr);
         };
 
@@ -660,6 +629,7 @@ impl NetworkManager {
             index,
             ipam: Mutex::new(Ipam::new(subnet, gateway)),
         });
+        mgr.spare.refill();
         Ok(mgr)
     }
 
@@ -830,6 +800,7 @@ impl NetworkManager {
                 };
                 let res = self.connect_none(container_id).await;
                 guard.armed = false;
+                self.spare.refill();
                 res
             }
             (NetMode::Bridge, Some(bs)) => {
@@ -849,6 +820,7 @@ impl NetworkManager {
                 };
                 let res = self.connect_bridge(bs, container_id, ip, &mut guard).await;
                 guard.armed = false;
+                self.spare.refill();
                 match res {
                     Ok(ep) => Ok(ep),
                     Err(e) => {
@@ -865,18 +837,9 @@ impl NetworkManager {
 
     async fn connect_none(&self, container_id: &str) -> Result<Endpoint, NetworkError> {
         let path = self.netns_path(container_id);
-        let ns = netns::create(path.clone()).await?;
-        let res = configure_in_netns(ns.socket, |h| async move {
-            h.link()
-                .set(LinkUnspec::new_with_index(LOOPBACK_IFINDEX).up().build())
-                .execute()
-                .await
-                .map_err(|e| NetworkError::netlink("bringing lo up", e))
-        })
-        .await;
-        if let Err(e) = res {
-            return Err(e.with_cleanup(netns::remove(&path).err()));
-        }
+        // The namespace comes with `lo` up: nothing else to configure.
+        let ns = self.spare.take().await?;
+        netns::bind(&ns, &path)?;
         Ok(Endpoint {
             container_id: container_id.to_owned(),
             netns: Some(path),
@@ -897,7 +860,8 @@ impl NetworkManager {
         guard: &mut CancelGuard<'_>,
     ) -> Result<Endpoint, NetworkError> {
         let path = self.netns_path(container_id);
-        let ns = netns::create(path.clone()).await?;
+        let ns = self.spare.take().await?;
+        netns::bind(&ns, &path)?;
         let mac = mac_for(ip);
         let prefix_len = bs.info.subnet.prefix_len();
         let gateway = bs.info.gateway;
@@ -963,10 +927,6 @@ impl NetworkManager {
             // Netlink requests on one socket are handled in order: send them all,
             // then wait for the answers (eth0 is up before its address is added, so
             // the subnet route exists before the default route needs it).
-            let lo = h
-                .link()
-                .set(LinkUnspec::new_with_index(LOOPBACK_IFINDEX).up().build())
-                .execute();
             let up = h
                 .link()
                 .set(LinkUnspec::new_with_index(eth0).up().build())
@@ -981,8 +941,7 @@ impl NetworkManager {
                         .build(),
                 )
                 .execute();
-            let (lo, up, addr, route) = futures::join!(lo, up, addr, route);
-            lo.map_err(|e| NetworkError::netlink("bringing lo up", e))?;
+            let (up, addr, route) = futures::join!(up, addr, route);
             up.map_err(|e| NetworkError::netlink("bringing eth0 up", e))?;
             addr.map_err(|e| {
                 NetworkError::netlink(format!("adding {ip}/{prefix_len} to eth0"), e)
