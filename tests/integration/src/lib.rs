@@ -628,6 +628,39 @@ pub fn remove_dir_same_fs(dir: &Path) {
     walk(dir, dev);
 }
 
+fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut candidates = vec![root.join(name)];
+    if let Ok(rd) = fs::read_dir(root) {
+        for e in rd.flatten() {
+            candidates.push(e.path().join(name));
+        }
+    }
+    candidates.into_iter().filter(|c| c.is_dir()).collect()
+}
+
+/// Every pid in the cgroups `/sys/fs/cgroup/[<controller>/]<name>/**` — container
+/// processes whose shim is gone are still found there.
+pub fn cgroup_pids_named(name: &str) -> Vec<i32> {
+    fn walk(p: &Path, out: &mut BTreeSet<i32>) {
+        if let Ok(procs) = fs::read_to_string(p.join("cgroup.procs")) {
+            out.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+        }
+        if let Ok(rd) = fs::read_dir(p) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&e.path(), out);
+                }
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    for c in cgroup_dirs_named(name) {
+        walk(&c, &mut out);
+    }
+    out.into_iter().collect()
+}
+
 /// Remove `/sys/fs/cgroup/<controller>/<name>` (v1) and `/sys/fs/cgroup/<name>` (v2),
 /// children first. Only empty cgroups can go: call after killing the processes.
 pub fn remove_cgroups_named(name: &str) {
@@ -641,17 +674,8 @@ pub fn remove_cgroups_named(name: &str) {
         }
         let _ = fs::remove_dir(p);
     }
-    let root = Path::new("/sys/fs/cgroup");
-    let mut candidates = vec![root.join(name)];
-    if let Ok(rd) = fs::read_dir(root) {
-        for e in rd.flatten() {
-            candidates.push(e.path().join(name));
-        }
-    }
-    for c in candidates {
-        if c.is_dir() {
-            rm_tree(&c);
-        }
+    for c in cgroup_dirs_named(name) {
+        rm_tree(&c);
     }
 }
 
@@ -1141,11 +1165,24 @@ impl TestDaemon {
     }
 
     fn teardown(&mut self) {
-        let marker = self.dir.to_string_lossy().into_owned();
+        // "/tmp/bt-XXXXXX/": the slash keeps one test's marker from matching another's.
+        let marker = format!("{}/", self.dir.display());
         let daemon_pid = self.pid();
         self.stop_daemon(Duration::from_secs(3));
-        let roots: Vec<i32> = daemon_pid.into_iter().collect();
+        let mut roots: Vec<i32> = daemon_pid.into_iter().collect();
+        if self.engine == Engine::Berth {
+            roots.extend(cgroup_pids_named(&self.cgroup_parent));
+        }
         kill_processes_under(&marker, &roots);
+        if self.engine == Engine::Berth {
+            let left = cgroup_pids_named(&self.cgroup_parent);
+            for &p in &left {
+                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+            }
+            wait_until(Duration::from_secs(2), || {
+                cgroup_pids_named(&self.cgroup_parent).is_empty()
+            });
+        }
         unmount_all_under(&self.dir);
         if self.engine == Engine::Berth {
             remove_cgroups_named(&self.cgroup_parent);
