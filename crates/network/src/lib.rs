@@ -1137,6 +1137,7 @@ impl NetworkManager {
             .try_collect()
             .await
             .map_err(|e| NetworkError::netlink("listing links", e))?;
+        let mut stale = Vec::new();
         for link in links {
             let on_bridge = link
                 .attributes
@@ -1149,10 +1150,13 @@ impl NetworkManager {
             let Some(name) = name else { continue };
             if on_bridge && name.starts_with("veth") && !live_veths.contains(name) {
                 info!(veth = name, "removing stale veth");
-                delete_link_by_name(name).await?;
+                stale.push(name.to_owned());
             }
         }
-        Ok(())
+        // Concurrently: each deletion waits for RCU grace periods (15-35 ms).
+        let results =
+            futures::future::join_all(stale.iter().map(|name| delete_link_by_name(name))).await;
+        results.into_iter().collect()
     }
 
     /// The bridge network, or None with `--bridge none`.
