@@ -155,8 +155,10 @@ fn run() -> Result<()> {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 
@@ -303,6 +305,9 @@ async fn serve(
     let app = api_server::app(d.backend());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
+    // (path, inode) of each socket we bound: on shutdown we remove only our own
+    // socket file, never one a newer daemon has bound at the same path since.
+    let mut our_sockets = Vec::new();
     for host in &hosts {
         let stop = {
             let mut rx = stop_rx.clone();
@@ -325,9 +330,12 @@ async fn serve(
             }
             let listener = tokio::net::UnixListener::bind(&path)
                 .with_context(|| format!("listening on {}", path.display()))?;
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))
                 .with_context(|| format!("setting permissions of {}", path.display()))?;
+            if let Ok(meta) = std::fs::metadata(&path) {
+                our_sockets.push((path.clone(), meta.ino()));
+            }
             tracing::info!(socket = %path.display(), "API listening");
             servers.push(tokio::spawn(api_server::serve(listener, app.clone(), stop)));
         } else if let Some(addr) = host.strip_prefix("tcp://") {
@@ -356,9 +364,10 @@ async fn serve(
     for s in servers {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), s).await;
     }
-    for host in &hosts {
-        if let Some(path) = host.strip_prefix("unix://") {
-            let _ = std::fs::remove_file(path);
+    for (path, ino) in our_sockets {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata(&path).is_ok_and(|m| m.ino() == ino) {
+            let _ = std::fs::remove_file(&path);
         }
     }
     if let Some(p) = &pidfile {

@@ -14,6 +14,9 @@ pub const DEFAULT_DETACH_KEYS: &[u8] = &[16, 17];
 
 /// Parses Docker's `--detach-keys` syntax: "ctrl-p,ctrl-q", "a,ctrl-@", ...
 pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>, String> {
+    if s.trim().is_empty() {
+        return Ok(DEFAULT_DETACH_KEYS.to_vec());
+    }
     let mut out = Vec::new();
     for key in s.split(',') {
         let k = key.trim();
@@ -108,6 +111,9 @@ pub async fn splice(
         })
     });
     let mut on_exit = Some(on_exit);
+    // The detach channel completes once: with Ok on detach, with Err when the
+    // stdin side ends without detaching (then output keeps flowing).
+    let mut detach_pending = true;
     let end = loop {
         tokio::select! {
             frame = output.next() => match frame {
@@ -138,7 +144,12 @@ pub async fn splice(
                 }
                 None => break End::Exited(None),
             },
-            _ = &mut detach_rx => break End::Detached,
+            r = &mut detach_rx, if detach_pending => {
+                detach_pending = false;
+                if r.is_ok() {
+                    break End::Detached;
+                }
+            }
         }
     };
     let _ = wr.flush().await;

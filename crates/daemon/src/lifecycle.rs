@@ -229,6 +229,15 @@ impl Daemon {
                     ev.exit_code = code;
                     ev.error = Some(msg.clone());
                 });
+                if rec.host_config.auto_remove == Some(true) {
+                    // As Docker: a --rm container that failed to start is removed
+                    // (the CLI waits for that before it exits).
+                    let me = self.clone();
+                    let c = c.clone();
+                    tokio::spawn(async move {
+                        let _ = me.remove_container(&c, true).await;
+                    });
+                }
                 Err(e)
             }
         }
@@ -681,9 +690,11 @@ impl Daemon {
                     WaitCondition::Removed => ev.removed,
                 };
                 if done {
+                    // Docker reports start failures on the start call; the wait
+                    // body carries only the exit code.
                     return Ok(WaitResult {
                         status_code: ev.exit_code,
-                        error: ev.error.clone(),
+                        error: None,
                     });
                 }
                 if rx.changed().await.is_err() {
@@ -691,7 +702,7 @@ impl Daemon {
                     let ev = rx.borrow().clone();
                     return Ok(WaitResult {
                         status_code: ev.exit_code,
-                        error: ev.error,
+                        error: None,
                     });
                 }
             }

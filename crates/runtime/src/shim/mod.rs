@@ -228,12 +228,19 @@ pub async fn spawn_shim(exe: &Path, cfg: &ShimConfig) -> Result<u32, ShimError> 
     let cfg_path = cfg.state_dir.join(CONFIG_FILE);
     write_atomic(&cfg_path, &data).map_err(io(format!("writing {}", cfg_path.display())))?;
     let _ = std::fs::remove_file(cfg.state_dir.join(EXIT_FILE));
+    // The shim's own stderr (panics, fatal errors) goes to shim.log in its state dir.
+    let shim_log_path = cfg.state_dir.join("shim.log");
+    let shim_log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&shim_log_path)
+        .map_err(io(format!("opening {}", shim_log_path.display())))?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("shim")
         .arg(&cfg.state_dir)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(shim_log)
         .kill_on_drop(false);
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent; it
     // detaches the shim from the daemon's session so signals to the daemon's process
