@@ -276,6 +276,157 @@ pub fn read_logs(
     })
 }
 
+fn decode(rec: &[u8]) -> Option<LogEntry> {
+    let rec: RecordIn = match serde_json::from_slice(rec) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(error = %e, "skipping undecodable log record");
+            return None;
+        }
+    };
+    let stream = match rec.stream.as_str() {
+        "stdout" => Stream::Stdout,
+        "stderr" => Stream::Stderr,
+        _ => return None,
+    };
+    Some(LogEntry {
+        stream,
+        time: rec.time,
+        line: bytes::Bytes::from(rec.log.into_bytes()),
+    })
+}
+
+fn wanted(opts: &ReadOptions, e: &LogEntry) -> bool {
+    let stream_ok = match e.stream {
+        Stream::Stdout => opts.stdout,
+        Stream::Stderr => opts.stderr,
+    };
+    stream_ok && opts.since.is_none_or(|s| e.time >= s) && opts.until.is_none_or(|u| e.time <= u)
+}
+
+const TAIL_CHUNK: u64 = 64 * 1024;
+
+fn read_at(f: &mut std::fs::File, start: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    f.seek(std::io::SeekFrom::Start(start))?;
+    let mut buf = vec![0u8; len];
+    f.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+/// The offset just after the last newline of `f` (a torn last record is excluded).
+fn complete_end(f: &mut std::fs::File, len: u64) -> std::io::Result<u64> {
+    let mut pos = len;
+    while pos > 0 {
+        let start = pos.saturating_sub(TAIL_CHUNK);
+        let chunk = read_at(f, start, (pos - start) as usize)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        pos = start;
+    }
+    Ok(0)
+}
+
+/// Collects wanted records of `f[..end]`, newest first, until `out` holds `n`.
+/// Returns true when an entry older than `since` was met (older files need no scan).
+fn scan_back(
+    f: &mut std::fs::File,
+    end: u64,
+    opts: &ReadOptions,
+    n: usize,
+    out: &mut Vec<LogEntry>,
+) -> std::io::Result<bool> {
+    // `buf` holds the bytes [pos, unprocessed end) and ends with a newline.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut pos = end;
+    loop {
+        if out.len() >= n {
+            return Ok(false);
+        }
+        if buf.is_empty() {
+            if pos == 0 {
+                return Ok(false);
+            }
+            let start = pos.saturating_sub(TAIL_CHUNK);
+            buf = read_at(f, start, (pos - start) as usize)?;
+            pos = start;
+            continue;
+        }
+        let body_end = buf.len() - 1;
+        let (rec_start, keep) = match buf[..body_end].iter().rposition(|b| *b == b'\n') {
+            Some(i) => (i + 1, i + 1),
+            None if pos == 0 => (0, 0),
+            None => {
+                let start = pos.saturating_sub(TAIL_CHUNK);
+                let mut chunk = read_at(f, start, (pos - start) as usize)?;
+                chunk.extend_from_slice(&buf);
+                buf = chunk;
+                pos = start;
+                continue;
+            }
+        };
+        if let Some(e) = decode(&buf[rec_start..body_end]) {
+            if opts.since.is_some_and(|s| e.time < s) {
+                return Ok(true);
+            }
+            if wanted(opts, &e) {
+                out.push(e);
+            }
+        }
+        buf.truncate(keep);
+    }
+}
+
+type MainState = Option<(std::fs::File, u64, u64)>;
+
+/// `--tail n`: reads the files backwards from their ends (newest first), so a tail
+/// of a large log costs what it returns. Also returns the main file positioned after
+/// its last complete record, for follow.
+fn tail_scan(
+    main: &Path,
+    rotated: &[PathBuf],
+    opts: &ReadOptions,
+    n: usize,
+) -> Result<(Vec<LogEntry>, MainState), LogError> {
+    use std::io::Seek;
+    let mut newest_first = Vec::new();
+    let mut main_state = None;
+    let mut older = true;
+    match std::fs::File::open(main) {
+        Ok(mut f) => {
+            let md = f.metadata().map_err(io_err(main, "stat"))?;
+            let end = complete_end(&mut f, md.len()).map_err(io_err(main, "read"))?;
+            if n > 0 {
+                older = !scan_back(&mut f, end, opts, n, &mut newest_first)
+                    .map_err(io_err(main, "read"))?;
+            }
+            f.seek(std::io::SeekFrom::Start(end))
+                .map_err(io_err(main, "seek"))?;
+            main_state = Some((f, end, md.ino()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(main, "open")(e)),
+    }
+    for p in rotated.iter().rev() {
+        if !older || newest_first.len() >= n {
+            break;
+        }
+        match std::fs::File::open(p) {
+            Ok(mut f) => {
+                let len = f.metadata().map_err(io_err(p, "stat"))?.len();
+                let end = complete_end(&mut f, len).map_err(io_err(p, "read"))?;
+                older = !scan_back(&mut f, end, opts, n, &mut newest_first)
+                    .map_err(io_err(p, "read"))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(p, "open")(e)),
+        }
+    }
+    newest_first.reverse();
+    Ok((newest_first, main_state))
+}
+
 struct Cur {
     reader: BufReader<tokio::fs::File>,
     path: PathBuf,
@@ -355,34 +506,7 @@ impl Reader {
     }
 
     fn accept(&self, rec: &[u8]) -> Option<LogEntry> {
-        let rec: RecordIn = match serde_json::from_slice(rec) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(error = %e, "skipping undecodable log record");
-                return None;
-            }
-        };
-        let stream = match rec.stream.as_str() {
-            "stdout" => Stream::Stdout,
-            "stderr" => Stream::Stderr,
-            _ => return None,
-        };
-        if (stream == Stream::Stdout && !self.opts.stdout)
-            || (stream == Stream::Stderr && !self.opts.stderr)
-        {
-            return None;
-        }
-        if self.opts.since.is_some_and(|s| rec.time < s) {
-            return None;
-        }
-        if self.opts.until.is_some_and(|u| rec.time > u) {
-            return None;
-        }
-        Some(LogEntry {
-            stream,
-            time: rec.time,
-            line: bytes::Bytes::from(rec.log.into_bytes()),
-        })
+        decode(rec).filter(|e| wanted(&self.opts, e))
     }
 
     async fn open_next(&mut self) -> Result<bool, LogError> {
@@ -476,36 +600,33 @@ impl Reader {
 
     async fn start(&mut self) -> Result<(), LogError> {
         self.started = true;
+        if let Some(n) = self.opts.tail {
+            let main = self.path.clone();
+            let rotated = self.rotated_files();
+            let opts = self.opts.clone();
+            let (entries, main_state) =
+                tokio::task::spawn_blocking(move || tail_scan(&main, &rotated, &opts, n))
+                    .await
+                    .map_err(|e| LogError::Io {
+                        path: self.path.clone(),
+                        context: "tail",
+                        source: std::io::Error::other(e),
+                    })??;
+            self.out = entries.into();
+            self.files.clear();
+            self.partial.clear();
+            self.cur = main_state.map(|(file, pos, ino)| Cur {
+                reader: BufReader::new(tokio::fs::File::from_std(file)),
+                path: self.path.clone(),
+                ino,
+                pos,
+                is_main: true,
+            });
+            return Ok(());
+        }
         self.files = self.rotated_files().into();
         self.files.push_back(self.path.clone());
         self.open_next().await?;
-        if let Some(n) = self.opts.tail {
-            let mut keep: VecDeque<LogEntry> = VecDeque::new();
-            loop {
-                match self.step().await? {
-                    Step::Line(l) => {
-                        if let Some(e) = self.accept(&l) {
-                            if n > 0 {
-                                if keep.len() == n {
-                                    keep.pop_front();
-                                }
-                                keep.push_back(e);
-                            }
-                        }
-                    }
-                    Step::Eof => {
-                        let at_main = self.cur.as_ref().map(|c| c.is_main).unwrap_or(true);
-                        if at_main && self.files.is_empty() {
-                            break;
-                        }
-                        if !self.advance().await? && self.files.is_empty() {
-                            break;
-                        }
-                    }
-                }
-            }
-            self.out = keep;
-        }
         Ok(())
     }
 

@@ -233,3 +233,100 @@ async fn follow_with_rotation_torn_and_stop() {
     .unwrap();
     assert_eq!(lines(&rest), ["last\n"]);
 }
+
+#[tokio::test]
+async fn tail_reads_backwards_across_files_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("b.log");
+    let mut w = LogWriter::open(&p, Some(200_000), 4).unwrap();
+    // Long lines (bigger than the 64 KiB read chunk after splitting) and many short.
+    for i in 0..3000 {
+        if i % 1000 == 999 {
+            let mut big = vec![b'x'; 40_000];
+            big.push(b'\n');
+            w.write(Stream::Stderr, &big).unwrap();
+        }
+        let s = if i % 2 == 0 {
+            Stream::Stdout
+        } else {
+            Stream::Stderr
+        };
+        w.write(s, format!("r{i}\n").as_bytes()).unwrap();
+    }
+    drop(w);
+    assert!(dir.path().join("b.log.1").exists());
+    let all_entries = collect(&p, all()).await;
+    for n in [0usize, 1, 3, 100, 2500, 100_000] {
+        let t = collect(
+            &p,
+            ReadOptions {
+                tail: Some(n),
+                ..all()
+            },
+        )
+        .await;
+        let want = &all_entries[all_entries.len().saturating_sub(n)..];
+        assert_eq!(t, want, "tail {n}");
+    }
+    let t = collect(
+        &p,
+        ReadOptions {
+            tail: Some(4),
+            stdout: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(lines(&t), ["r2992\n", "r2994\n", "r2996\n", "r2998\n"]);
+    let since = all_entries[all_entries.len() - 2].time;
+    let t = collect(
+        &p,
+        ReadOptions {
+            tail: Some(1000),
+            since: Some(since),
+            ..all()
+        },
+    )
+    .await;
+    assert!(t.len() >= 2 && t.iter().all(|e| e.time >= since));
+    assert_eq!(lines(&t).last().unwrap(), "r2999\n");
+}
+
+#[tokio::test]
+async fn tail_then_follow_completes_torn_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("tf.log");
+    let mut w = LogWriter::open(&p, None, 1).unwrap();
+    w.write(Stream::Stdout, b"a\nb\nc\n").unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+    f.write_all(br#"{"log":"d\n","stream":"std"#).unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut s = Box::pin(read_logs(
+        p.clone(),
+        ReadOptions {
+            tail: Some(2),
+            follow: true,
+            ..all()
+        },
+        Some(rx),
+    ));
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(s.next().await.unwrap().unwrap());
+    }
+    assert_eq!(lines(&got), ["b\n", "c\n"]);
+    f.write_all(br#"out","time":"2030-01-01T00:00:00Z"}"#)
+        .unwrap();
+    f.write_all(b"\n").unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&e.line[..], b"d\n");
+    tx.send(true).unwrap();
+    assert!(tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .unwrap()
+        .is_none());
+}
