@@ -368,12 +368,18 @@ impl Daemon {
         } else {
             network::hosts_file(&hostname, ep.ip, &extra)
         };
-        let resolv = network::resolv_conf(
-            &self.host_resolv,
-            &rec.host_config.dns.clone().unwrap_or_default(),
-            &rec.host_config.dns_search.clone().unwrap_or_default(),
-            &rec.host_config.dns_options.clone().unwrap_or_default(),
-        );
+        let dns = rec.host_config.dns.clone().unwrap_or_default();
+        let resolv = if host_mode && dns.is_empty() {
+            // The host's resolvers are reachable from the host's network as they are.
+            self.host_resolv.clone()
+        } else {
+            network::resolv_conf(
+                &self.host_resolv,
+                &dns,
+                &rec.host_config.dns_search.clone().unwrap_or_default(),
+                &rec.host_config.dns_options.clone().unwrap_or_default(),
+            )
+        };
         for (name, content) in [
             ("hostname", format!("{hostname}\n")),
             ("hosts", hosts),
@@ -821,11 +827,25 @@ fn merge_config(
     for (k, v) in body.labels.iter().flatten() {
         labels.insert(k.clone(), v.clone());
     }
+    let host_network = body
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref())
+        == Some("host");
     let hostname = body
         .hostname
         .clone()
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| id[..12].to_string());
+        .unwrap_or_else(|| {
+            // With the host's network the container sees the host's name, as in Docker.
+            if host_network {
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| id[..12].to_string())
+            } else {
+                id[..12].to_string()
+            }
+        });
     let mut exposed = body.exposed_ports.clone().unwrap_or_default();
     for k in img.exposed_ports.iter().flatten().map(|(k, _)| k) {
         if !exposed.contains(k) {
