@@ -26,6 +26,8 @@ use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+
+use crate::format::JsonExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
@@ -486,7 +488,7 @@ pub async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>> {
         .unwrap_or_default();
     let message = match serde_json::from_slice::<Value>(&bytes) {
         Ok(v) => v
-            .get("message")
+            .ci("message")
             .and_then(Value::as_str)
             .map(str::to_string)
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).trim().to_string()),

@@ -8,6 +8,39 @@ use anyhow::{anyhow, bail, Result};
 use serde_json::{Map, Value};
 
 // ---------------------------------------------------------------------------
+// Case-insensitive JSON access
+// ---------------------------------------------------------------------------
+
+/// Field access on daemon JSON that, like Go's `encoding/json` decoding into
+/// docker's typed structs, prefers an exact key and falls back to a
+/// case-insensitive match (so `{"id": ...}` still yields the Id).
+pub trait JsonExt {
+    /// `get` with a case-insensitive fallback.
+    fn ci(&self, key: &str) -> Option<&Value>;
+    /// `pointer` ("/A/B") with case-insensitive fallback at each step.
+    fn cptr(&self, ptr: &str) -> Option<&Value>;
+}
+
+impl JsonExt for Value {
+    fn ci(&self, key: &str) -> Option<&Value> {
+        let m = self.as_object()?;
+        m.get(key).or_else(|| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+    }
+
+    fn cptr(&self, ptr: &str) -> Option<&Value> {
+        let mut v = self;
+        for part in ptr.split('/').filter(|p| !p.is_empty()) {
+            v = v.ci(part)?;
+        }
+        Some(v)
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Human units (github.com/docker/go-units)
 // ---------------------------------------------------------------------------
 
@@ -734,7 +767,7 @@ fn field(v: &Value, name: &str) -> Result<Value> {
         return Ok(nil_marker(name));
     }
     match v {
-        Value::Object(m) => match m.get(name) {
+        Value::Object(_) => match v.ci(name) {
             Some(Value::Null) => Ok(nil_marker(name)),
             Some(x) => Ok(x.clone()),
             None if is_no_value(v) => Ok(no_value()),
@@ -1193,6 +1226,11 @@ mod tests {
         assert_eq!(run("{{.State.Status}}", &v), "running");
         assert_eq!(run("{{.Id}}", &v), "abc");
         assert_eq!(run("{{.State.Pid}}", &v), "42");
+        assert_eq!(run("{{.state.status}}", &v), "running");
+        let lower = json!({"id": "x", "Nested": {"exitCode": 3}});
+        assert_eq!(lower.ci("Id"), Some(&json!("x")));
+        assert_eq!(lower.cptr("/nested/ExitCode"), Some(&json!(3)));
+        assert_eq!(lower.ci("nope"), None);
         assert_eq!(run("{{index .Config.Labels \"k\"}}", &v), "v");
         assert_eq!(run("{{.Config.Labels}}", &v), "map[a:b k:v]");
         assert_eq!(run("{{.Config.Cmd}}", &v), "[sleep 100]");

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::opts::{timestamp_arg, ContainerOpts, ImageAndCommand};
 use super::{eprint_err, inspect_objects, InspectKind};
 use crate::client::{body_stream, daemon_error, empty, enc, query, Client, ReqOpts};
-use crate::format::{self, ellipsis, human_duration, short_id, status_string};
+use crate::format::{self, ellipsis, human_duration, short_id, status_string, JsonExt};
 use crate::stream::{parse_detach_keys, pump_body, pump_input, pump_output, DetachWatch};
 use crate::tty;
 
@@ -106,13 +106,13 @@ async fn create_container(
         }
         Err(e) => return Err(e),
     };
-    if let Some(ws) = created.get("Warnings").and_then(Value::as_array) {
+    if let Some(ws) = created.ci("Warnings").and_then(Value::as_array) {
         for w in ws.iter().filter_map(Value::as_str) {
             eprintln!("WARNING: {w}");
         }
     }
     created
-        .get("Id")
+        .ci("Id")
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| anyhow!("daemon returned no container id"))
@@ -267,13 +267,13 @@ async fn spawn_wait(
         let bytes = resp.into_body().collect().await?.to_bytes();
         let v: Value = serde_json::from_slice(&bytes)?;
         if let Some(m) = v
-            .pointer("/Error/Message")
+            .cptr("/Error/Message")
             .and_then(Value::as_str)
             .filter(|m| !m.is_empty())
         {
             bail!("{m}");
         }
-        Ok(v.get("StatusCode").and_then(Value::as_i64).unwrap_or(0))
+        Ok(v.ci("StatusCode").and_then(Value::as_i64).unwrap_or(0))
     });
     let _ = tokio::time::timeout(Duration::from_secs(2), rx).await;
     h
@@ -495,11 +495,11 @@ pub async fn start(client: &Client, a: StartArgs) -> Result<i32> {
             .get_json(&format!("/containers/{}/json", enc(id)))
             .await?;
         let t = info
-            .pointer("/Config/Tty")
+            .cptr("/Config/Tty")
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let open_stdin = info
-            .pointer("/Config/OpenStdin")
+            .cptr("/Config/OpenStdin")
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let stdin = a.interactive && open_stdin;
@@ -521,7 +521,7 @@ pub async fn start(client: &Client, a: StartArgs) -> Result<i32> {
             logs: false,
         };
         let full_id = info
-            .get("Id")
+            .ci("Id")
             .and_then(Value::as_str)
             .unwrap_or(id)
             .to_string();
@@ -840,11 +840,11 @@ fn format_ports(ports: &[Value]) -> String {
     let mut items: Vec<(String, u64, String)> = ports
         .iter()
         .map(|p| {
-            let private = p.get("PrivatePort").and_then(Value::as_u64).unwrap_or(0);
-            let typ = p.get("Type").and_then(Value::as_str).unwrap_or("tcp");
-            let s = match p.get("PublicPort").and_then(Value::as_u64) {
+            let private = p.ci("PrivatePort").and_then(Value::as_u64).unwrap_or(0);
+            let typ = p.ci("Type").and_then(Value::as_str).unwrap_or("tcp");
+            let s = match p.ci("PublicPort").and_then(Value::as_u64) {
                 Some(public) if public != 0 => {
-                    let ip = p.get("IP").and_then(Value::as_str).unwrap_or("");
+                    let ip = p.ci("IP").and_then(Value::as_str).unwrap_or("");
                     let ip = if ip.contains(':') {
                         format!("[{ip}]")
                     } else {
@@ -855,10 +855,7 @@ fn format_ports(ports: &[Value]) -> String {
                 _ => format!("{private}/{typ}"),
             };
             (
-                p.get("IP")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                p.ci("IP").and_then(Value::as_str).unwrap_or("").to_string(),
                 private,
                 s,
             )
@@ -900,10 +897,10 @@ pub fn go_time_string(unix: i64) -> String {
 
 /// One `docker ps` formatter row for a container list entry.
 pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
-    let s = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |k: &str| c.ci(k).and_then(Value::as_str).unwrap_or("").to_string();
     let id = s("Id");
     let names: Vec<String> = c
-        .get("Names")
+        .ci("Names")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -931,35 +928,35 @@ pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
     } else {
         command
     });
-    let created = c.get("Created").and_then(Value::as_i64).unwrap_or(0);
+    let created = c.ci("Created").and_then(Value::as_i64).unwrap_or(0);
     let state = s("State");
     let mut status = s("Status");
     if status.is_empty() {
         status = status_string(&state, 0, None, None, now);
     }
     let ports = format_ports(
-        c.get("Ports")
+        c.ci("Ports")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or(&[]),
     );
-    let (labels, label_map) = labels_string(c.get("Labels").and_then(Value::as_object));
+    let (labels, label_map) = labels_string(c.ci("Labels").and_then(Value::as_object));
     let networks = c
-        .pointer("/NetworkSettings/Networks")
+        .cptr("/NetworkSettings/Networks")
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect::<Vec<_>>().join(","))
         .unwrap_or_default();
     let mounts: Vec<String> = c
-        .get("Mounts")
+        .ci("Mounts")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .map(|m| {
                     let name = m
-                        .get("Name")
+                        .ci("Name")
                         .and_then(Value::as_str)
                         .filter(|n| !n.is_empty())
-                        .or_else(|| m.get("Source").and_then(Value::as_str))
+                        .or_else(|| m.ci("Source").and_then(Value::as_str))
                         .unwrap_or("");
                     if trunc {
                         ellipsis(name, 15)
@@ -971,17 +968,17 @@ pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
         })
         .unwrap_or_default();
     let local_volumes = c
-        .get("Mounts")
+        .ci("Mounts")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter(|m| m.get("Driver").and_then(Value::as_str) == Some("local"))
+                .filter(|m| m.ci("Driver").and_then(Value::as_str) == Some("local"))
                 .count()
         })
         .unwrap_or(0);
     let size = {
-        let rw = c.get("SizeRw").and_then(Value::as_i64).unwrap_or(0);
-        let root = c.get("SizeRootFs").and_then(Value::as_i64).unwrap_or(0);
+        let rw = c.ci("SizeRw").and_then(Value::as_i64).unwrap_or(0);
+        let root = c.ci("SizeRootFs").and_then(Value::as_i64).unwrap_or(0);
         let srw = format::human_size_prec(rw as f64, 3);
         if root > 0 {
             format!(
@@ -1009,7 +1006,7 @@ pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
         "LocalVolumes": local_volumes.to_string(),
         "Size": size,
         "__json_html": true,
-        "Platform": c.get("ImageManifestDescriptor").and_then(|d| d.get("platform")).cloned().unwrap_or(Value::Null),
+        "Platform": c.ci("ImageManifestDescriptor").and_then(|d| d.ci("platform")).cloned().unwrap_or(Value::Null),
     })
 }
 
@@ -1138,7 +1135,7 @@ pub async fn logs(client: &Client, a: LogsArgs) -> Result<i32> {
         .get_json(&format!("/containers/{}/json", enc(&a.container)))
         .await?;
     let tty = info
-        .pointer("/Config/Tty")
+        .cptr("/Config/Tty")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let now = chrono::Utc::now().timestamp();
@@ -1160,7 +1157,7 @@ pub async fn logs(client: &Client, a: LogsArgs) -> Result<i32> {
         params.push(("until", timestamp_arg(s, now)));
     }
     let id = info
-        .get("Id")
+        .ci("Id")
         .and_then(Value::as_str)
         .unwrap_or(&a.container)
         .to_string();
@@ -1199,25 +1196,25 @@ pub async fn attach(client: &Client, a: AttachArgs) -> Result<i32> {
         .get_json(&format!("/containers/{}/json", enc(&a.container)))
         .await?;
     let running = info
-        .pointer("/State/Running")
+        .cptr("/State/Running")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     if !running {
         bail!("You cannot attach to a stopped container, start it first");
     }
     if info
-        .pointer("/State/Paused")
+        .cptr("/State/Paused")
         .and_then(Value::as_bool)
         .unwrap_or(false)
     {
         bail!("You cannot attach to a paused container, unpause it first");
     }
     let t = info
-        .pointer("/Config/Tty")
+        .cptr("/Config/Tty")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let open_stdin = info
-        .pointer("/Config/OpenStdin")
+        .cptr("/Config/OpenStdin")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let stdin = !a.no_stdin && open_stdin;
@@ -1239,7 +1236,7 @@ pub async fn attach(client: &Client, a: AttachArgs) -> Result<i32> {
         logs: false,
     };
     let id = info
-        .get("Id")
+        .ci("Id")
         .and_then(Value::as_str)
         .unwrap_or(&a.container)
         .to_string();
@@ -1319,7 +1316,7 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
         )
         .await?;
     let exec_id = created
-        .get("Id")
+        .ci("Id")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("daemon returned no exec id"))?
         .to_string();
@@ -1339,12 +1336,14 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
         None
     };
     let (rd, wr) = tokio::io::split(conn);
+    let seq = match &a.detach_keys {
+        Some(k) => parse_detach_keys(k)?,
+        None => vec![16, 17],
+    };
+    let watch = DetachWatch::new(seq);
+    let detached = watch.seen.clone();
     let input = if a.interactive {
-        let seq = match &a.detach_keys {
-            Some(k) => parse_detach_keys(k)?,
-            None => vec![16, 17],
-        };
-        Some(tokio::spawn(pump_input(wr, Some(DetachWatch::new(seq)))))
+        Some(tokio::spawn(pump_input(wr, Some(watch))))
     } else {
         drop(wr);
         None
@@ -1363,18 +1362,22 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
     }
     drop(_raw);
     out?;
-    let info = client
-        .get_json(&format!("/exec/{}/json", enc(&exec_id)))
-        .await?;
-    if info
-        .get("Running")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
+    if detached.load(std::sync::atomic::Ordering::SeqCst) {
         // Detached with the detach keys: the process goes on.
         return Ok(0);
     }
-    Ok(info.get("ExitCode").and_then(Value::as_i64).unwrap_or(0) as i32)
+    // The stream can close a moment before the daemon records the exit
+    // code: poll briefly while the exec still shows as running.
+    let path = format!("/exec/{}/json", enc(&exec_id));
+    let mut info = client.get_json(&path).await?;
+    for _ in 0..100 {
+        if !info.ci("Running").and_then(Value::as_bool).unwrap_or(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        info = client.get_json(&path).await?;
+    }
+    Ok(info.ci("ExitCode").and_then(Value::as_i64).unwrap_or(0) as i32)
 }
 
 /// `berth top`
@@ -1399,7 +1402,7 @@ pub async fn top(client: &Client, a: TopArgs) -> Result<i32> {
         .get_json(&format!("/containers/{}/top{q}", enc(&container)))
         .await?;
     let titles: Vec<String> = v
-        .get("Titles")
+        .ci("Titles")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -1409,7 +1412,7 @@ pub async fn top(client: &Client, a: TopArgs) -> Result<i32> {
         .unwrap_or_default();
     let mut text = titles.join("\t");
     for p in v
-        .get("Processes")
+        .ci("Processes")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])

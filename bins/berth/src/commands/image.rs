@@ -18,7 +18,7 @@ use super::{eprint_err, inspect_objects, InspectKind};
 use crate::client::{
     body_stream, daemon_error, empty, full, query, stream_body, Body, Client, ReqOpts,
 };
-use crate::format::{self, human_duration, human_size_prec, short_id};
+use crate::format::{self, human_duration, human_size_prec, short_id, JsonExt};
 
 // ---------------------------------------------------------------------------
 // JSON message streams (pull, push, load, import, build)
@@ -119,30 +119,30 @@ impl JsonDisplay {
     /// Handles one message; returns Err for an error message.
     pub fn show(&mut self, m: &Value) -> Result<()> {
         if let Some(err) = m
-            .get("errorDetail")
-            .and_then(|e| e.get("message"))
+            .ci("errorDetail")
+            .and_then(|e| e.ci("message"))
             .and_then(Value::as_str)
-            .or_else(|| m.get("error").and_then(Value::as_str))
+            .or_else(|| m.ci("error").and_then(Value::as_str))
         {
             return Err(StreamError {
                 message: err.to_string(),
-                code: m.pointer("/errorDetail/code").and_then(Value::as_i64),
+                code: m.cptr("/errorDetail/code").and_then(Value::as_i64),
             }
             .into());
         }
-        if let Some(id) = m.pointer("/aux/ID").and_then(Value::as_str) {
+        if let Some(id) = m.cptr("/aux/ID").and_then(Value::as_str) {
             self.aux_ids.push(id.to_string());
         }
-        if let Some(s) = m.get("stream").and_then(Value::as_str) {
+        if let Some(s) = m.ci("stream").and_then(Value::as_str) {
             write!(self.out, "{s}")?;
             self.out.flush()?;
             return Ok(());
         }
-        let Some(status) = m.get("status").and_then(Value::as_str) else {
+        let Some(status) = m.ci("status").and_then(Value::as_str) else {
             return Ok(());
         };
-        let id = m.get("id").and_then(Value::as_str).unwrap_or("");
-        let progress = m.get("progress").and_then(Value::as_str).unwrap_or("");
+        let id = m.ci("id").and_then(Value::as_str).unwrap_or("");
+        let progress = m.ci("progress").and_then(Value::as_str).unwrap_or("");
         let line = if id.is_empty() {
             status.to_string()
         } else if self.tty && !progress.is_empty() {
@@ -237,7 +237,7 @@ fn registry_auth(name: &str) -> String {
             "/auths/{}",
             server.replace('~', "~0").replace('/', "~1")
         ))
-        .and_then(|a| a.get("auth"))
+        .and_then(|a| a.ci("auth"))
         .and_then(Value::as_str)
         .and_then(base64_decode)
         .and_then(|b| String::from_utf8(b).ok());
@@ -332,7 +332,7 @@ pub async fn pull(client: &Client, a: PullArgs) -> Result<i32> {
         let mut vals = Box::pin(json_values(Box::pin(body_stream(resp))));
         while let Some(v) = vals.next().await {
             let v = v?;
-            if let Some(e) = v.get("error").and_then(Value::as_str) {
+            if let Some(e) = v.ci("error").and_then(Value::as_str) {
                 bail!("{e}");
             }
         }
@@ -394,7 +394,7 @@ pub async fn push(client: &Client, a: PushArgs) -> Result<i32> {
     if a.quiet {
         let mut vals = Box::pin(json_values(Box::pin(body_stream(resp))));
         while let Some(v) = vals.next().await {
-            if let Some(e) = v?.get("error").and_then(Value::as_str) {
+            if let Some(e) = v?.ci("error").and_then(Value::as_str) {
                 bail!("{e}");
             }
         }
@@ -447,12 +447,12 @@ fn image_headers() -> Value {
 pub fn image_rows(list: &[Value], trunc: bool, now: i64) -> Vec<Value> {
     let mut rows = Vec::new();
     for img in list {
-        let id = img.get("Id").and_then(Value::as_str).unwrap_or("");
+        let id = img.ci("Id").and_then(Value::as_str).unwrap_or("");
         let id_s = if trunc { short_id(id) } else { id.to_string() };
-        let created = img.get("Created").and_then(Value::as_i64).unwrap_or(0);
-        let size = img.get("Size").and_then(Value::as_i64).unwrap_or(0);
+        let created = img.ci("Created").and_then(Value::as_i64).unwrap_or(0);
+        let size = img.ci("Size").and_then(Value::as_i64).unwrap_or(0);
         let digests: Vec<String> = img
-            .get("RepoDigests")
+            .ci("RepoDigests")
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
@@ -462,7 +462,7 @@ pub fn image_rows(list: &[Value], trunc: bool, now: i64) -> Vec<Value> {
             })
             .unwrap_or_default();
         let mut tags: Vec<(String, String)> = img
-            .get("RepoTags")
+            .ci("RepoTags")
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
@@ -479,7 +479,7 @@ pub fn image_rows(list: &[Value], trunc: bool, now: i64) -> Vec<Value> {
             }
         }
         let labels = img
-            .get("Labels")
+            .ci("Labels")
             .cloned()
             .filter(Value::is_object)
             .unwrap_or(json!({}));
@@ -501,7 +501,7 @@ pub fn image_rows(list: &[Value], trunc: bool, now: i64) -> Vec<Value> {
                 "__json_html": true,
                 "SharedSize": "N/A",
                 "UniqueSize": "N/A",
-                "Containers": match img.get("Containers").and_then(Value::as_i64) {
+                "Containers": match img.ci("Containers").and_then(Value::as_i64) {
                     Some(c) if c >= 0 => c.to_string(),
                     _ => "N/A".to_string(),
                 },
@@ -617,10 +617,10 @@ pub struct RmiArgs {
 
 fn print_deleted(v: &Value) {
     for item in v.as_array().map(Vec::as_slice).unwrap_or(&[]) {
-        if let Some(u) = item.get("Untagged").and_then(Value::as_str) {
+        if let Some(u) = item.ci("Untagged").and_then(Value::as_str) {
             println!("Untagged: {u}");
         }
-        if let Some(d) = item.get("Deleted").and_then(Value::as_str) {
+        if let Some(d) = item.ci("Deleted").and_then(Value::as_str) {
             println!("Deleted: {d}");
         }
     }
@@ -693,7 +693,7 @@ pub async fn history(client: &Client, a: HistoryArgs) -> Result<i32> {
         .unwrap_or(&[])
         .iter()
         .map(|h| {
-            let id = h.get("Id").and_then(Value::as_str).unwrap_or("");
+            let id = h.ci("Id").and_then(Value::as_str).unwrap_or("");
             let id = if id.is_empty() || id == "<missing>" {
                 "<missing>".to_string()
             } else if a.no_trunc {
@@ -701,15 +701,15 @@ pub async fn history(client: &Client, a: HistoryArgs) -> Result<i32> {
             } else {
                 short_id(id)
             };
-            let created = h.get("Created").and_then(Value::as_i64).unwrap_or(0);
-            let by = h.get("CreatedBy").and_then(Value::as_str).unwrap_or("");
+            let created = h.ci("Created").and_then(Value::as_i64).unwrap_or(0);
+            let by = h.ci("CreatedBy").and_then(Value::as_str).unwrap_or("");
             let by = by.replace('\t', " ");
             let by = if a.no_trunc {
                 by
             } else {
                 format::ellipsis(&by, 45)
             };
-            let size = h.get("Size").and_then(Value::as_i64).unwrap_or(0);
+            let size = h.ci("Size").and_then(Value::as_i64).unwrap_or(0);
             json!({
                 "ID": id,
                 "CreatedSince": if a.human {
@@ -722,7 +722,7 @@ pub async fn history(client: &Client, a: HistoryArgs) -> Result<i32> {
                 "CreatedAt": go_time_string(created),
                 "CreatedBy": by,
                 "Size": if a.human { human_size_prec(size as f64, 3) } else { size.to_string() },
-                "Comment": h.get("Comment").and_then(Value::as_str).unwrap_or(""),
+                "Comment": h.ci("Comment").and_then(Value::as_str).unwrap_or(""),
             })
         })
         .collect();
@@ -785,23 +785,23 @@ pub async fn prune(client: &Client, a: PruneArgs) -> Result<i32> {
     };
     let v = client.post_json(&format!("/images/prune{q}"), None).await?;
     let deleted = v
-        .get("ImagesDeleted")
+        .ci("ImagesDeleted")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
     if !deleted.is_empty() {
         println!("Deleted Images:");
         for d in &deleted {
-            if let Some(u) = d.get("Untagged").and_then(Value::as_str) {
+            if let Some(u) = d.ci("Untagged").and_then(Value::as_str) {
                 println!("untagged: {u}");
             }
-            if let Some(x) = d.get("Deleted").and_then(Value::as_str) {
+            if let Some(x) = d.ci("Deleted").and_then(Value::as_str) {
                 println!("deleted: {x}");
             }
         }
         println!();
     }
-    let space = v.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
+    let space = v.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
     println!(
         "Total reclaimed space: {}",
         format::human_size(space as f64)
@@ -1430,7 +1430,7 @@ pub async fn login(client: &Client, a: LoginArgs) -> Result<i32> {
     store_config(&cfg)?;
     println!(
         "{}",
-        v.get("Status")
+        v.ci("Status")
             .and_then(Value::as_str)
             .unwrap_or("Login Succeeded")
     );

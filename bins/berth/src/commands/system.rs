@@ -5,7 +5,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use crate::client::{from_bollard, Client, MAX_API_VERSION};
-use crate::format::{self, bytes_size};
+use crate::format::{self, bytes_size, JsonExt};
 
 /// `berth version`
 #[derive(Args, Debug)]
@@ -151,7 +151,7 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
         return Ok(0);
     }
     let s = |k: &str| -> String {
-        match v.get(k) {
+        match v.ci(k) {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Null) | None => String::new(),
             Some(other) => format::go_print(other),
@@ -169,7 +169,7 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
     out.push_str(&format!(" Images: {}\n", s("Images")));
     out.push_str(&format!(" Server Version: {}\n", s("ServerVersion")));
     out.push_str(&format!(" Storage Driver: {}\n", s("Driver")));
-    if let Some(st) = v.get("DriverStatus").and_then(Value::as_array) {
+    if let Some(st) = v.ci("DriverStatus").and_then(Value::as_array) {
         for pair in st {
             if let Some([k, val]) = pair.as_array().map(Vec::as_slice) {
                 out.push_str(&format!(
@@ -183,7 +183,7 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
     out.push_str(&format!(" Logging Driver: {}\n", s("LoggingDriver")));
     out.push_str(&format!(" Cgroup Driver: {}\n", s("CgroupDriver")));
     out.push_str(&format!(" Cgroup Version: {}\n", s("CgroupVersion")));
-    if let Some(rt) = v.get("Runtimes").and_then(Value::as_object) {
+    if let Some(rt) = v.ci("Runtimes").and_then(Value::as_object) {
         let mut names: Vec<&String> = rt.keys().collect();
         names.sort();
         out.push_str(&format!(
@@ -196,7 +196,7 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
         ));
     }
     out.push_str(&format!(" Default Runtime: {}\n", s("DefaultRuntime")));
-    if let Some(so) = v.get("SecurityOptions").and_then(Value::as_array) {
+    if let Some(so) = v.ci("SecurityOptions").and_then(Value::as_array) {
         out.push_str(" Security Options:\n");
         for o in so.iter().filter_map(Value::as_str) {
             for part in o.split(',') {
@@ -220,7 +220,7 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
     out.push_str(&format!(" OSType: {}\n", s("OSType")));
     out.push_str(&format!(" Architecture: {}\n", s("Architecture")));
     out.push_str(&format!(" CPUs: {}\n", s("NCPU")));
-    let mem = v.get("MemTotal").and_then(Value::as_f64).unwrap_or(0.0);
+    let mem = v.ci("MemTotal").and_then(Value::as_f64).unwrap_or(0.0);
     out.push_str(&format!(" Total Memory: {}\n", bytes_size(mem)));
     out.push_str(&format!(" Name: {}\n", s("Name")));
     out.push_str(&format!(" ID: {}\n", s("ID")));
@@ -232,7 +232,7 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
         s("LiveRestoreEnabled")
     ));
     print!("{out}");
-    if let Some(w) = v.get("Warnings").and_then(Value::as_array) {
+    if let Some(w) = v.ci("Warnings").and_then(Value::as_array) {
         for w in w.iter().filter_map(Value::as_str) {
             eprintln!("{w}");
         }
@@ -255,7 +255,7 @@ pub struct SystemPruneArgs {
 }
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.get(key)
+    v.ci(key)
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -298,7 +298,7 @@ pub async fn system_prune(client: &Client, a: SystemPruneArgs) -> Result<i32> {
     if !ids.is_empty() {
         println!("Deleted Containers:\n{}\n", ids.join("\n"));
     }
-    reclaimed += c.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
+    reclaimed += c.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
     let n = client
         .post_json(&format!("/networks/prune{}", q(None)?), None)
         .await?;
@@ -313,29 +313,29 @@ pub async fn system_prune(client: &Client, a: SystemPruneArgs) -> Result<i32> {
         )
         .await?;
     if let Some(del) = i
-        .get("ImagesDeleted")
+        .ci("ImagesDeleted")
         .and_then(Value::as_array)
         .filter(|d| !d.is_empty())
     {
         println!("Deleted Images:");
         for d in del {
-            if let Some(u) = d.get("Untagged").and_then(Value::as_str) {
+            if let Some(u) = d.ci("Untagged").and_then(Value::as_str) {
                 println!("untagged: {u}");
             }
-            if let Some(x) = d.get("Deleted").and_then(Value::as_str) {
+            if let Some(x) = d.ci("Deleted").and_then(Value::as_str) {
                 println!("deleted: {x}");
             }
         }
         println!();
     }
-    reclaimed += i.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
+    reclaimed += i.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
     let bq = if a.all { "?all=1" } else { "" };
     let b = client.post_json(&format!("/build/prune{bq}"), None).await?;
     let caches = strings(&b, "CachesDeleted");
     if !caches.is_empty() {
         println!("Deleted build cache objects:\n{}\n", caches.join("\n"));
     }
-    reclaimed += b.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
+    reclaimed += b.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
     println!(
         "Total reclaimed space: {}",
         format::human_size(reclaimed as f64)
@@ -370,7 +370,7 @@ pub async fn container_prune(client: &Client, a: ContainerPruneArgs) -> Result<i
     if !ids.is_empty() {
         println!("Deleted Containers:\n{}\n", ids.join("\n"));
     }
-    let space = c.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
+    let space = c.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
     println!(
         "Total reclaimed space: {}",
         format::human_size(space as f64)
