@@ -8,8 +8,9 @@ use std::pin::Pin;
 use bytes::Bytes;
 use engine_types::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
-    ExecConfig, ExecInspectResponse, IdResponse, ImageDeleteResponseItem, ImageHistoryResponseItem,
-    ImageInspect, ImagePruneResponse, ImageSummary, SystemVersion,
+    ContainerUpdateBody, ContainerUpdateResponse, ExecConfig, ExecInspectResponse, IdResponse,
+    ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect, ImagePruneResponse,
+    ImageSummary, SystemVersion,
 };
 use futures::future::BoxFuture;
 use futures::Stream;
@@ -181,6 +182,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn container_attach(&self, id: &str, opts: AttachOptions)
         -> Result<StreamPlan, ApiError>;
     async fn container_resize(&self, id: &str, height: u16, width: u16) -> Result<(), ApiError>;
+    /// `docker update`: new resource limits and restart policy.
+    async fn container_update(
+        &self,
+        id: &str,
+        body: ContainerUpdateBody,
+    ) -> Result<ContainerUpdateResponse, ApiError>;
     async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse, ApiError>;
 
     // --- exec ---

@@ -187,6 +187,15 @@ pub async fn resize(
     Ok(StatusCode::OK.into_response())
 }
 
+pub async fn update(
+    State(b): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = json_body(&body)?.unwrap_or_default();
+    Ok(Json(b.container_update(&id, body).await?).into_response())
+}
+
 pub async fn attach(
     State(b): State<AppState>,
     Path(id): Path<String>,

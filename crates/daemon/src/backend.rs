@@ -10,8 +10,9 @@ use api_server::backend::{
 use api_server::ApiError;
 use engine_types::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
-    ExecConfig, ExecInspectResponse, IdResponse, ImageDeleteResponseItem, ImageHistoryResponseItem,
-    ImageInspect, ImagePruneResponse, ImageSummary, SystemVersion,
+    ContainerUpdateBody, ContainerUpdateResponse, ExecConfig, ExecInspectResponse, IdResponse,
+    ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect, ImagePruneResponse,
+    ImageSummary, SystemVersion,
 };
 use futures::future::BoxFuture;
 
@@ -126,6 +127,18 @@ impl Backend for DaemonBackend {
             .resize(height, width)
             .await
             .map_err(DaemonError::from)?)
+    }
+
+    async fn container_update(
+        &self,
+        id: &str,
+        body: ContainerUpdateBody,
+    ) -> R<ContainerUpdateResponse> {
+        let c = self.0.find(id)?;
+        self.0.update_container(&c, body).await?;
+        Ok(ContainerUpdateResponse {
+            warnings: Some(Vec::new()),
+        })
     }
 
     async fn container_prune(&self, filters: Filters) -> R<ContainerPruneResponse> {

@@ -130,13 +130,34 @@ impl Daemon {
         let (pid, session) = match client.exec(exec_id, process, stdin, opts.detach).await {
             Ok(r) => r,
             Err(e) => {
-                let msg = e.to_string();
-                let code = crate::lifecycle::start_error_exit_code(&msg, 126);
+                // As moby: the exec's exit code is 126, and an attached client gets
+                // the error on its stream (the HTTP call itself succeeded).
                 exec.set(|s| {
                     s.running = false;
-                    s.exit_code = Some(code);
+                    s.exit_code = Some(126);
                 });
-                return Err(DaemonError::from(e));
+                let msg = format!("OCI runtime exec failed: {e}\r\n");
+                if opts.detach {
+                    return Err(DaemonError::from(e));
+                }
+                return Ok(Some(StreamPlan {
+                    tty,
+                    run: Box::new(move |mut io| {
+                        Box::pin(async move {
+                            use tokio::io::AsyncWriteExt;
+                            let bytes = if tty {
+                                bytes::Bytes::from(msg)
+                            } else {
+                                api_server::stream::stdcopy_frame(
+                                    api_server::backend::StdStream::Stdout,
+                                    msg.as_bytes(),
+                                )
+                            };
+                            let _ = io.write_all(&bytes).await;
+                            let _ = io.shutdown().await;
+                        })
+                    }),
+                }));
             }
         };
         exec.set(|s| s.pid = pid);

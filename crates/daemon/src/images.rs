@@ -124,6 +124,14 @@ impl Daemon {
             if !keep {
                 continue;
             }
+            let mut repo_tags = img.repo_tags.clone();
+            if let Some(patterns) = filters.get("reference") {
+                // Docker lists only the tags that matched the reference filter.
+                repo_tags.retain(|t| {
+                    let repo = t.rsplit_once(':').map(|(r, _)| r).unwrap_or(t);
+                    patterns.iter().any(|p| glob(p, t) || glob(p, repo))
+                });
+            }
             let labels = img
                 .config
                 .config
@@ -135,7 +143,7 @@ impl Daemon {
             out.push(ImageSummary {
                 id: img.id.clone(),
                 parent_id: String::new(),
-                repo_tags: img.repo_tags.clone(),
+                repo_tags,
                 repo_digests: img.repo_digests.clone(),
                 created: created_unix(&img),
                 size: img.size as i64,

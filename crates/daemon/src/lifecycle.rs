@@ -652,6 +652,76 @@ impl Daemon {
         Ok(())
     }
 
+    /// `docker update`: records the new limits and applies them to a running
+    /// container's cgroup.
+    pub async fn update_container(
+        &self,
+        c: &Arc<Container>,
+        body: engine_types::models::ContainerUpdateBody,
+    ) -> Result<()> {
+        let nano = body.nano_cpus.filter(|n| *n > 0);
+        let upd = runtime::cgroups::ResourceUpdate {
+            memory: body.memory.filter(|m| *m != 0),
+            memory_swap: body.memory_swap.filter(|m| *m != 0),
+            cpu_shares: body.cpu_shares.filter(|s| *s > 0).map(|s| s as u64),
+            cpu_quota: nano
+                .map(|n| n * 100_000 / 1_000_000_000)
+                .or(body.cpu_quota.filter(|q| *q != 0)),
+            cpu_period: nano
+                .map(|_| 100_000)
+                .or(body.cpu_period.filter(|p| *p > 0).map(|p| p as u64)),
+            pids_limit: body.pids_limit.filter(|p| *p != 0),
+        };
+        if let (Some(m), Some(s)) = (upd.memory, upd.memory_swap) {
+            if m > 0 && s > 0 && s < m {
+                return Err(DaemonError::Invalid(
+                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+                ));
+            }
+        }
+        if c.is_running() {
+            let rec = c.get();
+            let parent = rec
+                .host_config
+                .cgroup_parent
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| self.cfg.cgroup_parent.clone());
+            let path = format!("{}/{}", parent.trim_end_matches('/'), rec.id);
+            runtime::cgroups::update(&path, &upd).map_err(|e| {
+                DaemonError::Invalid(format!("Cannot update container {}: {e}", rec.id))
+            })?;
+        }
+        let rec = c.update(|r| {
+            let hc = &mut r.host_config;
+            if upd.memory.is_some() {
+                hc.memory = upd.memory;
+            }
+            if upd.memory_swap.is_some() {
+                hc.memory_swap = upd.memory_swap;
+            }
+            if nano.is_some() {
+                hc.nano_cpus = nano;
+            }
+            if body.cpu_quota.is_some() && nano.is_none() {
+                hc.cpu_quota = body.cpu_quota;
+            }
+            if body.cpu_period.is_some() && nano.is_none() {
+                hc.cpu_period = body.cpu_period;
+            }
+            if upd.cpu_shares.is_some() {
+                hc.cpu_shares = body.cpu_shares;
+            }
+            if upd.pids_limit.is_some() {
+                hc.pids_limit = upd.pids_limit;
+            }
+            if let Some(rp) = &body.restart_policy {
+                hc.restart_policy = Some(rp.clone());
+            }
+        });
+        self.persist(&rec)
+    }
+
     pub async fn rename_container(&self, c: &Arc<Container>, new_name: &str) -> Result<()> {
         let n = new_name.strip_prefix('/').unwrap_or(new_name).to_string();
         if !util::valid_name(&n) {
