@@ -6,7 +6,10 @@
 #   `berth run --rm busybox echo hello`.
 #
 # Usage: sudo scripts/quickstart.sh
-# Env:   BERTH_HOST (default unix:///run/berth/berth.sock), BERTHD_LOG (default /var/log/berthd.log)
+# Env:   BERTH_HOST (default unix:///run/berth/berth.sock), BERTHD_LOG (default /var/log/berthd.log),
+#        BERTH_DATA_ROOT / BERTH_EXEC_ROOT / BERTH_BRIDGE: passed to berthd as
+#        --data-root / --exec-root / --bridge when set (defaults: berthd's own);
+#        BERTH_BIN_DIR: use the berthd/berth binaries there instead of building.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,10 +29,13 @@ fi
 echo "==> installing Debian packages (if missing)"
 berth_install_deps
 
-echo "==> cargo build --release"
-cargo build --release --bins
-
-bin="${CARGO_TARGET_DIR:-$repo/target}/release"
+if [ -n "${BERTH_BIN_DIR:-}" ]; then
+    bin="$BERTH_BIN_DIR"   # prebuilt binaries: skip the build
+else
+    echo "==> cargo build --release"
+    cargo build --release --bins
+    bin="${CARGO_TARGET_DIR:-$repo/target}/release"
+fi
 export BERTH_HOST="${BERTH_HOST:-unix:///run/berth/berth.sock}"
 berth=("$bin/berth" -H "$BERTH_HOST")
 
@@ -39,7 +45,11 @@ else
     log="${BERTHD_LOG:-/var/log/berthd.log}"
     mkdir -p "$(dirname "$log")"
     echo "==> starting berthd (log: $log)"
-    nohup "$bin/berthd" -H "$BERTH_HOST" --log-level info >>"$log" 2>&1 </dev/null &
+    daemon_args=(-H "$BERTH_HOST" --log-level info)
+    [ -n "${BERTH_DATA_ROOT:-}" ] && daemon_args+=(--data-root "$BERTH_DATA_ROOT")
+    [ -n "${BERTH_EXEC_ROOT:-}" ] && daemon_args+=(--exec-root "$BERTH_EXEC_ROOT")
+    [ -n "${BERTH_BRIDGE:-}" ] && daemon_args+=(--bridge "$BERTH_BRIDGE")
+    nohup "$bin/berthd" "${daemon_args[@]}" >>"$log" 2>&1 </dev/null &
     pid=$!
     for _ in $(seq 1 300); do
         if "${berth[@]}" version >/dev/null 2>&1; then
