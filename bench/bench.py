@@ -466,6 +466,7 @@ def main():
               f"log sequence {'gap-free' if lr['gap_free'] else 'HAS GAPS'} ({lr['log_lines']} lines), "
               f"exited-while-down exit code {lr['exit_code']} (expected 42), stop afterwards "
               f"{'ok' if lr['stop_ok'] else 'FAILED'}")
+    print(f"- Berth binaries: {os.path.realpath(args.bin_dir)}")
     print(f"- shim processes found with {args.containers} running: berth {g(('berth', 'shims'))}"
           + (f", docker {dk('shims')}" if has_docker else ""))
     print("- Docker: Debian's dockerd (" + subprocess.run(["dockerd", "--version"], capture_output=True,
