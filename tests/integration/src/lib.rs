@@ -1202,10 +1202,23 @@ impl TestDaemon {
 
 impl Drop for TestDaemon {
     fn drop(&mut self) {
-        if thread::panicking() {
-            eprintln!("{}", self.log_tail(50));
+        let panicking = thread::panicking();
+        // A daemon that died on its own during a passing test is a failure too.
+        let died = match self.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(Some(status))) => Some(status),
+            _ => None,
+        };
+        let tail = (panicking || died.is_some()).then(|| self.log_tail(50));
+        if panicking {
+            eprintln!("{}", tail.clone().unwrap_or_default());
         }
         self.teardown();
+        if let (false, Some(status)) = (panicking, died) {
+            panic!(
+                "the daemon exited by itself during the test ({status})\n{}",
+                tail.unwrap_or_default()
+            );
+        }
     }
 }
 
