@@ -1074,3 +1074,37 @@ fn mountinfo_unescape() {
         "/a b\\c"
     );
 }
+
+#[test]
+fn pax_long_names_and_xattrs() {
+    require_root!();
+    let long = format!("{}/file", "d".repeat(150));
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([
+        ("SCHILY.xattr.user.berth", &b"v1"[..]),
+        ("SCHILY.xattr.trusted.overlay.redirect", &b"/etc"[..]),
+    ])
+    .unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_size(1);
+    h.set_mode(0o640);
+    h.set_uid(1234);
+    h.set_gid(5678);
+    h.set_mtime(1_600_000_000);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, &long, &b"x"[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let outer = tempfile::tempdir().unwrap();
+    let u = unpack_into(outer.path(), &tar).unwrap();
+    assert_eq!(u.diff_id, content::digest_of(&tar));
+    let p = outer.path().join("layer").join(&long);
+    let md = fs::metadata(&p).unwrap();
+    assert_eq!(
+        (md.uid(), md.gid(), md.mode() & 0o7777, md.mtime()),
+        (1234, 5678, 0o640, 1_600_000_000)
+    );
+    let mut buf = [0u8; 16];
+    let n = rustix::fs::getxattr(&p, "user.berth", &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"v1");
+    assert!(rustix::fs::getxattr(&p, "trusted.overlay.redirect", &mut buf).is_err());
+}

@@ -363,7 +363,10 @@ fn unpack_entry<R: Read>(
     let pdir = open_parent(root, parent).map_err(|e| match e {
         Errno::NOTDIR | Errno::LOOP | Errno::NOENT | Errno::EXIST => reject(
             shown,
-            format!("cannot resolve parent directory inside the layer: {e}"),
+            format!(
+                "its parent path does not resolve to a directory inside the layer \
+                 (a component is a file, or a symlink pointing outside the layer or nowhere): {e}"
+            ),
         ),
         e => entry_io(shown, "opening parent directory", e),
     })?;
