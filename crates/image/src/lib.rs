@@ -3,6 +3,18 @@
 //! overlayfs, `docker import`, `docker load` and `docker save`.
 //!
 //! The API is synchronous (the daemon calls it from `spawn_blocking`).
+//!
+//! On disk, under the data root:
+//! - `content/blobs/sha256/<hex>`: configs and layer blobs as received (compressed or
+//!   not), so `save` re-emits them under the same digests; `content/ingest/`: temporary
+//!   files (blob writes, `load` staging), emptied at `open`.
+//! - `overlay/<12 hex of chain id>/diff`: each layer unpacked once (overlay whiteouts);
+//!   `overlay/rw-<container id>/{diff,work}`: container rw layers; `overlay/empty`: the
+//!   lower dir of zero-layer images. Unrecorded dirs are removed at `open`.
+//!
+//! In the metadata database: the shared `images`, `tags` (full normalized names),
+//! `digests` and `layers` tables, plus this crate's `image_layer_blobs` (diff id ->
+//! stored blob) and `image_rw_layers` (container -> image, dir).
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, HashSet};
@@ -309,6 +321,11 @@ fn parse_platform(p: Option<&str>) -> Result<(String, String, Option<String>), I
         )));
     }
     let os = parts[0].to_ascii_lowercase();
+    if os != "linux" {
+        return Err(ImageError::InvalidArgument(format!(
+            "image operating system \"{os}\" cannot be used on this platform"
+        )));
+    }
     let arch = parts
         .get(1)
         .map(|a| a.to_ascii_lowercase())
@@ -1291,6 +1308,23 @@ impl ImageStore {
     /// Unmounts `target` if mounted (not mounted is OK; EBUSY -> lazy detach).
     pub fn unmount(&self, target: &Path) -> Result<(), ImageError> {
         mount::unmount(target)
+    }
+
+    /// The upper directory (the container's changes, in overlay format: whiteouts are
+    /// 0/0 character devices) of a container's rw layer, for `docker diff`/`commit`.
+    pub fn rw_layer_upper_dir(&self, container_id: &str) -> Result<PathBuf, ImageError> {
+        let dir: Option<String> = self.db.with(|c| {
+            c.query_row(
+                "SELECT dir FROM image_rw_layers WHERE container_id = ?1",
+                [container_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        let dir = dir.ok_or_else(|| {
+            ImageError::NotFound(format!("no read-write layer for container {container_id}"))
+        })?;
+        Ok(self.overlay.join(dir).join("diff"))
     }
 
     /// Deletes the rw layer (must be unmounted). Unknown id is OK.

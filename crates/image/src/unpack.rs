@@ -502,6 +502,9 @@ fn unpack_entry<R: Read>(
             )
             .map_err(|e| match e {
                 Errno::NOENT => reject(shown, "hardlink target is not in this layer"),
+                Errno::PERM | Errno::XDEV | Errno::MLINK => {
+                    reject(shown, format!("cannot hardlink to that target: {e}"))
+                }
                 e => entry_io(shown, "creating hardlink", e),
             })?;
             Ok(0)
