@@ -1108,3 +1108,42 @@ fn pax_long_names_and_xattrs() {
     assert_eq!(&buf[..n], b"v1");
     assert!(rustix::fs::getxattr(&p, "trusted.overlay.redirect", &mut buf).is_err());
 }
+
+#[test]
+fn reopen_keeps_images_and_digest_refs_cascade() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let id = {
+        let db = Arc::new(store::Store::open(dir.path()).unwrap());
+        let s = ImageStore::open(dir.path(), db).unwrap();
+        let id = make_image(&s, &[raw_tar(&[E::File(b"f", b"1")])], Some("repo:t1"));
+        s.add_digest_reference("repo:t1", &format!("repo@{digest}"))
+            .unwrap();
+        s.create_rw_layer("persist", &id).unwrap();
+        id
+    };
+    let db = Arc::new(store::Store::open(dir.path()).unwrap());
+    let s = ImageStore::open(dir.path(), db).unwrap();
+    let img = s.get(&format!("repo@{digest}")).unwrap();
+    assert_eq!(img.id, id);
+    assert_eq!(img.repo_digests, vec![format!("repo@{digest}")]);
+    let target = dir.path().join("mnt");
+    s.mount_rw_layer("persist", &target).unwrap();
+    let g = MountGuard(target.clone());
+    assert_eq!(fs::read(target.join("f")).unwrap(), b"1");
+    drop(g);
+    s.remove_rw_layer("persist").unwrap();
+    // Removing the last tag of the repository also drops its digest references.
+    let none = |_: &str| None;
+    let items = s.remove("repo:t1", false, &none).unwrap();
+    assert_eq!(
+        items[..3],
+        [
+            DeleteItem::Untagged("repo:t1".into()),
+            DeleteItem::Untagged(format!("repo@{digest}")),
+            DeleteItem::Deleted(id.clone()),
+        ]
+    );
+    assert!(s.list().unwrap().is_empty());
+}
