@@ -110,7 +110,13 @@ pub fn workspace_root() -> PathBuf {
 /// Directory holding `berthd` and `berth`.
 pub fn bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("BERTH_BIN_DIR") {
-        return PathBuf::from(dir);
+        // Test binaries run in the crate directory: a relative path means the workspace's.
+        let dir = PathBuf::from(dir);
+        return if dir.is_absolute() {
+            dir
+        } else {
+            workspace_root().join(dir)
+        };
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
