@@ -194,6 +194,7 @@ impl Daemon {
         std::fs::create_dir_all(&state_dir)
             .map_err(|e| DaemonError::io(format!("creating {}", state_dir.display()), e))?;
         let rootfs = state_dir.join("rootfs");
+        let t_mount = std::time::Instant::now();
         {
             let images = self.images.clone();
             let (cid, target) = (id.clone(), rootfs.clone());
@@ -201,6 +202,7 @@ impl Daemon {
                 .await
                 .map_err(|e| DaemonError::Internal(format!("mount task: {e}")))??;
         }
+        tracing::debug!(container = %id, mount_ms = t_mount.elapsed().as_secs_f64() * 1e3, "rootfs mounted");
         match self.start_mounted(c, &rec, &rootfs).await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -250,8 +252,10 @@ impl Daemon {
         rootfs: &std::path::Path,
     ) -> Result<()> {
         let id = rec.id.clone();
+        let t0 = std::time::Instant::now();
         let mode = spec::net_mode(&rec.host_config)?;
         let endpoint = self.net.connect(&id, mode).await?;
+        let t_net = t0.elapsed();
         // Record the endpoint at once so a failure below releases it.
         let rec = c.update(|r| r.endpoint = Some(endpoint.clone()));
         self.write_etc_files(&rec, &endpoint)?;
@@ -283,7 +287,9 @@ impl Daemon {
             open_stdin: rec.config.open_stdin.unwrap_or(false),
             stdin_once: rec.config.stdin_once.unwrap_or(false),
         };
+        let t_spec = t0.elapsed();
         runtime::shim::spawn_shim(&self.cfg.shim_exe, &shim_cfg).await?;
+        let t_shim = t0.elapsed();
         let client = ShimClient::new(&state_dir);
         for p in c.take_pending() {
             let res = client
@@ -293,6 +299,14 @@ impl Daemon {
             let _ = p.tx.send(res);
         }
         let pid = client.start().await?;
+        tracing::debug!(
+            container = %id,
+            network_ms = t_net.as_secs_f64() * 1e3,
+            spec_ms = (t_spec - t_net).as_secs_f64() * 1e3,
+            shim_spawn_ms = (t_shim - t_spec).as_secs_f64() * 1e3,
+            runtime_start_ms = (t0.elapsed() - t_shim).as_secs_f64() * 1e3,
+            "start phases"
+        );
         let rec = c.update(|r| {
             r.state = StateRecord {
                 status: Status::Running,
