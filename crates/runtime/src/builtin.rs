@@ -455,11 +455,14 @@ fn remove_tenant_sockets(container_dir: &Path) {
     }
 }
 
-/// Children and fds of this process before a libcontainer call, to clean up what
-/// a failed call leaves behind.
+const OOM_SCORE_ADJ: &str = "/proc/self/oom_score_adj";
+
+/// Children, fds and oom_score_adj of this process before a libcontainer call, to
+/// clean up what a failed call leaves behind.
 struct Snapshot {
     children: HashSet<i32>,
     fds: HashSet<RawFd>,
+    oom_score_adj: Option<String>,
 }
 
 impl Snapshot {
@@ -467,6 +470,21 @@ impl Snapshot {
         Self {
             children: own_children(),
             fds: open_fds(),
+            oom_score_adj: std::fs::read_to_string(OOM_SCORE_ADJ).ok(),
+        }
+    }
+
+    /// libcontainer writes the process's `oomScoreAdj` to the *calling* process's
+    /// oom_score_adj (the container inherits it from there): give the caller its
+    /// own value back once the container's processes exist.
+    fn restore_oom_score_adj(&self) {
+        let Some(saved) = &self.oom_score_adj else {
+            return;
+        };
+        if std::fs::read_to_string(OOM_SCORE_ADJ).ok().as_ref() != Some(saved) {
+            if let Err(err) = std::fs::write(OOM_SCORE_ADJ, saved.trim()) {
+                tracing::warn!(%err, "restoring oom_score_adj");
+            }
         }
     }
 
@@ -602,6 +620,7 @@ impl Runtime for BuiltinRuntime {
         let _lock = libcontainer_lock();
         let before = Snapshot::take();
         let result = self.run_locked(id, bundle, stdio);
+        before.restore_oom_score_adj();
         if result.is_err() {
             before.clean_up_after_failure();
         }
@@ -618,6 +637,7 @@ impl Runtime for BuiltinRuntime {
         let _lock = libcontainer_lock();
         let before = Snapshot::take();
         let result = self.exec_locked(id, process, stdio);
+        before.restore_oom_score_adj();
         if result.is_err() {
             before.clean_up_after_failure();
         }

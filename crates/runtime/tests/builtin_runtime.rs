@@ -232,12 +232,27 @@ struct Cleanup<'a> {
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
+        // Kill what still runs (waitpid first: never signal a pid already reaped),
+        // then reap everything without blocking on one pid: a pid namespace's init
+        // only becomes reapable once the namespace's other processes (our exec'd
+        // children) have been reaped.
+        let mut pending: Vec<Pid> = Vec::new();
         for pid in self.pids.drain(..) {
             let pid = Pid::from_raw(pid as i32);
             if let Ok(WaitStatus::StillAlive) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 let _ = kill(pid, Signal::SIGKILL);
-                let _ = waitpid(pid, None);
+                pending.push(pid);
             }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !pending.is_empty() && Instant::now() < deadline {
+            pending.retain(|&pid| {
+                matches!(
+                    waitpid(pid, Some(WaitPidFlag::WNOHANG)),
+                    Ok(WaitStatus::StillAlive)
+                )
+            });
+            std::thread::sleep(Duration::from_millis(5));
         }
         if let Err(err) = self.rt.delete(self.id, true) {
             eprintln!("cleanup: delete {}: {err}", self.id);
@@ -494,6 +509,46 @@ fn joins_an_existing_network_namespace() {
     kill(Pid::from_raw(exec_pid as i32), Signal::SIGKILL).unwrap();
     assert_eq!(wait_exit(exec_pid), 128 + libc::SIGKILL);
     assert_eq!(exec_ns, wanted);
+}
+
+#[test]
+fn oom_score_adj_goes_to_the_container_not_the_caller() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("oomadj");
+    let rt = fx.runtime();
+    let own = read_trim(Path::new("/proc/self/oom_score_adj"));
+    fx.write_spec(&["sleep", "100"], |spec| {
+        let mut process = spec.process().clone().unwrap();
+        process.set_oom_score_adj(Some(123));
+        spec.set_process(Some(process));
+    });
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+    let mut cleanup = Cleanup {
+        rt: &rt,
+        id: &fx.id,
+        pids: vec![pid],
+    };
+    assert_eq!(
+        read_trim(Path::new(&format!("/proc/{pid}/oom_score_adj"))),
+        "123"
+    );
+    assert_eq!(read_trim(Path::new("/proc/self/oom_score_adj")), own);
+    let mut process = ProcessBuilder::default()
+        .args(vec!["sleep".to_string(), "100".to_string()])
+        .env(vec!["PATH=/bin".to_string()])
+        .cwd("/")
+        .build()
+        .unwrap();
+    process.set_oom_score_adj(Some(321));
+    let (stdio, _out) = pipe_stdio();
+    let exec_pid = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap();
+    cleanup.pids.push(exec_pid);
+    assert_eq!(
+        read_trim(Path::new(&format!("/proc/{exec_pid}/oom_score_adj"))),
+        "321"
+    );
+    assert_eq!(read_trim(Path::new("/proc/self/oom_score_adj")), own);
 }
 
 #[test]
