@@ -15,17 +15,30 @@
 //!   init that never exec'd) are left unreaped by libcontainer; this module reaps
 //!   those that appeared during the failed call (they are recognisable by their
 //!   `youki:[…]` names), so no zombie stays behind and no other child is touched.
+//! * When a container with a pid namespace loses its init, the kernel kills the
+//!   exec'd processes, and init only becomes waitable once they are reaped: the
+//!   caller must reap exec'd processes independently of init.
 //! * libcontainer temporarily changes the calling process's working directory (to
-//!   bind unix sockets with short names), marks the process non-dumpable, and
-//!   writes the spec's `oomScoreAdj` to the *caller's* `/proc/self/oom_score_adj`
-//!   (inherited by the container). `run`/`exec` are serialized by a process-wide
-//!   lock; other threads must not rely on the working directory meanwhile.
+//!   bind unix sockets with short names) and marks the process non-dumpable.
+//!   `run`/`exec` are serialized by a process-wide lock; other threads must not
+//!   rely on the working directory meanwhile.
 //! * Processes are cloned with a raw `clone3`, which runs no `pthread_atfork`
 //!   handlers: the child copies only the calling thread. Call `run`/`exec` while
 //!   no other thread holds a lock the child may need (stdio/log writers): ideally
 //!   while the process is single-threaded or its other threads are idle.
 //! * The calling process must keep fds 0, 1 and 2 open (e.g. on /dev/null):
 //!   libcontainer's internal sockets must not be allocated there.
+//!
+//! Works around libcontainer 0.7 defects (each covered by a test):
+//! * `"noNewPrivileges": false` (present but false) makes it load the seccomp
+//!   filter after dropping capabilities, which fails without CAP_SYS_ADMIN: the
+//!   field is removed from config.json before creating (`normalize_no_new_privileges`).
+//! * exec (its tenant builder) drops the container's `linux.seccomp`: an executor
+//!   installs it in the exec'd process (`ExecSeccomp`).
+//! * it writes `oomScoreAdj` to the *caller's* `/proc/self/oom_score_adj`: the
+//!   caller's value is restored after the call.
+//! * a failed create/exec leaks its channel sockets (raw fds): they are closed.
+//! * every exec leaves a `tenant-notify-*.sock` in the state directory: removed.
 //!
 //! State lives under `root/<id>` (libcontainer's `state.json`, the `notify.sock`
 //! used to start the container, and exec's temporary `process.json`). Unix socket
