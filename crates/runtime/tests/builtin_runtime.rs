@@ -1401,6 +1401,10 @@ fn bench_variant(label: &str, tweak: impl FnOnce(&mut Spec)) {
 }
 
 fn docker_like(spec: &mut Spec) {
+    let mut process = spec.process().clone().unwrap();
+    process.set_capabilities(Some(docker_caps()));
+    process.set_no_new_privileges(Some(false));
+    spec.set_process(Some(process));
     let mut linux = spec.linux().clone().unwrap();
     let masked = [
         "/proc/asound",
