@@ -741,7 +741,112 @@ const PTR_FIELDS: &[&str] = &[
     "SizeRootFs",
 ];
 
-/// A null JSON value standing for a typed Go nil: "slice", "map" or "ptr".
+/// Well-known string fields of docker's objects (zero value "").
+const STR_FIELDS: &[&str] = &[
+    "Id",
+    "ID",
+    "Name",
+    "Image",
+    "ImageID",
+    "Status",
+    "Hostname",
+    "Domainname",
+    "User",
+    "WorkingDir",
+    "Driver",
+    "Path",
+    "Created",
+    "StartedAt",
+    "FinishedAt",
+    "Error",
+    "IPAddress",
+    "Gateway",
+    "MacAddress",
+    "NetworkMode",
+    "Architecture",
+    "Os",
+    "Variant",
+    "Author",
+    "Comment",
+    "DockerVersion",
+    "Parent",
+    "StopSignal",
+    "Runtime",
+    "LogPath",
+    "ResolvConfPath",
+    "HostnamePath",
+    "HostsPath",
+    "MountLabel",
+    "ProcessLabel",
+    "AppArmorProfile",
+    "Type",
+    "IpcMode",
+    "PidMode",
+    "UTSMode",
+    "UsernsMode",
+    "CgroupnsMode",
+    "Cgroup",
+    "CgroupParent",
+    "Isolation",
+    "ContainerIDFile",
+    "VolumeDriver",
+    "SandboxID",
+    "SandboxKey",
+    "EndpointID",
+    "NetworkID",
+    "IPv6Gateway",
+    "GlobalIPv6Address",
+    "Source",
+    "Destination",
+    "Mode",
+    "Propagation",
+    "ExecID",
+    "State",
+    "Command",
+];
+
+/// Well-known numeric fields (zero value 0).
+const NUM_FIELDS: &[&str] = &[
+    "ExitCode",
+    "Pid",
+    "RestartCount",
+    "VirtualSize",
+    "Memory",
+    "MemorySwap",
+    "NanoCpus",
+    "CpuShares",
+    "CpuPeriod",
+    "CpuQuota",
+    "ShmSize",
+    "IPPrefixLen",
+    "MaximumRetryCount",
+    "Containers",
+    "SharedSize",
+];
+
+/// Well-known boolean fields (zero value false).
+const BOOL_FIELDS: &[&str] = &[
+    "Running",
+    "Paused",
+    "Restarting",
+    "OOMKilled",
+    "Dead",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "Privileged",
+    "ReadonlyRootfs",
+    "AutoRemove",
+    "PublishAllPorts",
+    "RW",
+    "NetworkDisabled",
+];
+
+/// A null or missing JSON value standing for the Go zero value docker's
+/// typed structs would print: "slice", "map", "ptr", "str", "num", "bool".
 fn nil_marker(name: &str) -> Value {
     let kind = if MAP_FIELDS.contains(&name) {
         "map"
@@ -750,6 +855,23 @@ fn nil_marker(name: &str) -> Value {
     } else {
         "slice"
     };
+    nil_of(kind)
+}
+
+/// The zero value for a field missing from the daemon's JSON.
+fn missing_marker(name: &str) -> Value {
+    if STR_FIELDS.contains(&name) {
+        nil_of("str")
+    } else if NUM_FIELDS.contains(&name) {
+        nil_of("num")
+    } else if BOOL_FIELDS.contains(&name) {
+        nil_of("bool")
+    } else {
+        nil_marker(name)
+    }
+}
+
+fn nil_of(kind: &str) -> Value {
     let mut m = Map::new();
     m.insert("__nil".into(), Value::String(kind.into()));
     Value::Object(m)
@@ -771,6 +893,10 @@ fn field(v: &Value, name: &str) -> Result<Value> {
             Some(Value::Null) => Ok(nil_marker(name)),
             Some(x) => Ok(x.clone()),
             None if is_no_value(v) => Ok(no_value()),
+            // docker runs templates on typed structs, where a field the
+            // daemon left out is a zero value; keys of internal maps (our
+            // formatter rows) are exact, so unknown fields there are errors.
+            None if v.get("__json_html").is_none() => Ok(missing_marker(name)),
             None => {
                 bail!("template: executing \"\" at <.{name}>: map has no entry for key \"{name}\"")
             }
@@ -1065,8 +1191,12 @@ pub fn to_json(v: &Value) -> String {
 }
 
 fn strip_internal(v: &Value) -> Value {
-    if nil_kind(v).is_some() {
-        return Value::Null;
+    match nil_kind(v) {
+        Some("str") => return Value::String(String::new()),
+        Some("num") => return Value::from(0),
+        Some("bool") => return Value::Bool(false),
+        Some(_) => return Value::Null,
+        None => {}
     }
     match v {
         Value::Object(m) => Value::Object(
@@ -1103,6 +1233,9 @@ pub fn go_print(v: &Value) -> String {
     match nil_kind(v) {
         Some("map") => return "map[]".into(),
         Some("slice") => return "[]".into(),
+        Some("str") => return String::new(),
+        Some("num") => return "0".into(),
+        Some("bool") => return "false".into(),
         Some(_) => return "<nil>".into(),
         None => {}
     }
@@ -1240,7 +1373,21 @@ mod tests {
             "{\"a\":\"b\",\"k\":\"v\"}"
         );
         assert_eq!(run("{{.NetworkSettings.IPAddress}}", &v), "");
-        assert!(Template::parse("{{.Nope}}").unwrap().execute(&v).is_err());
+        // Missing fields print Go zero values, as on docker's typed structs.
+        assert_eq!(
+            run(
+                "{{.Config.Env}}|{{.State.ExitCode}}|{{.State.Error}}|{{.State.Dead}}",
+                &v
+            ),
+            "[]|0||false"
+        );
+        assert_eq!(
+            run("{{json .Config.Env}} {{json .State.Error}}", &v),
+            "null \"\""
+        );
+        // Formatter rows (ps, images) have exact fields: unknown ones are errors.
+        let row = json!({"ID": "x", "__json_html": true});
+        assert!(Template::parse("{{.Nope}}").unwrap().execute(&row).is_err());
         assert_eq!(run("{{index .Config.Labels \"zz\"}}", &v), "");
         assert_eq!(run("{{.Config.Entrypoint}}", &v), "[]");
         assert_eq!(run("{{json .Config.Entrypoint}}", &v), "null");

@@ -529,15 +529,11 @@ pub async fn images(client: &Client, a: ImagesArgs) -> Result<i32> {
         .get_json(&format!("/images/json{}", query(&params)))
         .await?;
     let now = chrono::Utc::now().timestamp();
-    let mut rows = image_rows(
+    let rows = image_rows(
         list.as_array().map(Vec::as_slice).unwrap_or(&[]),
         !a.no_trunc,
         now,
     );
-    if a.quiet {
-        let mut seen = std::collections::HashSet::new();
-        rows.retain(|r| seen.insert(r["ID"].as_str().unwrap_or("").to_string()));
-    }
     let format = if a.quiet {
         "{{.ID}}".to_string()
     } else {
