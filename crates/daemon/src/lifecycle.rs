@@ -809,10 +809,34 @@ impl Daemon {
             let running = matches!(rec.state.status, Status::Running | Status::Restarting);
             let c = Arc::new(Container::new(rec.clone()));
             self.insert_container(c.clone());
+            let state_dir = self.state_dir(&rec.id);
             if !running {
+                if state_dir.exists() {
+                    // The daemon died between spawning the shim and recording the
+                    // start: stop what it left and release it.
+                    let client = ShimClient::new(&state_dir);
+                    if client.is_alive().await {
+                        tracing::warn!(container = %rec.id, "stopping a container whose start was interrupted by a daemon crash");
+                        let _ = client.kill(9).await;
+                        let waited =
+                            tokio::time::timeout(Duration::from_secs(2), client.wait()).await;
+                        if waited.is_err() {
+                            // The shim never started the container: end the shim.
+                            if let Some(pid) = std::fs::read_to_string(state_dir.join("shim.pid"))
+                                .ok()
+                                .and_then(|p| p.trim().parse::<i32>().ok())
+                            {
+                                let _ = nix::sys::signal::kill(
+                                    nix::unistd::Pid::from_raw(pid),
+                                    nix::sys::signal::Signal::SIGKILL,
+                                );
+                            }
+                        }
+                    }
+                    self.release_resources(&rec.id, rec.endpoint.clone()).await;
+                }
                 continue;
             }
-            let state_dir = self.state_dir(&rec.id);
             let client = ShimClient::new(&state_dir);
             if client.is_alive().await {
                 if let Some(ep) = rec.endpoint.clone() {
