@@ -187,7 +187,15 @@ impl BuiltinRuntime {
             // never waits for init; the caller reaps it.
             .with_detach(true)
             .build()
-            .map_err(|e| self.lib_failed(ACTION, id, e))?;
+            .map_err(|e| {
+                let mut error = self.lib_failed(ACTION, id, e);
+                if let Ok(spec) = Spec::load(&config) {
+                    if let (Some(root), Some(process)) = (spec.root(), spec.process()) {
+                        explain_missing_cwd(&mut error, &bundle.join(root.path()), process.cwd());
+                    }
+                }
+                error
+            })?;
 
         if let Err(err) = container.start() {
             let mut error = self.lib_failed(ACTION, id, err);
@@ -301,11 +309,39 @@ impl BuiltinRuntime {
                     id,
                     format!("container not running (state {status})"),
                 ),
-                err => self.lib_failed(ACTION, id, err),
+                err => {
+                    let mut error = self.lib_failed(ACTION, id, err);
+                    if let Some(root) = container_spec.root() {
+                        let rootfs = state.bundle().join(root.path());
+                        explain_missing_cwd(&mut error, &rootfs, process.cwd());
+                    }
+                    error
+                }
             })?;
         drop(process_file);
         u32::try_from(pid.as_raw())
             .map_err(|_| self.failed(ACTION, id, format!("invalid exec pid {pid}")))
+    }
+}
+
+/// libcontainer reports a failed chdir into the process's cwd only as "failed to
+/// unix syscall" (the errno is lost on the way out of the container). When the
+/// directory is indeed missing from the rootfs, says so in runc's words.
+fn explain_missing_cwd(error: &mut RuntimeError, rootfs: &Path, cwd: &Path) {
+    let RuntimeError::Failed { message, .. } = error else {
+        return;
+    };
+    if !message.ends_with("failed to unix syscall") {
+        return;
+    }
+    let relative = cwd.strip_prefix("/").unwrap_or(cwd);
+    // Seen from the host: symlinks and mounts inside the container are not
+    // resolved as the container would, so this only picks the wording.
+    if !rootfs.join(relative).exists() {
+        *message = format!(
+            "unable to start container process: chdir to cwd (\"{}\") set in config.json failed: no such file or directory",
+            cwd.display()
+        );
     }
 }
 

@@ -849,6 +849,22 @@ fn bad_bundles_are_reported() {
     let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
     eprintln!("tty without console socket: {err}");
     assert!(err.to_string().contains("console socket"), "{err}");
+    // A working directory that does not exist in the rootfs.
+    fx.write_spec(&["true"], |spec| {
+        let mut process = spec.process().clone().unwrap();
+        process.set_cwd(PathBuf::from("/no/such/dir"));
+        spec.set_process(Some(process));
+    });
+    let (stdio, _out) = pipe_stdio();
+    let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
+    eprintln!("missing cwd: {err}");
+    assert!(
+        err.to_string().contains(
+            "chdir to cwd (\"/no/such/dir\") set in config.json failed: no such file or directory"
+        ),
+        "{err}"
+    );
+    assert!(children().is_empty());
     // Neither attempt left state behind.
     assert!(!fx.dir.path().join("state").join(&fx.id).exists());
 }
@@ -957,6 +973,19 @@ fn exec_into_running_container() {
         "{err}"
     );
     // The failed exec's helpers were reaped; only the container's init is left.
+    assert_eq!(children(), vec![pid]);
+
+    // A missing working directory.
+    let mut bad_cwd = missing.clone();
+    bad_cwd.set_args(Some(vec!["true".to_string()]));
+    bad_cwd.set_cwd(PathBuf::from("/nope"));
+    let (stdio, _out) = pipe_stdio();
+    let err = rt.exec(&fx.id, &fx.bundle(), &bad_cwd, stdio).unwrap_err();
+    eprintln!("exec missing cwd: {err}");
+    assert!(
+        err.to_string().contains("chdir to cwd (\"/nope\")"),
+        "{err}"
+    );
     assert_eq!(children(), vec![pid]);
 
     rt.kill(&fx.id, libc::SIGKILL, false).unwrap();
