@@ -288,6 +288,14 @@ async fn real_main(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => {
             tty::restore();
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                // Our reader went away: end quietly, as a SIGPIPE death would.
+                return 141;
+            }
             commands::eprint_err(&e);
             1
         }
