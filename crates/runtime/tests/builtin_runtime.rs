@@ -843,6 +843,19 @@ fn bad_bundles_are_reported() {
     let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
     eprintln!("no config.json: {err}");
     assert!(err.to_string().contains("config.json"), "{err}");
+    // A program that is not executable (a directory, a plain file).
+    fs::write(fx.bundle().join("rootfs/etc/data"), "x").unwrap();
+    for program in ["/bin", "/etc/data"] {
+        fx.write_spec(&[program], |_| {});
+        let (stdio, _out) = pipe_stdio();
+        let err = rt.run(&fx.id, &fx.bundle(), stdio).unwrap_err();
+        eprintln!("not executable: {err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("exec: \"{program}\": permission denied")),
+            "{err}"
+        );
+    }
     // A tty spec without a console socket.
     fx.write_spec(&["true"], set_terminal);
     let (stdio, _out) = pipe_stdio();
