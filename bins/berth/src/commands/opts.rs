@@ -101,6 +101,9 @@ pub struct ContainerOpts {
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=,readonly)
+    #[arg(long)]
+    pub mount: Vec<String>,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
@@ -292,6 +295,74 @@ pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>> {
         .zip(hosts)
         .map(|(c, h)| (format!("{c}/{proto}"), ip.clone(), h))
         .collect())
+}
+
+/// Parses a `--mount` value into a HostConfig.Mounts entry.
+pub fn parse_mount(spec: &str) -> Result<Value> {
+    let mut typ = "volume".to_string();
+    let mut source = String::new();
+    let mut target = String::new();
+    let mut read_only = false;
+    let mut propagation = None;
+    let mut tmpfs_size = None;
+    let mut tmpfs_mode = None;
+    let mut nocopy = false;
+    for field in spec.split(',').filter(|f| !f.is_empty()) {
+        let (k, v) = match field.split_once('=') {
+            Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
+            None => (field.trim().to_ascii_lowercase(), None),
+        };
+        let flag = |v: Option<&str>| -> Result<bool> {
+            match v.map(str::to_ascii_lowercase).as_deref() {
+                None | Some("true") | Some("1") => Ok(true),
+                Some("false") | Some("0") => Ok(false),
+                Some(o) => bail!("invalid value for {k}: {o}"),
+            }
+        };
+        match k.as_str() {
+            "type" => typ = v.unwrap_or("").to_string(),
+            "source" | "src" => source = v.unwrap_or("").to_string(),
+            "target" | "destination" | "dst" => target = v.unwrap_or("").to_string(),
+            "readonly" | "ro" => read_only = flag(v)?,
+            "bind-propagation" => propagation = v.map(str::to_string),
+            "tmpfs-size" => tmpfs_size = Some(parse_ram_bytes(v.unwrap_or(""))?),
+            "tmpfs-mode" => {
+                tmpfs_mode =
+                    Some(u32::from_str_radix(v.unwrap_or(""), 8).map_err(|_| {
+                        anyhow!("invalid value for tmpfs-mode: {}", v.unwrap_or(""))
+                    })?)
+            }
+            "volume-nocopy" => nocopy = flag(v)?,
+            other => bail!("unexpected key '{other}' in '{field}'"),
+        }
+    }
+    if !matches!(typ.as_str(), "bind" | "volume" | "tmpfs") {
+        bail!("invalid mount type: {typ:?}");
+    }
+    if target.is_empty() {
+        bail!("target is required");
+    }
+    if typ == "bind" && source.is_empty() {
+        bail!("source is required when specifying bind mounts");
+    }
+    let mut m = json!({"Type": typ, "Source": source, "Target": target, "ReadOnly": read_only});
+    if let Some(p) = propagation {
+        m["BindOptions"] = json!({"Propagation": p});
+    }
+    if tmpfs_size.is_some() || tmpfs_mode.is_some() {
+        let mut t = Map::new();
+        if let Some(sz) = tmpfs_size {
+            t.insert("SizeBytes".into(), json!(sz));
+        }
+        if let Some(md) = tmpfs_mode {
+            t.insert("Mode".into(), json!(md));
+        }
+        m["TmpfsOptions"] = Value::Object(t);
+    }
+    if nocopy {
+        m["VolumeOptions"] = json!({"NoCopy": true});
+    }
+    Ok(m)
 }
 
 fn parse_ulimit(s: &str) -> Result<Value> {
@@ -533,6 +604,17 @@ impl ContainerOpts {
         if !tmpfs.is_empty() {
             hc.insert("Tmpfs".into(), Value::Object(tmpfs));
         }
+        if !self.mount.is_empty() {
+            let mounts: Vec<Value> = self
+                .mount
+                .iter()
+                .map(|m| {
+                    parse_mount(m)
+                        .map_err(|e| anyhow!("invalid argument \"{m}\" for \"--mount\" flag: {e}"))
+                })
+                .collect::<Result<_>>()?;
+            hc.insert("Mounts".into(), Value::Array(mounts));
+        }
         if self.init {
             hc.insert("Init".into(), Value::Bool(true));
         }
@@ -729,6 +811,24 @@ mod tests {
         assert_eq!(d["Cmd"], Value::Null);
         assert_eq!(d["AttachStdout"], json!(false));
         assert_eq!(d["StdinOnce"], json!(false));
+    }
+
+    #[test]
+    fn mounts() {
+        assert_eq!(
+            parse_mount("type=bind,source=/tmp,target=/data,readonly").unwrap(),
+            json!({"Type": "bind", "Source": "/tmp", "Target": "/data", "ReadOnly": true})
+        );
+        assert_eq!(
+            parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap(),
+            json!({"Type": "tmpfs", "Source": "", "Target": "/t", "ReadOnly": false,
+                   "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 0o1770}})
+        );
+        assert_eq!(parse_mount("src=vol,dst=/v").unwrap()["Type"], "volume");
+        assert!(parse_mount("type=bind,target=/x").is_err());
+        assert!(parse_mount("type=nfs,target=/x").is_err());
+        assert!(parse_mount("source=/x").is_err());
+        assert!(parse_mount("target=/x,bogus=1").is_err());
     }
 
     #[test]
