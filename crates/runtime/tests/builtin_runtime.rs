@@ -1383,6 +1383,54 @@ fn bench_run_true() {
     bench_variant("docker-like", docker_like);
 }
 
+/// Wall time of `exec()` of `true` into a running container (median of 20), and
+/// of exec + wait, on the minimal and docker-like bundles.
+/// `cargo test -p runtime --test builtin_runtime -- --ignored --nocapture bench`
+#[test]
+#[ignore = "benchmark; run explicitly"]
+fn bench_exec_true() {
+    let Some(_g) = setup() else { return };
+    for (label, tweak) in [
+        ("minimal", (|_: &mut Spec| {}) as fn(&mut Spec)),
+        ("docker-like", docker_like),
+    ] {
+        let fx = Fixture::new("benchexec");
+        let rt = fx.runtime();
+        fx.write_spec(&["sleep", "100"], tweak);
+        let (stdio, _out) = pipe_stdio();
+        let pid = rt.run(&fx.id, &fx.bundle(), stdio).unwrap();
+        let _cleanup = Cleanup {
+            rt: &rt,
+            id: &fx.id,
+            pids: vec![pid],
+        };
+        let mut process = ProcessBuilder::default()
+            .args(vec!["true".to_string()])
+            .env(vec!["PATH=/bin".to_string()])
+            .cwd("/")
+            .capabilities(docker_caps())
+            .build()
+            .unwrap();
+        process.set_no_new_privileges(Some(false));
+        let mut exec_times = Vec::new();
+        let mut cycle_times = Vec::new();
+        for _ in 0..20 {
+            let (stdio, _out) = pipe_stdio();
+            let start = Instant::now();
+            let exec_pid = rt.exec(&fx.id, &fx.bundle(), &process, stdio).unwrap();
+            exec_times.push(start.elapsed());
+            assert_eq!(wait_exit(exec_pid), 0);
+            cycle_times.push(start.elapsed());
+        }
+        println!(
+            "[{label}] builtin exec(): median {:?} (min {:?}); exec+wait: median {:?}",
+            median(&mut exec_times),
+            exec_times.first().unwrap(),
+            median(&mut cycle_times)
+        );
+    }
+}
+
 fn bench_variant(label: &str, tweak: impl FnOnce(&mut Spec)) {
     let fx = Fixture::new("bench");
     let rt = fx.runtime();
