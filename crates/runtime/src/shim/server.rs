@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -206,6 +206,8 @@ struct State {
     execs: HashMap<String, Arc<File>>,
     /// Connections waiting for the exit (answered before the shim exits).
     waiters: usize,
+    /// Exec sessions still streaming (their exit frame is sent before the shim exits).
+    active_execs: usize,
 }
 
 struct Shim {
@@ -373,17 +375,10 @@ impl Shim {
             Err(_) => return,
         };
         let mut line = Vec::new();
-        // The request line; byte-wise so that stdin bytes after it stay in the socket.
-        loop {
-            let mut b = [0u8; 1];
-            match reader.get_mut().read(&mut b) {
-                Ok(1) if b[0] == b'\n' => break,
-                Ok(1) => line.push(b[0]),
-                _ => return,
-            }
-            if line.len() > 16 << 20 {
-                return;
-            }
+        // The request line; bytes after it (stdin) stay buffered in `reader`.
+        match (&mut reader).take(16 << 20).read_until(b'\n', &mut line) {
+            Ok(_) if line.last() == Some(&b'\n') => {}
+            _ => return,
         }
         let req: Request = match serde_json::from_slice(&line) {
             Ok(r) => r,
@@ -392,7 +387,7 @@ impl Shim {
                 return;
             }
         };
-        let mut input = reader.into_inner();
+        let input = reader;
         match req {
             Request::Ping => {
                 let _ = respond(&mut sock, &ok_resp());
@@ -476,7 +471,7 @@ impl Shim {
                 process,
                 stdin,
                 detach,
-            } => self.exec(sock, &mut input, id, *process, stdin, detach),
+            } => self.exec(sock, input, id, *process, stdin, detach),
             Request::ExecResize { id, height, width } => {
                 let master = lock(&self.st).execs.get(&id).cloned();
                 let resp = match master {
@@ -771,7 +766,7 @@ impl Shim {
     fn shutdown(&self) {
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut st = lock(&self.st);
-        while st.waiters > 0 && Instant::now() < deadline {
+        while (st.waiters > 0 || st.active_execs > 0) && Instant::now() < deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             st = match self.cv.wait_timeout(st, left) {
                 Ok((g, _)) => g,
@@ -813,7 +808,7 @@ impl Shim {
     fn attach(
         self: Arc<Self>,
         mut sock: UnixStream,
-        mut input: UnixStream,
+        mut input: BufReader<UnixStream>,
         stdin: bool,
         stdout: bool,
         stderr: bool,
@@ -873,7 +868,7 @@ impl Shim {
     fn exec(
         self: Arc<Self>,
         mut sock: UnixStream,
-        input: &mut UnixStream,
+        mut input: BufReader<UnixStream>,
         exec_id: String,
         process: oci_spec::runtime::Process,
         stdin: bool,
@@ -906,8 +901,12 @@ impl Shim {
                 return;
             }
         };
-        if let Some(m) = &io.master {
-            lock(&self.st).execs.insert(exec_id.clone(), m.clone());
+        {
+            let mut st = lock(&self.st);
+            st.active_execs += 1;
+            if let Some(m) = &io.master {
+                st.execs.insert(exec_id.clone(), m.clone());
+            }
         }
         let (exit_tx, exit_rx) = std::sync::mpsc::channel::<i32>();
         if let Err(e) = self.reaper.watch(
@@ -951,13 +950,11 @@ impl Shim {
         }
         drop(done_tx);
         if let Some(sink) = io.stdin {
-            if let Ok(mut input) = input.try_clone() {
-                spawn(move || {
-                    let mut sink = sink;
-                    let _ = std::io::copy(&mut input, &mut sink);
-                    // EOF: the exec's stdin closes with `sink`.
-                });
-            }
+            spawn(move || {
+                let mut sink = sink;
+                let _ = std::io::copy(&mut input, &mut sink);
+                // EOF: the exec's stdin closes with `sink`.
+            });
         }
         let code = exit_rx.recv().unwrap_or(255);
         // The output of the process itself is drained; a background child still
@@ -969,10 +966,16 @@ impl Shim {
                 break;
             }
         }
-        lock(&self.st).execs.remove(&exec_id);
-        let mut sock = lock(&out);
-        let _ = write_frame(&mut *sock, FRAME_EXIT, &code.to_be_bytes());
-        let _ = sock.shutdown(std::net::Shutdown::Both);
+        {
+            let mut sock = lock(&out);
+            let _ = write_frame(&mut *sock, FRAME_EXIT, &code.to_be_bytes());
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        }
+        let mut st = lock(&self.st);
+        st.execs.remove(&exec_id);
+        st.active_execs -= 1;
+        drop(st);
+        self.cv.notify_all();
     }
 }
 
@@ -1055,7 +1058,20 @@ impl Reaper {
 
     /// Calls `cb` with the wait status once `pid` (our child) exits.
     fn watch(&self, pid: u32, cb: ExitCallback) -> std::io::Result<()> {
-        let fd = pidfd_open(pid)?;
+        let fd = match pidfd_open(pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // Already gone? Then it can only be our (reaped or zombie) child.
+                let mut status = 0;
+                // SAFETY: waitpid writes the status into a local int.
+                let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
+                if r == pid as libc::pid_t {
+                    cb(status);
+                    return Ok(());
+                }
+                return Err(e);
+            }
+        };
         lock(&self.pending).push((pid, fd, cb));
         (&self.wake).write_all(&[1])?;
         Ok(())
