@@ -60,6 +60,18 @@ enum Cmd {
     Exec(c::ExecArgs),
     /// Display the running processes of a container
     Top(c::TopArgs),
+    /// Pause all processes within one or more containers
+    Pause(c::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(c::PauseArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(c::PortArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(c::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(c::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(c::CommitArgs),
     /// List images
     Images(i::ImagesArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -141,6 +153,18 @@ enum ContainerCmd {
     Top(c::TopArgs),
     /// Remove all stopped containers
     Prune(s::ContainerPruneArgs),
+    /// Pause all processes within one or more containers
+    Pause(c::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(c::PauseArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(c::PortArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(c::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(c::ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(c::CommitArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -198,6 +222,12 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Attach(a) => c::attach(client, a).await,
         Cmd::Exec(a) => c::exec(client, a).await,
         Cmd::Top(a) => c::top(client, a).await,
+        Cmd::Pause(a) => c::pause(client, a).await,
+        Cmd::Unpause(a) => c::unpause(client, a).await,
+        Cmd::Port(a) => c::port(client, a).await,
+        Cmd::Diff(a) => c::diff(client, a).await,
+        Cmd::Export(a) => c::export(client, a).await,
+        Cmd::Commit(a) => c::commit(client, a).await,
         Cmd::Images(a) => i::images(client, a).await,
         Cmd::Tag(a) => i::tag(client, a).await,
         Cmd::Rmi(a) => i::rmi(client, a).await,
@@ -229,6 +259,12 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
             ContainerCmd::Exec(a) => c::exec(client, a).await,
             ContainerCmd::Top(a) => c::top(client, a).await,
             ContainerCmd::Prune(a) => s::container_prune(client, a).await,
+            ContainerCmd::Pause(a) => c::pause(client, a).await,
+            ContainerCmd::Unpause(a) => c::unpause(client, a).await,
+            ContainerCmd::Port(a) => c::port(client, a).await,
+            ContainerCmd::Diff(a) => c::diff(client, a).await,
+            ContainerCmd::Export(a) => c::export(client, a).await,
+            ContainerCmd::Commit(a) => c::commit(client, a).await,
         },
         Cmd::Image { cmd } => match cmd {
             ImageCmd::Ls(a) => i::images(client, a).await,
