@@ -321,6 +321,12 @@ async fn reconnect_after_daemon_restart(rt: Rt) {
     // A "restarted daemon": a new client on the same state dir.
     let client = ShimClient::new(&c.cfg.state_dir);
     assert!(client.is_alive().await);
+    let init = ShimClient::read_init_pid(&c.cfg.state_dir).unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{init}")).exists());
+    assert_eq!(
+        ShimClient::read_shim_pid(&c.cfg.state_dir),
+        Some(c.shim_pid)
+    );
     let mut s = client.attach(false, true, false).await.unwrap();
     assert!(matches!(s.output.next().await, Some(Ok(Frame::Data(..)))));
     drop(s);
@@ -374,6 +380,14 @@ async fn shim_rss(rt: Rt) {
         eprintln!("MEASURE shim {l}");
     }
     eprintln!("MEASURE shim {rss}");
+    if let Ok(r) = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", c.shim_pid)) {
+        for l in r
+            .lines()
+            .filter(|l| l.starts_with("Pss") || l.starts_with("Private"))
+        {
+            eprintln!("MEASURE shim {l}");
+        }
+    }
     if std::env::var_os("BERTH_SMAPS").is_some() {
         let sm = std::fs::read_to_string(format!("/proc/{}/smaps", c.shim_pid)).unwrap();
         let mut head = String::new();

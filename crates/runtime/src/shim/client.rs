@@ -269,6 +269,24 @@ impl ShimClient {
         self.call(&Request::Ping).await.is_ok()
     }
 
+    /// The container's init pid as recorded by the shim at start (`init.pid`).
+    pub fn read_init_pid(state_dir: &Path) -> Option<u32> {
+        std::fs::read_to_string(state_dir.join("init.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The shim's pid (`shim.pid`).
+    pub fn read_shim_pid(state_dir: &Path) -> Option<u32> {
+        std::fs::read_to_string(state_dir.join("shim.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// The recorded exit, if the container exited.
     pub fn read_exit(state_dir: &Path) -> Option<ExitInfo> {
         let data = std::fs::read(state_dir.join(EXIT_FILE)).ok()?;

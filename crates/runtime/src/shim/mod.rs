@@ -227,7 +227,10 @@ pub async fn spawn_shim(exe: &Path, cfg: &ShimConfig) -> Result<u32, ShimError> 
     let data = serde_json::to_vec_pretty(cfg).map_err(|e| ShimError::Spawn(e.to_string()))?;
     let cfg_path = cfg.state_dir.join(CONFIG_FILE);
     write_atomic(&cfg_path, &data).map_err(io(format!("writing {}", cfg_path.display())))?;
-    let _ = std::fs::remove_file(cfg.state_dir.join(EXIT_FILE));
+    // Leftovers of a previous run of the same container (restart).
+    for stale in [EXIT_FILE, "init.pid", "shim.pid"] {
+        let _ = std::fs::remove_file(cfg.state_dir.join(stale));
+    }
     // The shim's own stderr (panics, fatal errors) goes to shim.log in its state dir.
     let shim_log_path = cfg.state_dir.join("shim.log");
     let shim_log = std::fs::OpenOptions::new()

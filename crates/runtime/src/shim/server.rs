@@ -111,6 +111,9 @@ pub fn shim_main(state_dir: &Path) -> i32 {
 }
 
 fn run(state_dir: &Path) -> Result<(), String> {
+    // Absolute: the built-in runtime changes the working directory for a moment.
+    let state_dir = &std::fs::canonicalize(state_dir)
+        .map_err(|e| format!("state dir {}: {e}", state_dir.display()))?;
     let cfg_path = state_dir.join(CONFIG_FILE);
     let data =
         std::fs::read(&cfg_path).map_err(|e| format!("reading {}: {e}", cfg_path.display()))?;
