@@ -11,7 +11,7 @@ mod tty;
 use clap::{Parser, Subcommand};
 
 use client::{Client, Host, DEFAULT_HOST};
-use commands::{container as c, image as i, system as s};
+use commands::{container as c, image as i, resource as r, system as s};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -110,11 +110,57 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ImageCmd,
     },
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        cmd: NetworkCmd,
+    },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        cmd: VolumeCmd,
+    },
     /// Manage Berth
     System {
         #[command(subcommand)]
         cmd: SystemCmd,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum NetworkCmd {
+    /// List networks
+    #[command(visible_alias = "list")]
+    Ls(r::NetworkLsArgs),
+    /// Create a network
+    Create(r::NetworkCreateArgs),
+    /// Remove one or more networks
+    #[command(visible_alias = "remove")]
+    Rm(r::NetworkRmArgs),
+    /// Display detailed information on one or more networks
+    Inspect(r::NetworkInspectArgs),
+    /// Connect a container to a network
+    Connect(r::NetworkConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(r::NetworkDisconnectArgs),
+    /// Remove all unused networks
+    Prune(r::NetworkPruneArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum VolumeCmd {
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(r::VolumeLsArgs),
+    /// Create a volume
+    Create(r::VolumeCreateArgs),
+    /// Remove one or more volumes
+    #[command(visible_alias = "remove")]
+    Rm(r::VolumeRmArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(r::VolumeInspectArgs),
+    /// Remove unused local volumes
+    Prune(r::VolumePruneArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -279,6 +325,22 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
             ImageCmd::Pull(a) => i::pull(client, a).await,
             ImageCmd::Push(a) => i::push(client, a).await,
             ImageCmd::Build(a) => i::build(client, a).await,
+        },
+        Cmd::Network { cmd } => match cmd {
+            NetworkCmd::Ls(a) => r::network_ls(client, a).await,
+            NetworkCmd::Create(a) => r::network_create(client, a).await,
+            NetworkCmd::Rm(a) => r::network_rm(client, a).await,
+            NetworkCmd::Inspect(a) => r::network_inspect(client, a).await,
+            NetworkCmd::Connect(a) => r::network_connect(client, a).await,
+            NetworkCmd::Disconnect(a) => r::network_disconnect(client, a).await,
+            NetworkCmd::Prune(a) => r::network_prune(client, a).await,
+        },
+        Cmd::Volume { cmd } => match cmd {
+            VolumeCmd::Ls(a) => r::volume_ls(client, a).await,
+            VolumeCmd::Create(a) => r::volume_create(client, a).await,
+            VolumeCmd::Rm(a) => r::volume_rm(client, a).await,
+            VolumeCmd::Inspect(a) => r::volume_inspect(client, a).await,
+            VolumeCmd::Prune(a) => r::volume_prune(client, a).await,
         },
         Cmd::System { cmd } => match cmd {
             SystemCmd::Info(a) => s::info(client, a).await,

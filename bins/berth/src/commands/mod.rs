@@ -3,6 +3,7 @@
 pub mod container;
 pub mod image;
 pub mod opts;
+pub mod resource;
 pub mod system;
 
 use anyhow::Result;
@@ -23,6 +24,8 @@ pub fn eprint_err(e: &anyhow::Error) {
 pub enum InspectKind {
     Container,
     Image,
+    Network,
+    Volume,
     Any,
 }
 
@@ -35,7 +38,7 @@ pub struct InspectArgs {
     /// Display total file sizes if the type is container
     #[arg(short = 's', long)]
     pub size: bool,
-    /// Return JSON for specified type (container, image)
+    /// Return JSON for specified type (container, image, network, volume)
     #[arg(long = "type")]
     pub kind: Option<String>,
     #[arg(required = true)]
@@ -48,6 +51,8 @@ pub async fn inspect(client: &Client, a: InspectArgs) -> Result<i32> {
         None | Some("") => InspectKind::Any,
         Some("container") => InspectKind::Container,
         Some("image") => InspectKind::Image,
+        Some("network") => InspectKind::Network,
+        Some("volume") => InspectKind::Volume,
         Some(other) => anyhow::bail!("\"{other}\" is not a valid value for --type"),
     };
     inspect_objects(client, &a.names, kind, a.format.as_deref(), a.size).await
@@ -69,6 +74,12 @@ async fn fetch_raw(
     }
     if matches!(kind, InspectKind::Image | InspectKind::Any) {
         paths.push(format!("/images/{name}/json"));
+    }
+    if matches!(kind, InspectKind::Network | InspectKind::Any) {
+        paths.push(format!("/networks/{}", enc(name)));
+    }
+    if matches!(kind, InspectKind::Volume | InspectKind::Any) {
+        paths.push(format!("/volumes/{}", enc(name)));
     }
     for p in paths {
         match client.get_bytes(&p).await {
