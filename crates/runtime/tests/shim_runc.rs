@@ -78,6 +78,7 @@ async fn start_failure_reports_runtime_message(rt: Rt) {
     let c = Ctr::create(rt, dir, spec, false, None).await;
     match c.client.start().await {
         Err(ShimError::Start { message, exit_code }) => {
+            eprintln!("start error ({rt:?}): {message}");
             assert!(
                 message.contains("executable file not found in $PATH"),
                 "{message}"
@@ -89,6 +90,19 @@ async fn start_failure_reports_runtime_message(rt: Rt) {
     let e = c.client.wait().await.unwrap();
     assert_eq!(e.exit_code, 127);
     assert!(e.error.unwrap().contains("nope"));
+
+    // Not executable: 126.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = base_spec(dir.path(), &["/etc/passwd"]);
+    let c = Ctr::create(rt, dir, spec, false, None).await;
+    match c.client.start().await {
+        Err(ShimError::Start { message, exit_code }) => {
+            assert!(message.contains("permission denied"), "{message}");
+            assert_eq!(exit_code, 126, "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(c.client.wait().await.unwrap().exit_code, 126);
 }
 
 async fn tty_and_resize(rt: Rt) {
