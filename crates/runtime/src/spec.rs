@@ -813,11 +813,21 @@ pub fn generate_spec(spec: &ContainerSpec) -> Result<oci_spec::runtime::Spec, Sp
                 if !options.iter().any(|o| o == "bind" || o == "rbind") {
                     options.insert(0, "rbind".into());
                 }
+                // Docker's default propagation for binds.
+                const PROPAGATION: [&str; 6] = [
+                    "shared", "rshared", "slave", "rslave", "private", "rprivate",
+                ];
+                if !options.iter().any(|o| PROPAGATION.contains(&o.as_str())) {
+                    options.push("rprivate".into());
+                }
                 ("bind", m.source.clone())
             }
             "tmpfs" => {
-                if options.is_empty() {
-                    options = vec!["nosuid".into(), "nodev".into(), "noexec".into()];
+                // Docker's --tmpfs defaults (moby MergeTmpfsOptions), unless overridden.
+                for (flag, opposite) in [("noexec", "exec"), ("nosuid", "suid"), ("nodev", "dev")] {
+                    if !options.iter().any(|o| o == flag || o == opposite) {
+                        options.push(flag.into());
+                    }
                 }
                 ("tmpfs", "tmpfs".to_string())
             }
@@ -1237,7 +1247,10 @@ mod tests {
             .filter(|m| m["destination"] == "/dev/shm")
             .collect();
         assert_eq!(shm.len(), 1);
-        assert_eq!(shm[0]["options"], json!(["size=1m"]));
+        assert_eq!(
+            shm[0]["options"],
+            json!(["size=1m", "noexec", "nosuid", "nodev"])
+        );
         assert!(v["linux"]["namespaces"]
             .as_array()
             .unwrap()

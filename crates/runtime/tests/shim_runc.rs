@@ -105,6 +105,48 @@ async fn start_failure_reports_runtime_message(rt: Rt) {
     assert_eq!(c.client.wait().await.unwrap().exit_code, 126);
 }
 
+async fn mounts_env_and_hostname(rt: Rt) {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("hostdata");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("x"), "from-host\n").unwrap();
+    let mut spec = base_spec(
+        dir.path(),
+        &[
+            "sh",
+            "-c",
+            "cat /data/x; grep -c ' /scratch tmpfs .*nosuid,nodev,noexec' /proc/mounts; \
+             hostname; echo $FOO $HOSTNAME; touch /data/ro 2>/dev/null || echo ro-ok; \
+             cat /proc/self/status | grep -c '^CapEff:[[:space:]]*00000000a80425fb'",
+        ],
+    );
+    spec.env = vec!["FOO=bar".into()];
+    spec.mounts = vec![
+        runtime::spec::MountSpec {
+            destination: "/data".into(),
+            source: host.display().to_string(),
+            kind: "bind".into(),
+            options: vec!["ro".into()],
+        },
+        runtime::spec::MountSpec {
+            destination: "/scratch".into(),
+            source: String::new(),
+            kind: "tmpfs".into(),
+            options: vec!["size=1m".into()],
+        },
+    ];
+    let c = Ctr::create(rt, dir, spec, false, None).await;
+    let s = c.client.attach(false, true, true).await.unwrap();
+    c.client.start().await.unwrap();
+    let (out, err, code) = collect(s, 20).await;
+    assert_eq!(
+        out, "from-host\n1\ntesthost\nbar testhost\nro-ok\n1\n",
+        "stderr: {err}"
+    );
+    assert_eq!(code, Some(0));
+}
+
 async fn tty_and_resize(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
@@ -456,6 +498,10 @@ macro_rules! per_runtime {
         #[tokio::test]
         async fn init_forwards_sigterm() {
             super::init_forwards_sigterm($rt).await
+        }
+        #[tokio::test]
+        async fn mounts_env_and_hostname() {
+            super::mounts_env_and_hostname($rt).await
         }
         #[tokio::test]
         async fn oom_killed() {
