@@ -330,3 +330,36 @@ async fn tail_then_follow_completes_torn_record() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn follow_waits_for_the_file_to_appear() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("later.log");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut s = Box::pin(read_logs(
+        p.clone(),
+        ReadOptions {
+            follow: true,
+            ..all()
+        },
+        Some(rx),
+    ));
+    let p2 = p.clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        let mut w = LogWriter::open(&p2, None, 1).unwrap();
+        w.write(Stream::Stdout, b"hello\n").unwrap();
+    });
+    let e = tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&e.line[..], b"hello\n");
+    writer.await.unwrap();
+    drop(tx); // a dropped sender also ends following
+    assert!(tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .unwrap()
+        .is_none());
+}
