@@ -72,6 +72,8 @@ enum Cmd {
     Export(c::ExportArgs),
     /// Create a new image from a container's changes
     Commit(c::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(commands::cp::CpArgs),
     /// List images
     Images(i::ImagesArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -211,6 +213,8 @@ enum ContainerCmd {
     Export(c::ExportArgs),
     /// Create a new image from a container's changes
     Commit(c::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(commands::cp::CpArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -274,6 +278,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Diff(a) => c::diff(client, a).await,
         Cmd::Export(a) => c::export(client, a).await,
         Cmd::Commit(a) => c::commit(client, a).await,
+        Cmd::Cp(a) => commands::cp::cp(client, a).await,
         Cmd::Images(a) => i::images(client, a).await,
         Cmd::Tag(a) => i::tag(client, a).await,
         Cmd::Rmi(a) => i::rmi(client, a).await,
@@ -311,6 +316,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
             ContainerCmd::Diff(a) => c::diff(client, a).await,
             ContainerCmd::Export(a) => c::export(client, a).await,
             ContainerCmd::Commit(a) => c::commit(client, a).await,
+            ContainerCmd::Cp(a) => commands::cp::cp(client, a).await,
         },
         Cmd::Image { cmd } => match cmd {
             ImageCmd::Ls(a) => i::images(client, a).await,

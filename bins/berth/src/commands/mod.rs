@@ -1,6 +1,7 @@
 //! Command implementations, one module per command group.
 
 pub mod container;
+pub mod cp;
 pub mod image;
 pub mod opts;
 pub mod resource;
