@@ -209,3 +209,57 @@ fn images_tag_save_load() {
     let o = berth(&h, &["rmi", &tag], None);
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn cp_volumes_networks() {
+    let Some(h) = host() else { return };
+    let name = format!("berth-e2e-cp-{}", std::process::id());
+    let _c = Cleanup(h.clone(), name.clone());
+    let o = berth(
+        &h,
+        &["run", "-d", "--name", &name, "busybox", "sleep", "100"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("in.txt");
+    std::fs::write(&local, "payload\n").unwrap();
+    let o = berth(
+        &h,
+        &[
+            "cp",
+            local.to_str().unwrap(),
+            &format!("{name}:/copied.txt"),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let o = berth(&h, &["exec", &name, "cat", "/copied.txt"], None);
+    assert_eq!(out(&o), "payload\n");
+    let back = dir.path().join("back.txt");
+    let o = berth(
+        &h,
+        &["cp", &format!("{name}:/copied.txt"), back.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "payload\n");
+
+    let vol = format!("berth-e2e-vol-{}", std::process::id());
+    let o = berth(&h, &["volume", "create", "--label", "e2e=1", &vol], None);
+    assert_eq!(out(&o), format!("{vol}\n"), "{}", err(&o));
+    let o = berth(&h, &["volume", "ls", "-q"], None);
+    assert!(out(&o).lines().any(|l| l == vol));
+    let o = berth(
+        &h,
+        &["volume", "inspect", "-f", "{{.Name}} {{.Labels}}", &vol],
+        None,
+    );
+    assert_eq!(out(&o), format!("{vol} map[e2e:1]\n"));
+    let o = berth(&h, &["volume", "rm", &vol], None);
+    assert_eq!(out(&o), format!("{vol}\n"));
+
+    let o = berth(&h, &["network", "ls", "--format", "{{.Name}}"], None);
+    assert!(out(&o).lines().any(|l| l == "none"), "{}", out(&o));
+}
