@@ -27,12 +27,18 @@ fn memory_limit_oom_kills_with_137() {
     assert_eq!(out.code, 137, "{out}");
     let v = d.inspect("oom");
     assert_eq!(v["State"]["ExitCode"], 137, "{}", v["State"]);
-    assert_eq!(v["State"]["OOMKilled"], true, "{}", v["State"]);
     assert_eq!(v["HostConfig"]["Memory"], 16 * 1024 * 1024);
-    let f = d
-        .docker(&["inspect", "-f", "{{.State.OOMKilled}}", "oom"])
-        .ok();
-    assert_eq!(f.out(), "true");
+    if d.is_berth() {
+        assert_eq!(v["State"]["OOMKilled"], true, "{}", v["State"]);
+        let f = d
+            .docker(&["inspect", "-f", "{{.State.OOMKilled}}", "oom"])
+            .ok();
+        assert_eq!(f.out(), "true");
+    } else if v["State"]["OOMKilled"] != true {
+        // dockerd 20.10 on cgroup v1 races the OOM event against the exit event and
+        // sometimes records OOMKilled=false; Berth must not.
+        eprintln!("note: dockerd lost the OOM event: {}", v["State"]);
+    }
 
     // Under the limit it runs fine.
     d.docker(&[
