@@ -3,8 +3,9 @@
 //!
 //! Each line a container writes becomes one JSON record on its own line:
 //! `{"log":"line\n","stream":"stdout","time":"2024-01-01T00:00:00.123456789Z"}`.
-//! [`LogWriter`] (sync, used in the shim) appends records with `O_APPEND`, one `write(2)`
-//! per record, and rotates (`path` -> `path.1` -> ... -> `path.<max_file-1>`) when the
+//! [`LogWriter`] (sync, used in the shim) appends records with `O_APPEND`, whole records per
+//! `write(2)` (the records of one [`LogWriter::write`] call together), and rotates (`path` ->
+//! `path.1` -> ... -> `path.<max_file-1>`) when the
 //! file would exceed `max_size`. [`read_logs`] (async) reads the rotated files oldest
 //! first, with stream/since/until/tail filters and follow (inotify on the directory, no
 //! polling). A torn last record (a crash mid-write, or a record still being written) is
@@ -97,6 +98,8 @@ pub struct LogWriter {
     max_size: Option<u64>,
     max_file: u32,
     partial: [Vec<u8>; 2],
+    /// Encoded records of the current `write`/`flush` call, written at its end.
+    batch: Vec<u8>,
 }
 
 fn open_append(path: &Path) -> Result<(std::fs::File, u64), LogError> {
@@ -122,6 +125,7 @@ impl LogWriter {
             max_size: max_size.filter(|m| *m > 0),
             max_file: max_file.max(1),
             partial: [Vec::new(), Vec::new()],
+            batch: Vec::new(),
         })
     }
 
@@ -150,7 +154,7 @@ impl LogWriter {
                 }
             }
         }
-        Ok(())
+        self.write_batch()
     }
 
     /// Writes the buffered partial lines (without a newline), as Docker does when the
@@ -162,7 +166,7 @@ impl LogWriter {
                 self.emit(stream, &line)?;
             }
         }
-        Ok(())
+        self.write_batch()
     }
 
     fn emit(&mut self, stream: Stream, line: &[u8]) -> Result<(), LogError> {
@@ -180,15 +184,25 @@ impl LogWriter {
         })?;
         rec.push(b'\n');
         if let Some(max) = self.max_size {
-            if self.size > 0 && self.size + rec.len() as u64 > max {
+            let used = self.size + self.batch.len() as u64;
+            if used > 0 && used + rec.len() as u64 > max {
+                self.write_batch()?;
                 self.rotate()?;
             }
         }
-        self.file
-            .write_all(&rec)
-            .map_err(io_err(&self.path, "write"))?;
-        self.size += rec.len() as u64;
+        self.batch.extend_from_slice(&rec);
         Ok(())
+    }
+
+    /// Writes the records encoded so far with one `write(2)` (whole records only).
+    fn write_batch(&mut self) -> Result<(), LogError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let res = self.file.write_all(&self.batch);
+        self.size += self.batch.len() as u64;
+        self.batch.clear();
+        res.map_err(io_err(&self.path, "write"))
     }
 
     fn rotate(&mut self) -> Result<(), LogError> {
