@@ -102,6 +102,8 @@ enum Cmd {
     Version(s::VersionArgs),
     /// Display system-wide information
     Info(s::InfoArgs),
+    /// Get real time events from the server
+    Events(s::EventsArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -253,6 +255,8 @@ enum SystemCmd {
     Info(s::InfoArgs),
     /// Remove unused data
     Prune(s::SystemPruneArgs),
+    /// Get real time events from the server
+    Events(s::EventsArgs),
 }
 
 async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
@@ -293,6 +297,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Logout(a) => i::logout(client, a).await,
         Cmd::Version(a) => s::version(client, a).await,
         Cmd::Info(a) => s::info(client, a).await,
+        Cmd::Events(a) => s::events(client, a).await,
         Cmd::Container { cmd } => match cmd {
             ContainerCmd::Run(a) => c::run(client, a).await,
             ContainerCmd::Create(a) => c::create(client, a).await,
@@ -351,6 +356,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::System { cmd } => match cmd {
             SystemCmd::Info(a) => s::info(client, a).await,
             SystemCmd::Prune(a) => s::system_prune(client, a).await,
+            SystemCmd::Events(a) => s::events(client, a).await,
         },
     }
 }

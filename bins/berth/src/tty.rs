@@ -72,6 +72,20 @@ pub fn restore() {
     }
 }
 
+/// Reads one line from the terminal on stdin with echo off (passwords).
+pub fn read_line_no_echo() -> Result<String> {
+    let stdin = std::io::stdin();
+    let orig = termios::tcgetattr(&stdin).context("reading terminal attributes")?;
+    let mut quiet = orig.clone();
+    quiet.local_modes.remove(termios::LocalModes::ECHO);
+    termios::tcsetattr(&stdin, OptionalActions::Now, &quiet).context("disabling echo")?;
+    let mut line = String::new();
+    let r = stdin.read_line(&mut line);
+    let _ = termios::tcsetattr(&stdin, OptionalActions::Now, &orig);
+    r.context("reading the password")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
 /// Calls `resize(rows, cols)` now and on every SIGWINCH until the task is dropped.
 pub async fn watch_resize<F, Fut>(mut resize: F)
 where

@@ -25,7 +25,7 @@ use crate::format::{self, human_duration, human_size_prec, short_id, JsonExt};
 // ---------------------------------------------------------------------------
 
 /// Splits a byte stream into JSON values (newline-delimited or concatenated).
-fn json_values<S>(s: S) -> impl Stream<Item = Result<Value>>
+pub fn json_values<S>(s: S) -> impl Stream<Item = Result<Value>>
 where
     S: Stream<Item = Result<Bytes>> + Unpin,
 {
@@ -1390,8 +1390,17 @@ pub struct LoginArgs {
 /// `berth login`
 pub async fn login(client: &Client, a: LoginArgs) -> Result<i32> {
     let server = a.server.clone().unwrap_or_else(|| DEFAULT_REGISTRY.into());
+    if a.password_stdin && a.username.is_none() {
+        bail!("Must provide --username with --password-stdin");
+    }
+    if a.password_stdin && a.password.is_some() {
+        bail!("--password and --password-stdin are mutually exclusive");
+    }
     let username = match a.username {
         Some(u) => u,
+        None if !crate::tty::stdin_is_tty() && !a.password_stdin => {
+            bail!("Error: Cannot perform an interactive login from a non TTY device")
+        }
         None => {
             print!("Username: ");
             std::io::stdout().flush()?;
@@ -1410,6 +1419,13 @@ pub async fn login(client: &Client, a: LoginArgs) -> Result<i32> {
                 eprintln!(
                     "WARNING! Using --password via the CLI is insecure. Use --password-stdin."
                 );
+                p
+            }
+            None if crate::tty::stdin_is_tty() => {
+                print!("Password: ");
+                std::io::stdout().flush()?;
+                let p = crate::tty::read_line_no_echo()?;
+                println!();
                 p
             }
             None => bail!("Error: Cannot perform an interactive login from a non TTY device"),

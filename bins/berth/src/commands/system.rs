@@ -377,3 +377,129 @@ pub async fn container_prune(client: &Client, a: ContainerPruneArgs) -> Result<i
     );
     Ok(0)
 }
+
+/// `berth events`
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Show all events created since timestamp
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+/// docker's RFC3339NanoFixed in local time (always nine fractional digits).
+pub fn rfc3339_nano(time_nano: i64) -> String {
+    use chrono::TimeZone;
+    let secs = time_nano.div_euclid(1_000_000_000);
+    let nanos = time_nano.rem_euclid(1_000_000_000) as u32;
+    let Some(t) = chrono::Local.timestamp_opt(secs, nanos).single() else {
+        return time_nano.to_string();
+    };
+    let mut s = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    s.push_str(&format!(".{nanos:09}"));
+    let off = t.format("%:z").to_string();
+    if off == "+00:00" {
+        s.push('Z');
+    } else {
+        s.push_str(&off);
+    }
+    s
+}
+
+/// One event line as docker prints it by default.
+pub fn event_line(e: &Value) -> String {
+    let nano = e
+        .ci("timeNano")
+        .and_then(Value::as_i64)
+        .or_else(|| {
+            e.ci("time")
+                .and_then(Value::as_i64)
+                .map(|t| t * 1_000_000_000)
+        })
+        .unwrap_or(0);
+    let typ = e.ci("Type").and_then(Value::as_str).unwrap_or("");
+    let action = e.ci("Action").and_then(Value::as_str).unwrap_or("");
+    let id = e.cptr("/Actor/ID").and_then(Value::as_str).unwrap_or("");
+    let mut line = format!("{} {typ} {action} {id}", rfc3339_nano(nano));
+    if let Some(attrs) = e.cptr("/Actor/Attributes").and_then(Value::as_object) {
+        if !attrs.is_empty() {
+            let mut kv: Vec<String> = attrs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
+            kv.sort();
+            line.push_str(&format!(" ({})", kv.join(", ")));
+        }
+    }
+    line
+}
+
+/// `berth events`
+pub async fn events(client: &Client, a: EventsArgs) -> Result<i32> {
+    use futures::StreamExt;
+    let now = chrono::Utc::now().timestamp();
+    let mut params = Vec::new();
+    if let Some(s) = &a.since {
+        params.push(("since", super::opts::timestamp_arg(s, now)));
+    }
+    if let Some(u) = &a.until {
+        params.push(("until", super::opts::timestamp_arg(u, now)));
+    }
+    if let Some(f) = super::container::filters_json(&a.filter)? {
+        params.push(("filters", f));
+    }
+    let resp = client
+        .call(
+            hyper::Method::GET,
+            &format!("/events{}", crate::client::query(&params)),
+            None,
+            crate::client::empty(),
+        )
+        .await?;
+    let tmpl = match a.format.as_deref() {
+        None => None,
+        Some("json") => Some(format::Template::parse("{{json .}}")?),
+        Some(f) => Some(format::Template::parse(f)?),
+    };
+    let mut vals = Box::pin(super::image::json_values(Box::pin(
+        crate::client::body_stream(resp),
+    )));
+    while let Some(v) = vals.next().await {
+        let v = v?;
+        match &tmpl {
+            Some(t) => println!("{}", t.execute(&v)?),
+            None => println!("{}", event_line(&v)),
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_lines() {
+        let e = serde_json::json!({
+            "Type": "container", "Action": "start",
+            "Actor": {"ID": "abc", "Attributes": {"name": "x", "image": "busybox"}},
+            "time": 1, "timeNano": 1_500_000_000i64
+        });
+        let l = event_line(&e);
+        assert!(
+            l.ends_with(" container start abc (image=busybox, name=x)"),
+            "{l}"
+        );
+        assert!(l.starts_with("1970-01-01T"), "{l}");
+        assert!(rfc3339_nano(1_000_000_000).starts_with("1970-01-01T00:00:01"));
+        assert!(rfc3339_nano(1_120_000_000).contains(":01.120000000"));
+    }
+}
