@@ -74,6 +74,10 @@ enum Cmd {
     Commit(c::CommitArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(commands::cp::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(commands::stats::StatsArgs),
+    /// Update configuration of one or more containers
+    Update(commands::stats::UpdateArgs),
     /// List images
     Images(i::ImagesArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -217,6 +221,10 @@ enum ContainerCmd {
     Commit(c::CommitArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(commands::cp::CpArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(commands::stats::StatsArgs),
+    /// Update configuration of one or more containers
+    Update(commands::stats::UpdateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -283,6 +291,8 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Export(a) => c::export(client, a).await,
         Cmd::Commit(a) => c::commit(client, a).await,
         Cmd::Cp(a) => commands::cp::cp(client, a).await,
+        Cmd::Stats(a) => commands::stats::stats(client, a).await,
+        Cmd::Update(a) => commands::stats::update(client, a).await,
         Cmd::Images(a) => i::images(client, a).await,
         Cmd::Tag(a) => i::tag(client, a).await,
         Cmd::Rmi(a) => i::rmi(client, a).await,
@@ -322,6 +332,8 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
             ContainerCmd::Export(a) => c::export(client, a).await,
             ContainerCmd::Commit(a) => c::commit(client, a).await,
             ContainerCmd::Cp(a) => commands::cp::cp(client, a).await,
+            ContainerCmd::Stats(a) => commands::stats::stats(client, a).await,
+            ContainerCmd::Update(a) => commands::stats::update(client, a).await,
         },
         Cmd::Image { cmd } => match cmd {
             ImageCmd::Ls(a) => i::images(client, a).await,

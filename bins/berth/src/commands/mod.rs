@@ -5,6 +5,7 @@ pub mod cp;
 pub mod image;
 pub mod opts;
 pub mod resource;
+pub mod stats;
 pub mod system;
 
 use anyhow::Result;
