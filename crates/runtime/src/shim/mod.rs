@@ -99,6 +99,11 @@ impl engine_types::HasKind for ShimError {
     fn kind(&self) -> engine_types::ErrorKind {
         match self {
             ShimError::NotRunning => engine_types::ErrorKind::Conflict,
+            // Docker answers 400 for a command that cannot be found or run (its
+            // startInvalidConfigError), 500 for other start failures.
+            ShimError::Start { exit_code, .. } if *exit_code == 126 || *exit_code == 127 => {
+                engine_types::ErrorKind::InvalidArgument
+            }
             _ => engine_types::ErrorKind::Internal,
         }
     }

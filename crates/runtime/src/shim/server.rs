@@ -355,13 +355,18 @@ fn exit_code(status: i32) -> i32 {
     }
 }
 
-/// Docker's exit code for a start failure.
+/// Docker's exit code for a start failure (moby `translateContainerdStartErr`): 127
+/// for a missing command (or a mount of a file onto a directory), 126 for EACCES,
+/// else 128.
 fn start_failure_code(msg: &str) -> i32 {
     let m = msg.to_ascii_lowercase();
-    if m.contains("executable file not found") || m.contains("no such file or directory") {
-        127
-    } else if m.contains("permission denied") {
+    if m.contains("permission denied") {
         126
+    } else if m.contains("executable file not found")
+        || m.contains("no such file or directory")
+        || m.contains("not a directory")
+    {
+        127
     } else {
         128
     }
