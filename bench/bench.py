@@ -281,7 +281,7 @@ def med(xs):
 def fmt_s(x):
     if x != x:
         return "n/a"
-    return f"{x * 1000:.0f} ms" if x < 10 else f"{x:.1f} s"
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
 
 
 def fmt_mb(kb):
