@@ -34,4 +34,4 @@ tar="${CARGO_TARGET_DIR:-$repo/target}/berth-test-fixtures/busybox.tar"
 mkdir -p "$(dirname "$tar")"
 bash scripts/make-busybox-image.sh --tar-only --output "$tar" >/dev/null
 
-exec python3 bench/bench.py --bin-dir "$BERTH_BIN_DIR" --tar "$tar" "$@"
+exec python3 -B bench/bench.py --bin-dir "$BERTH_BIN_DIR" --tar "$tar" "$@"
