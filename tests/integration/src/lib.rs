@@ -1087,6 +1087,17 @@ impl TestDaemon {
         Pty::spawn(self.berth_cmd(args))
     }
 
+    /// Spawn the docker 20.10 CLI on a pseudo-terminal; None when it is not installed.
+    pub fn docker20_pty<S: AsRef<OsStr>>(&self, args: &[S]) -> Option<Pty> {
+        if !Path::new(DOCKER20_CLI).exists() {
+            eprintln!("SKIPPED part: {DOCKER20_CLI} is not installed");
+            return None;
+        }
+        let mut c = self.docker_env(DOCKER20_CLI);
+        c.arg("-H").arg(self.host()).args(args);
+        Some(Pty::spawn(c))
+    }
+
     /// Spawn the docker 28.x CLI on a pseudo-terminal.
     pub fn docker_pty<S: AsRef<OsStr>>(&self, args: &[S]) -> Pty {
         Pty::spawn(self.docker_cmd(args))
@@ -1301,6 +1312,14 @@ impl Pty {
     /// Write raw bytes (e.g. `b"\x10\x11"` for ctrl-p ctrl-q).
     pub fn send(&mut self, bytes: &[u8]) {
         self.session.send(bytes).expect("write to pty");
+    }
+
+    /// Change the terminal size (the CLI gets SIGWINCH and should resize the container's tty).
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.session
+            .get_process_mut()
+            .set_window_size(cols, rows)
+            .expect("set pty window size");
     }
 
     /// Write a line.

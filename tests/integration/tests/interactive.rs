@@ -114,3 +114,30 @@ fn exec_it_shell() {
     );
     assert_eq!(d.inspect("ex")["State"]["Running"], true);
 }
+
+#[test]
+fn docker20_run_it_shell() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    if let Some(pty) = d.docker20_pty(&["run", "-it", "--rm", "busybox", "sh"]) {
+        shell_session(pty);
+    }
+}
+
+#[test]
+fn tty_size_follows_the_terminal() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let mut pty = d.docker_pty(&["run", "-it", "--rm", "busybox", "sh"]);
+    pty.expect("/ # ");
+    pty.send_line("stty size");
+    pty.expect("24 80");
+    pty.expect("/ # ");
+    pty.resize(100, 40);
+    std::thread::sleep(Duration::from_millis(500));
+    pty.send_line("stty size");
+    pty.expect("40 100");
+    pty.expect("/ # ");
+    pty.send_line("exit");
+    assert_eq!(pty.wait_exit(Duration::from_secs(20)), 0);
+}
