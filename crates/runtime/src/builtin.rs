@@ -59,12 +59,25 @@ use libcontainer::error::LibcontainerError;
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::default::DefaultExecutor;
-use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use libcontainer::workload::{
+    Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
+};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
 use crate::runtime::{Runtime, RuntimeError, StdioSpec};
+
+pub mod seccomp;
+
+/// Directory under the state root holding compiled seccomp programs. Container
+/// ids cannot contain `@`, so it never collides with a container's directory.
+const SECCOMP_CACHE_DIR: &str = "@seccomp";
+
+/// Directory under the state root holding the bundles given to libcontainer when
+/// the seccomp filter comes from the cache (`@bundles/<id>/config.json`, plus the
+/// container's profile in `seccomp.json` for exec).
+const DERIVED_BUNDLES_DIR: &str = "@bundles";
 
 /// The name shown in `inspect` for containers run by this runtime.
 pub const NAME: &str = "berth";

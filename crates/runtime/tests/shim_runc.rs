@@ -426,7 +426,7 @@ async fn shim_rss(rt: Rt) {
     let c = Ctr::create(rt, dir, spec, false, None).await;
     let s = c.client.attach(false, true, true).await.unwrap();
     c.client.start().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let status = std::fs::read_to_string(format!("/proc/{}/status", c.shim_pid)).unwrap();
     let rss = status.lines().find(|l| l.starts_with("VmRSS")).unwrap();
     for l in status

@@ -405,8 +405,13 @@ impl Shim {
                 let _ = respond(&mut sock, &resp);
                 if resp.ok {
                     // Steady state from here on: drop the pages startup touched
-                    // (after answering, to keep it off the start latency).
-                    trim_rss();
+                    // (after answering, to keep it off the start latency), and once
+                    // more when the first output has been copied.
+                    spawn(|| {
+                        trim_rss();
+                        std::thread::sleep(Duration::from_secs(1));
+                        trim_rss();
+                    });
                 }
                 if resp.error_kind.as_deref() == Some("start") {
                     // The container never ran: exit.json is written; leave.
