@@ -79,6 +79,9 @@ const SECCOMP_CACHE_DIR: &str = "@seccomp";
 /// container's profile in `seccomp.json` for exec).
 const DERIVED_BUNDLES_DIR: &str = "@bundles";
 
+/// The container's seccomp profile in a derived bundle.
+const DERIVED_SECCOMP_FILE: &str = "seccomp.json";
+
 /// The name shown in `inspect` for containers run by this runtime.
 pub const NAME: &str = "berth";
 
@@ -116,6 +119,121 @@ impl BuiltinRuntime {
     /// The state root given to [`BuiltinRuntime::new`].
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where compiled seccomp programs are cached: `<root>/@seccomp/<key>.bpf`
+    /// (see [`seccomp`]).
+    pub fn seccomp_cache_dir(&self) -> PathBuf {
+        self.root.join(SECCOMP_CACHE_DIR)
+    }
+
+    /// The bundle handed to libcontainer for `id` when its seccomp filter comes
+    /// from the cache.
+    fn derived_bundle(&self, id: &str) -> PathBuf {
+        self.root.join(DERIVED_BUNDLES_DIR).join(id)
+    }
+
+    fn remove_derived_bundle(&self, id: &str) {
+        let dir = self.derived_bundle(id);
+        if let Err(err) = std::fs::remove_dir_all(&dir) {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %dir.display(), %err, "removing the derived bundle");
+            }
+        }
+    }
+
+    /// Prepares the bundle libcontainer will create `id` from. With a cacheable
+    /// seccomp profile (the usual case), the program comes from the cache and a
+    /// derived bundle is written: the same config without `linux.seccomp` (the
+    /// returned executor installs the cached program instead), with CAP_SYS_ADMIN
+    /// raised for loading it if needed (see [`elevate_for_seccomp`]) and the
+    /// rootfs as an absolute path; the original bundle is not modified. Otherwise
+    /// the original bundle is used, as libcontainer would.
+    fn prepare_bundle(
+        &self,
+        id: &str,
+        bundle: &Path,
+        config: &Path,
+    ) -> Result<(PathBuf, Option<SeccompExecutor>), RuntimeError> {
+        const ACTION: &str = "run";
+        // An existing container: libcontainer reports it (its derived bundle,
+        // if any, belongs to it).
+        if self.container_dir(ACTION, id)?.exists() {
+            return Ok((bundle.to_owned(), None));
+        }
+        let text = std::fs::read(config).map_err(|source| RuntimeError::Io {
+            runtime: NAME.to_owned(),
+            context: format!("reading {}", config.display()),
+            source,
+        })?;
+        // A config libcontainer cannot parse either: let it report the error.
+        let Ok(mut spec) = serde_json::from_slice::<Spec>(&text) else {
+            return Ok((bundle.to_owned(), None));
+        };
+        let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
+            // Without seccomp, `noNewPrivileges: false` and absent are the same to
+            // libcontainer.
+            return Ok((bundle.to_owned(), None));
+        };
+        if !seccomp::cacheable(&profile) {
+            normalize_no_new_privileges(config)
+                .map_err(|e| self.failed(ACTION, id, format!("{}: {e}", config.display())))?;
+            return Ok((bundle.to_owned(), None));
+        }
+        let program = seccomp::load_or_compile(&self.seccomp_cache_dir(), &profile)
+            .map_err(|e| self.failed(ACTION, id, describe(&e)))?;
+
+        let mut restore_caps = None;
+        if let Some(process) = spec.process() {
+            let (elevated, restore) = elevate_for_seccomp(process);
+            restore_caps = restore;
+            spec.set_process(Some(elevated));
+        }
+        if let Some(mut linux) = spec.linux().clone() {
+            linux.set_seccomp(None);
+            spec.set_linux(Some(linux));
+        }
+        if let Some(mut root) = spec.root().clone() {
+            if root.path().is_relative() {
+                root.set_path(bundle.join(root.path()));
+                spec.set_root(Some(root));
+            }
+        }
+
+        let dir = self.derived_bundle(id);
+        let io = |context: String| {
+            move |source| RuntimeError::Io {
+                runtime: NAME.to_owned(),
+                context,
+                source,
+            }
+        };
+        let serialize_failed = |e: serde_json::Error| {
+            self.failed(ACTION, id, format!("serializing the derived spec: {e}"))
+        };
+        let spec_json = serde_json::to_vec(&spec).map_err(serialize_failed)?;
+        let profile_json = serde_json::to_vec(&profile).map_err(serialize_failed)?;
+        // A leftover of an interrupted run of the same id: replace it.
+        self.remove_derived_bundle(id);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io(format!("creating {}", dir.display())))?;
+        for (name, bytes) in [
+            ("config.json", spec_json),
+            (DERIVED_SECCOMP_FILE, profile_json),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(io(format!("writing {}", path.display())))?;
+        }
+        Ok((
+            dir,
+            Some(SeccompExecutor {
+                program,
+                restore_caps,
+            }),
+        ))
     }
 
     fn failed(&self, action: &'static str, id: &str, message: String) -> RuntimeError {
@@ -185,16 +303,39 @@ impl BuiltinRuntime {
                 format!("bundle has no config.json: {}", config.display()),
             ));
         }
-        normalize_no_new_privileges(&config)
-            .map_err(|e| self.failed(ACTION, id, format!("{}: {e}", config.display())))?;
+        let (lib_bundle, executor) = self.prepare_bundle(id, &bundle, &config)?;
+        let derived = executor.is_some();
+        let result = self.create_and_start(id, &bundle, &lib_bundle, executor, stdio);
+        if result.is_err() && derived {
+            self.remove_derived_bundle(id);
+        }
+        result
+    }
+
+    /// Creates `id` from `lib_bundle` (the original `bundle` or a derived one) and
+    /// starts it.
+    fn create_and_start(
+        &self,
+        id: &str,
+        bundle: &Path,
+        lib_bundle: &Path,
+        executor: Option<SeccompExecutor>,
+        stdio: StdioSpec,
+    ) -> Result<u32, RuntimeError> {
+        const ACTION: &str = "run";
+        let config = bundle.join("config.json");
         let (builder, _low_fds) =
             with_stdio(self.builder(ACTION, id)?, stdio).map_err(|source| RuntimeError::Io {
                 runtime: NAME.to_owned(),
                 context: "duplicating stdio fds".to_owned(),
                 source,
             })?;
+        let builder = match executor {
+            Some(executor) => builder.with_executor(executor),
+            None => builder,
+        };
         let mut container = builder
-            .as_init(&bundle)
+            .as_init(lib_bundle)
             .with_systemd(false)
             // Detached: libcontainer only requires the console socket for a tty and
             // never waits for init; the caller reaps it.
@@ -242,33 +383,50 @@ impl BuiltinRuntime {
         }
 
         // libcontainer's tenant builder drops the container's linux.seccomp: the
-        // exec'd process gets it from our executor instead (see ExecSeccomp).
+        // exec'd process gets the cached program from our executor instead (see
+        // SeccompExecutor). A container run from a derived bundle keeps its
+        // profile next to the derived config.
         let state = Container::load(dir.clone()).map_err(|err| self.lib_failed(ACTION, id, err))?;
         let container_spec = Spec::load(state.bundle().join("config.json"))
             .map_err(|e| self.failed(ACTION, id, format!("loading the container's spec: {e}")))?;
-        let seccomp = container_spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.seccomp().clone());
+        let seccomp = match std::fs::read(state.bundle().join(DERIVED_SECCOMP_FILE)) {
+            Ok(text) => Some(
+                serde_json::from_slice::<oci_spec::runtime::LinuxSeccomp>(&text).map_err(|e| {
+                    self.failed(
+                        ACTION,
+                        id,
+                        format!("loading the container's seccomp profile: {e}"),
+                    )
+                })?,
+            ),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => container_spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.seccomp().clone()),
+            Err(source) => {
+                return Err(RuntimeError::Io {
+                    runtime: NAME.to_owned(),
+                    context: "reading the container's seccomp profile".to_owned(),
+                    source,
+                })
+            }
+        };
         let (process, executor) = match seccomp {
             Some(seccomp) => {
-                if seccomp.syscalls().iter().flatten().any(|s| {
-                    matches!(
-                        s.action(),
-                        oci_spec::runtime::LinuxSeccompAction::ScmpActNotify
-                    )
-                }) {
+                if !seccomp::cacheable(&seccomp) {
                     return Err(self.failed(
                         ACTION,
                         id,
                         "seccomp notify actions are not supported for exec".into(),
                     ));
                 }
+                let program = seccomp::load_or_compile(&self.seccomp_cache_dir(), &seccomp)
+                    .map_err(|e| self.failed(ACTION, id, describe(&e)))?;
                 let (process, restore_caps) = elevate_for_seccomp(process);
                 (
                     process,
-                    Some(ExecSeccomp {
-                        seccomp,
+                    Some(SeccompExecutor {
+                        program,
                         restore_caps,
                     }),
                 )
@@ -429,33 +587,53 @@ fn elevate_for_seccomp(
     (elevated, Some(caps.clone()))
 }
 
-/// The executor of exec'd processes in a container that has a seccomp profile:
-/// libcontainer's tenant builder does not carry `linux.seccomp` over, so this
-/// installs the container's filter right before exec (restoring the process's own
-/// capabilities afterwards when [`elevate_for_seccomp`] raised them), then execs
-/// like libcontainer's default executor.
+/// The executor of a container's init or exec'd process when its seccomp filter
+/// comes from the cache (libcontainer got a spec without `linux.seccomp`).
+/// libcontainer calls `setup_envs` in the new process after dropping capabilities
+/// and right before reporting it ready (where it would load the filter itself):
+/// there this installs the cached program, then restores the process's own
+/// capabilities when [`elevate_for_seccomp`] raised them (runc's order: filter
+/// first, then drop capabilities). Errors are reported by `run`/`exec`, before the
+/// container starts. Execs like libcontainer's default executor.
 #[derive(Clone)]
-struct ExecSeccomp {
-    seccomp: oci_spec::runtime::LinuxSeccomp,
+struct SeccompExecutor {
+    program: seccomp::Program,
     restore_caps: Option<oci_spec::runtime::LinuxCapabilities>,
 }
 
-impl Executor for ExecSeccomp {
+impl Executor for SeccompExecutor {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
-        libcontainer::seccomp::initialize_seccomp(&self.seccomp).map_err(|e| {
-            ExecutorError::Other(format!("installing the container's seccomp profile: {e}"))
-        })?;
-        if let Some(caps) = &self.restore_caps {
-            let syscall = SyscallType::Linux.create_syscall();
-            libcontainer::capabilities::drop_privileges(caps, syscall.as_ref()).map_err(|e| {
-                ExecutorError::Other(format!("dropping capabilities after seccomp: {e}"))
-            })?;
-        }
         DefaultExecutor {}.exec(spec)
     }
 
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
         DefaultExecutor {}.validate(spec)
+    }
+
+    fn setup_envs(
+        &self,
+        envs: std::collections::HashMap<String, String>,
+    ) -> Result<(), ExecutorSetEnvsError> {
+        // libcontainer's default: the process's environment becomes `envs`.
+        for (key, _) in std::env::vars_os() {
+            // SAFETY: this runs in the container's freshly cloned, single-threaded
+            // process: no other thread reads the environment.
+            unsafe { std::env::remove_var(key) };
+        }
+        for (key, value) in envs {
+            // SAFETY: as above.
+            unsafe { std::env::set_var(key, value) };
+        }
+        self.program.install().map_err(|e| {
+            ExecutorSetEnvsError::Other(format!("installing the container's seccomp profile: {e}"))
+        })?;
+        if let Some(caps) = &self.restore_caps {
+            let syscall = SyscallType::Linux.create_syscall();
+            libcontainer::capabilities::drop_privileges(caps, syscall.as_ref()).map_err(|e| {
+                ExecutorSetEnvsError::Other(format!("dropping capabilities after seccomp: {e}"))
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -768,9 +946,10 @@ impl Runtime for BuiltinRuntime {
         const ACTION: &str = "delete";
         let dir = self.container_dir(ACTION, id)?;
         if !dir.exists() {
+            self.remove_derived_bundle(id);
             return Ok(());
         }
-        match Container::load(dir.clone()) {
+        let result = match Container::load(dir.clone()) {
             Ok(mut container) => container.delete(force).map_err(|err| match err {
                 LibcontainerError::IncorrectStatus(status) => self.failed(
                     ACTION,
@@ -789,7 +968,11 @@ impl Runtime for BuiltinRuntime {
                     source,
                 })
             }
+        };
+        if result.is_ok() {
+            self.remove_derived_bundle(id);
         }
+        result
     }
 }
 
