@@ -159,3 +159,16 @@ fn update_v2(dir: &Path, u: &ResourceUpdate) -> Result<(), CgroupError> {
     }
     Ok(())
 }
+
+/// Pids of the processes in the container's cgroup (for `docker top`).
+pub fn procs(cgroups_path: &str) -> Result<Vec<u32>, CgroupError> {
+    let rel = cgroups_path.trim_start_matches('/');
+    let dir = if unified() {
+        Path::new(ROOT).join(rel)
+    } else {
+        Path::new(ROOT).join("pids").join(rel)
+    };
+    let text = std::fs::read_to_string(dir.join("cgroup.procs"))
+        .map_err(|_| CgroupError::Missing(dir.clone()))?;
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}

@@ -486,3 +486,70 @@ fn notify_profiles_are_not_cached() {
     assert!(cache_files(&rt).is_empty());
     assert!(!rt.root().join("@bundles").join(&id).exists());
 }
+
+/// Wall time of `run()` (median of 20, after one warm-up run that fills the
+/// cache) and of `exec()` (median of 20) of `true` on the Docker-like bundle:
+/// Docker's profile, capabilities and `noNewPrivileges: false`.
+/// `cargo test --release -p runtime --test builtin_seccomp_cache -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark; run explicitly"]
+fn bench_docker_like_run_and_exec() {
+    let Some(_g) = setup() else { return };
+    let Some(profile) = docker_profile() else {
+        eprintln!("SKIPPED: Docker's seccomp profile is not in /work/shared/specs");
+        return;
+    };
+    let iterations: usize = std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20);
+    let fx = Fixture::new("bench");
+    let rt = fx.runtime();
+    fx.write_spec(&["true"], Some(profile.clone()));
+    let (code, text) = fx.run(&rt, 0);
+    assert_eq!(code, 0, "{text}");
+    let mut run_times = Vec::new();
+    for n in 1..=iterations {
+        let id = fx.id(n);
+        let (stdio, _out) = pipe_stdio();
+        let start = Instant::now();
+        let pid = rt.run(&id, &fx.bundle(), stdio).unwrap();
+        run_times.push(start.elapsed());
+        assert_eq!(wait_exit(pid), 0);
+        rt.delete(&id, false).unwrap();
+    }
+    run_times.sort();
+    println!(
+        "docker-like run(): median {:?} (min {:?}, max {:?}) over {iterations}",
+        run_times[run_times.len() / 2],
+        run_times[0],
+        run_times[run_times.len() - 1]
+    );
+
+    fx.write_spec(&["sleep", "100"], Some(profile));
+    let id = fx.id(0);
+    let (stdio, _out) = pipe_stdio();
+    let pid = rt.run(&id, &fx.bundle(), stdio).unwrap();
+    let mut cleanup = Cleanup {
+        rt: &rt,
+        id: &id,
+        pids: vec![pid],
+    };
+    let process = docker_process(&["true"]);
+    let mut exec_times = Vec::new();
+    for _ in 0..iterations {
+        let (stdio, _out) = pipe_stdio();
+        let start = Instant::now();
+        let exec_pid = rt.exec(&id, &fx.bundle(), &process, stdio).unwrap();
+        exec_times.push(start.elapsed());
+        assert_eq!(wait_exit(exec_pid), 0);
+    }
+    cleanup.pids.push(pid);
+    exec_times.sort();
+    println!(
+        "docker-like exec(): median {:?} (min {:?}, max {:?}) over {iterations}",
+        exec_times[exec_times.len() / 2],
+        exec_times[0],
+        exec_times[exec_times.len() - 1]
+    );
+}

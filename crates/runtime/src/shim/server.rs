@@ -51,6 +51,13 @@ fn spawn<F: FnOnce() + Send + 'static>(f: F) {
 /// but is the daemon's (large) binary; this keeps its RSS to what it really uses.
 /// Mappings holding any anonymous (copy-on-write) page, such as RELRO, are left alone.
 fn trim_rss() {
+    // Free heap pages back to the kernel first (the runtime call allocates and frees a
+    // lot, e.g. libcontainer in-process; glibc keeps freed arena pages otherwise).
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory of the allocator's arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return;
     };
@@ -95,6 +102,11 @@ fn trim_rss() {
         // policy of the range (a fault then maps one page, not sixteen).
         unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM) };
     }
+}
+
+fn trim_rss_locked(shim: &Shim) {
+    let _calls = lock(&shim.rt_calls);
+    trim_rss();
 }
 
 /// The shim's main; `berthd shim <state_dir>` calls it. Returns the exit code.
@@ -161,6 +173,7 @@ fn run(state_dir: &Path) -> Result<(), String> {
         reaper,
         log: Mutex::new(log),
         st: Mutex::new(State::default()),
+        rt_calls: Mutex::new(()),
         cv: Condvar::new(),
     });
     for conn in listener.incoming() {
@@ -220,6 +233,10 @@ struct Shim {
     reaper: Reaper,
     log: Mutex<logs::LogWriter>,
     st: Mutex<State>,
+    /// Held around runtime calls that start processes and around RSS trimming: the
+    /// built-in runtime clones from the calling thread, and the clone must not
+    /// inherit an allocator lock that `malloc_trim` holds at that moment.
+    rt_calls: Mutex<()>,
     cv: Condvar,
 }
 
@@ -407,10 +424,11 @@ impl Shim {
                     // Steady state from here on: drop the pages startup touched
                     // (after answering, to keep it off the start latency), and once
                     // more when the first output has been copied.
-                    spawn(|| {
-                        trim_rss();
+                    let shim = self.clone();
+                    spawn(move || {
+                        trim_rss_locked(&shim);
                         std::thread::sleep(Duration::from_secs(1));
-                        trim_rss();
+                        trim_rss_locked(&shim);
                     });
                 }
                 if resp.error_kind.as_deref() == Some("start") {
@@ -571,7 +589,10 @@ impl Shim {
                 .stack_size(STACK)
                 .spawn(move || recv_master(&l, Duration::from_secs(30)))
         });
-        let res = f(spec);
+        let res = {
+            let _calls = lock(&self.rt_calls);
+            f(spec)
+        };
         if let Some(p) = &console_path {
             if res.is_err() {
                 // Unblock the receiver: connect and close.
