@@ -242,6 +242,23 @@ async fn kill_and_exec(rt: Rt) {
     let (out, _, code) = collect(s, 20).await;
     assert!(out.contains("got yes\r\n11 22\r\n"), "{out:?}");
     assert_eq!(code, Some(0));
+    // An exec that cannot start: the runtime's message and Docker's code.
+    let p = exec_process(
+        &base,
+        &rootfs,
+        &ExecConfig {
+            args: vec!["nope".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    match c.client.exec("e5", p, false, false).await {
+        Err(ShimError::Start { message, exit_code }) => {
+            assert!(message.contains("executable file not found"), "{message}");
+            assert_eq!(exit_code, 127);
+        }
+        other => panic!("unexpected {:?}", other.map(|(pid, _)| pid)),
+    }
     // Detached exec: only the exit code.
     let p = exec_process(
         &base,

@@ -931,7 +931,14 @@ impl Shim {
         let (pid, io) = match result {
             Ok(v) => v,
             Err(msg) => {
-                let _ = respond(&mut sock, &err_resp(msg, Some("start")));
+                let mut resp = err_resp(msg.clone(), Some("start"));
+                resp.exit = Some(ExitInfo {
+                    exit_code: start_failure_code(&msg),
+                    oom_killed: false,
+                    finished_at: now_rfc3339(),
+                    error: Some(msg),
+                });
+                let _ = respond(&mut sock, &resp);
                 return;
             }
         };
