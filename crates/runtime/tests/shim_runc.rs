@@ -147,6 +147,44 @@ async fn mounts_env_and_hostname(rt: Rt) {
     assert_eq!(code, Some(0));
 }
 
+/// Deletes a named network namespace on drop.
+struct NetnsGuard(String);
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .status();
+    }
+}
+
+async fn joins_a_prepared_netns(rt: Rt) {
+    require_root!();
+    let name = format!("berthtest-{}-{:?}", std::process::id(), rt);
+    let ok = std::process::Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("SKIPPED: ip netns add failed");
+        return;
+    }
+    let _guard = NetnsGuard(name.clone());
+    let path = std::path::PathBuf::from(format!("/run/netns/{name}"));
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(&path).unwrap().ino();
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = base_spec(dir.path(), &["readlink", "/proc/self/ns/net"]);
+    spec.netns = runtime::spec::NetNs::Path(path);
+    let c = Ctr::create(rt, dir, spec, false, None).await;
+    let s = c.client.attach(false, true, true).await.unwrap();
+    c.client.start().await.unwrap();
+    let (out, err, code) = collect(s, 20).await;
+    assert_eq!(out, format!("net:[{ino}]\n"), "{err}");
+    assert_eq!(code, Some(0));
+}
+
 async fn tty_and_resize(rt: Rt) {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
@@ -519,6 +557,10 @@ macro_rules! per_runtime {
         #[tokio::test]
         async fn mounts_env_and_hostname() {
             super::mounts_env_and_hostname($rt).await
+        }
+        #[tokio::test]
+        async fn joins_a_prepared_netns() {
+            super::joins_a_prepared_netns($rt).await
         }
         #[tokio::test]
         async fn oom_killed() {

@@ -25,7 +25,7 @@ macro_rules! require_root {
 
 pub const APPLETS: &[&str] = &[
     "sh", "echo", "cat", "sleep", "true", "false", "ls", "id", "tty", "stty", "head", "tr", "dd",
-    "env", "kill", "seq", "wc", "grep",
+    "env", "kill", "seq", "wc", "grep", "readlink", "hostname",
 ];
 
 /// A busybox root filesystem.
