@@ -8,9 +8,9 @@ use std::pin::Pin;
 use bytes::Bytes;
 use engine_types::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
-    ContainerUpdateBody, ContainerUpdateResponse, ExecConfig, ExecInspectResponse, IdResponse,
-    ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect, ImagePruneResponse,
-    ImageSummary, SystemVersion,
+    ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
+    ExecInspectResponse, IdResponse, ImageDeleteResponseItem, ImageHistoryResponseItem,
+    ImageInspect, ImagePruneResponse, ImageSummary, SystemVersion,
 };
 use futures::future::BoxFuture;
 use futures::Stream;
@@ -182,6 +182,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn container_attach(&self, id: &str, opts: AttachOptions)
         -> Result<StreamPlan, ApiError>;
     async fn container_resize(&self, id: &str, height: u16, width: u16) -> Result<(), ApiError>;
+    /// `docker top`: the container's processes as `ps` shows them.
+    async fn container_top(
+        &self,
+        id: &str,
+        ps_args: Option<String>,
+    ) -> Result<ContainerTopResponse, ApiError>;
     /// `docker update`: new resource limits and restart policy.
     async fn container_update(
         &self,

@@ -187,6 +187,15 @@ pub async fn resize(
     Ok(StatusCode::OK.into_response())
 }
 
+pub async fn top(
+    State(b): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(q.as_deref());
+    Ok(Json(b.container_top(&id, q.string("ps_args")).await?).into_response())
+}
+
 pub async fn update(
     State(b): State<AppState>,
     Path(id): Path<String>,
@@ -301,7 +310,13 @@ pub async fn exec_create(
     if config.cmd.as_ref().is_none_or(Vec::is_empty) {
         return Err(ApiError::invalid("No exec command specified"));
     }
-    Ok((StatusCode::CREATED, Json(b.exec_create(&id, config).await?)).into_response())
+    let created = b.exec_create(&id, config).await?;
+    // Docker's key is "Id" (the generated model serializes it lowercase).
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "Id": created.id })),
+    )
+        .into_response())
 }
 
 pub async fn exec_start(

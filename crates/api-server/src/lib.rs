@@ -48,6 +48,7 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/update", post(containers::update))
+        .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/exec", post(containers::exec_create))

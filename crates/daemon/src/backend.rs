@@ -10,9 +10,9 @@ use api_server::backend::{
 use api_server::ApiError;
 use engine_types::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
-    ContainerUpdateBody, ContainerUpdateResponse, ExecConfig, ExecInspectResponse, IdResponse,
-    ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect, ImagePruneResponse,
-    ImageSummary, SystemVersion,
+    ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
+    ExecInspectResponse, IdResponse, ImageDeleteResponseItem, ImageHistoryResponseItem,
+    ImageInspect, ImagePruneResponse, ImageSummary, SystemVersion,
 };
 use futures::future::BoxFuture;
 
@@ -127,6 +127,11 @@ impl Backend for DaemonBackend {
             .resize(height, width)
             .await
             .map_err(DaemonError::from)?)
+    }
+
+    async fn container_top(&self, id: &str, ps_args: Option<String>) -> R<ContainerTopResponse> {
+        let c = self.0.find(id)?;
+        Ok(self.0.top(&c, ps_args).await?)
     }
 
     async fn container_update(

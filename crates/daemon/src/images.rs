@@ -154,7 +154,7 @@ impl Daemon {
                 descriptor: None,
             });
         }
-        out.sort_by_key(|i| std::cmp::Reverse(i.created));
+        out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
     }
 

@@ -306,6 +306,73 @@ impl Daemon {
         }))
     }
 
+    /// `docker top`, as moby does it: the host's `ps` with the user's arguments,
+    /// filtered to the pids in the container's cgroup.
+    pub async fn top(
+        &self,
+        c: &Arc<Container>,
+        ps_args: Option<String>,
+    ) -> Result<engine_types::models::ContainerTopResponse> {
+        if !c.is_running() {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let rec = c.get();
+        let parent = rec
+            .host_config
+            .cgroup_parent
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| self.cfg.cgroup_parent.clone());
+        let pids = runtime::cgroups::procs(&format!("{}/{}", parent.trim_end_matches('/'), rec.id))
+            .map_err(|e| DaemonError::Conflict(e.to_string()))?;
+        let args = ps_args.unwrap_or_else(|| "-ef".into());
+        let out = tokio::process::Command::new("ps")
+            .args(args.split_whitespace())
+            .output()
+            .await
+            .map_err(|e| DaemonError::Internal(format!("running ps: {e}")))?;
+        if !out.status.success() {
+            return Err(DaemonError::Invalid(format!(
+                "ps {args}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or_default();
+        let titles: Vec<String> = header.split_whitespace().map(str::to_string).collect();
+        let pid_col = titles.iter().position(|t| t == "PID").ok_or_else(|| {
+            DaemonError::Invalid(format!("ps {args}: no PID column in its output"))
+        })?;
+        let mut processes = Vec::new();
+        for line in lines {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let Some(pid) = fields.get(pid_col).and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if !pids.contains(&pid) {
+                continue;
+            }
+            // The last column (the command) may contain spaces.
+            let n = titles.len();
+            let mut row: Vec<String> = fields[..n.saturating_sub(1).min(fields.len())]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            if fields.len() >= n {
+                row.push(fields[n - 1..].join(" "));
+            }
+            processes.push(row);
+        }
+        Ok(engine_types::models::ContainerTopResponse {
+            titles: Some(titles),
+            processes: Some(processes),
+        })
+    }
+
     pub async fn container_logs(&self, key: &str, opts: LogsOptions) -> Result<LogsStream> {
         let c = self.find(key)?;
         let rec = c.get();

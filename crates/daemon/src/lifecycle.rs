@@ -259,6 +259,9 @@ impl Daemon {
         // Record the endpoint at once so a failure below releases it.
         let rec = c.update(|r| r.endpoint = Some(endpoint.clone()));
         self.write_etc_files(&rec, &endpoint)?;
+        if let Some(wd) = rec.config.working_dir.as_deref().filter(|w| !w.is_empty()) {
+            spec::mkdir_in_root(rootfs, wd)?;
+        }
         let dir = self.container_dir(&id);
         let cspec = spec::container_spec(spec::SpecInputs {
             rec: &rec,
@@ -913,7 +916,14 @@ fn merge_config(
         env.retain(|x| x.split('=').next().unwrap_or(x) != key);
         env.push(e.clone());
     }
-    let user_entrypoint = body.entrypoint.clone();
+    // `--entrypoint ""` arrives as [""]: an explicit reset of the image's entrypoint.
+    let user_entrypoint = body.entrypoint.clone().map(|ep| {
+        if ep.len() == 1 && ep[0].is_empty() {
+            Vec::new()
+        } else {
+            ep
+        }
+    });
     let entrypoint: Vec<String> = match &user_entrypoint {
         Some(ep) => ep.clone(),
         None => img.entrypoint.clone().unwrap_or_default(),
@@ -921,13 +931,13 @@ fn merge_config(
     let user_cmd = body.cmd.clone().filter(|c| !c.is_empty());
     let cmd: Vec<String> = match (&user_cmd, &user_entrypoint) {
         (Some(c), _) => c.clone(),
-        // A user entrypoint resets the image's CMD.
-        (None, Some(_)) => Vec::new(),
-        (None, None) => img.cmd.clone().unwrap_or_default(),
+        // A (non-empty) user entrypoint resets the image's CMD, as in moby's merge.
+        (None, Some(ep)) if !ep.is_empty() => Vec::new(),
+        (None, _) => img.cmd.clone().unwrap_or_default(),
     };
     let mut argv: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
     if argv.is_empty() {
-        return Err(DaemonError::Invalid("no command specified".into()));
+        return Err(DaemonError::Invalid("No command specified".into()));
     }
     let path = argv.remove(0);
     let mut labels: std::collections::HashMap<String, String> =

@@ -299,3 +299,74 @@ pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
         readonly_paths: hc.readonly_paths.clone(),
     })
 }
+
+/// Creates `path` (absolute, inside the container) under `rootfs` like
+/// `mkdir -p`, resolving every component inside the root so a symlink in the
+/// image can never make the daemon create a directory on the host. Docker
+/// creates a missing working directory this way at start.
+pub fn mkdir_in_root(rootfs: &Path, path: &str) -> Result<()> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let err = |e: rustix::io::Errno, what: &str| {
+        DaemonError::Invalid(format!(
+            "cannot create working directory {path:?} in the container: {what}: {e}"
+        ))
+    };
+    let root = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| err(e, "opening the rootfs"))?;
+    let comps: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let open_dir = |p: &str| {
+        rustix::fs::openat2(
+            &root,
+            if p.is_empty() { "." } else { p },
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve,
+        )
+    };
+    for i in 1..=comps.len() {
+        let prefix = comps[..i].join("/");
+        match open_dir(&prefix) {
+            Ok(_) => continue,
+            Err(rustix::io::Errno::NOENT) => {
+                let parent = open_dir(&comps[..i - 1].join("/"))
+                    .map_err(|e| err(e, "opening its parent"))?;
+                match rustix::fs::mkdirat(&parent, comps[i - 1], Mode::from_raw_mode(0o755)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(err(e, "mkdir")),
+                }
+            }
+            Err(e) => return Err(err(e, "not a directory")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mkdir_in_root_stays_inside() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("escape")).unwrap();
+        mkdir_in_root(root.path(), "/a/b/c").unwrap();
+        assert!(root.path().join("a/b/c").is_dir());
+        // Through an absolute symlink: resolved inside the root (where its target
+        // does not exist, so this fails), never on the host.
+        let _ = mkdir_in_root(root.path(), "/escape/x");
+        assert!(!outside.path().join("x").exists());
+        std::os::unix::fs::symlink("/a/b", root.path().join("inner")).unwrap();
+        mkdir_in_root(root.path(), "/inner/d").unwrap();
+        assert!(root.path().join("a/b/d").is_dir());
+        mkdir_in_root(root.path(), "/a/b/c").unwrap();
+    }
+}
