@@ -79,8 +79,9 @@ const SECCOMP_CACHE_DIR: &str = "@seccomp";
 /// container's profile in `seccomp.json` for exec).
 const DERIVED_BUNDLES_DIR: &str = "@bundles";
 
-/// The container's seccomp profile in a derived bundle.
-const DERIVED_SECCOMP_FILE: &str = "seccomp.json";
+/// In a derived bundle: the reference of the container's cached seccomp program
+/// (see [`seccomp::reference`]), for exec.
+const DERIVED_SECCOMP_FILE: &str = "seccomp.ref";
 
 /// The name shown in `inspect` for containers run by this runtime.
 pub const NAME: &str = "berth";
@@ -212,7 +213,6 @@ impl BuiltinRuntime {
             self.failed(ACTION, id, format!("serializing the derived spec: {e}"))
         };
         let spec_json = serde_json::to_vec(&spec).map_err(serialize_failed)?;
-        let profile_json = serde_json::to_vec(&profile).map_err(serialize_failed)?;
         // A leftover of an interrupted run of the same id: replace it.
         self.remove_derived_bundle(id);
         std::fs::DirBuilder::new()
@@ -222,7 +222,10 @@ impl BuiltinRuntime {
             .map_err(io(format!("creating {}", dir.display())))?;
         for (name, bytes) in [
             ("config.json", spec_json),
-            (DERIVED_SECCOMP_FILE, profile_json),
+            (
+                DERIVED_SECCOMP_FILE,
+                seccomp::reference(&program).into_bytes(),
+            ),
         ] {
             let path = dir.join(name);
             std::fs::write(&path, bytes).map_err(io(format!("writing {}", path.display())))?;
@@ -384,44 +387,46 @@ impl BuiltinRuntime {
 
         // libcontainer's tenant builder drops the container's linux.seccomp: the
         // exec'd process gets the cached program from our executor instead (see
-        // SeccompExecutor). A container run from a derived bundle keeps its
-        // profile next to the derived config.
+        // SeccompExecutor). A container run from a derived bundle names its
+        // program in DERIVED_SECCOMP_FILE; otherwise the profile is in its config.
         let state = Container::load(dir.clone()).map_err(|err| self.lib_failed(ACTION, id, err))?;
         let container_spec = Spec::load(state.bundle().join("config.json"))
             .map_err(|e| self.failed(ACTION, id, format!("loading the container's spec: {e}")))?;
-        let seccomp = match std::fs::read(state.bundle().join(DERIVED_SECCOMP_FILE)) {
-            Ok(text) => Some(
-                serde_json::from_slice::<oci_spec::runtime::LinuxSeccomp>(&text).map_err(|e| {
-                    self.failed(
-                        ACTION,
-                        id,
-                        format!("loading the container's seccomp profile: {e}"),
-                    )
-                })?,
+        let program = match std::fs::read_to_string(state.bundle().join(DERIVED_SECCOMP_FILE)) {
+            Ok(reference) => Some(
+                seccomp::load_reference(&self.seccomp_cache_dir(), &reference)
+                    .map_err(|e| self.failed(ACTION, id, describe(&e)))?,
             ),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => container_spec
-                .linux()
-                .as_ref()
-                .and_then(|l| l.seccomp().clone()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                match container_spec
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.seccomp().as_ref())
+                {
+                    Some(profile) if !seccomp::cacheable(profile) => {
+                        return Err(self.failed(
+                            ACTION,
+                            id,
+                            "seccomp notify actions are not supported for exec".into(),
+                        ));
+                    }
+                    Some(profile) => Some(
+                        seccomp::load_or_compile(&self.seccomp_cache_dir(), profile)
+                            .map_err(|e| self.failed(ACTION, id, describe(&e)))?,
+                    ),
+                    None => None,
+                }
+            }
             Err(source) => {
                 return Err(RuntimeError::Io {
                     runtime: NAME.to_owned(),
-                    context: "reading the container's seccomp profile".to_owned(),
+                    context: "reading the container's seccomp program reference".to_owned(),
                     source,
                 })
             }
         };
-        let (process, executor) = match seccomp {
-            Some(seccomp) => {
-                if !seccomp::cacheable(&seccomp) {
-                    return Err(self.failed(
-                        ACTION,
-                        id,
-                        "seccomp notify actions are not supported for exec".into(),
-                    ));
-                }
-                let program = seccomp::load_or_compile(&self.seccomp_cache_dir(), &seccomp)
-                    .map_err(|e| self.failed(ACTION, id, describe(&e)))?;
+        let (process, executor) = match program {
+            Some(program) => {
                 let (process, restore_caps) = elevate_for_seccomp(process);
                 (
                     process,

@@ -301,9 +301,13 @@ impl Drop for Cleanup<'_> {
     }
 }
 
+/// The compiled programs in `rt`'s cache.
 fn cache_files(rt: &BuiltinRuntime) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = match fs::read_dir(rt.seccomp_cache_dir()) {
-        Ok(dir) => dir.map(|e| e.unwrap().path()).collect(),
+        Ok(dir) => dir
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "bpf"))
+            .collect(),
         Err(_) => Vec::new(),
     };
     files.sort();

@@ -169,6 +169,11 @@ pub fn compilations() -> u64 {
 /// The cache key of `seccomp` on this machine: hex sha256 of the format tag, the
 /// profile's canonical JSON, the native architecture and libseccomp's version.
 pub fn cache_key(seccomp: &LinuxSeccomp) -> Result<String, SeccompCacheError> {
+    Ok(key_and_json(seccomp)?.0)
+}
+
+/// The cache key and the canonical JSON it was computed from.
+fn key_and_json(seccomp: &LinuxSeccomp) -> Result<(String, Vec<u8>), SeccompCacheError> {
     let json = serde_json::to_vec(seccomp)
         .map_err(|e| SeccompCacheError::Invalid(format!("serializing the profile: {e}")))?;
     let version = ScmpVersion::current().map_err(|source| SeccompCacheError::Compile {
@@ -184,16 +189,67 @@ pub fn cache_key(seccomp: &LinuxSeccomp) -> Result<String, SeccompCacheError> {
     hasher.update(format!("{arch:?}").as_bytes());
     hasher.update([0]);
     hasher.update(format!("{}.{}.{}", version.major, version.minor, version.micro).as_bytes());
-    Ok(hasher
+    let key = hasher
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect())
+        .collect();
+    Ok((key, json))
+}
+
+fn valid_key(key: &str) -> bool {
+    key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The path of `key`'s program in `dir`.
 pub fn cache_path(dir: &Path, key: &str) -> PathBuf {
     dir.join(format!("{key}.bpf"))
+}
+
+/// The path of `key`'s profile (canonical JSON) in `dir`.
+fn profile_path(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("{key}.json"))
+}
+
+/// A reference to a cached program: its key and load flags, as one line
+/// (`<key> <flags>`), for [`load_reference`].
+pub fn reference(program: &Program) -> String {
+    format!("{} {}", program.key, program.flags)
+}
+
+/// The program a [`reference`] names, read from `dir` without parsing or hashing
+/// the profile; if the program file is gone or damaged, it is compiled again from
+/// the profile stored next to it.
+pub fn load_reference(dir: &Path, reference: &str) -> Result<Program, SeccompCacheError> {
+    let invalid = || SeccompCacheError::Invalid(format!("bad program reference {reference:?}"));
+    let (key, flags) = reference.trim().split_once(' ').ok_or_else(invalid)?;
+    let flags: libc::c_ulong = flags.parse().map_err(|_| invalid())?;
+    if !valid_key(key) {
+        return Err(invalid());
+    }
+    let path = cache_path(dir, key);
+    match read_program(&path) {
+        Ok(Some(filter)) => {
+            return Ok(Program {
+                filter: Arc::new(filter),
+                flags,
+                key: key.to_owned(),
+            })
+        }
+        Ok(None) => {}
+        Err(err) => {
+            tracing::warn!(path = %path.display(), %err, "invalid seccomp cache file; recompiling");
+        }
+    }
+    let profile_path = profile_path(dir, key);
+    let text = std::fs::read(&profile_path).map_err(|source| SeccompCacheError::Io {
+        path: profile_path.clone(),
+        context: "reading the profile",
+        source,
+    })?;
+    let profile: LinuxSeccomp = serde_json::from_slice(&text)
+        .map_err(|e| SeccompCacheError::Invalid(format!("{}: {e}", profile_path.display())))?;
+    load_or_compile(dir, &profile)
 }
 
 /// The program for `seccomp`: read from `dir` when it was compiled before,
@@ -205,7 +261,7 @@ pub fn load_or_compile(dir: &Path, seccomp: &LinuxSeccomp) -> Result<Program, Se
             "profiles with notify actions cannot be precompiled".to_owned(),
         ));
     }
-    let key = cache_key(seccomp)?;
+    let (key, json) = key_and_json(seccomp)?;
     let flags = load_flags(seccomp);
     let path = cache_path(dir, &key);
     match read_program(&path) {
@@ -247,6 +303,8 @@ pub fn load_or_compile(dir: &Path, seccomp: &LinuxSeccomp) -> Result<Program, Se
         TMP_SEQ.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
+        // The profile first (for load_reference), then the program.
+        write_atomically(&profile_path(dir, &key), &tmp, &json)?;
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -284,6 +342,26 @@ pub fn load_or_compile(dir: &Path, seccomp: &LinuxSeccomp) -> Result<Program, Se
         flags,
         key,
     })
+}
+
+/// Writes `bytes` to `path` through the temporary file `tmp` (synced, renamed).
+fn write_atomically(path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(), SeccompCacheError> {
+    let io = |context: &'static str| {
+        move |source| SeccompCacheError::Io {
+            path: tmp.to_owned(),
+            context,
+            source,
+        }
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)
+        .map_err(io("creating a temporary file"))?;
+    file.write_all(bytes).map_err(io("writing"))?;
+    file.sync_all().map_err(io("syncing"))?;
+    std::fs::rename(tmp, path).map_err(io("renaming into place"))
 }
 
 /// Reads a cache file: `None` if there is none, an error if it is malformed.
@@ -538,8 +616,8 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.starts_with(MAGIC));
         assert_eq!((bytes.len() - MAGIC.len()) / INSN_SIZE, first.len());
-        // Only the program is left in the directory (no temporary files).
-        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+        // Only the program and its profile are left (no temporary files).
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
 
         // A recompilation would rename a new file into place.
         use std::os::unix::fs::MetadataExt;
@@ -554,6 +632,33 @@ mod tests {
         let third = load_or_compile(&cache, &deny_getcwd()).unwrap();
         assert_eq!(third.len(), first.len());
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn references_load_without_the_profile_and_survive_a_lost_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut logged = deny_getcwd();
+        logged.set_flags(Some(vec![LinuxSeccompFilterFlag::SeccompFilterFlagLog]));
+        let program = load_or_compile(dir.path(), &logged).unwrap();
+        let line = reference(&program);
+        let again = load_reference(dir.path(), &line).unwrap();
+        assert_eq!(again.key(), program.key());
+        assert_eq!(again.flags, SECCOMP_FILTER_FLAG_LOG);
+        assert_eq!(again.len(), program.len());
+
+        std::fs::remove_file(cache_path(dir.path(), program.key())).unwrap();
+        let rebuilt = load_reference(dir.path(), &line).unwrap();
+        assert_eq!(rebuilt.len(), program.len());
+        assert!(cache_path(dir.path(), program.key()).is_file());
+
+        for bad in [
+            "",
+            "x",
+            "../../etc/passwd 0",
+            &format!("{} nan", program.key()),
+        ] {
+            assert!(load_reference(dir.path(), bad).is_err(), "{bad}");
+        }
     }
 
     /// The cached program behaves like the profile, in a forked child (the filter
