@@ -29,19 +29,37 @@
 //! * The calling process must keep fds 0, 1 and 2 open (e.g. on /dev/null):
 //!   libcontainer's internal sockets must not be allocated there.
 //!
+//! Seccomp filters come from a cache of compiled BPF programs ([`seccomp`],
+//! `<root>/@seccomp/<key>.bpf`): libseccomp compiling Docker's profile took about
+//! 10 ms of every start and exec inside the container's process. For a cacheable
+//! profile (no notify action), `run` writes a *derived bundle*
+//! `<root>/@bundles/<id>/config.json` (the bundle's config without `linux.seccomp`,
+//! CAP_SYS_ADMIN/CAP_SETPCAP raised when the process lacks them and has no
+//! no_new_privs, the rootfs as an absolute path; the original bundle is not
+//! modified) and hands that to libcontainer, whose state then records the derived
+//! bundle; `seccomp.ref` there names the cached program for exec. The executor
+//! (`SeccompExecutor`) installs the cached program in the init or exec'd process
+//! where libcontainer would have loaded the filter (after capabilities are set,
+//! before the process reports ready, so errors reach `run`/`exec`), then drops the
+//! raised capabilities (runc's order). `delete` removes the derived bundle. Notify
+//! profiles keep libcontainer's own path (run only; exec refuses them).
+//!
 //! Works around libcontainer 0.7 defects (each covered by a test):
 //! * `"noNewPrivileges": false` (present but false) makes it load the seccomp
-//!   filter after dropping capabilities, which fails without CAP_SYS_ADMIN: the
-//!   field is removed from config.json before creating (`normalize_no_new_privileges`).
-//! * exec (its tenant builder) drops the container's `linux.seccomp`: an executor
-//!   installs it in the exec'd process (`ExecSeccomp`).
+//!   filter after dropping capabilities, which fails without CAP_SYS_ADMIN: for
+//!   profiles libcontainer still loads itself (notify), the field is removed from
+//!   config.json before creating (`normalize_no_new_privileges`).
+//! * exec (its tenant builder) drops the container's `linux.seccomp`: the
+//!   executor installs the cached program in the exec'd process (`SeccompExecutor`).
 //! * it writes `oomScoreAdj` to the *caller's* `/proc/self/oom_score_adj`: the
 //!   caller's value is restored after the call.
 //! * a failed create/exec leaks its channel sockets (raw fds): they are closed.
 //! * every exec leaves a `tenant-notify-*.sock` in the state directory: removed.
 //!
 //! State lives under `root/<id>` (libcontainer's `state.json`, the `notify.sock`
-//! used to start the container, and exec's temporary `process.json`). Unix socket
+//! used to start the container, and exec's temporary `process.json`), plus
+//! `root/@bundles/<id>` and the shared `root/@seccomp` cache (`@` never appears
+//! in container ids). Unix socket
 //! paths there must stay under 108 bytes: keep `root` short (libcontainer works around
 //! it with a `chdir`, so long roots work but short ones are cheaper to reason about).
 
@@ -80,7 +98,7 @@ const SECCOMP_CACHE_DIR: &str = "@seccomp";
 const DERIVED_BUNDLES_DIR: &str = "@bundles";
 
 /// In a derived bundle: the reference of the container's cached seccomp program
-/// (see [`seccomp::reference`]), for exec.
+/// (see [`seccomp::reference()`]), for exec.
 const DERIVED_SECCOMP_FILE: &str = "seccomp.ref";
 
 /// The name shown in `inspect` for containers run by this runtime.

@@ -217,7 +217,7 @@ pub fn reference(program: &Program) -> String {
     format!("{} {}", program.key, program.flags)
 }
 
-/// The program a [`reference`] names, read from `dir` without parsing or hashing
+/// The program a [`reference()`] names, read from `dir` without parsing or hashing
 /// the profile; if the program file is gone or damaged, it is compiled again from
 /// the profile stored next to it.
 pub fn load_reference(dir: &Path, reference: &str) -> Result<Program, SeccompCacheError> {
