@@ -27,7 +27,7 @@ type R<T> = Result<T, ApiError>;
 #[async_trait::async_trait]
 impl Backend for DaemonBackend {
     async fn info(&self) -> R<serde_json::Value> {
-        Ok(self.0.info())
+        Ok(self.0.info().await)
     }
 
     async fn version(&self) -> R<SystemVersion> {

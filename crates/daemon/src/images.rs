@@ -54,7 +54,7 @@ fn delete_items(items: Vec<DeleteItem>) -> Vec<ImageDeleteResponseItem> {
 }
 
 impl Daemon {
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&image::ImageStore) -> std::result::Result<T, image::ImageError> + Send + 'static,
     ) -> Result<T> {

@@ -56,13 +56,17 @@ pub fn cgroup_version() -> &'static str {
 }
 
 impl Daemon {
-    pub fn info(&self) -> serde_json::Value {
+    pub async fn info(&self) -> serde_json::Value {
         let all = self.all_containers();
         let running = all
             .iter()
             .filter(|c| c.get().state.status == Status::Running)
             .count();
-        let images = self.images.list().map(|l| l.len()).unwrap_or(0);
+        let images = self
+            .blocking(|s| s.list())
+            .await
+            .map(|l| l.len())
+            .unwrap_or(0);
         let mut runtimes = serde_json::Map::new();
         runtimes.insert(
             crate::config::BUILTIN_RUNTIME.into(),
