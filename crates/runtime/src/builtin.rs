@@ -42,7 +42,8 @@
 //! where libcontainer would have loaded the filter (after capabilities are set,
 //! before the process reports ready, so errors reach `run`/`exec`), then drops the
 //! raised capabilities (runc's order). `delete` removes the derived bundle. Notify
-//! profiles keep libcontainer's own path (run only; exec refuses them).
+//! profiles (run only; exec refuses them) and specs with OCI hooks (which are
+//! given the bundle path) keep libcontainer's own path.
 //!
 //! Works around libcontainer 0.7 defects (each covered by a test):
 //! * `"noNewPrivileges": false` (present but false) makes it load the seccomp
@@ -194,7 +195,9 @@ impl BuiltinRuntime {
             // libcontainer.
             return Ok((bundle.to_owned(), None));
         };
-        if !seccomp::cacheable(&profile) {
+        // OCI hooks get the state's bundle path and may read its config.json:
+        // with hooks, the original bundle is kept (libcontainer loads the filter).
+        if !seccomp::cacheable(&profile) || spec.hooks().is_some() {
             normalize_no_new_privileges(config)
                 .map_err(|e| self.failed(ACTION, id, format!("{}: {e}", config.display())))?;
             return Ok((bundle.to_owned(), None));

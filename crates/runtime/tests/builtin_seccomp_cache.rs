@@ -557,3 +557,44 @@ fn bench_docker_like_run_and_exec() {
         exec_times[exec_times.len() - 1]
     );
 }
+
+/// With OCI hooks (which get the bundle path and may read its config.json), the
+/// original bundle is given to libcontainer, which loads the filter itself.
+#[test]
+fn specs_with_hooks_keep_the_original_bundle() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("hooks");
+    let rt = fx.runtime();
+    fx.write_spec(
+        &[
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status; hostname other || echo denied",
+        ],
+        Some(deny_sethostname(libc::EPERM as u32)),
+    );
+    let config = fx.bundle().join("config.json");
+    let mut spec = Spec::load(&config).unwrap();
+    let hooks: oci_spec::runtime::Hooks = serde_json::from_value(serde_json::json!({
+        "createRuntime": [{"path": "/bin/true"}]
+    }))
+    .unwrap();
+    spec.set_hooks(Some(hooks));
+    spec.save(&config).unwrap();
+
+    let id = fx.id(0);
+    let (stdio, mut out) = pipe_stdio();
+    let pid = rt.run(&id, &fx.bundle(), stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &id,
+        pids: vec![pid],
+    };
+    assert!(!rt.root().join("@bundles").join(&id).exists());
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(wait_exit(pid), 0, "{text}");
+    assert!(text.contains("Seccomp:\t2"), "{text}");
+    assert!(text.ends_with("denied\n"), "{text}");
+    assert!(cache_files(&rt).is_empty());
+}
