@@ -150,3 +150,86 @@ fn name_conflict_is_reported() {
     assert!(out.stderr.contains("Conflict"), "{out}");
     assert!(out.stderr.contains("already in use"), "{out}");
 }
+
+#[test]
+fn run_variants_entrypoint_detached_rm_tty_logs_workdir() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let out = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "echo",
+            "busybox",
+            "from-entrypoint",
+        ])
+        .ok();
+    assert_eq!(out.out(), "from-entrypoint");
+    // A missing working directory is created, as Docker does.
+    let out = d
+        .docker(&["run", "--rm", "-w", "/made/by/docker", "busybox", "pwd"])
+        .ok();
+    assert_eq!(out.out(), "/made/by/docker");
+
+    // -d --rm: removed once it exits.
+    d.docker(&[
+        "run", "-d", "--rm", "--name", "brief", "busybox", "sleep", "0.5",
+    ])
+    .ok();
+    let gone = wait_until(Duration::from_secs(10), || {
+        d.api("GET", "/containers/brief/json", None).0 == 404
+    });
+    assert!(gone, "{}", d.docker(&["ps", "-a"]));
+
+    // A tty container's log is the raw terminal stream.
+    d.docker(&[
+        "run", "-t", "--name", "ttylog", "busybox", "echo", "tty-out",
+    ])
+    .ok();
+    let logs = d.docker(&["logs", "ttylog"]).ok();
+    assert!(logs.stdout.contains("tty-out"), "{logs}");
+    assert_eq!(d.inspect("ttylog")["Config"]["Tty"], true);
+}
+
+#[test]
+fn docker20_cli_basic_commands() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let Some(out) = d.docker20(&[
+        "run",
+        "-d",
+        "--name",
+        "old",
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-20; sleep 1000",
+    ]) else {
+        return;
+    };
+    out.ok();
+    let ps = d
+        .docker20(&["ps", "--format", "{{.Names}} {{.Status}}"])
+        .unwrap()
+        .ok();
+    assert!(ps.out().starts_with("old Up"), "{ps}");
+    assert!(wait_until(Duration::from_secs(10), || d
+        .docker20(&["logs", "old"])
+        .unwrap()
+        .stdout
+        .contains("from-20")));
+    let ex = d.docker20(&["exec", "old", "sh", "-c", "exit 4"]).unwrap();
+    assert_eq!(ex.code, 4, "{ex}");
+    let st = d
+        .docker20(&["inspect", "-f", "{{.State.Status}}", "old"])
+        .unwrap()
+        .ok();
+    assert_eq!(st.out(), "running");
+    d.docker20(&["rm", "-f", "old"]).unwrap().ok();
+    let imgs = d
+        .docker20(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .unwrap()
+        .ok();
+    assert_eq!(imgs.out(), "busybox:latest");
+}
