@@ -966,6 +966,10 @@ impl TestDaemon {
     pub fn restart(&mut self) {
         if self.child.is_some() {
             self.stop_daemon(Duration::from_secs(15));
+        } else if self.engine == Engine::Dockerd {
+            // dockerd 20.10 started right after a SIGKILL times out reconnecting to the
+            // containerd it had started; a short pause avoids that (dockerd only).
+            thread::sleep(Duration::from_secs(3));
         }
         let _ = fs::remove_file(&self.sock);
         self.spawn_daemon();

@@ -126,3 +126,32 @@ fn graceful_restart_keeps_stopped_containers_and_images() {
         .ok();
     assert!(imgs.lines().contains(&"busybox:latest"), "{imgs}");
 }
+
+#[test]
+fn tty_container_can_be_attached_after_restart() {
+    let mut d = daemon_or_skip!();
+    d.import_busybox();
+    d.docker(&["run", "-dit", "--name", "ttyc", "busybox", "sh"])
+        .ok();
+    d.docker(&["run", "-di", "--name", "stdinc", "busybox", "cat"])
+        .ok();
+    d.kill9();
+    d.restart();
+    assert_eq!(d.inspect("ttyc")["State"]["Running"], true);
+    let mut pty = d.docker_pty(&["attach", "ttyc"]);
+    std::thread::sleep(Duration::from_millis(500));
+    pty.send_line("echo after-$((1+1))");
+    pty.expect("after-2");
+    pty.send_line("exit 3");
+    assert_eq!(
+        pty.wait_exit(Duration::from_secs(20)),
+        3,
+        "{}",
+        pty.transcript
+    );
+    d.wait_status("ttyc", "exited", Duration::from_secs(10));
+    assert_eq!(d.inspect("ttyc")["State"]["ExitCode"], 3);
+    // The non-tty container still has its stdin open after the restart.
+    assert_eq!(d.inspect("stdinc")["State"]["Running"], true);
+    d.docker(&["rm", "-f", "stdinc"]).ok();
+}
