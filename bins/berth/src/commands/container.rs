@@ -545,7 +545,7 @@ pub async fn start(client: &Client, a: StartArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// `berth stop`
+/// `berth stop` and `berth restart` (same flags).
 #[derive(Args, Debug)]
 pub struct StopArgs {
     /// Signal to send to the container
@@ -563,53 +563,20 @@ pub struct StopArgs {
     pub containers: Vec<String>,
 }
 
+/// `berth restart`
+pub type RestartArgs = StopArgs;
+
 /// `berth stop`
 pub async fn stop(client: &Client, a: StopArgs) -> Result<i32> {
-    let mut params = Vec::new();
-    if let Some(t) = a.time {
-        params.push(("t", t.to_string()));
-    }
-    if let Some(s) = &a.signal {
-        params.push(("signal", s.clone()));
-    }
-    let q = query(&params);
-    for_each(&a.containers, true, |n| {
-        let q = q.clone();
-        async move {
-            client
-                .call(
-                    Method::POST,
-                    &format!("/containers/{}/stop{q}", enc(&n)),
-                    None,
-                    empty(),
-                )
-                .await
-                .map(|_| ())
-        }
-    })
-    .await
-}
-
-/// `berth restart`
-#[derive(Args, Debug)]
-pub struct RestartArgs {
-    /// Signal to send to the container
-    #[arg(short = 's', long)]
-    pub signal: Option<String>,
-    /// Seconds to wait before killing the container
-    #[arg(
-        short = 't',
-        long = "time",
-        visible_alias = "timeout",
-        allow_hyphen_values = true
-    )]
-    pub time: Option<i64>,
-    #[arg(required = true)]
-    pub containers: Vec<String>,
+    stop_or_restart(client, a, "stop").await
 }
 
 /// `berth restart`
 pub async fn restart(client: &Client, a: RestartArgs) -> Result<i32> {
+    stop_or_restart(client, a, "restart").await
+}
+
+async fn stop_or_restart(client: &Client, a: StopArgs, action: &str) -> Result<i32> {
     let mut params = Vec::new();
     if let Some(t) = a.time {
         params.push(("t", t.to_string()));
@@ -624,7 +591,7 @@ pub async fn restart(client: &Client, a: RestartArgs) -> Result<i32> {
             client
                 .call(
                     Method::POST,
-                    &format!("/containers/{}/restart{q}", enc(&n)),
+                    &format!("/containers/{}/{action}{q}", enc(&n)),
                     None,
                     empty(),
                 )
