@@ -437,13 +437,42 @@ impl Daemon {
             Some(k) => attach::parse_detach_keys(k).map_err(DaemonError::Invalid)?,
             None => attach::DEFAULT_DETACH_KEYS.to_vec(),
         };
-        let session_rx = self
-            .attach_session(&c, stdin, opts.stdout, opts.stderr)
-            .await?;
+        // `logs=1` replays the log first; `stream=0` stops after that.
+        let replay = opts.logs.then(|| {
+            (
+                self.log_path(&rec.id),
+                logs::ReadOptions {
+                    stdout: opts.stdout,
+                    stderr: opts.stderr,
+                    since: None,
+                    until: None,
+                    tail: None,
+                    follow: false,
+                },
+            )
+        });
+        let session_rx = if opts.stream || !opts.logs {
+            Some(
+                self.attach_session(&c, stdin, opts.stdout, opts.stderr)
+                    .await?,
+            )
+        } else {
+            None
+        };
         Ok(StreamPlan {
             tty,
-            run: Box::new(move |io| {
+            run: Box::new(move |mut io| {
                 Box::pin(async move {
+                    if let Some((path, ropts)) = replay {
+                        if replay_logs(&mut io, path, ropts, tty).await.is_err() {
+                            return;
+                        }
+                    }
+                    let Some(session_rx) = session_rx else {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = io.shutdown().await;
+                        return;
+                    };
                     match session_rx.await {
                         Ok(Ok(session)) => {
                             attach::splice(io, session, tty, detach_keys, |_| {}).await;
@@ -483,4 +512,29 @@ impl Daemon {
         }
         Ok(rx)
     }
+}
+
+/// Writes a container's logged output to an attach connection (`attach?logs=1`).
+async fn replay_logs(
+    io: &mut Box<dyn api_server::backend::HijackedIo>,
+    path: std::path::PathBuf,
+    opts: logs::ReadOptions,
+    tty: bool,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut entries = Box::pin(logs::read_logs(path, opts, None));
+    while let Some(entry) = entries.next().await {
+        let Ok(e) = entry else { break };
+        let bytes = if tty {
+            e.line
+        } else {
+            let s = match e.stream {
+                logs::Stream::Stdout => StdStream::Stdout,
+                logs::Stream::Stderr => StdStream::Stderr,
+            };
+            api_server::stream::stdcopy_frame(s, &e.line)
+        };
+        io.write_all(&bytes).await?;
+    }
+    Ok(())
 }
