@@ -64,6 +64,7 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         .route("/images/{*rest}", any(images::dispatch))
         .route("/__berth_bad_version/{version}", any(bad_version))
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(common_headers))
         .with_state(backend);
     Router::new()
@@ -172,6 +173,16 @@ async fn not_implemented(method: Method, uri: Uri) -> Response {
         uri.path()
     ))
     .into_response()
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(engine_types::ErrorBody {
+            message: format!("method {method} is not allowed on {}", uri.path()),
+        }),
+    )
+        .into_response()
 }
 
 async fn fallback(method: Method, uri: Uri) -> Response {
