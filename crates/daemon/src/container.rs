@@ -100,6 +100,9 @@ pub struct Container {
     /// Serializes start, exit handling and removal.
     pub op: tokio::sync::Mutex<()>,
     pub pending: Mutex<Vec<PendingAttach>>,
+    /// Pid of the container's latest shim. A shim reports the exit before it
+    /// cleans up the runtime state, so a new start waits for the old shim.
+    pub shim_pid: Mutex<Option<u32>>,
 }
 
 impl Container {
@@ -118,6 +121,7 @@ impl Container {
             events,
             op: tokio::sync::Mutex::new(()),
             pending: Mutex::new(Vec::new()),
+            shim_pid: Mutex::new(None),
         }
     }
 
@@ -145,6 +149,20 @@ impl Container {
         match self.rec.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn set_shim_pid(&self, pid: Option<u32>) {
+        match self.shim_pid.lock() {
+            Ok(mut g) => *g = pid,
+            Err(p) => *p.into_inner() = pid,
+        }
+    }
+
+    pub fn shim_pid(&self) -> Option<u32> {
+        match self.shim_pid.lock() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
         }
     }
 

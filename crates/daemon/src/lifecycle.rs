@@ -189,6 +189,9 @@ impl Daemon {
             _ => {}
         }
         let id = rec.id.clone();
+        if let Some(pid) = c.shim_pid() {
+            wait_process_gone(pid, Duration::from_secs(10)).await;
+        }
         let state_dir = self.state_dir(&id);
         let _ = std::fs::remove_dir_all(&state_dir);
         std::fs::create_dir_all(&state_dir)
@@ -291,7 +294,8 @@ impl Daemon {
             stdin_once: rec.config.stdin_once.unwrap_or(false),
         };
         let t_spec = t0.elapsed();
-        runtime::shim::spawn_shim(&self.cfg.shim_exe, &shim_cfg).await?;
+        let shim_pid = runtime::shim::spawn_shim(&self.cfg.shim_exe, &shim_cfg).await?;
+        c.set_shim_pid(Some(shim_pid));
         let t_shim = t0.elapsed();
         let client = ShimClient::new(&state_dir);
         for p in c.take_pending() {
@@ -841,6 +845,7 @@ impl Daemon {
                 continue;
             }
             let client = ShimClient::new(&state_dir);
+            c.set_shim_pid(ShimClient::read_shim_pid(&state_dir));
             if client.is_alive().await {
                 if let Some(ep) = rec.endpoint.clone() {
                     live.push(ep);
@@ -869,6 +874,27 @@ impl Daemon {
             tracing::warn!(error = %e, "cleaning up stale network state");
         }
         Ok(())
+    }
+}
+
+/// Waits until process `pid` has exited (gone or a zombie), at most `limit`.
+async fn wait_process_gone(pid: u32, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false);
+        if !alive || std::time::Instant::now() >= deadline {
+            if alive {
+                tracing::warn!(pid, "previous shim still running; starting anyway");
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

@@ -981,7 +981,8 @@ pub fn write_bundle(bundle_dir: &Path, spec: &oci_spec::runtime::Spec) -> Result
     let dst = bundle_dir.join("config.json");
     let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(&data).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    // Rename for atomicity; no fsync: the bundle is per-boot state in the exec
+    // root, rewritten at every start.
     std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
     Ok(())
 }

@@ -212,12 +212,15 @@ pub fn runtime_for(spec: &RuntimeSpec) -> Result<Box<dyn Runtime>, RuntimeError>
 }
 
 /// Writes `path` atomically (temporary file, fsync, rename).
+/// Writes `data` under a temporary name and renames it into place, so a reader
+/// never sees a half-written file even if the writer dies. No fsync: these files
+/// live in the exec root, which is per-boot state (after a power loss nothing in
+/// it is meaningful), and an fsync costs milliseconds on the `run` path.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(data)?;
-    f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
 

@@ -781,18 +781,22 @@ impl Shim {
             diag(&self.state_dir, &format!("log flush: {e}"));
         }
         let oom = self.oom_killed();
-        if let Err(e) = self.rt.delete(&self.cfg.id, false) {
-            diag(&self.state_dir, &format!("delete: {e}"));
-            if let Err(e) = self.rt.delete(&self.cfg.id, true) {
-                diag(&self.state_dir, &format!("delete --force: {e}"));
-            }
-        }
+        // Report the exit first, then clean up: the runtime's delete (cgroup
+        // removal) is off the `docker run` latency. The shim exits only after
+        // the delete, and the daemon waits for the old shim to be gone before it
+        // starts the same container again.
         self.record_exit(ExitInfo {
             exit_code: code,
             oom_killed: oom,
             finished_at: now_rfc3339(),
             error: None,
         });
+        if let Err(e) = self.rt.delete(&self.cfg.id, false) {
+            diag(&self.state_dir, &format!("delete: {e}"));
+            if let Err(e) = self.rt.delete(&self.cfg.id, true) {
+                diag(&self.state_dir, &format!("delete --force: {e}"));
+            }
+        }
         self.shutdown();
     }
 
