@@ -3,7 +3,7 @@
 # Usage: source scripts/lib-deps.sh; berth_install_deps [extra packages...]
 
 berth_install_deps() {
-    local pkgs=(pkg-config libseccomp-dev busybox-static nftables runc iproute2 gcc libc6-dev "$@")
+    local pkgs=(pkg-config libseccomp-dev busybox-static nftables runc iproute2 tini procps gcc libc6-dev "$@")
     local missing=()
     local p
     for p in "${pkgs[@]}"; do
