@@ -206,14 +206,31 @@ const ALL_CAPS: [&str; 41] = [
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// The capabilities this kernel knows (`/proc/sys/kernel/cap_last_cap`).
+/// The capabilities available here: known to this kernel
+/// (`/proc/sys/kernel/cap_last_cap`) and in our bounding set (a daemon in a
+/// restricted environment may lack some; asking for them would make every
+/// `--privileged` start fail with EPERM). Moby filters the same way.
+/// `ALL_CAPS` is in capability-number order.
 fn host_caps() -> Vec<String> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(ALL_CAPS.len() - 1)
         .min(ALL_CAPS.len() - 1);
-    ALL_CAPS[..=last].iter().map(|s| s.to_string()).collect()
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPS[..=last]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bounding & (1u64 << i) != 0)
+        .map(|(_, s)| s.to_string())
+        .collect()
 }
 
 fn normalize_cap(c: &str) -> Result<String, SpecError> {

@@ -189,3 +189,42 @@ fn cgroup_limits_are_visible_inside() {
         ["HostConfig"]["Memory"]
         == 48 * 1024 * 1024));
 }
+
+#[test]
+fn privileged_gets_every_available_capability_and_device() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    // The container's capabilities are exactly the daemon's bounding set (a
+    // restricted host may lack some; asking for those would fail every start).
+    let host = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bnd = host
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    for extra in [&["--privileged"][..], &["--cap-add", "ALL"][..]] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["busybox", "grep", "CapEff", "/proc/self/status"]);
+        let out = d.docker(&args).ok();
+        assert!(
+            out.out().ends_with(&bnd),
+            "{extra:?}: {out} (host CapBnd {bnd})"
+        );
+    }
+    // --privileged sees the host's devices, not the default handful.
+    let out = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--privileged",
+            "busybox",
+            "sh",
+            "-c",
+            "ls /dev | wc -l",
+        ])
+        .ok();
+    let n: usize = out.out().trim().parse().unwrap();
+    assert!(n > 20, "{out}");
+}
