@@ -88,6 +88,12 @@ fn trim_rss() {
             if let Some((a, b, true)) = current {
                 if rest.trim().trim_end_matches("kB").trim() == "0" {
                     targets.push((a, b));
+                } else {
+                    // Some pages were modified (relocations in a read-only-after-
+                    // relocation segment): drop only the clean file pages, found
+                    // exactly through /proc/self/pagemap. The range is read-only, so
+                    // no page can become modified between the check and the drop.
+                    targets.extend(clean_file_runs(a, b));
                 }
             }
             current = None;
@@ -102,6 +108,40 @@ fn trim_rss() {
         // policy of the range (a fault then maps one page, not sixteen).
         unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM) };
     }
+}
+
+/// Runs of pages in `[a, b)` that are present and still the file's own pages
+/// (pagemap bit 61 set; a modified private copy has it clear).
+fn clean_file_runs(a: usize, b: usize) -> Vec<(usize, usize)> {
+    use std::io::{Read, Seek, SeekFrom};
+    const PAGE: usize = 4096;
+    let mut out = Vec::new();
+    let Ok(mut f) = std::fs::File::open("/proc/self/pagemap") else {
+        return out;
+    };
+    let pages = (b - a) / PAGE;
+    let mut buf = vec![0u8; pages * 8];
+    if f.seek(SeekFrom::Start((a / PAGE * 8) as u64)).is_err() || f.read_exact(&mut buf).is_err() {
+        return out;
+    }
+    let mut run: Option<usize> = None;
+    for i in 0..=pages {
+        let clean = i < pages && {
+            let mut e = [0u8; 8];
+            e.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+            let e = u64::from_le_bytes(e);
+            e & (1 << 63) != 0 && e & (1 << 61) != 0
+        };
+        match (clean, run) {
+            (true, None) => run = Some(i),
+            (false, Some(start)) => {
+                out.push((a + start * PAGE, a + i * PAGE));
+                run = None;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn trim_rss_locked(shim: &Shim) {
