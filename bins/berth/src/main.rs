@@ -128,6 +128,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: VolumeCmd,
     },
+    /// Run a private registry server
+    Registry {
+        #[command(subcommand)]
+        cmd: commands::registry::RegistryCmd,
+    },
     /// Manage Berth
     System {
         #[command(subcommand)]
@@ -365,6 +370,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
             VolumeCmd::Inspect(a) => r::volume_inspect(client, a).await,
             VolumeCmd::Prune(a) => r::volume_prune(client, a).await,
         },
+        Cmd::Registry { cmd } => commands::registry::run(cmd).await,
         Cmd::System { cmd } => match cmd {
             SystemCmd::Info(a) => s::info(client, a).await,
             SystemCmd::Prune(a) => s::system_prune(client, a).await,
@@ -374,6 +380,16 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
 }
 
 async fn real_main(cli: Cli) -> i32 {
+    // The registry server needs no daemon.
+    if let Cmd::Registry { cmd } = cli.cmd {
+        return match commands::registry::run(cmd).await {
+            Ok(code) => code,
+            Err(e) => {
+                commands::eprint_err(&e);
+                1
+            }
+        };
+    }
     // An empty BERTH_HOST counts as unset, like an empty DOCKER_HOST.
     let host_s = cli
         .host

@@ -478,4 +478,75 @@ impl Storage {
         out.sort();
         Ok(out)
     }
+
+    /// Remove blobs that no manifest references (the manifests themselves count as
+    /// referenced), and the repository links to them. Run it with the server stopped:
+    /// a blob uploaded but not yet referenced by a manifest is garbage to it.
+    pub async fn gc(&self, dry_run: bool) -> Result<GcReport> {
+        let mut keep = std::collections::HashSet::new();
+        let repos = self.catalog().await?;
+        for name in &repos {
+            for d in self.list_manifests(name).await? {
+                keep.insert(d.hex().to_string());
+                let Ok((data, _)) = self.get_manifest(name, &d).await else {
+                    continue;
+                };
+                let v: serde_json::Value = match serde_json::from_slice(&data) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                };
+                let config = v.get("config").into_iter();
+                let layers = v
+                    .get("layers")
+                    .and_then(|l| l.as_array())
+                    .into_iter()
+                    .flatten();
+                for desc in config.chain(layers) {
+                    if let Some(d) = desc
+                        .get("digest")
+                        .and_then(|d| d.as_str())
+                        .and_then(|d| Digest::parse(d).ok())
+                    {
+                        keep.insert(d.hex().to_string());
+                    }
+                }
+            }
+        }
+        let mut report = GcReport::default();
+        let all = self
+            .list_dir(&self.root.join("blobs/sha256"))
+            .await?
+            .unwrap_or_default();
+        for hex in all {
+            if keep.contains(&hex) {
+                continue;
+            }
+            let p = self.root.join("blobs/sha256").join(&hex);
+            let size = tokio::fs::metadata(&p).await.map(|m| m.len()).unwrap_or(0);
+            report.bytes += size;
+            report.blobs.push(format!("sha256:{hex}"));
+            if dry_run {
+                continue;
+            }
+            tokio::fs::remove_file(&p)
+                .await
+                .map_err(io_ctx(format!("removing {}", p.display())))?;
+            for name in &repos {
+                let link = self.repo_dir(name).join("_blobs").join(&hex);
+                match tokio::fs::remove_file(&link).await {
+                    Ok(()) => {}
+                    Err(e) if not_found(&e) => {}
+                    Err(e) => return Err(Error::io(format!("removing {}", link.display()), e)),
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// What `gc` removed (or would remove, in a dry run).
+#[derive(Debug, Default)]
+pub struct GcReport {
+    pub blobs: Vec<String>,
+    pub bytes: u64,
 }

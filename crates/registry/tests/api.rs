@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 struct Server {
     base: String,
     root: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
@@ -62,7 +62,7 @@ async fn start() -> Server {
     Server {
         base: format!("http://{addr}"),
         root,
-        _dir: dir,
+        dir,
         stop: Some(tx),
         task,
         client: Client::builder(TokioExecutor::new()).build_http(),
@@ -134,11 +134,13 @@ impl Server {
         (r.header("docker-content-digest"), bytes)
     }
 
-    async fn stop(mut self) {
+    /// Stop gracefully; returns the temp dir so callers can inspect the root afterwards.
+    async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        self.dir
     }
 }
 
@@ -539,5 +541,94 @@ async fn unsupported_method_is_501() {
     let r = s.req(Method::POST, "/v2/app/tags/list", &[], b"").await;
     assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(r.error_code(), "UNSUPPORTED");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn gc_removes_unreferenced_blobs() {
+    let s = start().await;
+    let (manifest, _) = s.push_image("app", "v1").await;
+    let orphan = s.push_blob("app", b"orphan").await;
+    let root = s.root.clone();
+    let _dir = s.stop().await;
+    let st = registry::Storage::open(&root).await.expect("open");
+    let dry = st.gc(true).await.expect("gc dry run");
+    assert_eq!(dry.blobs, vec![orphan.clone()]);
+    assert_eq!(blob_files(&root).len(), 4);
+    let done = st.gc(false).await.expect("gc");
+    assert_eq!(done.blobs, vec![orphan]);
+    assert_eq!(done.bytes, 6);
+    let left = blob_files(&root);
+    assert_eq!(left.len(), 3);
+    assert!(left.iter().any(|h| manifest.ends_with(h.as_str())));
+}
+
+/// Write a one-layer OCI image layout tagged `v1` into `dir`.
+fn write_oci_layout(dir: &Path) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("mkdir");
+    let put = |data: &[u8]| {
+        let d = digest(data);
+        std::fs::write(blobs.join(&d["sha256:".len()..]), data).expect("write blob");
+        (d, data.len())
+    };
+    let tar = vec![0u8; 1024]; // an empty tar archive: two zero blocks
+    let (ld, ls) = put(&tar);
+    let cfg = serde_json::json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [ld]}, "config": {}});
+    let (cd, cs) = put(&serde_json::to_vec(&cfg).expect("ser"));
+    let m = serde_json::json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": ls}]});
+    let (md, ms) = put(&serde_json::to_vec(&m).expect("ser"));
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+        "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+    std::fs::write(dir.join("index.json"), index.to_string()).expect("index");
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("layout");
+}
+
+/// Interop with Debian's skopeo over loopback; run with `--ignored`.
+#[tokio::test]
+#[ignore = "needs skopeo installed"]
+async fn skopeo_copy_in_and_out() {
+    let s = start().await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let src = work.path().join("src");
+    write_oci_layout(&src);
+    let host = s.base.trim_start_matches("http://").to_string();
+    let run = |args: Vec<String>| async move {
+        let out = tokio::process::Command::new("skopeo")
+            .args(&args)
+            .output()
+            .await
+            .expect("run skopeo");
+        assert!(
+            out.status.success(),
+            "skopeo {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(vec![
+        "copy".into(),
+        "--dest-tls-verify=false".into(),
+        format!("oci:{}:v1", src.display()),
+        format!("docker://{host}/interop/img:v1"),
+    ])
+    .await;
+    let r = s
+        .req(Method::GET, "/v2/interop/img/tags/list", &[], b"")
+        .await;
+    assert_eq!(r.json()["tags"], serde_json::json!(["v1"]));
+    let dst = work.path().join("dst");
+    run(vec![
+        "copy".into(),
+        "--src-tls-verify=false".into(),
+        format!("docker://{host}/interop/img:v1"),
+        format!("oci:{}:v1", dst.display()),
+    ])
+    .await;
+    assert!(dst.join("index.json").exists());
     s.stop().await;
 }

@@ -4,6 +4,7 @@ pub mod container;
 pub mod cp;
 pub mod image;
 pub mod opts;
+pub mod registry;
 pub mod resource;
 pub mod stats;
 pub mod system;
