@@ -585,4 +585,30 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
     }
+
+    #[test]
+    fn registry_serve_parses() {
+        let cli = Cli::try_parse_from([
+            "berth",
+            "registry",
+            "serve",
+            "--addr",
+            "127.0.0.1:5000",
+            "--root",
+            "/tmp/r",
+        ])
+        .unwrap();
+        match cli.cmd {
+            Cmd::Registry {
+                cmd: commands::registry::RegistryCmd::Serve(a),
+            } => {
+                assert_eq!(a.addr.port(), 5000);
+                assert_eq!(a.root, std::path::PathBuf::from("/tmp/r"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(
+            Cli::try_parse_from(["berth", "registry", "gc", "--root", "/r", "--dry-run"]).is_ok()
+        );
+    }
 }

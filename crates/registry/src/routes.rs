@@ -172,11 +172,11 @@ async fn handle(st: &Storage, req: Request) -> Result<Response> {
         (Route::Upload { name, uuid }, Method::PATCH) => patch_upload(st, &name, &uuid, req).await,
         (Route::Upload { name, uuid }, Method::PUT) => put_upload(st, &name, &uuid, req).await,
         (Route::Upload { name, uuid }, Method::GET) => {
-            let size = st.upload_size(&uuid).await?;
+            let size = st.upload_size(&name, &uuid).await?;
             Ok(upload_progress(StatusCode::NO_CONTENT, &name, &uuid, size))
         }
-        (Route::Upload { uuid, .. }, Method::DELETE) => {
-            st.cancel_upload(&uuid).await?;
+        (Route::Upload { name, uuid }, Method::DELETE) => {
+            st.cancel_upload(&name, &uuid).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         (Route::Manifest { name, reference }, m @ (Method::GET | Method::HEAD)) => {
@@ -362,17 +362,17 @@ async fn start_upload(st: &Storage, name: &str, req: Request) -> Result<Response
         }
         // Not mountable: fall through to a normal upload session (spec-allowed).
     }
-    let uuid = st.start_upload().await?;
+    let uuid = st.start_upload(name).await?;
     if let Some(digest) = q.get("digest") {
         let d = Digest::parse(digest)?;
         let body = req.into_body().into_data_stream();
         let res = async {
-            st.append_upload(&uuid, None, body).await?;
+            st.append_upload(name, &uuid, None, body).await?;
             st.finish_upload(name, &uuid, &d).await
         }
         .await;
         if let Err(e) = res {
-            let _ = st.cancel_upload(&uuid).await;
+            let _ = st.cancel_upload(name, &uuid).await;
             return Err(e);
         }
         return Ok(blob_created(name, &d));
@@ -400,7 +400,7 @@ fn content_range_start(headers: &HeaderMap) -> Result<Option<u64>> {
 async fn patch_upload(st: &Storage, name: &str, uuid: &str, req: Request) -> Result<Response> {
     let start = content_range_start(req.headers())?;
     let size = st
-        .append_upload(uuid, start, req.into_body().into_data_stream())
+        .append_upload(name, uuid, start, req.into_body().into_data_stream())
         .await?;
     Ok(upload_progress(StatusCode::ACCEPTED, name, uuid, size))
 }
@@ -414,7 +414,7 @@ async fn put_upload(st: &Storage, name: &str, uuid: &str, req: Request) -> Resul
     };
     let d = Digest::parse(digest)?;
     let start = content_range_start(req.headers())?;
-    st.append_upload(uuid, start, req.into_body().into_data_stream())
+    st.append_upload(name, uuid, start, req.into_body().into_data_stream())
         .await?;
     st.finish_upload(name, uuid, &d).await?;
     Ok(blob_created(name, &d))

@@ -142,8 +142,12 @@ impl Storage {
 
     // ---- uploads ----
 
-    pub async fn start_upload(&self) -> Result<String> {
+    /// Start a session for repository `name`; the session is bound to it by a link
+    /// file `repos/<name>/_uploads/<uuid>`, so it survives restarts.
+    pub async fn start_upload(&self, name: &str) -> Result<String> {
         let uuid = format!("{:032x}", rand::random::<u128>());
+        self.write_atomic(&self.upload_link(name, &uuid), b"")
+            .await?;
         let p = self.upload_path(&uuid);
         tokio::fs::File::create(&p)
             .await
@@ -161,16 +165,24 @@ impl Storage {
         self.uploads.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn upload_link(&self, name: &str, uuid: &str) -> PathBuf {
+        self.repo_dir(name).join("_uploads").join(uuid)
+    }
+
     fn valid_uuid(uuid: &str) -> bool {
         uuid.len() == 32 && uuid.bytes().all(|c| c.is_ascii_hexdigit())
     }
 
     /// Find the session; after a restart, rebuild its hash state from the partial file.
-    async fn upload_handle(&self, uuid: &str) -> Result<UploadHandle> {
+    async fn upload_handle(&self, name: &str, uuid: &str) -> Result<UploadHandle> {
         let unknown = || Error::BlobUploadUnknown {
             uuid: uuid.to_string(),
         };
-        if !Self::valid_uuid(uuid) {
+        if !Self::valid_uuid(uuid)
+            || !tokio::fs::try_exists(self.upload_link(name, uuid))
+                .await
+                .unwrap_or(false)
+        {
             return Err(unknown());
         }
         if let Some(h) = self.lock_uploads().get(uuid) {
@@ -195,8 +207,8 @@ impl Storage {
             .clone())
     }
 
-    pub async fn upload_size(&self, uuid: &str) -> Result<u64> {
-        let h = self.upload_handle(uuid).await?;
+    pub async fn upload_size(&self, name: &str, uuid: &str) -> Result<u64> {
+        let h = self.upload_handle(name, uuid).await?;
         let st = h.lock().await;
         Ok(st.size)
     }
@@ -204,6 +216,7 @@ impl Storage {
     /// Append a body stream to the upload; `expected_offset` checks `Content-Range`.
     pub async fn append_upload<S, E>(
         &self,
+        name: &str,
         uuid: &str,
         expected_offset: Option<u64>,
         mut body: S,
@@ -212,7 +225,7 @@ impl Storage {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let h = self.upload_handle(uuid).await?;
+        let h = self.upload_handle(name, uuid).await?;
         let mut st = h.lock().await;
         if let Some(off) = expected_offset {
             if off != st.size {
@@ -262,12 +275,12 @@ impl Storage {
 
     /// Verify the digest and move the upload into the blob store.
     pub async fn finish_upload(&self, name: &str, uuid: &str, expected: &Digest) -> Result<u64> {
-        let h = self.upload_handle(uuid).await?;
+        let h = self.upload_handle(name, uuid).await?;
         let st = h.lock().await;
         let computed = hex::encode(st.hasher.clone().finalize());
         let p = self.upload_path(uuid);
         if computed != expected.hex() {
-            self.remove_upload_locked(uuid).await?;
+            self.remove_upload_locked(name, uuid).await?;
             return Err(Error::DigestMismatch {
                 expected: expected.to_string(),
                 computed: format!("sha256:{computed}"),
@@ -285,23 +298,34 @@ impl Storage {
             .map_err(io_ctx(format!("moving upload into {}", dest.display())))?;
         self.lock_uploads().remove(uuid);
         self.link_blob(name, expected).await?;
+        self.remove_upload_link(name, uuid).await?;
         Ok(st.size)
     }
 
-    async fn remove_upload_locked(&self, uuid: &str) -> Result<()> {
-        self.lock_uploads().remove(uuid);
-        let p = self.upload_path(uuid);
-        match tokio::fs::remove_file(&p).await {
+    async fn remove_upload_link(&self, name: &str, uuid: &str) -> Result<()> {
+        let link = self.upload_link(name, uuid);
+        match tokio::fs::remove_file(&link).await {
             Ok(()) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(Error::io(format!("removing upload {}", p.display()), e)),
+            Err(e) => Err(Error::io(format!("removing {}", link.display()), e)),
         }
     }
 
-    pub async fn cancel_upload(&self, uuid: &str) -> Result<()> {
-        let h = self.upload_handle(uuid).await?;
+    async fn remove_upload_locked(&self, name: &str, uuid: &str) -> Result<()> {
+        self.lock_uploads().remove(uuid);
+        let p = self.upload_path(uuid);
+        match tokio::fs::remove_file(&p).await {
+            Ok(()) => {}
+            Err(e) if not_found(&e) => {}
+            Err(e) => return Err(Error::io(format!("removing upload {}", p.display()), e)),
+        }
+        self.remove_upload_link(name, uuid).await
+    }
+
+    pub async fn cancel_upload(&self, name: &str, uuid: &str) -> Result<()> {
+        let h = self.upload_handle(name, uuid).await?;
         let _st = h.lock().await;
-        self.remove_upload_locked(uuid).await
+        self.remove_upload_locked(name, uuid).await
     }
 
     /// Store a small blob (a manifest) from memory.

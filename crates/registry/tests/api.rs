@@ -632,3 +632,43 @@ async fn skopeo_copy_in_and_out() {
     assert!(dst.join("index.json").exists());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn upload_session_is_bound_to_its_repository() {
+    let s = start().await;
+    let r = s
+        .req(Method::POST, "/v2/one/blobs/uploads/", &[], b"")
+        .await;
+    let uuid = r.header("docker-upload-uuid");
+    let r = s
+        .req(
+            Method::PATCH,
+            &format!("/v2/two/blobs/uploads/{uuid}"),
+            &[],
+            b"x",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.error_code(), "BLOB_UPLOAD_UNKNOWN");
+    let r = s
+        .req(Method::GET, "/v2/one/blobs/uploads/../../etc", &[], b"")
+        .await;
+    assert_ne!(r.status, StatusCode::OK);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn unsatisfiable_range_is_416() {
+    let s = start().await;
+    let d = s.push_blob("r", b"abc").await;
+    let r = s
+        .req(
+            Method::GET,
+            &format!("/v2/r/blobs/{d}"),
+            &[("range", "bytes=5-9")],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    s.stop().await;
+}
