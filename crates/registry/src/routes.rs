@@ -180,7 +180,8 @@ async fn handle(st: &Storage, req: Request) -> Result<Response> {
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         (Route::Manifest { name, reference }, m @ (Method::GET | Method::HEAD)) => {
-            get_manifest(st, &name, &reference, m == Method::HEAD).await
+            let accept = accepted_types(req.headers());
+            get_manifest(st, &name, &reference, &accept, m == Method::HEAD).await
         }
         (Route::Manifest { name, reference }, Method::PUT) => {
             put_manifest(st, &name, &reference, req).await
@@ -429,9 +430,35 @@ async fn resolve(st: &Storage, name: &str, reference: &str) -> Result<Digest> {
     }
 }
 
-async fn get_manifest(st: &Storage, name: &str, reference: &str, head: bool) -> Result<Response> {
+/// Media types from every `Accept` header, without parameters.
+fn accepted_types(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.split(';').next().unwrap_or("").trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+async fn get_manifest(
+    st: &Storage,
+    name: &str,
+    reference: &str,
+    accept: &[String],
+    head: bool,
+) -> Result<Response> {
     let d = resolve(st, name, reference).await?;
     let (data, media_type) = st.get_manifest(name, &d).await?;
+    // Like the reference registry: an OCI manifest is not served to a client whose
+    // Accept list excludes it (no Accept, or */*, accepts everything).
+    let is_oci = media_type == OCI_MANIFEST || media_type == OCI_INDEX;
+    if is_oci && !accept.is_empty() && !accept.iter().any(|a| a == &media_type || a == "*/*") {
+        return Err(Error::ManifestUnknown {
+            reference: format!("{reference} (stored as {media_type}, not in Accept)"),
+        });
+    }
     let len = data.len();
     let body = if head {
         Body::empty()

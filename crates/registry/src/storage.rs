@@ -6,6 +6,7 @@
 //! - `repos/<name>/_blobs/<hex>`: the blob is part of the repository (empty link file).
 //! - `repos/<name>/_manifests/<hex>`: manifest link; contains the manifest media type.
 //! - `repos/<name>/_tags/<tag>`: contains the tagged manifest digest.
+//! - `repos/<name>/_uploads/<uuid>`: binds an upload session to its repository.
 //!
 //! The `_` prefix keeps the link directories apart from nested repository names,
 //! whose components can never start with `_`.

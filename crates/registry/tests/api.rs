@@ -672,3 +672,41 @@ async fn unsatisfiable_range_is_416() {
     assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn manifest_accept_negotiation() {
+    let s = start().await;
+    s.push_image("neg", "v1").await;
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let docker = "application/vnd.docker.distribution.manifest.v2+json";
+    let r = s
+        .req(
+            Method::GET,
+            "/v2/neg/manifests/v1",
+            &[("accept", docker)],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.error_code(), "MANIFEST_UNKNOWN");
+    let both = format!("{docker}, {oci};q=0.9");
+    let r = s
+        .req(
+            Method::GET,
+            "/v2/neg/manifests/v1",
+            &[("accept", &both)],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = s
+        .req(
+            Method::GET,
+            "/v2/neg/manifests/v1",
+            &[("accept", "*/*")],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    s.stop().await;
+}
