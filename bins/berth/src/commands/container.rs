@@ -484,6 +484,22 @@ where
     Ok(code)
 }
 
+/// Sends one bodyless request per container (`path` builds the URL from the
+/// encoded name) and prints each name that succeeded, like docker.
+async fn call_each(
+    client: &Client,
+    names: &[String],
+    method: Method,
+    path: impl Fn(&str) -> String,
+) -> Result<i32> {
+    for_each(names, true, |n| {
+        let url = path(&enc(&n));
+        let method = method.clone();
+        async move { client.call(method, &url, None, empty()).await.map(|_| ()) }
+    })
+    .await
+}
+
 /// `berth start`
 pub async fn start(client: &Client, a: StartArgs) -> Result<i32> {
     if a.attach || a.interactive {
@@ -585,19 +601,8 @@ async fn stop_or_restart(client: &Client, a: StopArgs, action: &str) -> Result<i
         params.push(("signal", s.clone()));
     }
     let q = query(&params);
-    for_each(&a.containers, true, |n| {
-        let q = q.clone();
-        async move {
-            client
-                .call(
-                    Method::POST,
-                    &format!("/containers/{}/{action}{q}", enc(&n)),
-                    None,
-                    empty(),
-                )
-                .await
-                .map(|_| ())
-        }
+    call_each(client, &a.containers, Method::POST, |n| {
+        format!("/containers/{n}/{action}{q}")
     })
     .await
 }
@@ -618,19 +623,8 @@ pub async fn kill(client: &Client, a: KillArgs) -> Result<i32> {
         Some(s) => query(&[("signal", s.clone())]),
         None => String::new(),
     };
-    for_each(&a.containers, true, |n| {
-        let q = q.clone();
-        async move {
-            client
-                .call(
-                    Method::POST,
-                    &format!("/containers/{}/kill{q}", enc(&n)),
-                    None,
-                    empty(),
-                )
-                .await
-                .map(|_| ())
-        }
+    call_each(client, &a.containers, Method::POST, |n| {
+        format!("/containers/{n}/kill{q}")
     })
     .await
 }
@@ -691,19 +685,8 @@ pub async fn rm(client: &Client, a: RmArgs) -> Result<i32> {
         params.push(("link", "1".to_string()));
     }
     let q = query(&params);
-    for_each(&a.containers, true, |n| {
-        let q = q.clone();
-        async move {
-            client
-                .call(
-                    Method::DELETE,
-                    &format!("/containers/{}{q}", enc(&n)),
-                    None,
-                    empty(),
-                )
-                .await
-                .map(|_| ())
-        }
+    call_each(client, &a.containers, Method::DELETE, |n| {
+        format!("/containers/{n}{q}")
     })
     .await
 }
