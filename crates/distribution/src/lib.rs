@@ -1,0 +1,1 @@
+//! Registry client: references, auth and tokens, manifests, blob download and upload.

@@ -1,0 +1,1 @@
+//! Dockerfile parser and AST: pure, no IO.
