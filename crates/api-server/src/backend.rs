@@ -121,6 +121,45 @@ pub struct ImportOptions {
     pub platform: Option<String>,
 }
 
+/// Registry credentials: the JSON of the `X-Registry-Auth` header and of the
+/// `POST /auth` body (Docker's `registry.AuthConfig`; unknown fields ignored).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RegistryAuth {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    /// base64("user:password"), used when username/password are empty.
+    #[serde(default)]
+    pub auth: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub serveraddress: String,
+    /// An OAuth refresh token from an earlier login.
+    #[serde(default)]
+    pub identitytoken: String,
+    /// A bearer token to send to the registry as is.
+    #[serde(default)]
+    pub registrytoken: String,
+}
+
+/// `POST /images/create?fromImage=` (pull) options.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// The image name as given (may carry a tag or digest).
+    pub from_image: String,
+    /// `tag`: a tag or a digest; empty with no tag in `from_image` pulls all tags.
+    pub tag: Option<String>,
+    /// "os/arch[/variant]"; None = the daemon's platform.
+    pub platform: Option<String>,
+    pub auth: RegistryAuth,
+}
+
+/// A stream of Docker JSON messages (`{"status":…,"progressDetail":…,"id":…}`,
+/// `{"errorDetail":…,"error":…}`, `{"aux":…}`), one JSON document per line.
+pub type JsonStream = Pin<Box<dyn Stream<Item = serde_json::Value> + Send>>;
+
 /// `POST /exec/{id}/start` body.
 #[derive(Debug, Clone, Default)]
 pub struct ExecStartOptions {
@@ -225,4 +264,18 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError>;
     async fn image_history(&self, name: &str) -> Result<Vec<ImageHistoryResponseItem>, ApiError>;
     async fn image_prune(&self, filters: Filters) -> Result<ImagePruneResponse, ApiError>;
+    /// Pulls an image. Errors known before any progress (bad reference, unknown
+    /// manifest, bad credentials) are returned; later ones are the stream's last
+    /// message.
+    async fn image_pull(&self, opts: PullOptions) -> Result<JsonStream, ApiError>;
+    /// Pushes `name` (a repository; `tag` None pushes all its tags).
+    async fn image_push(
+        &self,
+        name: &str,
+        tag: Option<String>,
+        auth: RegistryAuth,
+    ) -> Result<JsonStream, ApiError>;
+    /// `POST /auth`: checks credentials against a registry; returns an identity
+    /// token when the registry hands one out.
+    async fn registry_login(&self, auth: RegistryAuth) -> Result<Option<String>, ApiError>;
 }

@@ -3,13 +3,13 @@
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tokio_util::io::StreamReader;
 
-use crate::backend::{BodyReader, ImportOptions};
+use crate::backend::{BodyReader, ImportOptions, JsonStream, PullOptions, RegistryAuth};
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::stream::json_line;
@@ -31,6 +31,67 @@ fn json_stream_response(lines: Vec<serde_json::Value>) -> Response {
     resp
 }
 
+/// A streamed answer of Docker JSON messages, one per line, flushed as they come.
+fn json_stream(stream: JsonStream) -> Response {
+    let body = Body::from_stream(stream.map(|v| Ok::<_, std::io::Error>(json_line(&v))));
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Decodes a base64 JSON credential header as moby does: URL-safe alphabet, padding
+/// optional, standard alphabet accepted too. Absent or empty = anonymous.
+pub(crate) fn decode_auth_header(value: &str) -> Result<RegistryAuth, ApiError> {
+    use base64::Engine as _;
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(RegistryAuth::default());
+    }
+    let engines = [
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+    ];
+    let bytes = engines
+        .iter()
+        .find_map(|e| e.decode(value).ok())
+        .ok_or_else(|| ApiError::invalid("invalid X-Registry-Auth header: not base64"))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(RegistryAuth::default());
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid(format!("invalid X-Registry-Auth header: {e}")))
+}
+
+fn registry_auth(headers: &HeaderMap) -> Result<RegistryAuth, ApiError> {
+    match headers.get("X-Registry-Auth") {
+        None => Ok(RegistryAuth::default()),
+        Some(v) => decode_auth_header(
+            v.to_str()
+                .map_err(|_| ApiError::invalid("invalid X-Registry-Auth header: not ASCII"))?,
+        ),
+    }
+}
+
+/// `POST /auth`: checks the credentials against the registry.
+pub async fn auth(
+    State(b): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let auth: RegistryAuth = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(format!("invalid credentials JSON: {e}")))?;
+    let token = b.registry_login(auth).await?;
+    Ok(Json(serde_json::json!({
+        "Status": "Login Succeeded",
+        "IdentityToken": token.unwrap_or_default(),
+    }))
+    .into_response())
+}
+
 pub async fn list(State(b): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
     let mut filters = q.filters()?;
@@ -42,14 +103,17 @@ pub async fn list(State(b): State<AppState>, RawQuery(q): RawQuery) -> Result<Re
 }
 
 /// `POST /images/create`: `fromSrc` imports a tarball (`-` = the request body);
-/// `fromImage` pulls from a registry (not yet).
+/// `fromImage` pulls from a registry.
 pub async fn create(
     State(b): State<AppState>,
     RawQuery(q): RawQuery,
     req: Request,
 ) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
-    if let Some(src) = q.string("fromSrc") {
+    if let Some(src) = q
+        .string("fromSrc")
+        .filter(|_| q.string("fromImage").is_none())
+    {
         if src != "-" {
             return Err(ApiError::not_implemented(format!(
                 "importing from a URL ({src}) is not implemented by Berth yet: download the file and import it from stdin"
@@ -72,9 +136,13 @@ pub async fn create(
         ]));
     }
     if let Some(image) = q.string("fromImage") {
-        return Err(ApiError::not_implemented(format!(
-            "pulling {image} from a registry is not implemented by Berth yet: load the image with `berth load` or `berth import`"
-        )));
+        let opts = PullOptions {
+            from_image: image,
+            tag: q.string("tag").filter(|t| !t.is_empty()),
+            platform: q.string("platform").filter(|p| !p.is_empty()),
+            auth: registry_auth(req.headers())?,
+        };
+        return Ok(json_stream(b.image_pull(opts).await?));
     }
     Err(ApiError::invalid(
         "either fromSrc or fromImage must be given",
@@ -134,6 +202,7 @@ pub async fn dispatch(
     State(b): State<AppState>,
     Path(rest): Path<String>,
     method: Method,
+    headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = Query::parse(q.as_deref());
@@ -153,9 +222,12 @@ pub async fn dispatch(
             b.image_tag(name, &repo, q.string("tag").as_deref()).await?;
             Ok(StatusCode::CREATED.into_response())
         }
-        (&Method::POST, Some((name, "push"))) => Err(ApiError::not_implemented(format!(
-            "pushing {name} to a registry is not implemented by Berth yet"
-        ))),
+        (&Method::POST, Some((name, "push"))) => {
+            let tag = q.string("tag").filter(|t| !t.is_empty());
+            Ok(json_stream(
+                b.image_push(name, tag, registry_auth(&headers)?).await?,
+            ))
+        }
         (&Method::DELETE, _) => {
             let items = b
                 .image_remove(&rest, q.bool("force")?, q.bool("noprune")?)

@@ -55,6 +55,7 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         .route("/exec/{id}/start", post(containers::exec_start))
         .route("/exec/{id}/resize", post(containers::exec_resize))
         .route("/exec/{id}/json", get(containers::exec_inspect))
+        .route("/auth", post(images::auth))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/load", post(images::load))
@@ -150,7 +151,6 @@ const NOT_YET: &[&str] = &[
     "/networks",
     "/volumes",
     "/build",
-    "/auth",
     "/session",
     "/grpc",
     "/swarm",

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::content::{digest_hex, digest_of, io_err, temp_name, HashingReader};
+use crate::content::{digest_hex, digest_of, io_err, temp_name};
 use crate::reference::{self, Reference};
 use crate::unpack;
 use crate::{chain_ids, host_arch, parse_config, ImageError, ImageStore, LoadedImage};
@@ -356,58 +356,17 @@ impl ImageStore {
             .resolve(name)
             .ok_or_else(|| bad(format!("layer {name} is missing from the archive")))?
             .clone();
-        // The stored blob keeps the bytes as received; its digest is hashed here.
-        let mut hr = HashingReader::new(
-            File::open(&path).map_err(io_err(format!("opening staged layer {name}")))?,
-        );
-        let compression = {
-            let (compression, mut dec) = unpack::decompress(Box::new(&mut hr))?;
-            if have_layer {
-                let mut dh = HashingReader::new(&mut dec);
-                dh.drain().map_err(|e| bad(format!("layer {name}: {e}")))?;
-                let (got, _) = dh.finish();
-                if got != diff_id {
-                    return Err(bad(format!(
-                        "layer {name} hashes to {got}, but the image config says {diff_id}"
-                    )));
-                }
-            } else {
-                let row = self
-                    .unpack_and_record(&mut dec, parent, Some(diff_id))
-                    .map_err(|e| match e {
-                        ImageError::InvalidArgument(m) => {
-                            ImageError::InvalidArgument(format!("layer {name}: {m}"))
-                        }
-                        e => e,
-                    })?;
-                debug_assert_eq!(row.chain_id, chain_id);
-            }
-            compression
-        };
-        hr.drain()
-            .map_err(io_err(format!("reading staged layer {name}")))?;
-        let (digest, size) = hr.finish();
-        if let Some(hex) = name.strip_prefix("blobs/sha256/") {
-            if digest != format!("sha256:{hex}") {
-                return Err(bad(format!(
-                    "layer blob {name} does not match its digest {digest}"
-                )));
-            }
-        }
-        if !self.content.exists(&digest) {
-            let dst = self.content.path(&digest)?;
-            // Same filesystem (staging lives in content/ingest) and already fsynced.
-            if let Err(e) = fs::hard_link(&path, &dst) {
-                if e.kind() != io::ErrorKind::AlreadyExists {
-                    let mut f = File::open(&path)
-                        .map_err(io_err(format!("opening staged layer {name}")))?;
-                    let mut ing = self.content.begin()?;
-                    io::copy(&mut f, &mut ing).map_err(io_err("copying layer blob"))?;
-                    self.content.commit(ing, Some(&digest))?;
-                }
-            }
-        }
-        self.record_layer_blob(diff_id, &digest, compression.oci_media_type(), size)
+        let expected = name
+            .strip_prefix("blobs/sha256/")
+            .map(|hex| format!("sha256:{hex}"));
+        self.store_layer_file(
+            &path,
+            name,
+            parent,
+            diff_id,
+            expected.as_deref(),
+            have_layer,
+        )
     }
 
     fn load_found(&self, st: &Staged, f: &Found) -> Result<Vec<LoadedImage>, ImageError> {

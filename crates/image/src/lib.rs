@@ -36,8 +36,10 @@ mod mount;
 pub mod reference;
 #[cfg(test)]
 mod tests;
+mod transfer;
 mod unpack;
 pub use reference::Reference;
+pub use transfer::{PulledImage, PushImage, PushLayer, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
 
 /// Errors of the image store.
 #[derive(Debug, thiserror::Error)]

@@ -1147,3 +1147,118 @@ fn reopen_keeps_images_and_digest_refs_cascade() {
     );
     assert!(s.list().unwrap().is_empty());
 }
+
+/// Stages `bytes` as a downloaded blob.
+fn staged_blob(s: &ImageStore, bytes: &[u8]) -> PathBuf {
+    let p = s.staging_file().unwrap();
+    fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn pull_layers_in_any_order_then_push_back() {
+    require_root!();
+    let (_d, s) = new_store();
+    let l1 = raw_tar(&[E::Dir(b"etc"), E::File(b"etc/a", b"one")]);
+    let l2 = raw_tar(&[E::File(b"etc/b", b"two")]);
+    let (g1, g2) = (gzip(&l1), gzip(&l2));
+    let diffs = vec![digest_of(&l1), digest_of(&l2)];
+    let chains = chain_ids(&diffs);
+    // The top layer first: layers are independent snapshots.
+    let p2 = staged_blob(&s, &g2);
+    s.add_layer_file(&p2, &digest_of(&g2), Some(&chains[0]), &diffs[1])
+        .unwrap();
+    assert!(!p2.exists(), "the staging file is consumed");
+    assert!(s.has_layer_blob(&chains[1], &digest_of(&g2)).unwrap());
+    assert!(!s.has_layer(&chains[0]).unwrap());
+
+    let cfg = serde_json::to_vec(&serde_json::json!({
+        "architecture": host_arch(), "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diffs},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_OCI_MANIFEST,
+        "config": {"mediaType": MEDIA_OCI_CONFIG, "digest": digest_of(&cfg), "size": cfg.len()},
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest_of(&g1), "size": g1.len()},
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest_of(&g2), "size": g2.len()},
+        ],
+    }))
+    .unwrap();
+    let md = digest_of(&manifest);
+    // Missing bottom layer: the image is not recorded.
+    assert!(s
+        .add_pulled_image(&cfg, &md, &manifest, "localhost:5000/x", Some("1"))
+        .is_err());
+    assert!(s.get("localhost:5000/x:1").is_err());
+
+    // A wrong diff id is refused and leaves no layer behind.
+    let bad = staged_blob(&s, &g1);
+    let e = s
+        .add_layer_file(&bad, &digest_of(&g1), None, &diffs[1])
+        .unwrap_err();
+    assert!(e.to_string().contains("diff id"), "{e}");
+    assert!(!bad.exists());
+    assert!(!s.has_layer(&chains[0]).unwrap());
+    // A wrong blob digest is refused and stores no blob (the unpacked content
+    // matched its diff id, so that snapshot is sound and kept).
+    let bad = staged_blob(&s, &g1);
+    let e = s
+        .add_layer_file(&bad, &digest_of(&g2), None, &diffs[0])
+        .unwrap_err();
+    assert!(e.to_string().contains("does not match its digest"), "{e}");
+    assert!(!s.has_layer_blob(&chains[0], &digest_of(&g1)).unwrap());
+
+    let p1 = staged_blob(&s, &g1);
+    s.add_layer_file(&p1, &digest_of(&g1), None, &diffs[0])
+        .unwrap();
+    let got = s
+        .add_pulled_image(&cfg, &md, &manifest, "localhost:5000/x", Some("1"))
+        .unwrap();
+    assert!(got.changed);
+    let again = s
+        .add_pulled_image(&cfg, &md, &manifest, "localhost:5000/x", Some("1"))
+        .unwrap();
+    assert!(!again.changed, "same tag, same image: up to date");
+    let img = s.get("localhost:5000/x:1").unwrap();
+    assert_eq!(img.repo_digests, vec![format!("localhost:5000/x@{md}")]);
+
+    // Push re-sends the pulled manifest byte for byte.
+    let p = s.push_image("localhost:5000/x:1").unwrap();
+    assert_eq!(p.manifest, manifest);
+    assert_eq!(p.layers.len(), 2);
+    assert_eq!(fs::read(&p.layers[1].path).unwrap(), g2);
+    assert_eq!(
+        fs::read(s.blob_path(&p.config_digest).unwrap()).unwrap(),
+        cfg
+    );
+}
+
+#[test]
+fn push_of_an_imported_image_compresses_once() {
+    require_root!();
+    let (_d, s) = new_store();
+    let l1 = raw_tar(&[E::Dir(b"etc"), E::File(b"etc/a", &[b'x'; 10_000])]);
+    let id = make_image_with_blobs(&s, &[l1.clone()], Some("localhost:5000/y:2"));
+    let p = s.push_image(&id).unwrap();
+    assert_eq!(p.layers.len(), 1);
+    let l = &p.layers[0];
+    assert_eq!(l.media_type, "application/vnd.oci.image.layer.v1.tar+gzip");
+    let blob = fs::read(&l.path).unwrap();
+    assert_eq!(digest_of(&blob), l.digest);
+    assert!(blob.len() < l1.len());
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(&blob[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(plain, l1);
+    let m: serde_json::Value = serde_json::from_slice(&p.manifest).unwrap();
+    assert_eq!(m["config"]["digest"], id);
+    assert_eq!(m["layers"][0]["digest"], l.digest);
+    // The second push reuses the compressed blob.
+    let p2 = s.push_image(&id).unwrap();
+    assert_eq!(p2.layers[0].digest, l.digest);
+    assert_eq!(p2.manifest, p.manifest);
+}
