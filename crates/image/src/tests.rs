@@ -1241,7 +1241,7 @@ fn push_of_an_imported_image_compresses_once() {
     require_root!();
     let (_d, s) = new_store();
     let l1 = raw_tar(&[E::Dir(b"etc"), E::File(b"etc/a", &[b'x'; 10_000])]);
-    let id = make_image_with_blobs(&s, &[l1.clone()], Some("localhost:5000/y:2"));
+    let id = make_image_with_blobs(&s, std::slice::from_ref(&l1), Some("localhost:5000/y:2"));
     let p = s.push_image(&id).unwrap();
     assert_eq!(p.layers.len(), 1);
     let l = &p.layers[0];
