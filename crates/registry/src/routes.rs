@@ -14,6 +14,8 @@ use crate::names::{validate_name, validate_tag, Digest};
 use crate::storage::Storage;
 
 pub const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
+/// Read size for streaming blobs: large reads keep the blocking-pool round trips few.
+const BLOB_CHUNK: usize = 256 * 1024;
 const DIGEST_HEADER: &str = "docker-content-digest";
 const UUID_HEADER: &str = "docker-upload-uuid";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -24,7 +26,7 @@ const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+
 /// A parsed `/v2/` route. Repository names contain slashes, so the fixed suffix
 /// decides the route and everything before it is the name.
 #[derive(Debug, PartialEq)]
-enum Route {
+pub(crate) enum Route {
     Base,
     Catalog,
     Tags { name: String },
@@ -35,7 +37,7 @@ enum Route {
     Referrers { name: String, digest: String },
 }
 
-fn parse_route(path: &str) -> Option<Route> {
+pub(crate) fn parse_route(path: &str) -> Option<Route> {
     let rest = path.strip_prefix("/v2")?;
     let rest = rest.strip_prefix('/').unwrap_or(rest);
     if rest.is_empty() {
@@ -100,7 +102,7 @@ fn query_map(req: &Request) -> HashMap<String, String> {
     m
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -321,7 +323,10 @@ async fn get_blob(
                 .await
                 .map_err(|e| Error::io(format!("seeking blob {d}"), e))?;
         }
-        Body::from_stream(tokio_util::io::ReaderStream::new(f.take(len)))
+        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+            f.take(len),
+            BLOB_CHUNK,
+        ))
     };
     builder
         .body(body)

@@ -329,6 +329,81 @@ impl Storage {
         self.remove_upload_locked(name, uuid).await
     }
 
+    /// Remove upload sessions (and stray temp files) not written to for longer than
+    /// `max_age`, with their repository links; returns how many were removed.
+    /// Sessions busy with a request are skipped.
+    pub async fn expire_uploads(&self, max_age: std::time::Duration) -> Result<usize> {
+        let now = std::time::SystemTime::now();
+        let dir = self.root.join("uploads");
+        let mut removed = 0;
+        for name in self.list_dir(&dir).await?.unwrap_or_default() {
+            let p = dir.join(&name);
+            let Ok(meta) = tokio::fs::metadata(&p).await else {
+                continue;
+            };
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
+            if age <= max_age {
+                continue;
+            }
+            let handle = self.lock_uploads().get(&name).cloned();
+            let _guard = match &handle {
+                Some(h) => match h.try_lock() {
+                    Ok(g) => Some(g),
+                    Err(_) => continue,
+                },
+                None => None,
+            };
+            match tokio::fs::remove_file(&p).await {
+                Ok(()) => removed += 1,
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(Error::io(format!("removing upload {}", p.display()), e)),
+            }
+            self.lock_uploads().remove(&name);
+            tracing::info!(upload = %name, age_secs = age.as_secs(), "expired upload session");
+        }
+        // Links whose upload file is gone (expired above, or removed by hand).
+        let mut stack = vec![self.root.join("repos")];
+        while let Some(d) = stack.pop() {
+            for ent in self.list_dir(&d).await?.unwrap_or_default() {
+                let p = d.join(&ent);
+                if ent == "_uploads" {
+                    for uuid in self.list_dir(&p).await?.unwrap_or_default() {
+                        let link = p.join(&uuid);
+                        // A new session writes its link just before its file: only
+                        // links older than the grace period count as stray.
+                        let link_age = tokio::fs::metadata(&link)
+                            .await
+                            .ok()
+                            .and_then(|m| m.modified().ok())
+                            .and_then(|m| now.duration_since(m).ok())
+                            .unwrap_or_default();
+                        if link_age > max_age.min(std::time::Duration::from_secs(60))
+                            && !tokio::fs::try_exists(dir.join(&uuid)).await.unwrap_or(true)
+                        {
+                            match tokio::fs::remove_file(&link).await {
+                                Ok(()) => {}
+                                Err(e) if not_found(&e) => {}
+                                Err(e) => {
+                                    return Err(Error::io(
+                                        format!("removing {}", link.display()),
+                                        e,
+                                    ))
+                                }
+                            }
+                        }
+                    }
+                } else if !ent.starts_with('_') {
+                    stack.push(p);
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Store a small blob (a manifest) from memory.
     pub async fn put_small_blob(&self, name: &str, data: &[u8]) -> Result<Digest> {
         let d = Digest::from_hex(hex::encode(Sha256::digest(data)));
