@@ -2,9 +2,12 @@
 
 #![forbid(unsafe_code)]
 
+mod auth;
 mod client;
 mod commands;
 mod format;
+mod jsonmessage;
+mod reference;
 mod stream;
 mod tty;
 
@@ -24,6 +27,9 @@ struct Cli {
     /// Daemon socket to connect to (unix:///path or tcp://host:port)
     #[arg(short = 'H', long = "host", env = "BERTH_HOST")]
     host: Option<String>,
+    /// Location of client config files (default "~/.docker", or $DOCKER_CONFIG)
+    #[arg(long = "config", value_name = "DIR")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -99,9 +105,9 @@ enum Cmd {
     /// Build an image from a Dockerfile
     Build(i::BuildArgs),
     /// Authenticate to a registry
-    Login(i::LoginArgs),
+    Login(commands::login::LoginArgs),
     /// Log out from a registry
-    Logout(i::LogoutArgs),
+    Logout(commands::login::LogoutArgs),
     /// Show the Berth version information
     Version(s::VersionArgs),
     /// Display system-wide information
@@ -308,8 +314,8 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Pull(a) => i::pull(client, a).await,
         Cmd::Push(a) => i::push(client, a).await,
         Cmd::Build(a) => i::build(client, a).await,
-        Cmd::Login(a) => i::login(client, a).await,
-        Cmd::Logout(a) => i::logout(client, a).await,
+        Cmd::Login(a) => commands::login::login(client, a).await,
+        Cmd::Logout(a) => commands::login::logout(a),
         Cmd::Version(a) => s::version(client, a).await,
         Cmd::Info(a) => s::info(client, a).await,
         Cmd::Events(a) => s::events(client, a).await,
@@ -380,6 +386,19 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
 }
 
 async fn real_main(cli: Cli) -> i32 {
+    if let Some(dir) = &cli.config {
+        auth::set_config_dir(dir.clone());
+    }
+    // logout only edits the credential store.
+    if let Cmd::Logout(a) = cli.cmd {
+        return match commands::login::logout(a) {
+            Ok(code) => code,
+            Err(e) => {
+                commands::eprint_err(&e);
+                1
+            }
+        };
+    }
     // The registry server needs no daemon.
     if let Cmd::Registry { cmd } = cli.cmd {
         return match commands::registry::run(cmd).await {

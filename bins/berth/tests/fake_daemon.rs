@@ -136,6 +136,8 @@ impl FakeDaemon {
             .arg("-H")
             .arg(self.host())
             .args(args)
+            // Never read the user's real credentials.
+            .env("DOCKER_CONFIG", self._dir.path().join("docker-config"))
             .stdin(Stdio::null())
             .output()
             .unwrap()
@@ -186,7 +188,8 @@ fn run_reports_unimplemented_pull_like_docker() {
     assert!(seen
         .iter()
         .any(|s| s.method == "POST"
-            && s.target == "/v1.45/images/create?fromImage=busybox&tag=latest"));
+            && s.target
+                == "/v1.45/images/create?fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest"));
 }
 
 #[test]

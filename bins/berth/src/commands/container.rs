@@ -16,6 +16,7 @@ use super::opts::{timestamp_arg, ContainerOpts, ImageAndCommand};
 use super::{eprint_err, inspect_objects, InspectKind};
 use crate::client::{body_stream, daemon_error, empty, enc, query, Client, ReqOpts};
 use crate::format::{self, ellipsis, human_duration, short_id, status_string, JsonExt};
+use crate::reference::Reference;
 use crate::stream::{parse_detach_keys, pump_body, pump_input, pump_output, DetachWatch};
 use crate::tty;
 
@@ -83,7 +84,8 @@ async fn create_container(
     let path = format!("/containers/create{}", query(&params));
     match opts.pull.as_str() {
         "always" => {
-            super::image::pull_image(client, ic.image(), opts.platform.as_deref(), true).await?;
+            super::image::pull_image(client, ic.image(), opts.platform.as_deref(), opts.quiet)
+                .await?;
         }
         "missing" | "never" => {}
         other => bail!(
@@ -97,11 +99,15 @@ async fn create_container(
                 && daemon_error(&e)
                     .is_some_and(|d| d.status == 404 && d.message.contains("No such image")) =>
         {
-            eprintln!(
-                "Unable to find image '{}' locally",
-                with_default_tag(ic.image())
-            );
-            super::image::pull_image(client, ic.image(), opts.platform.as_deref(), true).await?;
+            if !opts.quiet {
+                // docker prints the familiar name ("busybox:latest").
+                let shown = Reference::parse_normalized(ic.image())
+                    .map(|r| r.tag_name_only().familiar_string())
+                    .unwrap_or_else(|_| with_default_tag(ic.image()));
+                eprintln!("Unable to find image '{shown}' locally");
+            }
+            super::image::pull_image(client, ic.image(), opts.platform.as_deref(), opts.quiet)
+                .await?;
             client.post_json(&path, Some(&body)).await?
         }
         Err(e) => return Err(e),

@@ -11,9 +11,9 @@ use http_body_util::BodyExt;
 use hyper::Method;
 use serde_json::Value;
 
-use super::image::base64_decode;
 use crate::client::{body_stream, daemon_error, empty, enc, full, query, Client};
 use crate::format::JsonExt;
+use base64::Engine;
 
 /// Go's os.ModeDir bit in the archive stat's mode.
 const MODE_DIR: u64 = 1 << 31;
@@ -63,7 +63,9 @@ async fn stat(client: &Client, container: &str, path: &str) -> Result<Option<(bo
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            let v: Value = base64_decode(&header)
+            let v: Value = base64::engine::general_purpose::STANDARD
+                .decode(header.trim())
+                .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or(Value::Null);
             let mode = v.ci("mode").and_then(Value::as_u64).unwrap_or(0);

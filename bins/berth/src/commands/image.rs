@@ -1,7 +1,6 @@
 //! Image commands: images, image inspect, tag, rmi, history, prune, import,
-//! load, save, pull, push, build, login, logout.
+//! load, save, pull, push, build.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -15,10 +14,12 @@ use tokio_util::io::ReaderStream;
 
 use super::container::{filters_json, go_time_string};
 use super::{eprint_err, inspect_objects, InspectKind};
+use crate::auth;
 use crate::client::{
     body_stream, daemon_error, empty, full, query, stream_body, Body, Client, ReqOpts,
 };
 use crate::format::{self, human_duration, human_size_prec, short_id, JsonExt};
+use crate::reference::Reference;
 
 // ---------------------------------------------------------------------------
 // JSON message streams (pull, push, load, import, build)
@@ -68,109 +69,7 @@ where
     )
 }
 
-/// An error reported inside a JSON message stream (`errorDetail`).
-#[derive(Debug)]
-pub struct StreamError {
-    pub message: String,
-    /// Exit code a failed build step reported, if any.
-    pub code: Option<i64>,
-}
-
-impl std::fmt::Display for StreamError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StreamError {}
-
-/// Renders docker's jsonmessage stream: per-id status lines (updated in place
-/// on a terminal), `stream` text, errors.
-pub struct JsonDisplay {
-    out: Box<dyn Write + Send>,
-    tty: bool,
-    ids: Vec<String>,
-    /// Last line printed per id (non-tty de-duplication).
-    last: HashMap<String, String>,
-    pub aux_ids: Vec<String>,
-}
-
-impl JsonDisplay {
-    pub fn new(to_stderr: bool) -> Self {
-        let (out, tty): (Box<dyn Write + Send>, bool) = if to_stderr {
-            (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
-        } else {
-            (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
-        };
-        Self::with_writer(out, tty)
-    }
-
-    /// Displays into any writer (`tty` selects in-place progress updates).
-    pub fn with_writer(out: Box<dyn Write + Send>, tty: bool) -> Self {
-        JsonDisplay {
-            out,
-            tty,
-            ids: Vec::new(),
-            last: HashMap::new(),
-            aux_ids: Vec::new(),
-        }
-    }
-
-    /// Handles one message; returns Err for an error message.
-    pub fn show(&mut self, m: &Value) -> Result<()> {
-        if let Some(err) = m
-            .ci("errorDetail")
-            .and_then(|e| e.ci("message"))
-            .and_then(Value::as_str)
-            .or_else(|| m.ci("error").and_then(Value::as_str))
-        {
-            return Err(StreamError {
-                message: err.to_string(),
-                code: m.cptr("/errorDetail/code").and_then(Value::as_i64),
-            }
-            .into());
-        }
-        if let Some(id) = m.cptr("/aux/ID").and_then(Value::as_str) {
-            self.aux_ids.push(id.to_string());
-        }
-        if let Some(s) = m.ci("stream").and_then(Value::as_str) {
-            write!(self.out, "{s}")?;
-            self.out.flush()?;
-            return Ok(());
-        }
-        let Some(status) = m.ci("status").and_then(Value::as_str) else {
-            return Ok(());
-        };
-        let id = m.ci("id").and_then(Value::as_str).unwrap_or("");
-        let progress = m.ci("progress").and_then(Value::as_str).unwrap_or("");
-        let line = if id.is_empty() {
-            status.to_string()
-        } else if self.tty && !progress.is_empty() {
-            format!("{id}: {status} {progress}")
-        } else {
-            format!("{id}: {status}")
-        };
-        if id.is_empty() {
-            writeln!(self.out, "{line}")?;
-        } else if self.tty {
-            match self.ids.iter().position(|x| x == id) {
-                Some(idx) => {
-                    let up = self.ids.len() - idx;
-                    write!(self.out, "\x1b[{up}A\r\x1b[2K{line}\r\x1b[{up}B")?;
-                }
-                None => {
-                    self.ids.push(id.to_string());
-                    writeln!(self.out, "{line}")?;
-                }
-            }
-        } else if self.last.get(id) != Some(&line) && progress.is_empty() {
-            writeln!(self.out, "{line}")?;
-            self.last.insert(id.to_string(), line);
-        }
-        self.out.flush()?;
-        Ok(())
-    }
-}
+pub use crate::jsonmessage::{JsonDisplay, StreamError};
 
 /// Displays a JSON message response; errors in the stream become errors.
 pub async fn display_stream(
@@ -206,83 +105,83 @@ fn split_ref(r: &str) -> (String, String) {
     }
 }
 
-/// docker's fully qualified form: "busybox:latest" -> "docker.io/library/busybox:latest".
-pub fn normalize_ref(r: &str) -> String {
-    match r.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            r.to_string()
+/// The `X-Registry-Auth` header for a registry domain, as docker's pull and
+/// push resolve it. A credential helper that fails is reported and the
+/// request goes out without credentials (docker ignores the error silently).
+fn registry_auth_lenient(domain: &str) -> String {
+    let store = auth::default_store_for_reading();
+    match auth::registry_auth_header(&store, domain) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("WARNING: {e}");
+            auth::AuthConfig::default().encode_header()
         }
-        Some(_) => format!("docker.io/{r}"),
-        None => format!("docker.io/library/{r}"),
     }
 }
 
-/// The registry a reference points at, as `berth login` keys it.
-fn registry_of(name: &str) -> String {
-    match name.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first.to_string()
-        }
-        _ => DEFAULT_REGISTRY.to_string(),
-    }
-}
-
-/// The X-Registry-Auth header value (base64url JSON auth config) for a
-/// reference: credentials saved by `berth login`, else an empty config.
-fn registry_auth(name: &str) -> String {
-    let server = registry_of(name);
-    let cfg = load_config();
-    let saved = cfg
-        .pointer(&format!(
-            "/auths/{}",
-            server.replace('~', "~0").replace('/', "~1")
-        ))
-        .and_then(|a| a.ci("auth"))
-        .and_then(Value::as_str)
-        .and_then(base64_decode)
-        .and_then(|b| String::from_utf8(b).ok());
-    let json = match saved.as_deref().and_then(|s| s.split_once(':')) {
-        Some((u, p)) => json!({"username": u, "password": p, "serveraddress": server}).to_string(),
-        None => "{}".to_string(),
-    };
-    base64(json.as_bytes()).replace('+', "-").replace('/', "_")
-}
-
-/// Pulls an image with docker's progress display.
-pub async fn pull_image(
+/// Sends `POST /images/create` for a reference, with credentials.
+async fn image_create(
     client: &Client,
-    image: &str,
+    r: &Reference,
+    all_tags: bool,
     platform: Option<&str>,
-    to_stderr: bool,
-) -> Result<()> {
-    let (name, tag) = split_ref(image);
-    let mut params = vec![("fromImage", name.clone())];
-    params.push((
-        "tag",
-        if tag.is_empty() {
-            "latest".into()
-        } else {
-            tag.clone()
-        },
-    ));
-    if let Some(p) = platform {
-        params.push(("platform", p.to_string()));
+    auth_header: String,
+) -> Result<hyper::Response<hyper::body::Incoming>> {
+    let mut params = vec![("fromImage", r.name())];
+    if !all_tags {
+        params.push(("tag", r.api_tag()));
     }
-    let auth = registry_auth(&name);
+    if let Some(p) = platform.filter(|p| !p.is_empty()) {
+        params.push(("platform", p.to_lowercase()));
+    }
     let resp = client
         .request(
             Method::POST,
             &format!("/images/create{}", query(&params)),
             empty(),
             ReqOpts {
-                headers: vec![("X-Registry-Auth", auth)],
+                headers: vec![("X-Registry-Auth", auth_header)],
                 ..Default::default()
             },
         )
         .await?;
-    let resp = crate::client::check(resp).await?;
-    display_stream(resp, to_stderr).await?;
+    crate::client::check(resp).await
+}
+
+/// A display that shows nothing (`-q`).
+fn quiet_display() -> JsonDisplay {
+    JsonDisplay::with_writer(Box::new(std::io::sink()), false)
+}
+
+/// Pulls an image for `run`/`create` (docker's `pullImage`): progress on
+/// stderr, none with `quiet`; credential errors are errors.
+pub async fn pull_image(
+    client: &Client,
+    image: &str,
+    platform: Option<&str>,
+    quiet: bool,
+) -> Result<()> {
+    let r = Reference::parse_normalized(image)?;
+    let store = auth::default_store_for_reading();
+    let header = auth::registry_auth_header(&store, &r.domain)?;
+    let resp = image_create(client, &r, false, platform, header).await?;
+    let display = if quiet {
+        quiet_display()
+    } else {
+        JsonDisplay::new(true)
+    };
+    display_stream_into(resp, display).await?;
     Ok(())
+}
+
+/// `--disable-content-trust`: accepted for compatibility; Berth does not
+/// verify signatures, so it has no effect.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct ContentTrustArg {
+    /// Skip image verification (always skipped: Berth has no content trust)
+    #[arg(long = "disable-content-trust", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub disable_content_trust: bool,
 }
 
 /// `berth pull`
@@ -295,58 +194,35 @@ pub struct PullArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// Set platform if server is multi-platform capable
-    #[arg(long)]
+    #[arg(long, env = "DOCKER_DEFAULT_PLATFORM", hide_env = true)]
     pub platform: Option<String>,
+    #[command(flatten)]
+    pub trust: ContentTrustArg,
+    /// NAME[:TAG|@DIGEST]
     pub image: String,
 }
 
 /// `berth pull`
 pub async fn pull(client: &Client, a: PullArgs) -> Result<i32> {
-    let (name, tag) = split_ref(&a.image);
-    let mut params = vec![("fromImage", name.clone())];
-    if tag.is_empty() && !a.all_tags {
+    let mut r = Reference::parse_normalized(&a.image)?;
+    if a.all_tags && !r.is_name_only() {
+        bail!("tag can't be used with --all-tags/-a");
+    }
+    if !a.all_tags && r.is_name_only() {
+        r = r.tag_name_only();
         if !a.quiet {
             println!("Using default tag: latest");
         }
-        params.push(("tag", "latest".into()));
-    } else if !tag.is_empty() {
-        params.push(("tag", tag.clone()));
     }
-    if let Some(p) = &a.platform {
-        params.push(("platform", p.clone()));
-    }
-    let auth = registry_auth(&name);
-    let resp = client
-        .request(
-            Method::POST,
-            &format!("/images/create{}", query(&params)),
-            empty(),
-            ReqOpts {
-                headers: vec![("X-Registry-Auth", auth)],
-                ..Default::default()
-            },
-        )
-        .await?;
-    let resp = crate::client::check(resp).await?;
-    if a.quiet {
-        let mut vals = Box::pin(json_values(Box::pin(body_stream(resp))));
-        while let Some(v) = vals.next().await {
-            let v = v?;
-            if let Some(e) = v.ci("error").and_then(Value::as_str) {
-                bail!("{e}");
-            }
-        }
+    let header = registry_auth_lenient(&r.domain);
+    let resp = image_create(client, &r, a.all_tags, a.platform.as_deref(), header).await?;
+    let display = if a.quiet {
+        quiet_display()
     } else {
-        display_stream(resp, false).await?;
-    }
-    let tagged = if tag.is_empty() {
-        format!("{name}:latest")
-    } else if a.image.contains('@') {
-        a.image.clone()
-    } else {
-        format!("{name}:{tag}")
+        JsonDisplay::new(false)
     };
-    println!("{}", normalize_ref(&tagged));
+    display_stream_into(resp, display).await?;
+    println!("{r}");
     Ok(0)
 }
 
@@ -359,50 +235,203 @@ pub struct PushArgs {
     /// Suppress verbose output
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Push a platform-specific manifest as a single-platform image to the registry
+    #[arg(long)]
+    pub platform: Option<String>,
+    #[command(flatten)]
+    pub trust: ContentTrustArg,
+    /// NAME[:TAG]
     pub image: String,
+}
+
+/// Parses `os[/arch[/variant]]` into the OCI platform JSON docker sends with
+/// `push --platform` (containerd's `platforms.Parse` + normalization).
+pub fn platform_json(s: &str) -> Result<String> {
+    let parts: Vec<String> = s.split('/').map(str::to_lowercase).collect();
+    if parts.is_empty() || parts.len() > 3 || parts.iter().any(String::is_empty) {
+        bail!("\"{s}\": unknown operating system or architecture: invalid argument");
+    }
+    let host_arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    };
+    let norm_arch = |arch: &str, variant: &str| -> (String, String) {
+        match (arch, variant) {
+            ("x86_64" | "x86-64" | "amd64", v) => ("amd64".into(), v.into()),
+            ("i386" | "i686" | "386", v) => ("386".into(), v.into()),
+            ("aarch64" | "arm64", "8" | "v8") => ("arm64".into(), String::new()),
+            ("aarch64" | "arm64", v) => ("arm64".into(), v.into()),
+            ("armhf", _) => ("arm".into(), "v7".into()),
+            ("armel", _) => ("arm".into(), "v6".into()),
+            ("arm", "" | "7") => ("arm".into(), "v7".into()),
+            ("arm", "5" | "6" | "8") => ("arm".into(), format!("v{variant}")),
+            (a, v) => (a.into(), v.into()),
+        }
+    };
+    let known_os = [
+        "linux",
+        "windows",
+        "darwin",
+        "freebsd",
+        "netbsd",
+        "openbsd",
+        "solaris",
+        "illumos",
+        "android",
+        "ios",
+        "plan9",
+        "aix",
+        "js",
+        "wasip1",
+        "dragonfly",
+    ];
+    let (os, arch, variant) = match parts.as_slice() {
+        [one] if known_os.contains(&one.as_str()) => {
+            (one.clone(), host_arch.to_string(), String::new())
+        }
+        [one] => {
+            let (a, v) = norm_arch(one, "");
+            ("linux".to_string(), a, v)
+        }
+        [os, arch] => {
+            let (a, v) = norm_arch(arch, "");
+            (os.clone(), a, v)
+        }
+        [os, arch, variant] => {
+            let (a, v) = norm_arch(arch, variant);
+            (os.clone(), a, v)
+        }
+        _ => bail!("\"{s}\": unknown operating system or architecture: invalid argument"),
+    };
+    let mut m = serde_json::Map::new();
+    m.insert("architecture".into(), json!(arch));
+    m.insert("os".into(), json!(os));
+    if !variant.is_empty() {
+        m.insert("variant".into(), json!(variant));
+    }
+    Ok(Value::Object(m).to_string())
+}
+
+/// docker's notes for push aux messages (a manifest pushed instead of an
+/// index, missing content).
+fn push_notes(aux: &[Value]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for a in aux {
+        if a.ci("manifestPushedInsteadOfIndex")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            let d = |k: &str| {
+                a.cptr(&format!("/{k}/digest"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            notes.push(format!(
+                "Not all multiplatform-content is present and only the available single-platform image was pushed\n{} -> {}",
+                d("originalIndex"),
+                d("selectedManifest")
+            ));
+        }
+        if a.ci("contentMissing").and_then(Value::as_bool) == Some(true) {
+            notes.push("You're trying to push a manifest list/index which \n\t\t\t\treferences multiple platform specific manifests, but not all of them are available locally\n\t\t\t\tor available to the remote repository.\n\n\t\t\t\tMake sure you have all the referenced content and try again.\n\n\t\t\t\tYou can also push only a single platform specific manifest directly by specifying the platform you want to push with the --platform flag.".to_string());
+        }
+    }
+    notes
+}
+
+/// docker's `tui.Output.PrintNote` without colours.
+pub fn note_text(msg: &str) -> String {
+    const HEADER: &str = " Info -> ";
+    let mut out = format!("\n{HEADER}");
+    for (i, line) in msg.split('\n').enumerate() {
+        if i > 0 {
+            out.push_str(&" ".repeat(HEADER.len()));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// `berth push`
 pub async fn push(client: &Client, a: PushArgs) -> Result<i32> {
-    let (name, tag) = split_ref(&a.image);
-    let q = if tag.is_empty() || a.all_tags {
-        if !a.all_tags && !a.quiet {
+    let platform = match a.platform.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => {
+            let pj = platform_json(p).inspect_err(|_| eprint!("Invalid platform {p}"))?;
+            print!(
+                "{}",
+                note_text(
+                    "Using --platform pushes only the specified platform manifest of a multi-platform image index.\nOther components, like attestations, will not be included.\nTo push the complete multi-platform image, remove the --platform flag.\n"
+                )
+            );
+            Some(pj)
+        }
+        None => None,
+    };
+    let mut r = Reference::parse_normalized(&a.image)?;
+    if a.all_tags && !r.is_name_only() {
+        bail!("tag can't be used with --all-tags/-a");
+    }
+    if !a.all_tags && r.is_name_only() {
+        r = r.tag_name_only();
+        if !a.quiet {
             println!("Using default tag: latest");
         }
-        if a.all_tags {
-            String::new()
-        } else {
-            query(&[("tag", "latest".into())])
+    }
+    let header = registry_auth_lenient(&r.domain);
+    if r.digest.is_some() {
+        bail!("cannot push a digest reference");
+    }
+    let mut params = Vec::new();
+    if !a.all_tags {
+        if let Some(t) = &r.tag {
+            params.push(("tag", t.clone()));
         }
-    } else {
-        query(&[("tag", tag)])
-    };
-    let path = format!("/images/{}/push{q}", name);
-    let auth = registry_auth(&name);
+    }
+    if let Some(pj) = platform {
+        if version_less(&client.version, "1.46") {
+            bail!(
+                "\"platform\" requires API version 1.46, but the Docker daemon API version is {}",
+                client.version
+            );
+        }
+        params.push(("platform", pj));
+    }
     let resp = client
         .request(
             Method::POST,
-            &path,
+            &format!("/images/{}/push{}", r.name(), query(&params)),
             empty(),
             ReqOpts {
-                headers: vec![("X-Registry-Auth", auth)],
+                headers: vec![("X-Registry-Auth", header)],
                 ..Default::default()
             },
         )
         .await?;
     let resp = crate::client::check(resp).await?;
-    if a.quiet {
-        let mut vals = Box::pin(json_values(Box::pin(body_stream(resp))));
-        while let Some(v) = vals.next().await {
-            if let Some(e) = v?.ci("error").and_then(Value::as_str) {
-                bail!("{e}");
-            }
-        }
-        println!("{}", a.image);
+    let display = if a.quiet {
+        quiet_display()
     } else {
-        display_stream(resp, false).await?;
+        JsonDisplay::new(false)
+    };
+    let result = display_stream_into(resp, display).await;
+    let d = result?;
+    if a.quiet {
+        println!("{r}");
+    }
+    for n in push_notes(&d.aux) {
+        print!("{}", note_text(&n));
     }
     Ok(0)
+}
+
+/// `a < b` for API versions ("1.41" < "1.46").
+fn version_less(a: &str, b: &str) -> bool {
+    let p = |v: &str| -> Vec<u32> { v.split('.').map(|x| x.parse().unwrap_or(0)).collect() };
+    p(a) < p(b)
 }
 
 // ---------------------------------------------------------------------------
@@ -1293,186 +1322,6 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
     }
 }
 
-// ---------------------------------------------------------------------------
-// login / logout
-// ---------------------------------------------------------------------------
-
-const DEFAULT_REGISTRY: &str = "https://index.docker.io/v1/";
-
-fn config_path() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".berth").join("config.json"))
-}
-
-fn load_config() -> Value {
-    config_path()
-        .and_then(|p| std::fs::read(p).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_else(|| json!({"auths": {}}))
-}
-
-fn store_config(v: &Value) -> Result<()> {
-    let p = config_path().ok_or_else(|| anyhow!("HOME is not set"))?;
-    if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d)?;
-    }
-    std::fs::write(&p, serde_json::to_vec_pretty(v)?)?;
-    Ok(())
-}
-
-/// Standard base64 with padding.
-pub fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
-/// Decodes standard base64 (padding optional).
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-/// `berth login`
-#[derive(Args, Debug)]
-pub struct LoginArgs {
-    /// Username
-    #[arg(short = 'u', long)]
-    pub username: Option<String>,
-    /// Password or Personal Access Token (PAT)
-    #[arg(short = 'p', long)]
-    pub password: Option<String>,
-    /// Take the Password or Personal Access Token (PAT) from stdin
-    #[arg(long = "password-stdin")]
-    pub password_stdin: bool,
-    pub server: Option<String>,
-}
-
-/// `berth login`
-pub async fn login(client: &Client, a: LoginArgs) -> Result<i32> {
-    let server = a.server.clone().unwrap_or_else(|| DEFAULT_REGISTRY.into());
-    if a.password_stdin && a.username.is_none() {
-        bail!("Must provide --username with --password-stdin");
-    }
-    if a.password_stdin && a.password.is_some() {
-        bail!("--password and --password-stdin are mutually exclusive");
-    }
-    let username = match a.username {
-        Some(u) => u,
-        None if !crate::tty::stdin_is_tty() && !a.password_stdin => {
-            bail!("Error: Cannot perform an interactive login from a non TTY device")
-        }
-        None => {
-            print!("Username: ");
-            std::io::stdout().flush()?;
-            let mut l = String::new();
-            std::io::stdin().read_line(&mut l)?;
-            l.trim().to_string()
-        }
-    };
-    let password = if a.password_stdin {
-        let mut l = String::new();
-        std::io::stdin().read_line(&mut l)?;
-        l.trim_end_matches(['\n', '\r']).to_string()
-    } else {
-        match a.password {
-            Some(p) => {
-                eprintln!(
-                    "WARNING! Using --password via the CLI is insecure. Use --password-stdin."
-                );
-                p
-            }
-            None if crate::tty::stdin_is_tty() => {
-                print!("Password: ");
-                std::io::stdout().flush()?;
-                let p = crate::tty::read_line_no_echo()?;
-                println!();
-                p
-            }
-            None => bail!("Error: Cannot perform an interactive login from a non TTY device"),
-        }
-    };
-    let v = client
-        .post_json(
-            "/auth",
-            Some(&json!({"username": username, "password": password, "serveraddress": server})),
-        )
-        .await?;
-    let mut cfg = load_config();
-    cfg["auths"][&server] = json!({"auth": base64(format!("{username}:{password}").as_bytes())});
-    store_config(&cfg)?;
-    println!(
-        "{}",
-        v.ci("Status")
-            .and_then(Value::as_str)
-            .unwrap_or("Login Succeeded")
-    );
-    Ok(0)
-}
-
-/// `berth logout`
-#[derive(Args, Debug)]
-pub struct LogoutArgs {
-    pub server: Option<String>,
-}
-
-/// `berth logout`
-pub async fn logout(_client: &Client, a: LogoutArgs) -> Result<i32> {
-    let server = a.server.unwrap_or_else(|| DEFAULT_REGISTRY.into());
-    let mut cfg = load_config();
-    let removed = cfg
-        .get_mut("auths")
-        .and_then(Value::as_object_mut)
-        .and_then(|m| m.remove(&server))
-        .is_some();
-    if removed {
-        println!("Removing login credentials for {server}");
-        store_config(&cfg)?;
-    } else {
-        println!("Not logged in to {server}");
-    }
-    Ok(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1493,23 +1342,28 @@ mod tests {
     }
 
     #[test]
-    fn b64() {
-        assert_eq!(base64(b"{}"), "e30=");
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
-        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
-        assert_eq!(registry_of("busybox"), DEFAULT_REGISTRY);
+    fn push_platforms_and_notes() {
         assert_eq!(
-            normalize_ref("busybox:latest"),
-            "docker.io/library/busybox:latest"
+            platform_json("linux/amd64").unwrap(),
+            r#"{"architecture":"amd64","os":"linux"}"#
         );
-        assert_eq!(normalize_ref("me/app:1"), "docker.io/me/app:1");
         assert_eq!(
-            normalize_ref("localhost:5000/app:1"),
-            "localhost:5000/app:1"
+            platform_json("linux/arm/v6").unwrap(),
+            r#"{"architecture":"arm","os":"linux","variant":"v6"}"#
         );
-        assert_eq!(registry_of("localhost:5000/x"), "localhost:5000");
+        assert_eq!(
+            platform_json("Linux/AArch64").unwrap(),
+            r#"{"architecture":"arm64","os":"linux"}"#
+        );
+        assert!(platform_json("linux//x").is_err());
+        assert!(version_less("1.41", "1.46"));
+        assert!(!version_less("1.51", "1.46"));
+        assert_eq!(note_text("a\nb"), "\n Info -> a\n         b\n");
+        let notes = push_notes(&[json!({"manifestPushedInsteadOfIndex": true,
+            "originalIndex": {"digest": "sha256:i"}, "selectedManifest": {"digest": "sha256:m"}})]);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].ends_with("sha256:i -> sha256:m"));
+        assert!(push_notes(&[json!({"Tag": "1", "Digest": "sha256:d", "Size": 1})]).is_empty());
     }
 
     #[test]

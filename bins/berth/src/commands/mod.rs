@@ -3,6 +3,7 @@
 pub mod container;
 pub mod cp;
 pub mod image;
+pub mod login;
 pub mod opts;
 pub mod registry;
 pub mod resource;

@@ -134,6 +134,13 @@ pub struct ContainerOpts {
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
     pub pull: String,
+    /// Suppress the pull output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Skip image verification (accepted; Berth has no content trust)
+    #[arg(long = "disable-content-trust", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub disable_content_trust: bool,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     pub add_host: Vec<String>,
