@@ -216,11 +216,14 @@ impl TokenResponse {
             .token
             .filter(|t| !t.is_empty())
             .or(self.access_token.filter(|t| !t.is_empty()))?;
+        // As Docker: shorter lifetimes than the spec's minimum are raised to it (a
+        // token the server expires earlier gets a 401, and the client fetches another).
         let life = self
             .expires_in
             .map(Duration::from_secs)
-            .unwrap_or(MIN_TOKEN_LIFETIME);
-        // Renew 10% (at most 30 s) early; a token of 0 s is used once.
+            .unwrap_or(MIN_TOKEN_LIFETIME)
+            .max(MIN_TOKEN_LIFETIME);
+        // Renew 10% (at most 30 s) early.
         let margin = (life / 10).min(Duration::from_secs(30));
         Some((
             CachedToken {

@@ -907,6 +907,12 @@ impl Repository {
 
     /// All tags of the repository, following `Link: <...>; rel="next"` pagination.
     pub async fn list_tags(&self) -> Result<Vec<String>, Error> {
+        self.list_tags_paged(None).await
+    }
+
+    /// All tags, asking for pages of `page_size` (`?n=`) and following `Link`
+    /// pagination; None lets the registry choose.
+    pub async fn list_tags_paged(&self, page_size: Option<u32>) -> Result<Vec<String>, Error> {
         #[derive(serde::Deserialize)]
         struct Tags {
             #[serde(default)]
@@ -914,6 +920,9 @@ impl Repository {
         }
         let (host, base) = self.host_base().await?;
         let mut url = self.url(&base, "tags/list")?;
+        if let Some(n) = page_size {
+            url.query_pairs_mut().append_pair("n", &n.to_string());
+        }
         let mut all = Vec::new();
         for _ in 0..10_000 {
             let (page, next) = retry("list tags", || async {
