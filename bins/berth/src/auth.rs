@@ -948,6 +948,16 @@ mod tests {
             tok.to_json(),
             r#"{"serveraddress":"https://index.docker.io/v1/","identitytoken":"tok"}"#
         );
+        // What docker 28.2.2 sent for an identity token from a helper.
+        let tok = AuthConfig {
+            server_address: "127.0.0.1:5000".into(),
+            identity_token: "IDTOKEN".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            tok.encode_header(),
+            "eyJzZXJ2ZXJhZGRyZXNzIjoiMTI3LjAuMC4xOjUwMDAiLCJpZGVudGl0eXRva2VuIjoiSURUT0tFTiJ9"
+        );
         // base64url: '-' and '_' instead of '+' and '/', padded.
         let odd = AuthConfig {
             username: "\u{3ff}\u{3ff}?".into(),

@@ -32,6 +32,8 @@ struct Seen {
     method: String,
     target: String,
     body: String,
+    /// The X-Registry-Auth header, if sent.
+    registry_auth: Option<String>,
 }
 
 struct FakeDaemon {
@@ -66,6 +68,7 @@ impl FakeDaemon {
                         let method = parts.next().unwrap_or("").to_string();
                         let target = parts.next().unwrap_or("").to_string();
                         let mut len = 0usize;
+                        let mut registry_auth = None;
                         loop {
                             let mut h = String::new();
                             if r.read_line(&mut h).unwrap_or(0) == 0 {
@@ -78,6 +81,9 @@ impl FakeDaemon {
                             if let Some(v) = lower.strip_prefix("content-length:") {
                                 len = v.trim().parse().unwrap_or(0);
                             }
+                            if lower.starts_with("x-registry-auth:") {
+                                registry_auth = Some(h[16..].trim().to_string());
+                            }
                         }
                         let mut body = vec![0u8; len];
                         r.read_exact(&mut body).unwrap();
@@ -85,6 +91,7 @@ impl FakeDaemon {
                             method: method.clone(),
                             target: target.clone(),
                             body: String::from_utf8_lossy(&body).to_string(),
+                            registry_auth,
                         });
                         let path = target.split('?').next().unwrap_or("");
                         let path = match path.strip_prefix("/v") {
@@ -132,15 +139,35 @@ impl FakeDaemon {
     }
 
     fn berth(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_berth"))
+        self.berth_in(args, None)
+    }
+
+    /// The docker config directory the CLI uses in these tests.
+    fn config_dir(&self) -> PathBuf {
+        self._dir.path().join("docker-config")
+    }
+
+    /// Runs berth with `stdin` piped in (or /dev/null).
+    fn berth_in(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .arg("-H")
             .arg(self.host())
             .args(args)
             // Never read the user's real credentials.
-            .env("DOCKER_CONFIG", self._dir.path().join("docker-config"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .env("DOCKER_CONFIG", self.config_dir())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(data) = stdin {
+            child.stdin.take().unwrap().write_all(data).unwrap();
+        }
+        child.wait_with_output().unwrap()
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -185,11 +212,8 @@ fn run_reports_unimplemented_pull_like_docker() {
     assert_eq!(body["Image"], "busybox");
     assert_eq!(body["Cmd"], serde_json::json!(["echo", "hi"]));
     assert_eq!(body["HostConfig"]["AutoRemove"], true);
-    assert!(seen
-        .iter()
-        .any(|s| s.method == "POST"
-            && s.target
-                == "/v1.45/images/create?fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest"));
+    assert!(seen.iter().any(|s| s.method == "POST"
+        && s.target == "/v1.45/images/create?fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest"));
 }
 
 #[test]
@@ -392,4 +416,149 @@ fn run_reports_unimplemented_attach_and_start() {
         .seen()
         .iter()
         .any(|s| s.target == "/v1.51/containers/create?name=x"));
+}
+
+#[test]
+fn pull_and_push_send_dockers_registry_auth() {
+    let mut routes = HashMap::new();
+    let stream =
+        "{\"status\":\"Pulling from x\",\"id\":\"1\"}\n{\"status\":\"Digest: sha256:00\"}\n";
+    routes.insert("POST /images/create".into(), json(200, stream));
+    routes.insert(
+        "POST /images/127.0.0.1:5000/x/push".into(),
+        json(
+            200,
+            "{\"status\":\"The push refers to repository [127.0.0.1:5000/x]\"}\n{\"progressDetail\":{},\"aux\":{\"Tag\":\"1\",\"Digest\":\"sha256:d\",\"Size\":1}}\n",
+        ),
+    );
+    let d = FakeDaemon::start("1.51", routes);
+    // Nothing stored: base64url("{}").
+    let o = d.berth(&["pull", "127.0.0.1:5000/x:1"]);
+    assert_eq!(
+        text(&o.stdout),
+        "1: Pulling from x\nDigest: sha256:00\n127.0.0.1:5000/x:1\n"
+    );
+    // Stored as `docker login` stores it ("me" / "pw&<").
+    std::fs::create_dir_all(d.config_dir()).unwrap();
+    std::fs::write(
+        d.config_dir().join("config.json"),
+        r#"{"auths":{"127.0.0.1:5000":{"auth":"bWU6cHcmPA=="}}}"#,
+    )
+    .unwrap();
+    let o = d.berth(&["pull", "-q", "127.0.0.1:5000/x"]);
+    assert_eq!(text(&o.stdout), "127.0.0.1:5000/x:latest\n");
+    let o = d.berth(&["push", "-q", "127.0.0.1:5000/x:1"]);
+    assert_eq!(
+        text(&o.stdout),
+        "127.0.0.1:5000/x:1\n",
+        "{}",
+        text(&o.stderr)
+    );
+    let seen: Vec<Seen> = d
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "POST")
+        .collect();
+    assert_eq!(
+        seen[0].target,
+        "/v1.51/images/create?fromImage=127.0.0.1%3A5000%2Fx&tag=1"
+    );
+    assert_eq!(seen[0].registry_auth.as_deref(), Some("e30="));
+    // The exact header docker 28.2.2 sent for these credentials.
+    let docker_header = "eyJ1c2VybmFtZSI6Im1lIiwicGFzc3dvcmQiOiJwd1x1MDAyNlx1MDAzYyIsInNlcnZlcmFkZHJlc3MiOiIxMjcuMC4wLjE6NTAwMCJ9";
+    assert_eq!(
+        seen[1].target,
+        "/v1.51/images/create?fromImage=127.0.0.1%3A5000%2Fx&tag=latest"
+    );
+    assert_eq!(seen[1].registry_auth.as_deref(), Some(docker_header));
+    assert_eq!(seen[2].target, "/v1.51/images/127.0.0.1:5000/x/push?tag=1");
+    assert_eq!(seen[2].registry_auth.as_deref(), Some(docker_header));
+}
+
+#[test]
+fn login_and_logout_like_docker() {
+    let mut routes = HashMap::new();
+    routes.insert(
+        "POST /auth".into(),
+        json(200, r#"{"Status":"Login Succeeded","IdentityToken":""}"#),
+    );
+    let d = FakeDaemon::start("1.51", routes);
+    let o = d.berth(&["login", "127.0.0.1:5000"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "Error: Cannot perform an interactive login from a non TTY device\n"
+    );
+    let o = d.berth_in(
+        &[
+            "login",
+            "-u",
+            "me",
+            "--password-stdin",
+            "http://127.0.0.1:5000/",
+        ],
+        Some(b"pw&<\n"),
+    );
+    assert_eq!(text(&o.stdout), "Login Succeeded\n", "{}", text(&o.stderr));
+    let cfg = d.config_dir().join("config.json");
+    assert_eq!(
+        text(&o.stderr),
+        format!(
+            "\nWARNING! Your credentials are stored unencrypted in '{}'.\n\
+             Configure a credential helper to remove this warning. See\n\
+             https://docs.docker.com/go/credential-store/\n\n",
+            cfg.display()
+        )
+    );
+    let auth = d
+        .seen()
+        .into_iter()
+        .find(|s| s.target.ends_with("/auth"))
+        .unwrap();
+    assert_eq!(
+        auth.body,
+        "{\"username\":\"me\",\"password\":\"pw\\u0026\\u003c\",\"serveraddress\":\"127.0.0.1:5000\"}\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "{\n\t\"auths\": {\n\t\t\"127.0.0.1:5000\": {\n\t\t\t\"auth\": \"bWU6cHcmPA==\"\n\t\t}\n\t}\n}"
+    );
+    // Logout needs no daemon.
+    let o = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["-H", "unix:///nonexistent/berth.sock", "--config"])
+        .arg(d.config_dir())
+        .args(["logout", "https://127.0.0.1:5000"])
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        "Removing login credentials for 127.0.0.1:5000\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "{\n\t\"auths\": {}\n}"
+    );
+}
+
+#[test]
+fn login_refused_by_the_registry() {
+    let mut routes = HashMap::new();
+    routes.insert(
+        "POST /auth".into(),
+        json(
+            401,
+            r#"{"message":"login attempt to http://127.0.0.1:5000/v2/ failed with status: 401 Unauthorized"}"#,
+        ),
+    );
+    let d = FakeDaemon::start("1.51", routes);
+    let o = d.berth(&["login", "-u", "me", "-p", "bad", "127.0.0.1:5000"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n\
+         Error response from daemon: login attempt to http://127.0.0.1:5000/v2/ failed with status: 401 Unauthorized\n"
+    );
+    assert!(!d.config_dir().join("config.json").exists());
 }

@@ -342,15 +342,34 @@ fn push_notes(aux: &[Value]) -> Vec<String> {
     notes
 }
 
-/// docker's `tui.Output.PrintNote` without colours.
-pub fn note_text(msg: &str) -> String {
-    const HEADER: &str = " Info -> ";
-    let mut out = format!("\n{HEADER}");
+/// docker's `tui.Output.PrintNote`: an "Info ->" header, continuation lines
+/// indented under it; on a terminal the header is coloured, the text italic
+/// and `--platform` bold.
+pub fn note_text(msg: &str, tty: bool) -> String {
+    const RESET: &str = "\x1b[0m";
+    let (header, width) = if tty {
+        (
+            format!("\x1b[1m\x1b[106m\x1b[30mi{RESET}{RESET} \x1b[96mInfo \u{2192} {RESET}{RESET}"),
+            9,
+        )
+    } else {
+        (" Info -> ".to_string(), 9)
+    };
+    let msg = if tty {
+        msg.replace("--platform", &format!("\x1b[1m--platform{RESET}"))
+    } else {
+        msg.to_string()
+    };
+    let mut out = format!("\n{header}");
     for (i, line) in msg.split('\n').enumerate() {
         if i > 0 {
-            out.push_str(&" ".repeat(HEADER.len()));
+            out.push_str(&" ".repeat(width));
         }
-        out.push_str(line);
+        if tty {
+            out.push_str(&format!("\x1b[3m{line}{RESET}"));
+        } else {
+            out.push_str(line);
+        }
         out.push('\n');
     }
     out
@@ -364,7 +383,8 @@ pub async fn push(client: &Client, a: PushArgs) -> Result<i32> {
             print!(
                 "{}",
                 note_text(
-                    "Using --platform pushes only the specified platform manifest of a multi-platform image index.\nOther components, like attestations, will not be included.\nTo push the complete multi-platform image, remove the --platform flag.\n"
+                    "Using --platform pushes only the specified platform manifest of a multi-platform image index.\nOther components, like attestations, will not be included.\nTo push the complete multi-platform image, remove the --platform flag.\n",
+                    std::io::stdout().is_terminal()
                 )
             );
             Some(pj)
@@ -422,8 +442,9 @@ pub async fn push(client: &Client, a: PushArgs) -> Result<i32> {
     if a.quiet {
         println!("{r}");
     }
+    let tty = std::io::stdout().is_terminal();
     for n in push_notes(&d.aux) {
-        print!("{}", note_text(&n));
+        print!("{}", note_text(&n, tty));
     }
     Ok(0)
 }
@@ -1358,7 +1379,11 @@ mod tests {
         assert!(platform_json("linux//x").is_err());
         assert!(version_less("1.41", "1.46"));
         assert!(!version_less("1.51", "1.46"));
-        assert_eq!(note_text("a\nb"), "\n Info -> a\n         b\n");
+        assert_eq!(note_text("a\nb", false), "\n Info -> a\n         b\n");
+        assert_eq!(
+            note_text("x --platform", true),
+            "\n\x1b[1m\x1b[106m\x1b[30mi\x1b[0m\x1b[0m \x1b[96mInfo \u{2192} \x1b[0m\x1b[0m\x1b[3mx \x1b[1m--platform\x1b[0m\x1b[0m\n"
+        );
         let notes = push_notes(&[json!({"manifestPushedInsteadOfIndex": true,
             "originalIndex": {"digest": "sha256:i"}, "selectedManifest": {"digest": "sha256:m"}})]);
         assert_eq!(notes.len(), 1);

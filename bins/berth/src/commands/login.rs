@@ -2,7 +2,7 @@
 //! docker's config file or credential helpers (see [`crate::auth`]),
 //! verified by the daemon's `POST /auth`.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -105,10 +105,17 @@ fn prompt_for_credentials(
     let mut password = password.trim().to_string();
     if password.is_empty() {
         if server == INDEX_SERVER {
+            let tty = std::io::stderr().is_terminal();
+            let link = if tty {
+                "\x1b[4mhttps://app.docker.com/settings\x1b[0m"
+            } else {
+                "https://app.docker.com/settings"
+            };
             eprint!(
                 "{}",
                 note_text(
-                    "A Personal Access Token (PAT) can be used instead.\nTo create a PAT, visit https://app.docker.com/settings\n\n"
+                    &format!("A Personal Access Token (PAT) can be used instead.\nTo create a PAT, visit {link}\n\n"),
+                    tty
                 )
             );
         }
@@ -175,7 +182,8 @@ async fn login_with_stored(
     eprint!(
         "{}",
         note_text(
-            "To login with a different account, run 'berth logout' followed by 'berth login'"
+            "To login with a different account, run 'berth logout' followed by 'berth login'",
+            std::io::stderr().is_terminal()
         )
     );
     eprint!("\n\n");
