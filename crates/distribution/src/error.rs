@@ -92,7 +92,10 @@ pub enum Error {
         message: String,
     },
     /// The registry could not be reached or the connection failed.
-    #[error("error reaching registry {registry} ({url}): {source}")]
+    #[error(
+        "error reaching registry {registry} ({url}): {}",
+        transport_message(registry, source)
+    )]
     Http {
         /// The registry as the user wrote it.
         registry: String,
@@ -178,6 +181,36 @@ impl Error {
             _ => false,
         }
     }
+}
+
+/// The transport error with its causes ("error sending request: ...: invalid peer
+/// certificate: UnknownIssuer"), plus what to do about certificate errors.
+fn transport_message(registry: &str, e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !msg.contains(&m) {
+            msg.push_str(": ");
+            msg.push_str(&m);
+        }
+        cur = c.source();
+    }
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("badcertificate") || lower.contains("certificaterequired") {
+        msg.push_str(&format!(
+            "; {registry} may require a client certificate: put client.cert and client.key in the certs.d directory under {registry}/"
+        ));
+    } else if lower.contains("certificate") {
+        msg.push_str(&format!(
+            "; if {registry} uses a private CA, put it in the certs.d directory as {registry}/ca.crt, or list {registry} in insecure-registries"
+        ));
+    } else if lower.contains("corrupt message") || lower.contains("invalidcontenttype") {
+        msg.push_str(&format!(
+            "; {registry} may serve plain HTTP: list it in insecure-registries to allow that"
+        ));
+    }
+    msg
 }
 
 /// One entry of a spec error body.

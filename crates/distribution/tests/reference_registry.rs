@@ -4,78 +4,26 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use common::*;
 use distribution::oci::{self, Descriptor, ImageIndex, ImageManifest, Platform};
 use distribution::{select_platform, Credentials, Error};
 use engine_types::{ErrorKind, HasKind};
 
-const BINARY: &str = "/usr/bin/docker-registry";
-
-/// A reference registry child process, killed on drop.
-struct RefRegistry {
-    child: Child,
-    addr: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for RefRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn start_reference(htpasswd: Option<(&str, &str)>) -> Option<RefRegistry> {
-    if !Path::new(BINARY).exists() {
-        eprintln!("note: {BINARY} not installed; skipping the reference registry test");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut cfg = format!(
-        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: test-secret\n",
-        dir.path().join("data").display()
-    );
-    if let Some((user, pass)) = htpasswd {
-        let hash = bcrypt::hash(pass, 4).unwrap();
-        let file = write_file(
-            dir.path(),
-            "htpasswd",
-            format!("{user}:{hash}\n").as_bytes(),
-        );
-        cfg.push_str(&format!(
-            "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
-            file.display()
-        ));
-    }
-    let cfg_path = write_file(dir.path(), "config.yml", cfg.as_bytes());
-    let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-    let child = Command::new(BINARY)
-        .arg("serve")
-        .arg(&cfg_path)
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let reg = RefRegistry { child, addr, dir };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if tokio::net::TcpStream::connect(&reg.addr).await.is_ok() {
-            return Some(reg);
+    let addr = format!("127.0.0.1:{}", free_port());
+    start_reference_at(&addr, "", |dir| match htpasswd {
+        Some((user, pass)) => {
+            let hash = bcrypt::hash(pass, 4).unwrap();
+            let file = write_file(dir, "htpasswd", format!("{user}:{hash}\n").as_bytes());
+            format!(
+                "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+                file.display()
+            )
         }
-        assert!(
-            Instant::now() < deadline,
-            "reference registry did not start: {}",
-            std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        None => String::new(),
+    })
+    .await
 }
 
 async fn round_trip(reg: &RefRegistry, creds: Credentials) {

@@ -78,3 +78,70 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+pub const REFERENCE_REGISTRY: &str = "/usr/bin/docker-registry";
+
+/// A reference registry (distribution 2.8) child process, killed on drop.
+pub struct RefRegistry {
+    child: std::process::Child,
+    /// "host:port"
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for RefRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `/usr/bin/docker-registry` on `addr` with `http_extra` appended to the
+/// `http:` section (indented two spaces) and `extra(dir)` as more top-level YAML.
+/// None (with a note) when the binary is missing.
+pub async fn start_reference_at(
+    addr: &str,
+    http_extra: &str,
+    extra: impl FnOnce(&Path) -> String,
+) -> Option<RefRegistry> {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    if !Path::new(REFERENCE_REGISTRY).exists() {
+        eprintln!(
+            "note: {REFERENCE_REGISTRY} not installed; skipping this reference registry test"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = format!(
+        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: test-secret\n{http_extra}",
+        dir.path().join("data").display()
+    );
+    cfg.push_str(&extra(dir.path()));
+    let cfg_path = write_file(dir.path(), "config.yml", cfg.as_bytes());
+    let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+    let child = Command::new(REFERENCE_REGISTRY)
+        .arg("serve")
+        .arg(&cfg_path)
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let reg = RefRegistry {
+        child,
+        addr: addr.to_string(),
+        dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if tokio::net::TcpStream::connect(&reg.addr).await.is_ok() {
+            return Some(reg);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reference registry did not start: {}",
+            std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
