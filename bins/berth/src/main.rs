@@ -606,6 +606,60 @@ mod tests {
     }
 
     #[test]
+    fn config_dir_flag_and_login_parse() {
+        let cli = Cli::try_parse_from([
+            "berth",
+            "--config",
+            "/tmp/cfg",
+            "login",
+            "-u",
+            "me",
+            "--password-stdin",
+            "127.0.0.1:5000",
+        ])
+        .unwrap();
+        assert_eq!(cli.config, Some(std::path::PathBuf::from("/tmp/cfg")));
+        match cli.cmd {
+            Cmd::Login(l) => {
+                assert_eq!(l.username.as_deref(), Some("me"));
+                assert!(l.password_stdin);
+                assert_eq!(l.server.as_deref(), Some("127.0.0.1:5000"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        // `registry serve --config` is the registry's own TOML file.
+        let cli =
+            Cli::try_parse_from(["berth", "registry", "serve", "--config", "r.toml"]).unwrap();
+        assert_eq!(cli.config, None);
+        let cli = Cli::try_parse_from([
+            "berth",
+            "pull",
+            "-a",
+            "--disable-content-trust=false",
+            "--platform",
+            "linux/amd64",
+            "127.0.0.1:5000/x",
+        ])
+        .unwrap();
+        match cli.cmd {
+            Cmd::Pull(p) => {
+                assert!(p.all_tags);
+                assert!(!p.trust.disable_content_trust);
+                assert_eq!(p.platform.as_deref(), Some("linux/amd64"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["berth", "run", "-q", "--pull", "always", "x"]).unwrap();
+        match cli.cmd {
+            Cmd::Run(r) => {
+                assert!(r.opts.quiet);
+                assert_eq!(r.opts.pull, "always");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
     fn registry_serve_parses() {
         let cli = Cli::try_parse_from([
             "berth",

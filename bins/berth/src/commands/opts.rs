@@ -129,7 +129,7 @@ pub struct ContainerOpts {
     #[arg(long = "detach-keys")]
     pub detach_keys: Option<String>,
     /// Set platform if server is multi-platform capable
-    #[arg(long)]
+    #[arg(long, env = "DOCKER_DEFAULT_PLATFORM", hide_env = true)]
     pub platform: Option<String>,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing")]
