@@ -186,6 +186,11 @@ fn parse_class(chars: &[char], mut i: usize) -> Option<(Tok, usize)> {
             i += 1;
             hi = get_esc(&mut i)?;
         }
+        // Go compiles the class into a regexp, which rejects a reversed range
+        // (at match time); reject it up front.
+        if lo > hi {
+            return None;
+        }
         ranges.push((lo, hi));
     }
 }
@@ -348,9 +353,6 @@ fn tokens_match(toks: &[Tok], s: &[char]) -> bool {
 /// Whether one path element matches one pattern element (for
 /// [`IgnoreMatcher::may_match_children`]).
 fn segment_matches(pattern_seg: &str, seg: &str) -> bool {
-    if pattern_seg.contains("**") {
-        return true;
-    }
     match compile(pattern_seg) {
         Ok(Kind::Exact) => pattern_seg == seg,
         Ok(Kind::Tokens(t)) => {
@@ -429,34 +431,11 @@ impl IgnoreMatcher {
     }
 
     /// Whether `path` (relative to the context root, `/`-separated) is
-    /// excluded: the last pattern that matches it, or a leading part of its
-    /// parent directory with as many elements as the pattern, decides.
+    /// excluded: the last pattern that matches it or one of its ancestor
+    /// directories decides. These are the semantics of moby's
+    /// `MatchesOrParentMatches` / `MatchesUsingParentResults`, which the
+    /// classic builder's context walker and BuildKit's fsutil use.
     pub fn matches(&self, path: &str) -> bool {
-        let file = clean_path(path);
-        if file == "." {
-            return false;
-        }
-        let parent = dir_of(&file);
-        let parent_dirs: Vec<&str> = parent.split('/').collect();
-        let mut matched = false;
-        for p in &self.patterns {
-            if p.exclusion != matched {
-                continue;
-            }
-            let mut m = p.matches(&file);
-            if !m && parent != "." && p.dirs.len() <= parent_dirs.len() {
-                m = p.matches(&parent_dirs[..p.dirs.len()].join("/"));
-            }
-            if m {
-                matched = !p.exclusion;
-            }
-        }
-        matched
-    }
-
-    /// Like [`IgnoreMatcher::matches`], but any ancestor directory matching a
-    /// pattern counts (moby's `MatchesOrParentMatches`).
-    pub fn matches_or_parent_matches(&self, path: &str) -> bool {
         let file = clean_path(path);
         if file == "." {
             return false;
@@ -493,10 +472,16 @@ impl IgnoreMatcher {
             dir.split('/').collect()
         };
         self.patterns.iter().filter(|p| p.exclusion).any(|p| {
-            p.dirs
-                .iter()
-                .zip(segs.iter())
-                .all(|(pseg, seg)| segment_matches(pseg, seg))
+            for (pseg, seg) in p.dirs.iter().zip(segs.iter()) {
+                // `**` can absorb any number of elements: anything may follow.
+                if pseg.contains("**") {
+                    return true;
+                }
+                if !segment_matches(pseg, seg) {
+                    return false;
+                }
+            }
+            true
         })
     }
 
