@@ -770,12 +770,15 @@ impl CredentialStore {
         };
         // The file may still hold an email next to the helper's secret.
         let mut ac = file.unwrap_or_default();
-        let Some(c) = helper.get(server)? else {
-            return Ok(ac);
-        };
+        let found = helper.get(server)?;
         ac.username.clear();
         ac.password.clear();
         ac.identity_token.clear();
+        let Some(c) = found else {
+            // docker's native store: nothing but the file's email remains.
+            ac.server_address.clear();
+            return Ok(ac);
+        };
         if c.username == TOKEN_USERNAME {
             ac.identity_token = c.secret;
         } else {
@@ -1106,11 +1109,13 @@ esac"#,
         fake_store_helper(bin.path(), "test", db.path());
         std::fs::write(
             dir.path().join("config.json"),
-            r#"{"credsStore":"test","auths":{},"other":true}"#,
+            r#"{"credsStore":"test","auths":{"stale:1":{"auth":"dTpw","email":"e@x"}},"other":true}"#,
         )
         .unwrap();
         let mut store = CredentialStore::new(load(dir.path(), bin.path()));
         assert!(store.get("127.0.0.1:5000").unwrap().is_empty_credentials());
+        // A stale plain-text entry is not used when a helper is configured.
+        assert_eq!(store.get("stale:1").unwrap().to_json(), r#"{"email":"e@x"}"#);
         let ac = AuthConfig {
             username: "u".into(),
             password: "p&".into(),
