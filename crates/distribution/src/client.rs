@@ -504,7 +504,12 @@ impl Client {
                     )
                     .await?;
                 let value = format!("Bearer {}", tok.token);
-                lock(&self.inner.tokens).insert(key, tok);
+                let mut tokens = lock(&self.inner.tokens);
+                if tokens.len() >= 256 {
+                    let now = Instant::now();
+                    tokens.retain(|_, t| t.expires > now);
+                }
+                tokens.insert(key, tok);
                 Ok(Some(value))
             }
         }

@@ -147,6 +147,19 @@ impl HasKind for Error {
             Error::Registry { status, .. } if *status == 429 || *status >= 500 => {
                 ErrorKind::Unavailable
             }
+            Error::Registry { code, .. }
+                if matches!(
+                    code.as_deref(),
+                    Some("NAME_INVALID" | "TAG_INVALID" | "DIGEST_INVALID" | "MANIFEST_INVALID")
+                ) =>
+            {
+                ErrorKind::InvalidArgument
+            }
+            Error::Registry { code, status, .. }
+                if *status == 405 || code.as_deref() == Some("UNSUPPORTED") =>
+            {
+                ErrorKind::NotImplemented
+            }
             Error::DigestMismatch { .. }
             | Error::SizeMismatch { .. }
             | Error::TooLarge { .. }

@@ -286,3 +286,39 @@ async fn unreachable_registry_is_unavailable() {
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(e.to_string().contains(&port.to_string()), "{e}");
 }
+
+/// Throughput check: `cargo test -p distribution --release --test registry_roundtrip -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "performance measurement; run in release"]
+async fn download_throughput() {
+    let reg = start_registry().await;
+    let c = client();
+    let repo = c.repository(&reg.addr, "perf/blob", Credentials::Anonymous, true);
+    let size = 512 * 1024 * 1024;
+    let data = random_bytes(size, 99);
+    let d = sha256(&data);
+    let path = write_file(reg.dir.path(), "perf", &data);
+    drop(data);
+    let t = std::time::Instant::now();
+    repo.upload_blob(&path, &d, size as u64, &|_| {})
+        .await
+        .unwrap();
+    let up = t.elapsed().as_secs_f64();
+    std::fs::remove_file(&path).unwrap();
+    let desc = Descriptor {
+        media_type: oci::OCI_LAYER_TAR_GZIP.into(),
+        digest: d,
+        size: size as u64,
+        ..Default::default()
+    };
+    let out = reg.dir.path().join("perf.out");
+    let mut f = tokio::fs::File::create(&out).await.unwrap();
+    let t = std::time::Instant::now();
+    repo.download_blob(&desc, &mut f, &|_| {}).await.unwrap();
+    let down = t.elapsed().as_secs_f64();
+    eprintln!(
+        "512 MiB: upload {:.0} MB/s, download {:.0} MB/s",
+        size as f64 / up / 1e6,
+        size as f64 / down / 1e6
+    );
+}
