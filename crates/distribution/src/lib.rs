@@ -3,6 +3,16 @@
 //! blob download with resume and verification, blob upload (monolithic, chunked,
 //! cross-repository mount) and tag listing.
 //!
+//! One [`Client`] per daemon (it caches, per host, the scheme found by pinging `/v2/`,
+//! the auth challenge, and bearer tokens per scope and credentials); one
+//! [`Repository`] per pull or push. Repository paths are used as given: the caller
+//! normalizes references (`busybox` -> `docker.io` + `library/busybox`).
+//!
+//! Pull: `get_manifest(tag)`; if [`is_index`], [`select_platform`] then
+//! `get_manifest(digest)`; `get_blob(config, cap)`; `download_blob` per layer.
+//! Push: per layer `blob_exists` / `mount_blob` / `upload_blob`, then the config,
+//! then `put_manifest`.
+//!
 //! ```no_run
 //! # async fn f() -> Result<(), distribution::Error> {
 //! use distribution::{Client, ClientConfig, Credentials};

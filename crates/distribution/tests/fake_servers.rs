@@ -601,3 +601,143 @@ async fn basic_auth_and_redirect_to_storage_without_credentials() {
         "{e}"
     );
 }
+
+// ---------------------------------------------------------------- flaky upload server
+
+#[derive(Default)]
+struct Uploads {
+    data: Mutex<Vec<u8>>,
+    patches: AtomicU64,
+    status_gets: AtomicU64,
+    sessions: AtomicU64,
+    /// Content-Range of each PATCH.
+    ranges: Mutex<Vec<String>>,
+    finished: Mutex<Option<String>>,
+}
+
+async fn upload_server(State(s): State<Arc<Uploads>>, req: Request) -> Response {
+    let p = req.uri().path().to_string();
+    let method = req.method().clone();
+    let range_hdr = |len: usize| {
+        if len == 0 {
+            "0-0".to_string()
+        } else {
+            format!("0-{}", len - 1)
+        }
+    };
+    match (method, p.as_str()) {
+        (Method::GET, "/v2/") => StatusCode::OK.into_response(),
+        (Method::POST, "/v2/up/load/blobs/uploads/") => {
+            s.sessions.fetch_add(1, Ordering::SeqCst);
+            s.data.lock().unwrap().clear();
+            Response::builder()
+                .status(StatusCode::ACCEPTED)
+                .header(header::LOCATION, "/v2/up/load/blobs/uploads/u1?_state=abc")
+                .header("range", "0-0")
+                .body(Body::empty())
+                .unwrap()
+        }
+        (Method::GET, "/v2/up/load/blobs/uploads/u1") => {
+            s.status_gets.fetch_add(1, Ordering::SeqCst);
+            let len = s.data.lock().unwrap().len();
+            Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .header(header::LOCATION, "/v2/up/load/blobs/uploads/u1?_state=def")
+                .header("range", range_hdr(len))
+                .body(Body::empty())
+                .unwrap()
+        }
+        (Method::PATCH, "/v2/up/load/blobs/uploads/u1") => {
+            let n = s.patches.fetch_add(1, Ordering::SeqCst) + 1;
+            let cr = hdr(req.headers(), "content-range").unwrap_or_default();
+            s.ranges.lock().unwrap().push(cr.clone());
+            let start: usize = cr.split('-').next().unwrap().parse().unwrap();
+            let body = axum::body::to_bytes(req.into_body(), 64 << 20)
+                .await
+                .unwrap();
+            let mut data = s.data.lock().unwrap();
+            if start != data.len() {
+                return StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            }
+            match n {
+                // Stored, but the answer is lost.
+                2 => {
+                    data.extend_from_slice(&body);
+                    StatusCode::BAD_GATEWAY.into_response()
+                }
+                // Not stored.
+                3 => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                _ => {
+                    data.extend_from_slice(&body);
+                    Response::builder()
+                        .status(StatusCode::ACCEPTED)
+                        .header(
+                            header::LOCATION,
+                            format!("/v2/up/load/blobs/uploads/u1?_state=p{n}"),
+                        )
+                        .header("range", range_hdr(data.len()))
+                        .body(Body::empty())
+                        .unwrap()
+                }
+            }
+        }
+        (Method::PUT, "/v2/up/load/blobs/uploads/u1") => {
+            let q = req.uri().query().unwrap_or("").to_string();
+            let digest = q
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("digest="))
+                .unwrap_or("")
+                .replace("%3A", ":");
+            let body = axum::body::to_bytes(req.into_body(), 64 << 20)
+                .await
+                .unwrap();
+            let mut data = s.data.lock().unwrap();
+            data.extend_from_slice(&body);
+            if sha256(&data) != digest {
+                return spec_error(
+                    StatusCode::BAD_REQUEST,
+                    "DIGEST_INVALID",
+                    "digest did not match content",
+                );
+            }
+            *s.finished.lock().unwrap() = Some(digest);
+            StatusCode::CREATED.into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[tokio::test]
+async fn chunked_upload_resumes_from_the_reported_offset() {
+    let st = Arc::new(Uploads::default());
+    let addr = serve(Router::new().fallback(upload_server).with_state(st.clone())).await;
+    let size = 3 * distribution::CHUNK_SIZE as usize + 1000; // four chunks
+    let data = random_bytes(size, 41);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "blob", &data);
+    let repo = client().repository(&addr, "up/load", Credentials::Anonymous, true);
+    let d = sha256(&data);
+    repo.upload_blob(&path, &d, size as u64, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(st.finished.lock().unwrap().as_deref(), Some(d.as_str()));
+    assert_eq!(
+        st.sessions.load(Ordering::SeqCst),
+        1,
+        "no restart of the session"
+    );
+    assert_eq!(st.status_gets.load(Ordering::SeqCst), 2);
+    let c = distribution::CHUNK_SIZE;
+    let ranges = st.ranges.lock().unwrap().clone();
+    assert_eq!(
+        ranges,
+        vec![
+            format!("0-{}", c - 1),
+            format!("{}-{}", c, 2 * c - 1),     // stored, answer lost
+            format!("{}-{}", 2 * c, 3 * c - 1), // failed
+            format!("{}-{}", 2 * c, 3 * c - 1), // resent
+            format!("{}-{}", 3 * c, size - 1),
+        ]
+    );
+    assert!(*st.data.lock().unwrap() == data);
+}
