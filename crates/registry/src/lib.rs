@@ -177,10 +177,18 @@ pub async fn serve_listener_with(
             tls::serve(listener, app, cfg, shutdown).await;
             Ok(())
         }
-        None => axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServeError::Serve),
+        None => axum::serve(
+            axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                // Without it, a small response's last segment waits for a delayed ACK.
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "setting TCP_NODELAY");
+                }
+            }),
+            app,
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Serve),
     };
     expirer.abort();
     res

@@ -7,7 +7,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::error::{Error, Result};
 use crate::names::{validate_name, validate_tag, Digest};
@@ -16,6 +15,8 @@ use crate::storage::Storage;
 pub const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
 /// Read size for streaming blobs: large reads keep the blocking-pool round trips few.
 const BLOB_CHUNK: usize = 256 * 1024;
+/// Chunks read ahead per download.
+const BLOB_QUEUE: usize = 2;
 const DIGEST_HEADER: &str = "docker-content-digest";
 const UUID_HEADER: &str = "docker-upload-uuid";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -298,7 +299,7 @@ async fn get_blob(
     head: bool,
 ) -> Result<Response> {
     let d = Digest::parse(digest)?;
-    let (mut f, size) = st.open_blob(name, &d).await?;
+    let (f, size) = st.open_blob(name, &d).await?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) if !head => Some(parse_range(r, size)?),
         _ => None,
@@ -318,19 +319,46 @@ async fn get_blob(
     let body = if head {
         Body::empty()
     } else {
-        if start > 0 {
-            f.seek(std::io::SeekFrom::Start(start))
-                .await
-                .map_err(|e| Error::io(format!("seeking blob {d}"), e))?;
-        }
-        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-            f.take(len),
-            BLOB_CHUNK,
-        ))
+        file_body(f.into_std().await, start, len)
     };
     builder
         .body(body)
         .map_err(|e| Error::io("building response", std::io::Error::other(e)))
+}
+
+/// Stream `len` bytes of `file` from `start`: one blocking task reads large chunks
+/// ahead into a small bounded channel (at most `BLOB_QUEUE` chunks per download).
+fn file_body(mut file: std::fs::File, start: u64, len: u64) -> Body {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(BLOB_QUEUE);
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek};
+        if start > 0 {
+            if let Err(e) = file.seek(std::io::SeekFrom::Start(start)) {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        }
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(BLOB_CHUNK as u64);
+            let mut buf = Vec::with_capacity(n as usize);
+            let res = match (&mut file).take(n).read_to_end(&mut buf) {
+                Ok(got) if got as u64 == n => Ok(bytes::Bytes::from(buf)),
+                Ok(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "blob file shorter than its size",
+                )),
+                Err(e) => Err(e),
+            };
+            let failed = res.is_err();
+            // A send error means the client went away.
+            if tx.blocking_send(res).is_err() || failed {
+                return;
+            }
+            left -= n;
+        }
+    });
+    Body::from_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
 
 fn upload_progress(status: StatusCode, name: &str, uuid: &str, size: u64) -> Response {

@@ -713,3 +713,28 @@ async fn manifest_accept_negotiation() {
     assert_eq!(r.status, StatusCode::OK);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn large_blob_get_and_ranges_across_chunks() {
+    let s = start().await;
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    let d = s.push_blob("big", &data).await;
+    let r = s
+        .req(Method::GET, &format!("/v2/big/blobs/{d}"), &[], b"")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.len(), data.len());
+    assert!(r.body[..] == data[..]);
+    let r = s
+        .req(
+            Method::GET,
+            &format!("/v2/big/blobs/{d}"),
+            &[("range", "bytes=200000-600000")],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.header("content-range"), "bytes 200000-600000/700000");
+    assert!(r.body[..] == data[200_000..=600_000]);
+    s.stop().await;
+}
