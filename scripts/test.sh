@@ -17,7 +17,9 @@ repo="$PWD"
 if [ "$(id -u)" != 0 ]; then
     echo "warning: not root: the end-to-end tests will skip themselves" >&2
 fi
-berth_install_deps
+# Interop tests also need the real tools users have: skopeo, Debian's dockerd 20.10 and
+# docker CLI (docker.io), the reference registry (docker-registry) and htpasswd.
+berth_install_deps skopeo docker.io docker-registry apache2-utils
 
 jobs="${BERTH_TEST_JOBS:-2}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

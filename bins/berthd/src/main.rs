@@ -59,6 +59,16 @@ struct Cli {
     /// Write the daemon's pid here.
     #[arg(short = 'p', long)]
     pidfile: Option<PathBuf>,
+    /// A registry reachable over plain HTTP or with an unverified certificate:
+    /// host[:port] or a CIDR (repeatable). Loopback registries always are.
+    #[arg(long = "insecure-registry")]
+    insecure_registries: Vec<String>,
+    /// Parallel layer downloads per pull.
+    #[arg(long = "max-concurrent-downloads")]
+    max_concurrent_downloads: Option<usize>,
+    /// Parallel layer uploads per push.
+    #[arg(long = "max-concurrent-uploads")]
+    max_concurrent_uploads: Option<usize>,
     /// Accepted for dockerd compatibility: live restore is always on.
     #[arg(long = "live-restore", action = clap::ArgAction::Set)]
     live_restore: Option<bool>,
@@ -85,6 +95,9 @@ struct FileConfig {
     pidfile: Option<PathBuf>,
     default_address_pools: Option<Vec<AddressPool>>,
     mtu: Option<u32>,
+    insecure_registries: Option<Vec<String>>,
+    max_concurrent_downloads: Option<usize>,
+    max_concurrent_uploads: Option<usize>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -153,8 +166,13 @@ fn run() -> Result<()> {
             .or(file.log_level.clone())
             .unwrap_or_else(|| "info".into())
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // The HTTP and TLS libraries' debug output drowns the daemon's own: they stay at
+    // info unless RUST_LOG asks for more.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},hyper_util=info,hyper=info,reqwest=info,rustls=info,h2=info"
+        ))
+    });
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -279,6 +297,22 @@ fn run() -> Result<()> {
             .clone()
             .or(file.cgroup_parent.clone())
             .unwrap_or_else(|| "/berth".into()),
+        insecure_registries: {
+            let mut v = file.insecure_registries.clone().unwrap_or_default();
+            v.extend(cli.insecure_registries.iter().cloned());
+            v
+        },
+        certs_dir: PathBuf::from("/etc/docker/certs.d"),
+        max_concurrent_downloads: cli
+            .max_concurrent_downloads
+            .or(file.max_concurrent_downloads)
+            .unwrap_or(4)
+            .max(1),
+        max_concurrent_uploads: cli
+            .max_concurrent_uploads
+            .or(file.max_concurrent_uploads)
+            .unwrap_or(4)
+            .max(1),
     };
     let pidfile = cli.pidfile.clone().or(file.pidfile.clone());
 

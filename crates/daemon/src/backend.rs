@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use api_server::backend::{
     AttachOptions, Backend, BodyReader, ByteStream, ExecStartOptions, Filters, ImportOptions,
-    ListOptions, LogsOptions, LogsStream, StreamPlan, WaitCondition, WaitResult,
+    JsonStream, ListOptions, LogsOptions, LogsStream, PullOptions, RegistryAuth, StreamPlan,
+    WaitCondition, WaitResult,
 };
 use api_server::ApiError;
 use engine_types::models::{
@@ -234,5 +235,22 @@ impl Backend for DaemonBackend {
 
     async fn image_prune(&self, filters: Filters) -> R<ImagePruneResponse> {
         Ok(self.0.image_prune(filters).await?)
+    }
+
+    async fn image_pull(&self, opts: PullOptions) -> R<JsonStream> {
+        Ok(self.0.image_pull(opts).await?)
+    }
+
+    async fn image_push(
+        &self,
+        name: &str,
+        tag: Option<String>,
+        auth: RegistryAuth,
+    ) -> R<JsonStream> {
+        Ok(self.0.image_push(name, tag, auth).await?)
+    }
+
+    async fn registry_login(&self, auth: RegistryAuth) -> R<Option<String>> {
+        Ok(self.0.registry_login(auth).await?)
     }
 }

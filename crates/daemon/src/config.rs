@@ -24,6 +24,14 @@ pub struct DaemonConfig {
     /// Host path of the init binary for `--init` (docker-init / tini-static).
     pub init_path: Option<PathBuf>,
     pub cgroup_parent: String,
+    /// daemon.json `insecure-registries` / `--insecure-registry`.
+    pub insecure_registries: Vec<String>,
+    /// Per-registry CAs and client certificates: `<dir>/<host[:port]>/ca.crt`.
+    pub certs_dir: PathBuf,
+    /// Parallel layer downloads of one pull.
+    pub max_concurrent_downloads: usize,
+    /// Parallel layer uploads of one push.
+    pub max_concurrent_uploads: usize,
 }
 
 impl DaemonConfig {

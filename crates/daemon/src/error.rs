@@ -33,6 +33,8 @@ pub enum DaemonError {
     Runtime(#[from] runtime::RuntimeError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Registry(#[from] distribution::Error),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -68,6 +70,7 @@ impl HasKind for DaemonError {
             DaemonError::Shim(e) => e.kind(),
             DaemonError::Spec(e) => e.kind(),
             DaemonError::Runtime(e) => e.kind(),
+            DaemonError::Registry(e) => e.kind(),
         }
     }
 }

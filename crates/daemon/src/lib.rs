@@ -12,6 +12,7 @@ mod exec;
 mod images;
 mod inspect;
 mod lifecycle;
+mod registry;
 mod spec;
 mod system;
 pub mod util;
@@ -40,6 +41,8 @@ pub struct Daemon {
     create_lock: tokio::sync::Mutex<()>,
     execs: std::sync::Mutex<HashMap<String, Arc<exec::Exec>>>,
     host_resolv: String,
+    /// The registry client, made at the first pull/push/login.
+    registry: std::sync::OnceLock<distribution::Client>,
 }
 
 impl Daemon {
@@ -74,6 +77,7 @@ impl Daemon {
             create_lock: tokio::sync::Mutex::new(()),
             execs: std::sync::Mutex::new(HashMap::new()),
             host_resolv,
+            registry: std::sync::OnceLock::new(),
         });
         daemon.restore().await?;
         Ok(daemon)

@@ -1427,3 +1427,181 @@ mod tests {
         assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Registries
+// ---------------------------------------------------------------------------------------
+
+/// A free TCP port on 127.0.0.1 (bound and released; the caller binds it next).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Which registry server a [`TestRegistry`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryKind {
+    /// `berth registry serve`.
+    Berth,
+    /// Debian's reference registry (`/usr/bin/docker-registry`, distribution 2.8).
+    Reference,
+}
+
+/// Path of Debian's reference registry binary.
+pub const REFERENCE_REGISTRY: &str = "/usr/bin/docker-registry";
+
+/// A registry on 127.0.0.1 with its own storage, killed and removed on drop.
+pub struct TestRegistry {
+    pub kind: RegistryKind,
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl TestRegistry {
+    /// `berth registry serve` on a free loopback port; `extra` adds flags
+    /// (`--htpasswd FILE`, ...).
+    pub fn berth(extra: &[&str]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("br-")
+            .tempdir_in("/tmp")
+            .expect("temp dir")
+            .keep();
+        let port = free_port();
+        let mut c = Command::new(bin_dir().join("berth"));
+        c.args(["registry", "serve", "--addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--root")
+            .arg(dir.join("storage"))
+            .args(extra);
+        Self::spawn(RegistryKind::Berth, c, port, dir)
+    }
+
+    /// Debian's reference registry, or None (after saying so) when not installed.
+    /// `htpasswd`: path of a bcrypt htpasswd file to require.
+    pub fn reference(htpasswd: Option<&Path>) -> Option<Self> {
+        if !Path::new(REFERENCE_REGISTRY).exists() {
+            eprintln!("SKIPPED part: {REFERENCE_REGISTRY} is not installed (apt-get install docker-registry)");
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("br-")
+            .tempdir_in("/tmp")
+            .expect("temp dir")
+            .keep();
+        let port = free_port();
+        let auth = match htpasswd {
+            Some(p) => format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                p.display()
+            ),
+            None => String::new(),
+        };
+        let cfg = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+            dir.join("storage").display()
+        );
+        let cfg_path = dir.join("config.yml");
+        fs::write(&cfg_path, cfg).expect("write registry config");
+        let mut c = Command::new(REFERENCE_REGISTRY);
+        c.arg("serve").arg(&cfg_path);
+        Some(Self::spawn(RegistryKind::Reference, c, port, dir))
+    }
+
+    fn spawn(kind: RegistryKind, mut c: Command, port: u16, dir: PathBuf) -> Self {
+        let log = fs::File::create(dir.join("registry.log")).expect("registry log");
+        let log2 = log.try_clone().expect("clone log fd");
+        c.stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2));
+        let desc = describe(&c);
+        let child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{desc}`: {e}"));
+        let mut r = TestRegistry {
+            kind,
+            port,
+            dir,
+            child: Some(child),
+        };
+        let up = wait_until(Duration::from_secs(15), || {
+            if let Some(ch) = r.child.as_mut() {
+                if let Ok(Some(st)) = ch.try_wait() {
+                    panic!("registry `{desc}` exited ({st})\n{}", r.log());
+                }
+            }
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(
+            up,
+            "registry `{desc}` did not listen on {port}\n{}",
+            r.log()
+        );
+        r
+    }
+
+    /// "127.0.0.1:<port>"
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The registry's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("registry.log")).unwrap_or_default()
+    }
+
+    /// Stops the registry (e.g. to test a registry that went away).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// One plain HTTP/1.1 request to the registry.
+    pub fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.host(),
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).expect("write request");
+        s.write_all(body).expect("write body");
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        parse_response(&raw, method == "HEAD").expect("parse registry response")
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        self.stop();
+        if std::env::var_os("BERTH_TEST_KEEP").is_none() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A bcrypt htpasswd file for `user:password`, made with `htpasswd -Bbn` (apache2-utils)
+/// or Python's `bcrypt`/`crypt`; None (after saying so) when neither is available.
+pub fn htpasswd_file(dir: &Path, user: &str, password: &str) -> Option<PathBuf> {
+    let out = Command::new("htpasswd")
+        .args(["-Bbn", user, password])
+        .output();
+    let line = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => {
+            eprintln!("SKIPPED part: htpasswd (apache2-utils) is not installed");
+            return None;
+        }
+    };
+    let p = dir.join("htpasswd");
+    fs::write(&p, format!("{line}\n")).expect("write htpasswd");
+    Some(p)
+}
