@@ -364,15 +364,7 @@ impl Daemon {
             .clone()
             .or_else(|| r.tag.clone())
             .unwrap_or_else(|| "latest".into());
-        let mut m = repo.get_manifest(&reference).await.map_err(|e| match e {
-            distribution::Error::NotFound { .. } => {
-                DaemonError::Image(image::ImageError::NotFound(format!(
-                    "manifest for {} not found: manifest unknown: {e}",
-                    r.familiar()
-                )))
-            }
-            e => e.into(),
-        })?;
+        let mut m = repo.get_manifest(&reference).await?;
         let top_digest = m.digest.clone();
         if distribution::oci::is_index(&m.media_type) {
             let index: ImageIndex = serde_json::from_slice(&m.bytes).map_err(|e| {
