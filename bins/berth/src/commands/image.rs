@@ -148,6 +148,37 @@ async fn image_create(
     crate::client::check(resp).await
 }
 
+fn is_unauthorized(e: &anyhow::Error) -> bool {
+    daemon_error(e).is_some_and(|d| d.status == 401)
+}
+
+/// docker's `RegistryAuthenticationPrivilegedFunc`: after a 401 from pull
+/// or push, prompt for credentials (stored username as default) and return
+/// the header for one retry. Like docker, the prompt and the header use
+/// Docker Hub's address whatever the registry.
+fn request_privilege(cmd: &str, domain: &str) -> Result<String> {
+    println!("\nLogin prior to {cmd}:");
+    let key = auth::auth_key_for_domain(domain);
+    let key = if key == auth::INDEX_SERVER {
+        key
+    } else {
+        auth::convert_to_hostname(&key)
+    };
+    let store = auth::default_store_for_reading();
+    let default_user = match store.get(&key) {
+        Ok(ac) => ac.username,
+        Err(e) => {
+            eprintln!(
+                "Unable to retrieve stored credentials for {}, error: {e}.",
+                auth::INDEX_SERVER
+            );
+            String::new()
+        }
+    };
+    let ac = super::login::prompt_for_credentials("", "", &default_user, auth::INDEX_SERVER)?;
+    Ok(ac.encode_header())
+}
+
 /// A display that shows nothing (`-q`).
 fn quiet_display() -> JsonDisplay {
     JsonDisplay::with_writer(Box::new(std::io::sink()), false)
@@ -215,7 +246,14 @@ pub async fn pull(client: &Client, a: PullArgs) -> Result<i32> {
         }
     }
     let header = registry_auth_lenient(&r.domain);
-    let resp = image_create(client, &r, a.all_tags, a.platform.as_deref(), header).await?;
+    let platform = a.platform.as_deref();
+    let resp = match image_create(client, &r, a.all_tags, platform, header).await {
+        Err(e) if is_unauthorized(&e) => {
+            let header = request_privilege("pull", &r.domain)?;
+            image_create(client, &r, a.all_tags, platform, header).await?
+        }
+        other => other?,
+    };
     let display = if a.quiet {
         quiet_display()
     } else {
@@ -420,18 +458,28 @@ pub async fn push(client: &Client, a: PushArgs) -> Result<i32> {
         }
         params.push(("platform", pj));
     }
-    let resp = client
-        .request(
-            Method::POST,
-            &format!("/images/{}/push{}", r.name(), query(&params)),
-            empty(),
-            ReqOpts {
-                headers: vec![("X-Registry-Auth", header)],
-                ..Default::default()
-            },
-        )
-        .await?;
-    let resp = crate::client::check(resp).await?;
+    let path = format!("/images/{}/push{}", r.name(), query(&params));
+    let try_push = |header: String| {
+        let path = path.clone();
+        async move {
+            let resp = client
+                .request(
+                    Method::POST,
+                    &path,
+                    empty(),
+                    ReqOpts {
+                        headers: vec![("X-Registry-Auth", header)],
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            crate::client::check(resp).await
+        }
+    };
+    let resp = match try_push(header).await {
+        Err(e) if is_unauthorized(&e) => try_push(request_privilege("push", &r.domain)?).await?,
+        other => other?,
+    };
     let display = if a.quiet {
         quiet_display()
     } else {

@@ -72,7 +72,7 @@ fn read_input_line() -> Result<String> {
 }
 
 /// docker's `PromptUserForCredentials`.
-fn prompt_for_credentials(
+pub(crate) fn prompt_for_credentials(
     user: &str,
     password: &str,
     default_user: &str,
@@ -104,6 +104,10 @@ fn prompt_for_credentials(
     }
     let mut password = password.trim().to_string();
     if password.is_empty() {
+        if !crate::tty::stdin_is_tty() {
+            // docker fails to turn off echo on a non-terminal with this.
+            bail!("inappropriate ioctl for device");
+        }
         if server == INDEX_SERVER {
             let tty = std::io::stderr().is_terminal();
             let link = if tty {
@@ -121,11 +125,7 @@ fn prompt_for_credentials(
         }
         print!("Password: ");
         std::io::stdout().flush()?;
-        password = if crate::tty::stdin_is_tty() {
-            crate::tty::read_line_no_echo()?.trim().to_string()
-        } else {
-            read_input_line()?
-        };
+        password = crate::tty::read_line_no_echo()?.trim().to_string();
         println!();
         if password.is_empty() {
             bail!("Error: Password Required");
