@@ -1,0 +1,1 @@
+//! The Dockerfile builder: build graph, cache keys, executor (through a backend trait).
