@@ -179,6 +179,7 @@ impl Lexer {
             pos: 0,
             env,
             raw_escapes: self.raw_escapes,
+            depth: 0,
         };
         st.process_stop_on(None, self.raw_escapes)
             .map_err(|message| ExpandError::Word {
@@ -255,7 +256,12 @@ struct ShellWord<'a, L: ?Sized> {
     pos: usize,
     env: &'a L,
     raw_escapes: bool,
+    depth: usize,
 }
+
+/// Deepest `${...${...}}` nesting accepted (Go's growable stacks have no such
+/// limit; ours keeps a hostile Dockerfile from overflowing the stack).
+const MAX_NESTING: usize = 256;
 
 impl<L: Lookup + ?Sized> ShellWord<'_, L> {
     fn peek(&self) -> Option<char> {
@@ -430,6 +436,17 @@ impl<L: Lookup + ?Sized> ShellWord<'_, L> {
             });
         }
         self.next(); // '{'
+        if self.depth >= MAX_NESTING {
+            return Err("syntax error: substitutions nested too deeply".into());
+        }
+        self.depth += 1;
+        let r = self.process_braced();
+        self.depth -= 1;
+        r
+    }
+
+    /// `${...}` after the `{`.
+    fn process_braced(&mut self) -> Result<String, String> {
         match self.peek() {
             None => return Err("syntax error: missing '}'".into()),
             Some('{' | '}' | ':') => return Err("syntax error: bad substitution".into()),
@@ -661,70 +678,68 @@ fn compile_pattern(p: &str) -> Result<Vec<Pat>, String> {
     Ok(out)
 }
 
-/// Whether `pat` matches all of `s` (`*` and `?` do not match a newline, as
-/// Go's `.` does not).
-fn glob_match(pat: &[Pat], s: &[char]) -> bool {
-    let (mut p, mut i) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while i < s.len() {
-        match pat.get(p) {
-            Some(Pat::Lit(c)) if *c == s[i] => {
-                p += 1;
-                i += 1;
-                continue;
+/// Every `e` such that `pat` matches `v[start..e]`, in increasing order
+/// (an NFA walk: O(len * pattern) per call).
+fn match_ends(pat: &[Pat], v: &[char], start: usize) -> Vec<usize> {
+    let m = pat.len();
+    let closure = |set: &mut Vec<bool>| {
+        for i in 0..m {
+            if set[i] && pat[i] == Pat::Star {
+                set[i + 1] = true;
             }
-            Some(Pat::Any) if s[i] != '\n' => {
-                p += 1;
-                i += 1;
-                continue;
-            }
-            Some(Pat::Star) => {
-                star = Some((p, i));
-                p += 1;
-                continue;
-            }
-            _ => {}
         }
-        match star {
-            Some((sp, si)) if s[si] != '\n' => {
-                p = sp + 1;
-                i = si + 1;
-                star = Some((sp, si + 1));
-            }
-            _ => return false,
+    };
+    let mut set = vec![false; m + 1];
+    set[0] = true;
+    closure(&mut set);
+    let mut ends = Vec::new();
+    let mut pos = start;
+    loop {
+        if set[m] {
+            ends.push(pos);
         }
+        if pos >= v.len() || !set.iter().any(|b| *b) {
+            return ends;
+        }
+        let c = v[pos];
+        let mut next = vec![false; m + 1];
+        for i in 0..m {
+            if !set[i] {
+                continue;
+            }
+            match pat[i] {
+                Pat::Lit(l) if l == c => next[i + 1] = true,
+                Pat::Any if c != '\n' => next[i + 1] = true,
+                Pat::Star if c != '\n' => next[i] = true,
+                _ => {}
+            }
+        }
+        closure(&mut next);
+        set = next;
+        pos += 1;
     }
-    pat[p.min(pat.len())..].iter().all(|x| *x == Pat::Star)
 }
 
 fn trim_prefix(pat: &[Pat], v: &[char], greedy: bool) -> String {
-    let found = if greedy {
-        (0..=v.len()).rev().find(|&k| glob_match(pat, &v[..k]))
-    } else {
-        (0..=v.len()).find(|&k| glob_match(pat, &v[..k]))
-    };
+    let ends = match_ends(pat, v, 0);
+    let found = if greedy { ends.last() } else { ends.first() };
     match found {
-        Some(k) => v[k..].iter().collect(),
+        Some(&k) => v[k..].iter().collect(),
         None => v.iter().collect(),
     }
 }
 
 fn trim_suffix(pat: &[Pat], v: &[char], greedy: bool) -> String {
-    let found = if greedy {
-        (0..=v.len()).find(|&k| glob_match(pat, &v[k..]))
-    } else {
-        (0..=v.len()).rev().find(|&k| glob_match(pat, &v[k..]))
-    };
-    match found {
-        Some(k) => v[..k].iter().collect(),
-        None => v.iter().collect(),
-    }
+    // Shortest/longest suffix = shortest/longest prefix of the reversed value
+    // matched by the reversed pattern.
+    let rpat: Vec<Pat> = pat.iter().rev().copied().collect();
+    let rv: Vec<char> = v.iter().rev().copied().collect();
+    let kept: Vec<char> = trim_prefix(&rpat, &rv, greedy).chars().collect();
+    kept.iter().rev().collect()
 }
 
 fn longest_match_at(pat: &[Pat], v: &[char], start: usize) -> Option<usize> {
-    (start..=v.len())
-        .rev()
-        .find(|&end| glob_match(pat, &v[start..end]))
+    match_ends(pat, v, start).last().copied()
 }
 
 fn replace(pat: &[Pat], v: &[char], repl: &str, all: bool) -> String {
@@ -924,7 +939,10 @@ mod tests {
         assert_eq!(replace(&p, &v, "fo", false), "fooforbaz");
         assert_eq!(replace(&p, &v, "fo", true), "fooforfoz");
         assert!(compile_pattern("a\\x").is_err());
-        assert!(glob_match(&compile_pattern("a\\*").unwrap(), &['a', '*']));
-        assert!(!glob_match(&compile_pattern("a\\*").unwrap(), &['a', 'b']));
+        let lit = compile_pattern("a\\*").unwrap();
+        assert_eq!(match_ends(&lit, &['a', '*'], 0), vec![2]);
+        assert!(match_ends(&lit, &['a', 'b'], 0).is_empty());
+        let star = compile_pattern("a*").unwrap();
+        assert_eq!(match_ends(&star, &['a', 'b', 'c'], 0), vec![1, 2, 3]);
     }
 }

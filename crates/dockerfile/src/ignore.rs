@@ -298,56 +298,46 @@ fn tok_matches_char(t: &Tok, c: char) -> bool {
     }
 }
 
-/// Whole-string match of the token list (the anchored regexp of moby).
+/// Whole-string match of the token list (the anchored regexp of moby), by
+/// dynamic programming over (token, position): no recursion, O(tokens × len²)
+/// at worst.
 fn tokens_match(toks: &[Tok], s: &[char]) -> bool {
-    // Memoised failures on (token index, char index).
-    let width = s.len() + 1;
-    let mut failed = vec![false; (toks.len() + 1) * width];
-    fn go(
-        toks: &[Tok],
-        s: &[char],
-        ti: usize,
-        si: usize,
-        failed: &mut [bool],
-        width: usize,
-    ) -> bool {
-        if failed[ti * width + si] {
-            return false;
-        }
-        let ok = match toks.get(ti) {
-            None => si == s.len(),
-            Some(Tok::Star) => {
-                let mut j = si;
-                loop {
-                    if go(toks, s, ti + 1, j, failed, width) {
-                        break true;
-                    }
-                    if j < s.len() && s[j] != '/' {
-                        j += 1;
-                    } else {
-                        break false;
-                    }
+    let n = s.len();
+    // `next[si]`: tokens after the current one match `s[si..]`.
+    let mut next = vec![false; n + 1];
+    next[n] = true;
+    for t in toks.iter().rev() {
+        let mut cur = vec![false; n + 1];
+        match t {
+            Tok::Star => {
+                for si in (0..=n).rev() {
+                    cur[si] = next[si] || (si < n && s[si] != '/' && cur[si + 1]);
                 }
             }
-            Some(Tok::AnyStar) => (si..=s.len()).any(|j| go(toks, s, ti + 1, j, failed, width)),
-            Some(Tok::DirStar) => {
-                go(toks, s, ti + 1, si, failed, width)
-                    || (si..s.len())
-                        .filter(|&j| s[j] == '/')
-                        .any(|j| go(toks, s, ti + 1, j + 1, failed, width))
+            Tok::AnyStar => {
+                for si in (0..=n).rev() {
+                    cur[si] = next[si] || (si < n && cur[si + 1]);
+                }
             }
-            Some(t) => {
-                si < s.len()
-                    && tok_matches_char(t, s[si])
-                    && go(toks, s, ti + 1, si + 1, failed, width)
+            Tok::DirStar => {
+                // (.*/)? : skip nothing, or anything up to and including a '/'.
+                let mut after_slash = false; // some j >= si with s[j]=='/' && next[j+1]
+                for si in (0..=n).rev() {
+                    if si < n && s[si] == '/' && next[si + 1] {
+                        after_slash = true;
+                    }
+                    cur[si] = next[si] || after_slash;
+                }
             }
-        };
-        if !ok {
-            failed[ti * width + si] = true;
+            t => {
+                for si in 0..n {
+                    cur[si] = next[si + 1] && tok_matches_char(t, s[si]);
+                }
+            }
         }
-        ok
+        next = cur;
     }
-    go(toks, s, 0, 0, &mut failed, width)
+    next[0]
 }
 
 /// Whether one path element matches one pattern element (for

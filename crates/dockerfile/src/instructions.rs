@@ -719,12 +719,11 @@ fn parse_onbuild(req: &Req<'_>) -> Result<Instruction, String> {
     // The expression: the line without the ONBUILD keyword, plus heredocs.
     let orig = req.original.trim_start_matches(char::is_whitespace);
     let kw_len = req.keyword.len();
-    let mut expression = if orig.len() >= kw_len && orig[..kw_len].eq_ignore_ascii_case("onbuild") {
-        orig[kw_len..]
+    let mut expression = match orig.get(..kw_len) {
+        Some(head) if head.eq_ignore_ascii_case("onbuild") => orig[kw_len..]
             .trim_start_matches(char::is_whitespace)
-            .to_string()
-    } else {
-        req.rest.to_string()
+            .to_string(),
+        _ => req.rest.to_string(),
     };
     for h in req.heredocs {
         expression.push('\n');
