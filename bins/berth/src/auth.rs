@@ -117,10 +117,22 @@ pub fn config_dir() -> PathBuf {
             let home = std::env::var_os("HOME")
                 .filter(|h| !h.is_empty())
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/root"));
+                .or_else(home_from_passwd)
+                .unwrap_or_else(|| PathBuf::from("/"));
             home.join(".docker")
         }
     }
+}
+
+/// The current user's home directory from /etc/passwd (when `$HOME` is
+/// unset, as Go's `user.Current()`).
+fn home_from_passwd() -> Option<PathBuf> {
+    let uid = rustix::process::getuid().as_raw().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2] == uid && !f[5].is_empty()).then(|| PathBuf::from(f[5]))
+    })
 }
 
 /// docker's `AuthConfig`, field for field.
@@ -1070,6 +1082,13 @@ mod tests {
         );
         assert!(store.get("none").unwrap().is_empty_credentials());
         assert_eq!(registry_auth_header(&store, "none").unwrap(), "e30=");
+    }
+
+    #[test]
+    fn home_directory_from_passwd() {
+        // Tests run as root here; any user has some entry.
+        let home = home_from_passwd().expect("an /etc/passwd entry for this user");
+        assert!(home.is_absolute());
     }
 
     #[test]
