@@ -449,7 +449,6 @@ impl Helper {
     }
 
     /// `list`: server URL -> username.
-    #[allow(dead_code)] // protocol complete; no command lists credentials yet
     pub fn list(&self) -> Result<BTreeMap<String, String>, AuthError> {
         match self.run("list", "listing", b"unused")? {
             HelperOutcome::NotFound => Ok(BTreeMap::new()),
@@ -854,7 +853,6 @@ impl CredentialStore {
 
     /// All stored credentials: the default store's, overridden by the
     /// per-registry helpers' (`GetAllCredentials`).
-    #[allow(dead_code)] // for a future `--use-api-socket`; tested
     pub fn get_all(&self) -> Result<BTreeMap<String, AuthConfig>, AuthError> {
         let mut all = BTreeMap::new();
         match self.helper_for("") {
@@ -919,6 +917,30 @@ pub fn default_store_for_reading() -> CredentialStore {
 pub fn registry_auth_header(store: &CredentialStore, domain: &str) -> Result<String, AuthError> {
     let key = auth_key_for_domain(domain);
     Ok(store.get(&key)?.encode_header())
+}
+
+/// The `X-Registry-Config` header of a classic build: base64url of the JSON
+/// map of every stored credential, keys sorted (docker ignores lookup
+/// errors here and sends what it has; so do we, with a warning).
+pub fn registry_config_header(store: &CredentialStore) -> String {
+    let all = match store.get_all() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("WARNING: {e}");
+            BTreeMap::new()
+        }
+    };
+    let mut json = String::from("{");
+    for (i, (k, v)) in all.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        go_json_string(&mut json, k);
+        json.push(':');
+        json.push_str(&v.to_json());
+    }
+    json.push('}');
+    URL_SAFE.encode(json)
 }
 
 #[cfg(test)]
@@ -1092,6 +1114,25 @@ mod tests {
     }
 
     #[test]
+    fn build_registry_config_is_dockers() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        let store = CredentialStore::new(load(dir.path(), bin.path()));
+        assert_eq!(registry_config_header(&store), "e30=");
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dTpw","identitytoken":"T"},"127.0.0.1:5000":{"auth":"bWU6cHcmPA=="}}}"#,
+        )
+        .unwrap();
+        let store = CredentialStore::new(load(dir.path(), bin.path()));
+        // What docker 28.2.2 sent (DOCKER_BUILDKIT=0) for this config.
+        assert_eq!(
+            registry_config_header(&store),
+            "eyIxMjcuMC4wLjE6NTAwMCI6eyJ1c2VybmFtZSI6Im1lIiwicGFzc3dvcmQiOiJwd1x1MDAyNlx1MDAzYyIsInNlcnZlcmFkZHJlc3MiOiIxMjcuMC4wLjE6NTAwMCJ9LCJodHRwczovL2luZGV4LmRvY2tlci5pby92MS8iOnsidXNlcm5hbWUiOiJ1IiwicGFzc3dvcmQiOiJwIiwic2VydmVyYWRkcmVzcyI6Imh0dHBzOi8vaW5kZXguZG9ja2VyLmlvL3YxLyIsImlkZW50aXR5dG9rZW4iOiJUIn19"
+        );
+    }
+
+    #[test]
     fn bad_config_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), "{not json").unwrap();
@@ -1134,7 +1175,10 @@ esac"#,
         let mut store = CredentialStore::new(load(dir.path(), bin.path()));
         assert!(store.get("127.0.0.1:5000").unwrap().is_empty_credentials());
         // A stale plain-text entry is not used when a helper is configured.
-        assert_eq!(store.get("stale:1").unwrap().to_json(), r#"{"email":"e@x"}"#);
+        assert_eq!(
+            store.get("stale:1").unwrap().to_json(),
+            r#"{"email":"e@x"}"#
+        );
         let ac = AuthConfig {
             username: "u".into(),
             password: "p&".into(),

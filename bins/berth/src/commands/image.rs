@@ -1349,14 +1349,21 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
             format::human_size(ctx.len() as f64)
         );
     }
+    // Credentials for the registries of FROM images, as docker sends them.
+    let registry_config = auth::registry_config_header(&auth::default_store_for_reading());
     let resp = client
-        .call(
+        .request(
             Method::POST,
             &format!("/build{}", query(&params)),
-            Some("application/x-tar"),
             full(ctx),
+            ReqOpts {
+                content_type: Some("application/x-tar"),
+                headers: vec![("X-Registry-Config", registry_config)],
+                ..Default::default()
+            },
         )
         .await?;
+    let resp = crate::client::check(resp).await?;
     // Like docker, -q buffers the build output: printed to stdout on
     // success (the daemon sends just the image id then), stderr on failure.
     let buf = SharedBuf::default();
