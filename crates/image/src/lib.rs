@@ -31,6 +31,7 @@ use engine_types::{ErrorKind, HasKind};
 
 mod archive;
 mod changes;
+mod commit;
 mod content;
 mod mount;
 pub mod reference;

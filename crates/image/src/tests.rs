@@ -1262,3 +1262,69 @@ fn push_of_an_imported_image_compresses_once() {
     assert_eq!(p2.layers[0].digest, l.digest);
     assert_eq!(p2.manifest, p.manifest);
 }
+
+#[test]
+fn commit_rw_layer_then_run_on_the_new_image() {
+    require_root!();
+    let (dir, s) = new_store();
+    let l1 = raw_tar(&[
+        E::File(b"keep", b"k"),
+        E::File(b"gone", b"g"),
+        E::Dir(b"d/"),
+        E::File(b"d/old", b"o"),
+    ]);
+    let id = make_image(&s, &[l1], Some("base:1"));
+    s.create_rw_layer("c1", &id).unwrap();
+    let target = dir.path().join("mnt");
+    s.mount_rw_layer("c1", &target).unwrap();
+    let guard = MountGuard(target.clone());
+    fs::write(target.join("new"), b"n").unwrap();
+    fs::hard_link(target.join("new"), target.join("new-link")).unwrap();
+    fs::remove_file(target.join("gone")).unwrap();
+    fs::remove_dir_all(target.join("d")).unwrap();
+    fs::create_dir(target.join("d")).unwrap();
+    fs::write(target.join("d/fresh"), b"f").unwrap();
+    std::os::unix::fs::symlink("/keep", target.join("sym")).unwrap();
+    drop(guard);
+
+    let mut cfg: serde_json::Value = serde_json::from_slice(&s.raw_config(&id).unwrap()).unwrap();
+    cfg["config"]["Cmd"] = serde_json::json!(["run"]);
+    let new = s.commit_rw_layer("c1", cfg).unwrap();
+    let img = s.get(&new).unwrap();
+    assert_eq!(img.layers.len(), 2);
+    assert_eq!(
+        img.config.config.as_ref().unwrap().cmd,
+        Some(vec!["run".to_string()])
+    );
+
+    s.create_rw_layer("c2", &new).unwrap();
+    let t2 = dir.path().join("mnt2");
+    s.mount_rw_layer("c2", &t2).unwrap();
+    let _g2 = MountGuard(t2.clone());
+    assert_eq!(fs::read(t2.join("keep")).unwrap(), b"k");
+    assert_eq!(fs::read(t2.join("new")).unwrap(), b"n");
+    assert_eq!(
+        fs::metadata(t2.join("new")).unwrap().ino(),
+        fs::metadata(t2.join("new-link")).unwrap().ino(),
+        "hard links stay links"
+    );
+    assert!(!t2.join("gone").exists(), "deletion carried as a whiteout");
+    assert!(
+        !t2.join("d/old").exists(),
+        "opaque dir hides the lower entries"
+    );
+    assert_eq!(fs::read(t2.join("d/fresh")).unwrap(), b"f");
+    assert_eq!(fs::read_link(t2.join("sym")).unwrap(), Path::new("/keep"));
+
+    // A tar stream as a layer (COPY), and a config-only image on the same layers.
+    let copy = raw_tar(&[E::Dir(b"app/"), E::File(b"app/x", b"x")]);
+    let cfg2: serde_json::Value = serde_json::from_slice(&s.raw_config(&new).unwrap()).unwrap();
+    let with_copy = s
+        .add_layer_tar(&mut Cursor::new(copy), cfg2.clone())
+        .unwrap();
+    assert_eq!(s.get(&with_copy).unwrap().layers.len(), 3);
+    let mut cfg3 = cfg2;
+    cfg3["config"]["Env"] = serde_json::json!(["A=1"]);
+    let only_cfg = s.put_config(&serde_json::to_vec(&cfg3).unwrap()).unwrap();
+    assert_eq!(s.get(&only_cfg).unwrap().layers.len(), 2);
+}
