@@ -132,9 +132,61 @@ pub async fn serve_listener_with(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let storage = Arc::new(Storage::open(config.root.clone()).await?);
-    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
-    let auth = Arc::new(auth::Auth::new(&config.auth, &config.root, tls.is_some())?);
+    Prepared::new(config).await?.serve(listener, shutdown).await
+}
+
+/// A server whose storage, TLS and auth are loaded and checked, not yet serving:
+/// lets a caller report configuration errors before announcing a URL.
+pub struct Prepared {
+    config: ServerConfig,
+    storage: Arc<Storage>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    auth: Arc<auth::Auth>,
+}
+
+impl Prepared {
+    /// Open the storage, load TLS files and the htpasswd file, set up the token key.
+    pub async fn new(config: ServerConfig) -> Result<Self, ServeError> {
+        let storage = Arc::new(Storage::open(config.root.clone()).await?);
+        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+        let auth = Arc::new(auth::Auth::new(&config.auth, &config.root, tls.is_some())?);
+        Ok(Prepared {
+            config,
+            storage,
+            tls,
+            auth,
+        })
+    }
+
+    /// Whether the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Serve on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Prepared {
+            config,
+            storage,
+            tls,
+            auth,
+        } = self;
+        serve_prepared(listener, config, storage, tls, auth, shutdown).await
+    }
+}
+
+async fn serve_prepared(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    storage: Arc<Storage>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    auth: Arc<auth::Auth>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     match storage.expire_uploads(config.upload_expiry).await {
         Ok(n) if n > 0 => tracing::info!(removed = n, "removed expired upload sessions"),
         Ok(_) => {}

@@ -147,13 +147,18 @@ pub async fn run(cmd: RegistryCmd) -> Result<i32> {
     match cmd {
         RegistryCmd::Serve(a) => {
             let config = a.server_config().context("registry configuration")?;
-            let listener = registry::bind(config.addr).await?;
-            let addr = listener.local_addr().context("listening address")?;
+            let addr = config.addr;
+            let server = registry::Prepared::new(config)
+                .await
+                .context("registry server")?;
+            let listener = registry::bind(addr).await?;
+            let local = listener.local_addr().context("listening address")?;
             println!(
                 "berth registry listening on {}",
-                registry::base_url(addr, config.tls.is_some())
+                registry::base_url(local, server.is_tls())
             );
-            registry::serve_listener_with(listener, config, shutdown_signal())
+            server
+                .serve(listener, shutdown_signal())
                 .await
                 .context("registry server")?;
             Ok(0)
