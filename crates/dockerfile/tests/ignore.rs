@@ -329,3 +329,66 @@ fn walker_helpers() {
         }
     }
 }
+
+#[test]
+fn docker_cli_observed_context() {
+    // The context the docker CLI 28.2 sent for this .dockerignore (observed
+    // with `docker build` + `docker export`, 2026-11-28), except for
+    // `vendor/pkg/LICENSE`: the CLI's walker skips `vendor/pkg` because its
+    // exception check is a literal prefix test (`vendor/*/LICENSE` does not
+    // start with `vendor/pkg/`), while an exception really re-includes it (as
+    // BuildKit's walker does). We keep the file.
+    let ignore = "# comment\ndocs\n!docs/README.md\nvendor\n!vendor/*/LICENSE\n/node_modules/\nbuild/\n!build/keep/x\n*.md\n!README*.md\nREADME-secret.md\n**/*.log\n!x.log\ntemp?\nsrc/.hidden\na/b/c/\n";
+    let all = [
+        ".dockerignore",
+        "Dockerfile",
+        "README-secret.md",
+        "README.md",
+        "a/b/c/d.txt",
+        "a/b/e.log",
+        "build/keep/x",
+        "build/keep/y",
+        "build/out.o",
+        "docs/README.md",
+        "docs/other.md",
+        "docs/sub/x.md",
+        "node_modules/x/y.js",
+        "notes.txt",
+        "src/.hidden/h",
+        "src/main.rs",
+        "temp",
+        "tempa",
+        "vendor/pkg/LICENSE",
+        "vendor/pkg/code.go",
+        "vendor/pkg/inner/LICENSE",
+        "x.log",
+    ];
+    let docker_kept = [
+        ".dockerignore",
+        "Dockerfile",
+        "README.md",
+        "build/keep/x",
+        "docs/README.md",
+        "notes.txt",
+        "src/main.rs",
+        "temp",
+        "x.log",
+    ];
+    let pm = IgnoreMatcher::from_dockerignore(ignore).unwrap();
+    let kept: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|path| {
+            let parts: Vec<&str> = path.split('/').collect();
+            let skipped = (1..parts.len()).any(|i| {
+                let dir = parts[..i].join("/");
+                pm.matches(&dir) && !pm.may_match_children(&dir)
+            });
+            !skipped && !pm.matches(path)
+        })
+        .collect();
+    let mut want: Vec<&str> = docker_kept.to_vec();
+    want.push("vendor/pkg/LICENSE");
+    want.sort();
+    assert_eq!(kept, want);
+}
