@@ -156,6 +156,31 @@ pub struct PullOptions {
     pub auth: RegistryAuth,
 }
 
+/// `POST /build` options (the classic builder's query parameters).
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    /// `t` (repeatable): names to tag the result with.
+    pub tags: Vec<String>,
+    /// `dockerfile`: path of the Dockerfile inside the context (default "Dockerfile").
+    pub dockerfile: Option<String>,
+    /// `buildargs` (JSON object; a null value means "take it from the environment",
+    /// which the CLI already resolved).
+    pub build_args: std::collections::BTreeMap<String, Option<String>>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    pub quiet: bool,
+    /// `labels` (JSON object).
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub platform: Option<String>,
+    /// `cachefrom` (JSON array of image names).
+    pub cache_from: Vec<String>,
+    /// `networkmode` for RUN steps: "default", "none", "host".
+    pub network_mode: Option<String>,
+    /// `X-Registry-Config`: credentials per registry for pulling base images.
+    pub auth_configs: std::collections::HashMap<String, RegistryAuth>,
+}
+
 /// A stream of Docker JSON messages (`{"status":…,"progressDetail":…,"id":…}`,
 /// `{"errorDetail":…,"error":…}`, `{"aux":…}`), one JSON document per line.
 pub type JsonStream = Pin<Box<dyn Stream<Item = serde_json::Value> + Send>>;
@@ -275,6 +300,8 @@ pub trait Backend: Send + Sync + 'static {
         tag: Option<String>,
         auth: RegistryAuth,
     ) -> Result<JsonStream, ApiError>;
+    /// `POST /build`: builds the context tar `context` (plain or compressed).
+    async fn build(&self, context: BodyReader, opts: BuildRequest) -> Result<JsonStream, ApiError>;
     /// `POST /auth`: checks credentials against a registry; returns an identity
     /// token when the registry hands one out.
     async fn registry_login(&self, auth: RegistryAuth) -> Result<Option<String>, ApiError>;

@@ -9,7 +9,11 @@ use axum::Json;
 use futures::{StreamExt, TryStreamExt};
 use tokio_util::io::StreamReader;
 
-use crate::backend::{BodyReader, ImportOptions, JsonStream, PullOptions, RegistryAuth};
+use std::collections::HashMap;
+
+use crate::backend::{
+    BodyReader, BuildRequest, ImportOptions, JsonStream, PullOptions, RegistryAuth,
+};
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::stream::json_line;
@@ -75,6 +79,78 @@ fn registry_auth(headers: &HeaderMap) -> Result<RegistryAuth, ApiError> {
                 .map_err(|_| ApiError::invalid("invalid X-Registry-Auth header: not ASCII"))?,
         ),
     }
+}
+
+/// `X-Registry-Config`: base64 JSON map of registry → credentials.
+fn registry_config(headers: &HeaderMap) -> Result<HashMap<String, RegistryAuth>, ApiError> {
+    use base64::Engine as _;
+    let Some(v) = headers.get("X-Registry-Config") else {
+        return Ok(HashMap::new());
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| ApiError::invalid("invalid X-Registry-Config header: not ASCII"))?
+        .trim();
+    if v.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let bytes = [
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+    ]
+    .iter()
+    .find_map(|e| e.decode(v).ok())
+    .ok_or_else(|| ApiError::invalid("invalid X-Registry-Config header: not base64"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid(format!("invalid X-Registry-Config header: {e}")))
+}
+
+fn json_query<T: serde::de::DeserializeOwned + Default>(
+    q: &Query,
+    key: &str,
+) -> Result<T, ApiError> {
+    match q.string(key).filter(|s| !s.is_empty()) {
+        None => Ok(T::default()),
+        Some(s) => serde_json::from_str(&s)
+            .map_err(|e| ApiError::invalid(format!("invalid {key} parameter: {e}"))),
+    }
+}
+
+/// `POST /build`: the classic builder (`DOCKER_BUILDKIT=0`).
+pub async fn build(
+    State(b): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(q.as_deref());
+    if q.string("version").as_deref() == Some("2") {
+        return Err(ApiError::not_implemented(
+            "BuildKit builds (version=2) are not supported by Berth: build with the classic builder (DOCKER_BUILDKIT=0)",
+        ));
+    }
+    if let Some(remote) = q.string("remote").filter(|r| !r.is_empty()) {
+        return Err(ApiError::not_implemented(format!(
+            "building from a remote context ({remote}) is not supported by Berth yet: clone or download it and build the directory"
+        )));
+    }
+    let opts = BuildRequest {
+        tags: q.all("t").into_iter().filter(|t| !t.is_empty()).collect(),
+        dockerfile: q.string("dockerfile").filter(|d| !d.is_empty()),
+        build_args: json_query(&q, "buildargs")?,
+        target: q.string("target").filter(|t| !t.is_empty()),
+        no_cache: q.bool("nocache")?,
+        pull: q.bool("pull")?,
+        quiet: q.bool("q")?,
+        labels: json_query(&q, "labels")?,
+        platform: q.string("platform").filter(|p| !p.is_empty()),
+        cache_from: json_query(&q, "cachefrom")?,
+        network_mode: q.string("networkmode").filter(|n| !n.is_empty()),
+        auth_configs: registry_config(req.headers())?,
+    };
+    let stream = b.build(body_reader(req.into_body()), opts).await?;
+    Ok(json_stream(stream))
 }
 
 /// `POST /auth`: checks the credentials against the registry.

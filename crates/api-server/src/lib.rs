@@ -56,6 +56,7 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         .route("/exec/{id}/resize", post(containers::exec_resize))
         .route("/exec/{id}/json", get(containers::exec_inspect))
         .route("/auth", post(images::auth))
+        .route("/build", post(images::build))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/load", post(images::load))
@@ -150,7 +151,7 @@ async fn common_headers(mut resp: Response) -> Response {
 const NOT_YET: &[&str] = &[
     "/networks",
     "/volumes",
-    "/build",
+    "/build/",
     "/session",
     "/grpc",
     "/swarm",

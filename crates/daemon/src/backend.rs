@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use api_server::backend::{
-    AttachOptions, Backend, BodyReader, ByteStream, ExecStartOptions, Filters, ImportOptions,
-    JsonStream, ListOptions, LogsOptions, LogsStream, PullOptions, RegistryAuth, StreamPlan,
-    WaitCondition, WaitResult,
+    AttachOptions, Backend, BodyReader, BuildRequest, ByteStream, ExecStartOptions, Filters,
+    ImportOptions, JsonStream, ListOptions, LogsOptions, LogsStream, PullOptions, RegistryAuth,
+    StreamPlan, WaitCondition, WaitResult,
 };
 use api_server::ApiError;
 use engine_types::models::{
@@ -248,6 +248,10 @@ impl Backend for DaemonBackend {
         auth: RegistryAuth,
     ) -> R<JsonStream> {
         Ok(self.0.image_push(name, tag, auth).await?)
+    }
+
+    async fn build(&self, context: BodyReader, opts: BuildRequest) -> R<JsonStream> {
+        Ok(self.0.build_image(context, opts).await?)
     }
 
     async fn registry_login(&self, auth: RegistryAuth) -> R<Option<String>> {

@@ -5,6 +5,7 @@
 
 mod attach;
 mod backend;
+mod build;
 pub mod config;
 pub mod container;
 pub mod error;

@@ -227,6 +227,28 @@ fn platform_parts(p: Option<&str>) -> Result<(String, String, Option<String>)> {
 }
 
 impl Daemon {
+    /// `RegistryConfig` of `/info`, as moby reports it: CIDRs and per-registry
+    /// index configs for the insecure registries (loopback always).
+    pub(crate) fn registry_config_info(&self) -> Value {
+        let mut cidrs = vec![json!("127.0.0.0/8"), json!("::1/128")];
+        let mut index = serde_json::Map::new();
+        index.insert(
+            "docker.io".into(),
+            json!({"Name": "docker.io", "Mirrors": [], "Secure": true, "Official": true}),
+        );
+        for r in &self.cfg.insecure_registries {
+            if r.contains('/') {
+                cidrs.push(json!(r));
+            } else {
+                index.insert(
+                    r.clone(),
+                    json!({"Name": r, "Mirrors": [], "Secure": false, "Official": false}),
+                );
+            }
+        }
+        json!({"IndexConfigs": index, "InsecureRegistryCIDRs": cidrs, "Mirrors": []})
+    }
+
     fn registry_client(&self) -> Result<distribution::Client> {
         if let Some(c) = self.registry.get() {
             return Ok(c.clone());
@@ -457,6 +479,9 @@ impl Daemon {
             )
             .await?;
         let chains = image::chain_ids(&res.diff_ids);
+        // moby says nothing per layer when the image is already here.
+        let config_id = res.manifest.config.digest.clone();
+        let image_here = self.blocking(move |s| s.get(&config_id)).await.is_ok();
         // One download per distinct blob; positions that share it reuse the file.
         let mut jobs: BTreeMap<String, (Descriptor, Vec<usize>)> = BTreeMap::new();
         for (i, layer) in res.manifest.layers.iter().enumerate() {
@@ -464,6 +489,9 @@ impl Daemon {
             let have = self
                 .blocking(move |s| s.has_layer_blob(&chain, &digest))
                 .await?;
+            if have && image_here {
+                continue;
+            }
             if have {
                 progress
                     .status(Some(&short(&layer.digest)), "Already exists")

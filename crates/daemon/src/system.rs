@@ -117,7 +117,7 @@ impl Daemon {
             "NCPU": ncpu,
             "MemTotal": mem_total(),
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": { "IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": [] },
+            "RegistryConfig": self.registry_config_info(),
             "GenericResources": null,
             "HttpProxy": "",
             "HttpsProxy": "",
