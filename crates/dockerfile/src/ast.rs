@@ -252,6 +252,60 @@ pub struct Run {
     pub security: SecurityMode,
 }
 
+/// What a `RUN` executes, once heredocs are taken into account (BuildKit's
+/// `dispatchRun`). Shell forms are still to be prefixed with the `SHELL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunScript {
+    /// No heredocs: the command as written.
+    Command(Command),
+    /// The command is one heredoc whose body (tabs stripped for `<<-`)
+    /// starts with `#!`: BuildKit writes the body to an executable file
+    /// `/dev/pipes/<name>` (mode 0755, mounted read-only) and runs `path`
+    /// through the shell. (BuildKit does this on Linux images only.)
+    ShebangFile {
+        /// The file name (the heredoc delimiter).
+        name: String,
+        /// Where BuildKit mounts it: `/dev/pipes/<name>`.
+        path: String,
+        /// The file content.
+        body: String,
+    },
+    /// The command is one heredoc: its body (tabs stripped for `<<-`) is
+    /// the shell script. Not expanded by the builder.
+    Script(String),
+    /// Heredocs used inside a longer command: the command line followed, for
+    /// each heredoc, by a newline, the body as written and the delimiter, for
+    /// the shell to interpret.
+    Reconstituted(String),
+}
+
+impl Run {
+    /// The command to execute with the heredocs applied, as BuildKit does.
+    pub fn script(&self) -> RunScript {
+        let (Command::Shell(line), Some(first)) = (&self.command, self.heredocs.first()) else {
+            return RunScript::Command(self.command.clone());
+        };
+        if crate::lines::heredoc_marker(line).is_some() {
+            let body = first.body();
+            if body.starts_with("#!") {
+                return RunScript::ShebangFile {
+                    name: first.name.clone(),
+                    path: format!("/dev/pipes/{}", first.name),
+                    body,
+                };
+            }
+            return RunScript::Script(body);
+        }
+        let mut full = line.clone();
+        for h in &self.heredocs {
+            full.push('\n');
+            full.push_str(&h.content);
+            full.push_str(&h.name);
+        }
+        RunScript::Reconstituted(full)
+    }
+}
+
 /// `RUN --network=...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkMode {

@@ -19,6 +19,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod ast;
 pub mod error;
@@ -32,8 +33,8 @@ mod words;
 
 pub use ast::{
     Add, ArgDecl, Command, Copy, Directive, Dockerfile, Healthcheck, HealthcheckConfig, Heredoc,
-    InlineSource, Instruction, Location, NetworkMode, Onbuild, Run, SecurityMode, Stage, Step,
-    Warning,
+    InlineSource, Instruction, Location, NetworkMode, Onbuild, Run, RunScript, SecurityMode, Stage,
+    Step, Warning,
 };
 pub use error::ParseError;
 pub use expand::{ExpandError, Lexer, Lookup, NoEnv};

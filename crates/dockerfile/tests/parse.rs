@@ -838,3 +838,46 @@ fn buildkit_compat_quirks() {
     };
     assert_eq!(c.from, None);
 }
+
+#[test]
+fn run_heredoc_scripts() {
+    use dockerfile::RunScript;
+    let script = |body: &str| {
+        let Instruction::Run(r) = one(body) else {
+            panic!()
+        };
+        r.script()
+    };
+    assert_eq!(
+        script("RUN echo hi"),
+        RunScript::Command(Command::Shell(s("echo hi")))
+    );
+    assert_eq!(
+        script("RUN [\"a\"]"),
+        RunScript::Command(Command::Exec(sv(&["a"])))
+    );
+    assert_eq!(
+        script("RUN <<EOF\n  mkdir -p foo/bar\nEOF"),
+        RunScript::Script(s("  mkdir -p foo/bar\n"))
+    );
+    assert_eq!(
+        script("RUN <<-EOF\n\tset -e\n\tEOF"),
+        RunScript::Script(s("set -e\n"))
+    );
+    assert_eq!(
+        script("RUN <<EOT\n#!/usr/bin/env python\nprint(\"hello world\")\nEOT"),
+        RunScript::ShebangFile {
+            name: s("EOT"),
+            path: s("/dev/pipes/EOT"),
+            body: s("#!/usr/bin/env python\nprint(\"hello world\")\n"),
+        }
+    );
+    assert_eq!(
+        script("RUN <<EOT bash\n  set -ex\nEOT"),
+        RunScript::Reconstituted(s("<<EOT bash\n  set -ex\nEOT"))
+    );
+    assert_eq!(
+        script("RUN <<FILE1 cat > file1 && <<-FILE2 cat > file2\nI am\nfirst\nFILE1\n\tI am\n\tsecond\n\tFILE2"),
+        RunScript::Reconstituted(s("<<FILE1 cat > file1 && <<-FILE2 cat > file2\nI am\nfirst\nFILE1\n\tI am\n\tsecond\nFILE2"))
+    );
+}
