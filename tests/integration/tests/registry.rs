@@ -318,3 +318,44 @@ fn reference_registry_with_and_without_htpasswd() {
     b.docker(&["pull", &r]).ok();
     assert_eq!(image_id(&a, &r), image_id(&b, &r));
 }
+
+#[test]
+fn berth_registry_token_auth_with_docker_login() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(pw) = htpasswd_file(tmp.path(), "bob", "hunter2") else {
+        return;
+    };
+    let cfg = tmp.path().join("registry.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[auth]\nmode = \"token\"\nhtpasswd = \"{}\"\nanonymous_pull = true\n[auth.token]\nexpiry = \"5m\"\n",
+            pw.display()
+        ),
+    )
+    .unwrap();
+    let reg = TestRegistry::berth(&["--config", cfg.to_str().unwrap()]);
+    let Some((a, r)) = daemon_with(&reg, "tok/bb:1") else {
+        return;
+    };
+    // Anonymous push is refused with a message that says to log in.
+    let out = a.docker(&["push", &r]).fail();
+    let text = format!("{}{}", out.out(), out.err()).to_lowercase();
+    assert!(
+        text.contains("unauthorized") || text.contains("login"),
+        "{out}"
+    );
+    let bad = a
+        .docker(&["login", "-u", "bob", "-p", "nope", &reg.host()])
+        .fail();
+    assert!(bad.err().to_lowercase().contains("unauthorized"), "{bad}");
+    a.docker(&["login", "-u", "bob", "-p", "hunter2", &reg.host()])
+        .ok();
+    let out = a.docker(&["push", &r]).ok();
+    assert!(out.out().contains("1: digest: sha256:"), "{out}");
+
+    // Anonymous pull is allowed by this registry's policy.
+    let b = TestDaemon::start();
+    b.berth(&["pull", &r]).ok();
+    assert_eq!(image_id(&a, &r), image_id(&b, &r));
+}
