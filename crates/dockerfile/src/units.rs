@@ -49,9 +49,7 @@ pub fn parse_go_duration_nanos(s: &str) -> Result<i128, UnitError> {
         rest = &rest[int_len..];
         // Fraction.
         let mut frac_part = "";
-        let mut had_dot = false;
         if let Some(r) = rest.strip_prefix('.') {
-            had_dot = true;
             let frac_len = r.bytes().take_while(u8::is_ascii_digit).count();
             frac_part = &r[..frac_len];
             rest = &r[frac_len..];
@@ -60,7 +58,6 @@ pub fn parse_go_duration_nanos(s: &str) -> Result<i128, UnitError> {
             // No digits at all (e.g. ".s" or "s").
             return Err(invalid());
         }
-        let _ = had_dot;
         // Unit.
         let unit_len = rest
             .char_indices()
@@ -102,7 +99,7 @@ pub fn parse_go_duration_nanos(s: &str) -> Result<i128, UnitError> {
         let mut value = int_val.checked_mul(scale).ok_or_else(invalid)?;
         if !frac_part.is_empty() {
             // Only the digits that still matter at nanosecond precision.
-            let digits: String = frac_part.chars().take(30).collect();
+            let digits: String = frac_part.chars().take(18).collect();
             let frac: i128 = digits.parse::<i128>().map_err(|_| invalid())?;
             let denom = 10i128.pow(digits.len() as u32);
             value += frac * scale / denom;

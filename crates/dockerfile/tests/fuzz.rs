@@ -290,3 +290,68 @@ fn hostile_inputs_are_bounded() {
     let df = parse(&big).unwrap();
     assert_eq!(df.stages[0].instructions.len(), 10_000);
 }
+
+#[test]
+fn value_parsers_never_panic() {
+    use dockerfile::mount::parse_mount;
+    use dockerfile::units::{
+        parse_go_bool, parse_go_duration, parse_go_duration_nanos, parse_go_int32, parse_go_uint,
+        parse_ram_in_bytes,
+    };
+    let mut rng = Rng(99);
+    const D: &[&str] = &[
+        "0",
+        "1",
+        "9",
+        "99999999999",
+        ".",
+        "-",
+        "+",
+        "h",
+        "m",
+        "s",
+        "ms",
+        "us",
+        "µs",
+        "ns",
+        "x",
+        "k",
+        "K",
+        "i",
+        "B",
+        " ",
+        "e",
+        "=",
+        ",",
+        "\"",
+        "type",
+        "cache",
+        "tmpfs",
+        "secret",
+        "ssh",
+        "target",
+        "size",
+        "mode",
+        "uid",
+        "gid",
+        "ro",
+        "rw",
+        "required",
+        "from",
+        "$",
+        "sharing",
+    ];
+    for _ in 0..20000 {
+        let w: String = (0..1 + rng.below(10)).map(|_| rng.pick(D)).collect();
+        let _ = parse_go_duration_nanos(&w);
+        let _ = parse_go_duration(&w);
+        let _ = parse_ram_in_bytes(&w);
+        let _ = parse_go_bool(&w);
+        let _ = parse_go_int32(&w);
+        let _ = parse_go_uint(&w, 8, 32);
+        let _ = parse_go_uint(&w, 10, 64);
+        type NoExpand = fn(&str) -> Result<String, String>;
+        let _ = parse_mount::<NoExpand>(&w, None);
+        let _ = parse_mount(&w, Some(|s: &str| Ok(s.replace('$', ""))));
+    }
+}
