@@ -103,7 +103,11 @@ impl ShimClient {
         req: &Request,
     ) -> Result<(Response, BufReader<OwnedReadHalf>, OwnedWriteHalf), ShimError> {
         let sock = self.state_dir.join(SOCKET);
-        let stream = UnixStream::connect(&sock)
+        let (path, _dir) = super::socket_path(&sock).map_err(|source| ShimError::Io {
+            context: format!("opening the directory of {}", sock.display()),
+            source,
+        })?;
+        let stream = UnixStream::connect(&path)
             .await
             .map_err(|source| ShimError::Io {
                 context: format!("connecting to {}", sock.display()),

@@ -190,6 +190,28 @@ pub(crate) const FRAME_STDOUT: u8 = 1;
 pub(crate) const FRAME_STDERR: u8 = 2;
 pub(crate) const FRAME_EXIT: u8 = 3;
 pub(crate) const SOCKET: &str = "shim.sock";
+
+/// A path for binding or connecting to the unix socket `path` that fits in
+/// `sun_path` (108 bytes): a long path goes through `/proc/<pid>/fd/<dir>/<name>`
+/// of an `O_PATH` descriptor of its directory, which must stay open (the returned
+/// file) while the path is used. Long exec roots then work.
+pub(crate) fn socket_path(path: &Path) -> std::io::Result<(PathBuf, Option<std::fs::File>)> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str().len() < 100 {
+        return Ok((path.to_path_buf(), None));
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok((path.to_path_buf(), None));
+    };
+    let d = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)?;
+    let short =
+        PathBuf::from(format!("/proc/{}/fd/{}", std::process::id(), d.as_raw_fd())).join(name);
+    Ok((short, Some(d)))
+}
 pub(crate) const EXIT_FILE: &str = "exit.json";
 pub(crate) const CONFIG_FILE: &str = "shim.json";
 
@@ -293,5 +315,28 @@ pub async fn spawn_shim(exe: &Path, cfg: &ShimConfig) -> Result<u32, ShimError> 
             let _ = child.start_kill();
             Err(ShimError::Spawn("shim did not become ready in 30s".into()))
         }
+    }
+}
+
+#[cfg(test)]
+mod socket_path_tests {
+    use super::socket_path;
+
+    #[test]
+    fn long_socket_paths_go_through_proc_fd() {
+        let tmp = tempfile::tempdir().unwrap();
+        let deep = tmp.path().join("x".repeat(60)).join("y".repeat(60));
+        std::fs::create_dir_all(&deep).unwrap();
+        let sock = deep.join("shim.sock");
+        assert!(sock.as_os_str().len() > 108);
+        let (p, dir) = socket_path(&sock).unwrap();
+        assert!(dir.is_some() && p.as_os_str().len() < 100, "{}", p.display());
+        let l = std::os::unix::net::UnixListener::bind(&p).unwrap();
+        assert!(sock.exists(), "the socket lives in the long directory");
+        let (p2, _d2) = socket_path(&sock).unwrap();
+        std::os::unix::net::UnixStream::connect(&p2).unwrap();
+        drop(l);
+        let short = tmp.path().join("s.sock");
+        assert_eq!(socket_path(&short).unwrap().0, short);
     }
 }

@@ -183,8 +183,9 @@ fn run(state_dir: &Path) -> Result<(), String> {
     }
     let sock = state_dir.join(SOCKET);
     let _ = std::fs::remove_file(&sock);
-    let listener =
-        UnixListener::bind(&sock).map_err(|e| format!("binding {}: {e}", sock.display()))?;
+    let listener = super::socket_path(&sock)
+        .and_then(|(p, _dir)| UnixListener::bind(p))
+        .map_err(|e| format!("binding {}: {e}", sock.display()))?;
     let _ = std::fs::write(state_dir.join("shim.pid"), std::process::id().to_string());
     let log = logs::LogWriter::open(&cfg.log_path, cfg.log_max_size, cfg.log_max_file)
         .map_err(|e| e.to_string())?;
