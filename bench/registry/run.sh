@@ -37,6 +37,8 @@ version: 0.1
 log:
   level: info
 storage:
+  cache:
+    blobdescriptor: inmemory
   filesystem:
     rootdirectory: $work/dreg
   delete:

@@ -484,3 +484,68 @@ async fn docker_push_pull_with_htpasswd() {
 async fn docker_push_pull_with_token_auth() {
     docker_test(AuthMode::Token).await;
 }
+
+// ---------------------------------------------------------------- the real binary
+
+/// `target/<profile>/berth` next to this test executable, if it was built.
+fn berth_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.parent()?.join("berth");
+    p.exists().then_some(p)
+}
+
+#[tokio::test]
+async fn berth_registry_serve_prints_url_and_stops_on_sigterm() {
+    let Some(berth) = berth_binary() else {
+        eprintln!("skipping: target/<profile>/berth is not built (cargo build -p berth)");
+        return;
+    };
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(&berth)
+        .args(["registry", "serve", "--addr", "127.0.0.1:0", "--root"])
+        .arg(dir.path().join("root"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let url = line
+        .strip_prefix("berth registry listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
+        "{url}"
+    );
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let resp = client
+        .get(format!("{url}/v2/").parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), hyper::StatusCode::OK);
+    drop(client);
+    let pid = child.id().unwrap().to_string();
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("berth exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        lines.next_line().await.unwrap(),
+        None,
+        "only one line on stdout"
+    );
+}
