@@ -28,6 +28,13 @@ pub struct BaseImage {
     pub config: serde_json::Value,
 }
 
+/// What [`BuildBackend::stat`] reports about a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathStat {
+    /// The path is a directory.
+    pub is_dir: bool,
+}
+
 /// Network of a `RUN` container (`RUN --network`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RunNetwork {
@@ -272,6 +279,42 @@ pub trait BuildBackend: Send + Sync {
     /// that is itself a symlink is followed (within the rootfs). A missing path
     /// gives [`BackendError::NotFound`].
     async fn export_path(&self, image: &str, path: &str) -> Result<BoxedRead, BackendError>;
+
+    /// Whether `path` (absolute) exists in `image`'s rootfs and is a
+    /// directory (a final symlink is followed within the rootfs). Used for
+    /// WORKDIR (create the directory only when missing) and COPY's "is the
+    /// destination an existing directory" rule.
+    ///
+    /// The default implementation reads the first tar header of
+    /// [`BuildBackend::export_path`]; backends should override it with a cheap
+    /// lookup.
+    async fn stat(&self, image: &str, path: &str) -> Result<Option<PathStat>, BackendError> {
+        let reader = match self.export_path(image, path).await {
+            Ok(r) => r,
+            Err(BackendError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        tokio::task::spawn_blocking(move || -> Result<Option<PathStat>, BackendError> {
+            let mut ar = tar::Archive::new(reader);
+            let io = |e: std::io::Error| BackendError::Other {
+                kind: ErrorKind::Internal,
+                message: format!("reading exported path: {e}"),
+                source: Some(Box::new(e)),
+            };
+            let mut entries = ar.entries().map_err(io)?;
+            match entries.next() {
+                None => Ok(None),
+                Some(e) => {
+                    let e = e.map_err(io)?;
+                    Ok(Some(PathStat {
+                        is_dir: e.header().entry_type().is_dir(),
+                    }))
+                }
+            }
+        })
+        .await
+        .map_err(|e| BackendError::other(ErrorKind::Internal, format!("stat task failed: {e}")))?
+    }
 
     /// Tags `image` as `reference` (`name[:tag]`, already validated by the
     /// caller; a missing tag means `latest`).

@@ -16,12 +16,18 @@ pub mod backend;
 pub mod error;
 pub mod output;
 
+mod config;
+mod context;
+mod copy;
+mod exec;
+mod glob;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use backend::{
-    BackendError, BaseImage, BoxedRead, BuildBackend, CacheSharing, MountSource, RunMount,
-    RunNetwork, RunRequest,
+    BackendError, BaseImage, BoxedRead, BuildBackend, CacheSharing, MountSource, PathStat,
+    RunMount, RunNetwork, RunRequest,
 };
 pub use error::BuildError;
 pub use output::Output;
@@ -83,4 +89,177 @@ pub struct BuildOptions {
 pub struct BuildResult {
     /// The final image id, `sha256:<hex>`.
     pub image_id: String,
+}
+
+/// Builds an image from a Dockerfile in `context`.
+///
+/// Streams Docker's JSON messages to `out` (`Step N/M : ...`, ` ---> Using
+/// cache`, ` ---> <id>`, RUN output through the backend, `{"aux":{"ID":...}}`,
+/// `Successfully built <id>` and `Successfully tagged <ref>`), tags the final
+/// image with every `opts.tags` entry and returns its id. On failure the
+/// error is also sent to `out` as the final `errorDetail` message (so the
+/// caller must not send it again) and returned.
+pub async fn build(
+    backend: &dyn BuildBackend,
+    context: BuildContext,
+    opts: BuildOptions,
+    out: &Output,
+) -> Result<BuildResult, BuildError> {
+    let res = build_inner(backend, context, &opts, out).await;
+    if let Err(e) = &res {
+        out.error(&e.to_string(), e.code());
+    }
+    res
+}
+
+async fn build_inner(
+    backend: &dyn BuildBackend,
+    context: BuildContext,
+    opts: &BuildOptions,
+    out: &Output,
+) -> Result<BuildResult, BuildError> {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+
+    let df_path = opts
+        .dockerfile_path
+        .clone()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "Dockerfile".to_string());
+    let df_name = df_path.clone();
+    let loaded = tokio::task::spawn_blocking(move || match context {
+        BuildContext::Dir(dir) => context::load_dir(&dir, &df_name),
+        BuildContext::Tar(r) => context::load_tar(r, &df_name),
+    })
+    .await
+    .map_err(|e| BuildError::Internal {
+        message: format!("context task: {e}"),
+    })??;
+    let text = match (&opts.dockerfile_content, &loaded.dockerfile) {
+        (Some(t), _) => t.clone(),
+        (None, Some(b)) => String::from_utf8_lossy(b).into_owned(),
+        (None, None) => {
+            return Err(BuildError::DockerfileMissing { path: df_path });
+        }
+    };
+    let df = dockerfile::parse(&text).map_err(|source| BuildError::Parse {
+        file: df_path.clone(),
+        source,
+    })?;
+    let step_out = if opts.quiet {
+        Output::discard()
+    } else {
+        out.clone()
+    };
+    // Global args.
+    let mut meta: Vec<(String, String)> = Vec::new();
+    let mut used = BTreeSet::new();
+    for a in &df.meta_args {
+        used.insert(a.name.clone());
+        let v = match opts.build_args.get(&a.name).cloned().flatten() {
+            Some(v) => Some(v),
+            None => match &a.default {
+                Some(d) => Some(
+                    dockerfile::expand::expand_word(d, df.escape, &meta)
+                        .map_err(|source| BuildError::Expand { line: 0, source })?,
+                ),
+                None => None,
+            },
+        };
+        if let Some(v) = v {
+            meta.push((a.name.clone(), v));
+        }
+    }
+    // Target and the stages it needs.
+    let target = match &opts.target {
+        Some(t) if !t.is_empty() => {
+            df.stage(t)
+                .map(|(i, _)| i)
+                .ok_or_else(|| BuildError::Invalid {
+                    message: format!("failed to reach build target {t} in Dockerfile"),
+                })?
+        }
+        _ => df.stages.len() - 1,
+    };
+    let bases: Vec<String> = df
+        .stages
+        .iter()
+        .map(|s| {
+            s.expanded_base(&meta, df.escape)
+                .map_err(|source| BuildError::Expand {
+                    line: s.location.start_line,
+                    source,
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut needed = BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if needed.insert(i) {
+            todo.extend(exec::stage_deps(&df, i, &bases));
+        }
+    }
+    // Step numbering (global ARGs are steps too, as in the classic builder).
+    let mut numbers = std::collections::BTreeMap::new();
+    let mut n = df.meta_args.len();
+    for &i in &needed {
+        numbers.insert(i, n + 1);
+        n += 1 + df.stages[i].instructions.len();
+    }
+    let total = n + usize::from(!opts.labels.is_empty());
+    for (k, a) in df.meta_args.iter().enumerate() {
+        let text = match &a.default {
+            Some(d) => format!("ARG {}={d}", a.name),
+            None => format!("ARG {}", a.name),
+        };
+        step_out.stream(format!("Step {}/{total} : {text}\n", k + 1));
+    }
+    let ctx = exec::Ctx {
+        backend,
+        tree: Arc::new(loaded.tree),
+        opts,
+        df: &df,
+        out: step_out.clone(),
+        meta,
+        used: Mutex::new(used),
+        failed: Mutex::new(None),
+        numbers,
+        total,
+        target,
+    };
+    let result = exec::run_stages(&ctx, &needed).await?;
+    // Unused build args.
+    let used = ctx.used.lock().map(|g| g.clone()).unwrap_or_default();
+    let unused: Vec<&String> = opts
+        .build_args
+        .keys()
+        .filter(|k| !used.contains(*k) && !exec::PREDEFINED_ARGS.contains(&k.as_str()))
+        .collect();
+    if !unused.is_empty() {
+        let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
+        step_out.stream(format!(
+            "[Warning] One or more build-args [{}] were not consumed\n",
+            names.join(" ")
+        ));
+    }
+    out.aux(serde_json::json!({ "ID": result.image_id }));
+    if opts.quiet {
+        out.stream(format!("{}\n", result.image_id));
+    } else {
+        let short: String = result
+            .image_id
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect();
+        out.stream(format!("Successfully built {short}\n"));
+    }
+    for t in &opts.tags {
+        backend
+            .tag(&result.image_id, t)
+            .await
+            .map_err(|source| BuildError::Backend { step: None, source })?;
+        step_out.stream(format!("Successfully tagged {t}\n"));
+    }
+    Ok(result)
 }

@@ -1,0 +1,553 @@
+//! The build context, indexed: every file, directory and symlink by its
+//! relative path, with metadata and lazily computed content hashes.
+//!
+//! A directory context is walked (never following symlinks); a tar context is
+//! read into memory. Entry names are cleaned; names that would leave the
+//! context (`..`) are refused. `.dockerignore` (or `<Dockerfile>.dockerignore`)
+//! excludes entries; the Dockerfile is read before exclusion.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use dockerfile::IgnoreMatcher;
+use sha2::{Digest, Sha256};
+
+use crate::error::BuildError;
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Kind {
+    File,
+    Dir,
+    Symlink(String),
+}
+
+/// Where a file's bytes are.
+#[derive(Debug, Clone)]
+pub(crate) enum Data {
+    None,
+    Mem(Arc<Vec<u8>>),
+    Host(PathBuf),
+}
+
+/// One context entry.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub kind: Kind,
+    /// Permission bits (incl. setuid/setgid/sticky).
+    pub mode: u32,
+    pub size: u64,
+    pub mtime: i64,
+    /// Device/inode/ctime of a host file (for the persistent hash cache).
+    pub stat_key: Option<(u64, u64, i64, i64)>,
+    pub data: Data,
+    hash: OnceLock<[u8; 32]>,
+}
+
+impl Entry {
+    fn new(kind: Kind, mode: u32, size: u64, mtime: i64, data: Data) -> Self {
+        Self {
+            kind,
+            mode: mode & 0o7777,
+            size,
+            mtime,
+            stat_key: None,
+            data,
+            hash: OnceLock::new(),
+        }
+    }
+
+    /// A root directory entry (0755).
+    pub fn dir_for_root() -> Self {
+        Self::new(Kind::Dir, 0o755, 0, 0, Data::None)
+    }
+
+    /// Opens the content of a file entry.
+    pub fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
+        match &self.data {
+            Data::None => Ok(Box::new(std::io::empty())),
+            Data::Mem(v) => Ok(Box::new(std::io::Cursor::new(ArcBytes(v.clone())))),
+            Data::Host(p) => Ok(Box::new(std::fs::File::open(p)?)),
+        }
+    }
+
+    /// The sha256 of the content (files), the link target (symlinks) or
+    /// nothing (directories); computed once.
+    pub fn content_hash(&self) -> std::io::Result<[u8; 32]> {
+        if let Some(h) = self.hash.get() {
+            return Ok(*h);
+        }
+        let h = match &self.kind {
+            Kind::File => {
+                let mut hasher = Sha256::new();
+                match &self.data {
+                    Data::Mem(v) => hasher.update(v.as_slice()),
+                    _ => {
+                        let mut r = self.open()?;
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = r.read(&mut buf)?;
+                            if n == 0 {
+                                break;
+                            }
+                            hasher.update(&buf[..n]);
+                        }
+                    }
+                }
+                hasher.finalize().into()
+            }
+            Kind::Symlink(t) => Sha256::digest(t.as_bytes()).into(),
+            Kind::Dir => [0u8; 32],
+        };
+        let _ = self.hash.set(h);
+        Ok(h)
+    }
+
+    /// Whether the hash is already known.
+    pub fn has_hash(&self) -> bool {
+        self.hash.get().is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ArcBytes(pub Arc<Vec<u8>>);
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+/// An indexed context (or a tree exported from an image).
+#[derive(Debug, Default)]
+pub(crate) struct Tree {
+    /// Relative, cleaned paths (`a/b`); the root is `""` (always present, a
+    /// directory).
+    pub entries: BTreeMap<String, Entry>,
+    /// Host directory of a directory context.
+    pub root: Option<PathBuf>,
+}
+
+/// Cleans a relative entry name: strips `/` and `./`, resolves `.`; `None`
+/// if it leaves the root.
+pub(crate) fn clean_rel(name: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in name.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            s => out.push(s),
+        }
+    }
+    Some(out.join("/"))
+}
+
+/// Parent of a relative path (`""` for top-level names).
+pub(crate) fn parent_of(p: &str) -> &str {
+    match p.rfind('/') {
+        Some(i) => &p[..i],
+        None => "",
+    }
+}
+
+impl Tree {
+    fn with_root_dir() -> Self {
+        let mut t = Tree::default();
+        t.entries.insert(
+            String::new(),
+            Entry::new(Kind::Dir, 0o755, 0, 0, Data::None),
+        );
+        t
+    }
+
+    /// Inserts an entry, creating missing parent directories.
+    pub fn insert(&mut self, path: String, e: Entry) {
+        let mut p = parent_of(&path).to_string();
+        let mut missing = Vec::new();
+        while !p.is_empty() && !self.entries.contains_key(&p) {
+            missing.push(p.clone());
+            p = parent_of(&p).to_string();
+        }
+        for m in missing {
+            self.entries
+                .insert(m, Entry::new(Kind::Dir, 0o755, 0, e.mtime, Data::None));
+        }
+        self.entries.insert(path, e);
+    }
+
+    /// Entries strictly below `dir` (all when `dir` is the root), in order.
+    pub fn children<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a String, &'a Entry)> {
+        let start = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.entries
+            .range(start.clone()..)
+            .skip_while(move |(k, _)| k.is_empty())
+            .take_while(move |(k, _)| k.starts_with(&start))
+    }
+
+    /// Resolves symlinks in `path` inside the tree (moby's
+    /// `FollowSymlinkInScope`, but refusing links that leave the tree).
+    /// Returns the resolved path; `Err(())` when a link leaves the tree.
+    pub fn resolve(&self, path: &str) -> Result<String, ()> {
+        let mut resolved = String::new();
+        let mut todo: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .rev()
+            .map(str::to_string)
+            .collect();
+        let mut hops = 0;
+        while let Some(seg) = todo.pop() {
+            if seg == ".." {
+                if resolved.is_empty() {
+                    return Err(());
+                }
+                resolved = parent_of(&resolved).to_string();
+                continue;
+            }
+            let cand = if resolved.is_empty() {
+                seg.clone()
+            } else {
+                format!("{resolved}/{seg}")
+            };
+            match self.entries.get(&cand).map(|e| &e.kind) {
+                Some(Kind::Symlink(target)) => {
+                    hops += 1;
+                    if hops > 255 {
+                        return Err(());
+                    }
+                    if target.starts_with('/') {
+                        // Absolute links are relative to the context root:
+                        // they leave it (moby would clamp; we refuse).
+                        return Err(());
+                    }
+                    for s in target.split('/').rev() {
+                        if !s.is_empty() && s != "." {
+                            todo.push(s.to_string());
+                        }
+                    }
+                }
+                _ => resolved = cand,
+            }
+        }
+        Ok(resolved)
+    }
+}
+
+/// Reads the patterns of `.dockerignore` (or `<dockerfile>.dockerignore`).
+fn ignore_matcher(
+    read: impl Fn(&str) -> Option<Vec<u8>>,
+    dockerfile: &str,
+) -> Result<Option<IgnoreMatcher>, BuildError> {
+    let specific = format!("{dockerfile}.dockerignore");
+    let content = read(&specific).or_else(|| read(".dockerignore"));
+    match content {
+        None => Ok(None),
+        Some(c) => {
+            let text = String::from_utf8_lossy(&c);
+            IgnoreMatcher::from_dockerignore(&text)
+                .map(Some)
+                .map_err(|source| BuildError::Ignore { source })
+        }
+    }
+}
+
+/// Removes ignored entries (entries whose ancestors are ignored go too,
+/// unless an exception re-includes them; directories holding kept entries
+/// stay).
+fn apply_ignore(tree: &mut Tree, m: &IgnoreMatcher) {
+    let drop: Vec<String> = tree
+        .entries
+        .iter()
+        .filter(|(k, e)| {
+            !k.is_empty() && m.matches(k) && !(e.kind == Kind::Dir && m.has_exclusions())
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in drop {
+        tree.entries.remove(&k);
+    }
+    if m.has_exclusions() {
+        // Ignored directories stay only when something below them is kept.
+        let dirs: Vec<String> = tree
+            .entries
+            .iter()
+            .filter(|(k, e)| !k.is_empty() && e.kind == Kind::Dir && m.matches(k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for d in dirs.into_iter().rev() {
+            if tree.children(&d).next().is_none() {
+                tree.entries.remove(&d);
+            }
+        }
+    }
+}
+
+/// A loaded context: the tree after `.dockerignore`, and the Dockerfile text.
+pub(crate) struct Loaded {
+    pub tree: Tree,
+    pub dockerfile: Option<Vec<u8>>,
+}
+
+/// Walks a directory context.
+pub(crate) fn load_dir(root: &Path, dockerfile: &str) -> Result<Loaded, BuildError> {
+    let ctx_err = |context: String| move |source| BuildError::Context { context, source };
+    let meta = std::fs::metadata(root)
+        .map_err(ctx_err(format!("reading build context {}", root.display())))?;
+    if !meta.is_dir() {
+        return Err(BuildError::Context {
+            context: format!("build context {}", root.display()),
+            source: std::io::Error::other("not a directory"),
+        });
+    }
+    let read = |rel: &str| -> Option<Vec<u8>> {
+        let rel = clean_rel(rel)?;
+        let p = root.join(&rel);
+        // Only regular files inside the context (no symlink escapes).
+        let m = std::fs::symlink_metadata(&p).ok()?;
+        if !m.is_file() {
+            return None;
+        }
+        std::fs::read(p).ok()
+    };
+    let df = read(dockerfile);
+    let matcher = ignore_matcher(read, dockerfile)?;
+    let mut tree = Tree::with_root_dir();
+    tree.root = Some(root.to_path_buf());
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let rd = std::fs::read_dir(&dir).map_err(ctx_err(format!("reading {}", dir.display())))?;
+        for de in rd {
+            let de = de.map_err(ctx_err(format!("reading {}", dir.display())))?;
+            let name = de.file_name();
+            let Some(name) = name.to_str() else {
+                return Err(BuildError::UnsafeContextPath {
+                    path: de.path().display().to_string(),
+                    reason: "file name is not UTF-8".into(),
+                });
+            };
+            let path = de.path();
+            let relp = if rel.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let m = std::fs::symlink_metadata(&path)
+                .map_err(ctx_err(format!("stat {}", path.display())))?;
+            let ft = m.file_type();
+            if let Some(mt) = &matcher {
+                if mt.matches(&relp) && !(ft.is_dir() && mt.may_match_children(&relp)) {
+                    continue;
+                }
+            }
+            let kind = if ft.is_dir() {
+                stack.push((path.clone(), relp.clone()));
+                Kind::Dir
+            } else if ft.is_symlink() {
+                let t = std::fs::read_link(&path)
+                    .map_err(ctx_err(format!("readlink {}", path.display())))?;
+                Kind::Symlink(t.to_string_lossy().into_owned())
+            } else if ft.is_file() {
+                Kind::File
+            } else {
+                // Sockets, fifos, devices are not part of a context.
+                continue;
+            };
+            let data = if kind == Kind::File {
+                Data::Host(path)
+            } else {
+                Data::None
+            };
+            let size = if kind == Kind::File { m.len() } else { 0 };
+            let mut e = Entry::new(kind, m.mode(), size, m.mtime(), data);
+            e.stat_key = Some((
+                m.dev(),
+                m.ino(),
+                m.mtime_nsec() + m.mtime() * 1_000_000_000,
+                m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+            ));
+            tree.entries.insert(relp, e);
+        }
+    }
+    if let Some(mt) = &matcher {
+        apply_ignore(&mut tree, mt);
+    }
+    Ok(Loaded {
+        tree,
+        dockerfile: df,
+    })
+}
+
+/// Reads a tar stream (plain or gzip) into a tree. Absolute names are made
+/// relative; names with `..` leaving the root are refused. Hard links become
+/// copies of their target's content.
+pub(crate) fn read_tar(reader: Box<dyn Read + Send>) -> Result<Tree, BuildError> {
+    let io = |context: &str| {
+        let context = context.to_string();
+        move |source| BuildError::Context { context, source }
+    };
+    let mut buf = std::io::BufReader::with_capacity(256 * 1024, reader);
+    let head = {
+        use std::io::BufRead;
+        buf.fill_buf()
+            .map_err(io("reading build context"))?
+            .to_vec()
+    };
+    let inner: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(buf))
+    } else {
+        Box::new(buf)
+    };
+    let mut ar = tar::Archive::new(inner);
+    let mut tree = Tree::with_root_dir();
+    let entries = ar.entries().map_err(io("reading build context"))?;
+    for ent in entries {
+        let mut ent = ent.map_err(io("reading build context"))?;
+        let raw = ent.path_bytes().into_owned();
+        let name = String::from_utf8(raw).map_err(|e| BuildError::UnsafeContextPath {
+            path: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            reason: "file name is not UTF-8".into(),
+        })?;
+        let Some(rel) = clean_rel(&name) else {
+            return Err(BuildError::UnsafeContextPath {
+                path: name,
+                reason: "path leaves the build context".into(),
+            });
+        };
+        let h = ent.header();
+        let mode = h.mode().unwrap_or(0o644);
+        let mtime = h.mtime().unwrap_or(0) as i64;
+        let et = h.entry_type();
+        let e = if et.is_dir() {
+            Entry::new(Kind::Dir, mode, 0, mtime, Data::None)
+        } else if et.is_symlink() {
+            let t = ent
+                .link_name()
+                .map_err(io("reading build context"))?
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Entry::new(Kind::Symlink(t), mode, 0, mtime, Data::None)
+        } else if et.is_hard_link() {
+            let t = ent
+                .link_name()
+                .map_err(io("reading build context"))?
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = clean_rel(&t).and_then(|t| tree.entries.get(&t));
+            match target {
+                Some(te) if te.kind == Kind::File => {
+                    Entry::new(Kind::File, mode, te.size, mtime, te.data.clone())
+                }
+                _ => {
+                    return Err(BuildError::UnsafeContextPath {
+                        path: name,
+                        reason: format!("hard link to missing file {t:?}"),
+                    })
+                }
+            }
+        } else if et.is_file() || et == tar::EntryType::Continuous {
+            let mut v = Vec::with_capacity(ent.size() as usize);
+            ent.read_to_end(&mut v)
+                .map_err(io("reading build context"))?;
+            Entry::new(
+                Kind::File,
+                mode,
+                v.len() as u64,
+                mtime,
+                Data::Mem(Arc::new(v)),
+            )
+        } else {
+            continue;
+        };
+        if rel.is_empty() {
+            if e.kind == Kind::Dir {
+                continue;
+            }
+            return Err(BuildError::UnsafeContextPath {
+                path: name,
+                reason: "the context root must be a directory".into(),
+            });
+        }
+        tree.insert(rel, e);
+    }
+    Ok(tree)
+}
+
+/// Loads a tar context: indexes it, takes the Dockerfile out, applies the
+/// ignore file.
+pub(crate) fn load_tar(
+    reader: Box<dyn Read + Send>,
+    dockerfile: &str,
+) -> Result<Loaded, BuildError> {
+    let mut tree = read_tar(reader)?;
+    let read = |rel: &str| -> Option<Vec<u8>> {
+        let rel = clean_rel(rel)?;
+        let e = tree.entries.get(&rel)?;
+        if e.kind != Kind::File {
+            return None;
+        }
+        let mut v = Vec::new();
+        e.open().ok()?.read_to_end(&mut v).ok()?;
+        Some(v)
+    };
+    let df = read(dockerfile);
+    let matcher = ignore_matcher(read, dockerfile)?;
+    if let Some(m) = &matcher {
+        apply_ignore(&mut tree, m);
+    }
+    Ok(Loaded {
+        tree,
+        dockerfile: df,
+    })
+}
+
+/// Hashes the given file entries, in parallel on the available cores, with
+/// the persistent cache `cache` (stat key -> hash) when given.
+pub(crate) fn hash_entries(entries: &[&Entry]) -> std::io::Result<()> {
+    let todo: Vec<&Entry> = entries
+        .iter()
+        .copied()
+        .filter(|e| e.kind == Kind::File && !e.has_hash())
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let total: u64 = todo.iter().map(|e| e.size).sum();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    if threads <= 1 || total < 1 << 20 {
+        for e in todo {
+            e.content_hash()?;
+        }
+        return Ok(());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for _ in 0..threads {
+            handles.push(s.spawn(|| -> std::io::Result<()> {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(e) = todo.get(i) else { return Ok(()) };
+                    e.content_hash()?;
+                }
+            }));
+        }
+        for h in handles {
+            match h.join() {
+                Ok(r) => r?,
+                Err(_) => return Err(std::io::Error::other("hashing thread panicked")),
+            }
+        }
+        Ok(())
+    })
+}
