@@ -785,6 +785,10 @@ fn mount_source(uri: &Uri) -> Option<String> {
         .map(crate::routes::percent_decode)
 }
 
+/// The authenticated user of a request, attached to its response for the request log.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub String);
+
 /// Where a request's rights come from.
 enum Grants {
     /// Basic credentials (or none): the policy decides.
@@ -862,7 +866,11 @@ pub async fn authorize(State(auth): State<Arc<Auth>>, mut req: Request, next: Ne
             }
         }
     }
-    next.run(req).await
+    let mut resp = next.run(req).await;
+    if let Some(u) = user {
+        resp.extensions_mut().insert(AuthUser(u));
+    }
+    resp
 }
 
 // ---------------------------------------------------------------- token endpoint

@@ -35,6 +35,10 @@
 //!
 //! `user = "*"` matches every authenticated user, `user = "anonymous"` the
 //! anonymous client. Durations are a number followed by `s`, `m`, `h` or `d`.
+//! Relative paths are relative to the configuration file's directory.
+//!
+//! In token mode, set `auth.token.realm` when clients reach the registry through a
+//! proxy or a name other than the one in their `Host` header.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -302,7 +306,24 @@ impl ConfigFile {
             file: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let mut f = Self::parse(&text, &path.display().to_string())?;
+        // Relative paths in the file are relative to the file's directory.
+        if let Some(base) = path.parent() {
+            for p in [
+                &mut f.root,
+                &mut f.htpasswd,
+                &mut f.tls_cert,
+                &mut f.tls_key,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        Ok(f)
     }
 
     /// Parse and validate TOML `text`; `file` names it in errors.
@@ -542,6 +563,22 @@ actions = ["pull", "push", "pull"]
         assert_eq!(c.auth.token.service, "svc");
         assert_eq!(c.auth.token.expiry, Duration::from_secs(600));
         assert_eq!(c.auth.access[0].actions, vec![Action::Pull, Action::Push]);
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("reg.toml");
+        std::fs::write(
+            &p,
+            "root = \"data\"\n[auth]\nhtpasswd = \"/abs/htpasswd\"\n",
+        )
+        .unwrap();
+        let f = ConfigFile::load(&p).unwrap();
+        assert_eq!(f.root, Some(dir.path().join("data")));
+        assert_eq!(f.htpasswd, Some(PathBuf::from("/abs/htpasswd")));
+        let e = ConfigFile::load(&dir.path().join("missing.toml")).unwrap_err();
+        assert!(e.to_string().contains("missing.toml"), "{e}");
     }
 
     #[test]

@@ -72,9 +72,15 @@ async fn log_requests(req: Request, next: Next) -> Response {
         "docker-distribution-api-version",
         HeaderValue::from_static("registry/2.0"),
     );
+    let user = resp
+        .extensions()
+        .get::<auth::AuthUser>()
+        .map(|u| u.0.clone())
+        .unwrap_or_default();
     tracing::info!(
         %method,
         %path,
+        %user,
         status = resp.status().as_u16(),
         duration_ms = start.elapsed().as_secs_f64() * 1000.0,
         "request"

@@ -40,7 +40,9 @@ cleanly on SIGTERM or SIGINT.
   [[auth.access]]                  # without rules, authenticated users may do anything
   user = \"alice\"                   # a user, \"*\" (any authenticated) or \"anonymous\"
   repository = \"team/*\"            # glob
-  actions = [\"pull\", \"push\"]       # pull | push | delete | catalog | *";
+  actions = [\"pull\", \"push\"]       # pull | push | delete | catalog | *
+
+Relative paths in the file are relative to its directory. Durations: 30s, 5m, 24h, 7d.";
 
 /// Command-line flags of `berth registry serve`.
 #[derive(Args, Debug)]
