@@ -444,6 +444,11 @@ fn docker_round_trip(d: &Dockerd, host: &str) {
         .docker(&["image", "inspect", "--format", "{{.Id}}", &image])
         .unwrap();
     assert!(id.trim().starts_with("sha256:"), "{id}");
+    // the pulled image runs
+    let out = d
+        .docker(&["run", "--rm", "--network", "none", &image, "echo", "pulled-ok"])
+        .unwrap();
+    assert_eq!(out.trim(), "pulled-ok");
     // a second push is all "layer already exists" (HEAD blob checks)
     let again = d.docker(&["push", &image]).unwrap();
     assert!(again.contains("exists"), "{again}");
