@@ -168,10 +168,8 @@ pub(crate) fn plan_tree(
             continue;
         };
         if e.kind == Kind::Dir {
-            if owner.explicit || chmod.is_some() {
-                if !dest_rel.is_empty() {
-                    plan.items.insert(dest_rel.clone(), mk(e, false)?);
-                }
+            if (owner.explicit || chmod.is_some()) && !dest_rel.is_empty() {
+                plan.items.insert(dest_rel.clone(), mk(e, false)?);
             }
             let prefix_len = if m.key.is_empty() { 0 } else { m.key.len() + 1 };
             for (k, ce) in tree.children(&m.key) {
