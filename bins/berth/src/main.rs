@@ -7,7 +7,6 @@ mod client;
 mod commands;
 mod format;
 mod jsonmessage;
-mod reference;
 mod stream;
 mod tty;
 

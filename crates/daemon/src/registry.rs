@@ -323,7 +323,7 @@ impl Daemon {
             None => {
                 return Err(DaemonError::Image(image::ImageError::NotFound(format!(
                     "repository {} has no tags",
-                    r.familiar_repo()
+                    r.familiar_name()
                 ))))
             }
         };
@@ -331,15 +331,15 @@ impl Daemon {
         let daemon = self.clone();
         tokio::spawn(async move {
             let pull_name = if all_tags {
-                r.familiar_repo()
+                r.familiar_name()
             } else {
-                first.reference.familiar()
+                first.reference.familiar_string()
             };
             let mut next = Some(first);
             let mut rest = refs.into_iter().skip(1);
             let mut any_changed = false;
             while let Some(res) = next.take() {
-                let what = res.reference.familiar();
+                let what = res.reference.familiar_string();
                 match daemon.pull_resolved(&repo, res, &progress, all_tags).await {
                     Ok(changed) => any_changed |= changed,
                     Err(e) => {
@@ -409,7 +409,7 @@ impl Daemon {
             return Err(DaemonError::Invalid(format!(
                 "unsupported manifest media type {:?} for {}",
                 m.media_type,
-                r.familiar()
+                r.familiar_string()
             )));
         }
         let manifest: ImageManifest = serde_json::from_slice(&m.bytes)
@@ -424,7 +424,7 @@ impl Daemon {
             if got_os != os || (!got_arch.is_empty() && got_arch != arch) {
                 return Err(DaemonError::Image(image::ImageError::NotFound(format!(
                     "image with reference {} was found but does not match the specified platform: wanted {os}/{arch}, actual: {got_os}/{got_arch}",
-                    r.familiar()
+                    r.familiar_string()
                 ))));
             }
         }
@@ -439,7 +439,7 @@ impl Daemon {
         if diff_ids.len() != manifest.layers.len() {
             return Err(DaemonError::Invalid(format!(
                 "image {} is inconsistent: its config lists {} layers, its manifest {}",
-                r.familiar(),
+                r.familiar_string(),
                 diff_ids.len(),
                 manifest.layers.len()
             )));
@@ -530,7 +530,7 @@ impl Daemon {
             })
             .await?;
         tracing::info!(
-            image = %r.familiar(),
+            image = %r.familiar_string(),
             bytes = total,
             secs = started.elapsed().as_secs_f64(),
             "layers pulled"
@@ -545,7 +545,7 @@ impl Daemon {
                 s.add_pulled_image(&config, &mdigest, &mbytes, &repo_name, tag.as_deref())
             })
             .await?;
-        tracing::info!(image = %r.familiar(), id = %pulled.id, "image pulled");
+        tracing::info!(image = %r.familiar_string(), id = %pulled.id, "image pulled");
         if !all_tags {
             progress
                 .status(None, &format!("Digest: {}", res.manifest_digest))
@@ -650,7 +650,7 @@ impl Daemon {
                     DaemonError::Image(image::ImageError::NotFound(_)) => {
                         DaemonError::Image(image::ImageError::NotFound(format!(
                             "An image does not exist locally with the tag: {}",
-                            r.familiar_repo()
+                            r.familiar_name()
                         )))
                     }
                     e => e,
@@ -661,7 +661,7 @@ impl Daemon {
         if images.is_empty() {
             return Err(DaemonError::Image(image::ImageError::NotFound(format!(
                 "An image does not exist locally with the tag: {}",
-                r.familiar_repo()
+                r.familiar_name()
             ))));
         }
         let repo = self.repository(&r, &auth, true)?;

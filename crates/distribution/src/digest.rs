@@ -119,26 +119,10 @@ pub fn check_repository_path(path: &str) -> Result<(), Error> {
     if path.is_empty() || path.len() > 255 {
         return Err(bad("must be 1 to 255 characters"));
     }
-    for comp in path.split('/') {
-        let b = comp.as_bytes();
-        let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-            return Err(bad(
-                "components must start and end with a lowercase letter or digit",
-            ));
-        }
-        if !b
-            .iter()
-            .all(|&c| alnum(c) || matches!(c, b'.' | b'_' | b'-'))
-        {
-            return Err(bad(
-                "only lowercase letters, digits, '.', '_', '-' and '/' are allowed",
-            ));
-        }
-        if comp.contains("..") || comp.contains("___") || comp.contains("._") || comp.contains("_.")
-        {
-            return Err(bad("invalid separator sequence"));
-        }
+    if !oci::reference::valid_repository_path(path) {
+        return Err(bad(
+            "components must be lowercase letters and digits, separated by '.', '_', '__' or dashes, and joined by '/'",
+        ));
     }
     Ok(())
 }

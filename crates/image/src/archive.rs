@@ -403,7 +403,7 @@ impl ImageStore {
             self.set_tag(t, &id)?;
             out.push(LoadedImage {
                 id: id.clone(),
-                reference: Some(t.familiar()),
+                reference: Some(t.familiar_string()),
             });
         }
         Ok(out)
@@ -628,7 +628,7 @@ pub(crate) fn save(
             );
             index.manifests.push(desc(Some(a)));
             if let (Some(top), Some(tag)) = (layer_descs.last(), &t.tag) {
-                repositories.entry(t.familiar_repo()).or_default().insert(
+                repositories.entry(t.familiar_name()).or_default().insert(
                     tag.clone(),
                     top.digest.trim_start_matches("sha256:").to_string(),
                 );
@@ -639,7 +639,7 @@ pub(crate) fn save(
             repo_tags: if img.tags.is_empty() {
                 None
             } else {
-                Some(img.tags.iter().map(|t| t.familiar()).collect())
+                Some(img.tags.iter().map(|t| t.familiar_string()).collect())
             },
             layers: layer_descs
                 .iter()

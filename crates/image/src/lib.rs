@@ -348,7 +348,7 @@ fn parse_config(bytes: &[u8]) -> Result<ImageConfig, ImageError> {
 
 fn familiar_of(full: &str) -> String {
     Reference::parse_normalized(full)
-        .map(|r| r.familiar())
+        .map(|r| r.familiar_string())
         .unwrap_or_else(|_| full.to_string())
 }
 
@@ -691,7 +691,7 @@ impl ImageStore {
             Err(e) => {
                 return match self.search_prefix(s)? {
                     Some(id) => Ok(id),
-                    None => Err(e),
+                    None => Err(e.into()),
                 }
             }
         };
@@ -722,7 +722,7 @@ impl ImageStore {
         if let Some(id) = self.search_prefix(s)? {
             return Ok(id);
         }
-        Err(no_such(&r.familiar()))
+        Err(no_such(&r.familiar_string()))
     }
 
     fn set_tag(&self, r: &Reference, id: &str) -> Result<(), ImageError> {
@@ -834,7 +834,7 @@ impl ImageStore {
         if let Some(r) = &reference {
             self.set_tag(r, &id)?;
         }
-        tracing::info!(id = %id, reference = ?reference.as_ref().map(|r| r.familiar()), "image imported");
+        tracing::info!(id = %id, reference = ?reference.as_ref().map(|r| r.familiar_string()), "image imported");
         self.get(&id)
     }
 
@@ -1029,7 +1029,7 @@ impl ImageStore {
                 canonical,
             };
             self.remove_ref(&r)?;
-            records.push(DeleteItem::Untagged(parsed.familiar()));
+            records.push(DeleteItem::Untagged(parsed.familiar_string()));
             refs = self.refs_of(&id)?;
             if !canonical {
                 let name = parsed.name();
@@ -1041,7 +1041,7 @@ impl ImageStore {
                     for x in refs {
                         if x.canonical && x.reference.name() == name {
                             self.remove_ref(&x)?;
-                            records.push(DeleteItem::Untagged(x.reference.familiar()));
+                            records.push(DeleteItem::Untagged(x.reference.familiar_string()));
                         } else {
                             remaining.push(x);
                         }
@@ -1059,7 +1059,7 @@ impl ImageStore {
             }
             for r in &refs {
                 self.remove_ref(r)?;
-                records.push(DeleteItem::Untagged(r.reference.familiar()));
+                records.push(DeleteItem::Untagged(r.reference.familiar_string()));
             }
         }
         if let Some(c) = self.check_delete_conflict(&id, !force, true, used_by)? {
@@ -1082,7 +1082,7 @@ impl ImageStore {
     ) -> Result<u64, ImageError> {
         for r in self.refs_of(id)? {
             self.remove_ref(&r)?;
-            records.push(DeleteItem::Untagged(r.reference.familiar()));
+            records.push(DeleteItem::Untagged(r.reference.familiar_string()));
         }
         let Some((bytes, _)) = self.image_row(id)? else {
             return Ok(0);

@@ -43,7 +43,7 @@ fn is_alnum_lower(c: u8) -> bool {
 }
 
 /// One path component: `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
-fn valid_path_component(s: &str) -> bool {
+pub fn valid_path_component(s: &str) -> bool {
     let b = s.as_bytes();
     if b.is_empty() || !is_alnum_lower(b[0]) || !is_alnum_lower(b[b.len() - 1]) {
         return false;
@@ -80,7 +80,7 @@ fn valid_path_component(s: &str) -> bool {
 
 /// A domain: host components (`[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?` joined
 /// by dots) or a bracketed IPv6 address, with an optional `:port`.
-fn valid_domain(s: &str) -> bool {
+pub fn valid_domain(s: &str) -> bool {
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let Some(end) = rest.find(']') else {
             return false;
@@ -115,7 +115,7 @@ fn valid_domain(s: &str) -> bool {
 }
 
 /// A tag: `[\w][\w.-]{0,127}`.
-fn valid_tag(s: &str) -> bool {
+pub fn valid_tag(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 128
@@ -125,7 +125,7 @@ fn valid_tag(s: &str) -> bool {
 }
 
 /// A digest: `algorithm:encoded`, sha256 with 64 lower-case hex digits.
-fn valid_digest(s: &str) -> bool {
+pub fn valid_digest(s: &str) -> bool {
     let Some((alg, hex)) = s.split_once(':') else {
         return false;
     };
@@ -144,16 +144,31 @@ fn valid_digest(s: &str) -> bool {
     alg_ok && hex_ok
 }
 
+/// A repository path: path components joined by `/`.
+pub fn valid_repository_path(s: &str) -> bool {
+    !s.is_empty() && s.split('/').all(valid_path_component)
+}
+
+/// A 64-character lower-case hex string (an image id without its algorithm).
+pub fn is_full_hex_id(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+}
+
 impl Reference {
+    /// `reference.ParseNormalizedNamed`, then Docker's default tag `latest` when
+    /// there is neither tag nor digest (`reference.TagNameOnly`).
+    pub fn parse(s: &str) -> Result<Reference, ReferenceError> {
+        Ok(Self::parse_normalized(s)?.tag_name_only())
+    }
+
     /// `reference.ParseNormalizedNamed`.
     pub fn parse_normalized(s: &str) -> Result<Reference, ReferenceError> {
         let format = || ReferenceError::Format {
             reference: s.to_string(),
         };
-        if s.len() == 64
-            && s.bytes()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        {
+        if is_full_hex_id(s) {
             return Err(ReferenceError::HexName {
                 reference: s.to_string(),
             });
@@ -275,6 +290,12 @@ impl Reference {
         format!("{}{}", self.familiar_name(), self.suffix())
     }
 
+    /// The fully qualified form with tag and digest:
+    /// `docker.io/library/busybox:latest` (same as `Display`).
+    pub fn full(&self) -> String {
+        format!("{}{}", self.name(), self.suffix())
+    }
+
     /// What the Engine API's `tag` parameter carries: the digest if there is
     /// one, else the tag (`latest` for a name-only reference).
     pub fn api_tag(&self) -> String {
@@ -289,7 +310,7 @@ impl Reference {
 impl fmt::Display for Reference {
     /// The fully qualified form: `docker.io/library/busybox:latest`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.name(), self.suffix())
+        f.write_str(&self.full())
     }
 }
 
@@ -351,5 +372,167 @@ mod tests {
         assert!(Reference::parse_normalized(&"a".repeat(64)).is_err());
         assert!(Reference::parse_normalized("a__b/c-_d").is_err());
         assert!(Reference::parse_normalized("a__b/c--d.e_f").is_ok());
+    }
+
+    const D: &str = "sha256:4b0e2ef32ca9b32ac1a8e5d5b1b7d4d1f6c7c5b1f1a0e6a7d6d0e9b2c3a4f5e6";
+
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+    );
+
+    #[test]
+    fn parse_table() {
+        let ok: &[Case] = &[
+            (
+                "busybox",
+                "docker.io",
+                "library/busybox",
+                Some("latest"),
+                None,
+                "busybox:latest",
+            ),
+            (
+                "busybox:1.36",
+                "docker.io",
+                "library/busybox",
+                Some("1.36"),
+                None,
+                "busybox:1.36",
+            ),
+            (
+                "library/busybox",
+                "docker.io",
+                "library/busybox",
+                Some("latest"),
+                None,
+                "busybox:latest",
+            ),
+            (
+                "docker.io/library/busybox:x",
+                "docker.io",
+                "library/busybox",
+                Some("x"),
+                None,
+                "busybox:x",
+            ),
+            (
+                "index.docker.io/busybox",
+                "docker.io",
+                "library/busybox",
+                Some("latest"),
+                None,
+                "busybox:latest",
+            ),
+            (
+                "user/app:v1",
+                "docker.io",
+                "user/app",
+                Some("v1"),
+                None,
+                "user/app:v1",
+            ),
+            (
+                "localhost:5000/a/b:t",
+                "localhost:5000",
+                "a/b",
+                Some("t"),
+                None,
+                "localhost:5000/a/b:t",
+            ),
+            (
+                "localhost/a",
+                "localhost",
+                "a",
+                Some("latest"),
+                None,
+                "localhost/a:latest",
+            ),
+            (
+                "myreg.example.com/x/y",
+                "myreg.example.com",
+                "x/y",
+                Some("latest"),
+                None,
+                "myreg.example.com/x/y:latest",
+            ),
+            (
+                "a-b.c-d/e__f",
+                "a-b.c-d",
+                "e__f",
+                Some("latest"),
+                None,
+                "a-b.c-d/e__f:latest",
+            ),
+            (
+                "my_app-1.x",
+                "docker.io",
+                "library/my_app-1.x",
+                Some("latest"),
+                None,
+                "my_app-1.x:latest",
+            ),
+        ];
+        for (input, domain, path, tag, digest, familiar) in ok {
+            let r = Reference::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(r.domain, *domain, "{input}");
+            assert_eq!(r.path, *path, "{input}");
+            assert_eq!(r.tag.as_deref(), *tag, "{input}");
+            assert_eq!(r.digest.as_deref(), *digest, "{input}");
+            assert_eq!(r.familiar_string(), *familiar, "{input}");
+        }
+        let r = Reference::parse(&format!("busybox@{D}")).unwrap();
+        assert_eq!(r.tag, None);
+        assert_eq!(r.digest.as_deref(), Some(D));
+        assert_eq!(r.full(), format!("docker.io/library/busybox@{D}"));
+        assert_eq!(r.familiar_string(), format!("busybox@{D}"));
+        assert_eq!(r.familiar_name(), "busybox");
+        let r = Reference::parse(&format!("localhost:5000/a/b:t@{D}")).unwrap();
+        assert_eq!(r.tag.as_deref(), Some("t"));
+        assert_eq!(r.full(), format!("localhost:5000/a/b:t@{D}"));
+        assert_eq!(
+            Reference::parse("busybox").unwrap().full(),
+            "docker.io/library/busybox:latest"
+        );
+    }
+
+    #[test]
+    fn parse_errors() {
+        let e = Reference::parse("BusyBox").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid reference format: repository name (library/BusyBox) must be lowercase"
+        );
+        assert!(Reference::parse("a/B:tag")
+            .unwrap_err()
+            .to_string()
+            .contains("must be lowercase"));
+        for bad in [
+            "",
+            "busybox:",
+            "busybox:-x",
+            "a//b",
+            "-a",
+            "a-",
+            "busybox@sha256:abc",
+            "busybox:tag:tag",
+            "bad host:5000/a",
+            "a/b c",
+            &format!("a:{}", "x".repeat(129)),
+        ] {
+            let e = Reference::parse(bad).unwrap_err();
+            assert!(!e.to_string().is_empty(), "{bad}");
+        }
+        let hex = "a".repeat(64);
+        assert!(Reference::parse(&hex)
+            .unwrap_err()
+            .to_string()
+            .contains("64-byte hexadecimal"));
+        // Uppercase in the domain part is fine (hosts are case-insensitive).
+        assert!(Reference::parse("MyReg.com/a").is_ok());
     }
 }

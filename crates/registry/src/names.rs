@@ -2,39 +2,9 @@
 
 use crate::error::{Error, Result};
 
-fn is_alnum_lower(c: u8) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit()
-}
-
-/// One path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
-fn valid_component(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.is_empty() || !is_alnum_lower(b[0]) || !is_alnum_lower(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if is_alnum_lower(b[i]) {
-            i += 1;
-            continue;
-        }
-        // separator run
-        let start = i;
-        while i < b.len() && !is_alnum_lower(b[i]) {
-            i += 1;
-        }
-        let sep = &s[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|c| c == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
 /// Repository name: components joined by `/`, at most 255 characters.
 pub fn validate_name(name: &str) -> Result<()> {
-    if name.len() > 255 || !name.split('/').all(valid_component) {
+    if name.len() > 255 || !oci::reference::valid_repository_path(name) {
         return Err(Error::NameInvalid {
             name: name.to_string(),
         });
@@ -44,13 +14,7 @@ pub fn validate_name(name: &str) -> Result<()> {
 
 /// Tag: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
 pub fn validate_tag(tag: &str) -> Result<()> {
-    let b = tag.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
-    if !ok {
+    if !oci::reference::valid_tag(tag) {
         return Err(Error::TagInvalid {
             tag: tag.to_string(),
         });

@@ -446,7 +446,15 @@ fn docker_round_trip(d: &Dockerd, host: &str) {
     assert!(id.trim().starts_with("sha256:"), "{id}");
     // the pulled image runs
     let out = d
-        .docker(&["run", "--rm", "--network", "none", &image, "echo", "pulled-ok"])
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &image,
+            "echo",
+            "pulled-ok",
+        ])
         .unwrap();
     assert_eq!(out.trim(), "pulled-ok");
     // a second push is all "layer already exists" (HEAD blob checks)

@@ -16,9 +16,9 @@ use super::opts::{timestamp_arg, ContainerOpts, ImageAndCommand};
 use super::{eprint_err, inspect_objects, InspectKind};
 use crate::client::{body_stream, daemon_error, empty, enc, query, Client, ReqOpts};
 use crate::format::{self, ellipsis, human_duration, short_id, status_string, JsonExt};
-use crate::reference::Reference;
 use crate::stream::{parse_detach_keys, pump_body, pump_input, pump_output, DetachWatch};
 use crate::tty;
+use oci::Reference;
 
 // ---------------------------------------------------------------------------
 // run / create

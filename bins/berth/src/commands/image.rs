@@ -19,7 +19,7 @@ use crate::client::{
     body_stream, daemon_error, empty, full, query, stream_body, Body, Client, ReqOpts,
 };
 use crate::format::{self, human_duration, human_size_prec, short_id, JsonExt};
-use crate::reference::Reference;
+use oci::Reference;
 
 // ---------------------------------------------------------------------------
 // JSON message streams (pull, push, load, import, build)
