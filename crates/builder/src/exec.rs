@@ -1484,11 +1484,10 @@ async fn prepare_copy<'a>(
             local.push(s.clone());
         }
     }
-    if !urls.is_empty() {
-        return Err(BuildError::NotImplemented {
-            what: format!("ADD of a URL ({})", urls.join(", ")),
-        }
-        .into());
+    let mut downloads = Vec::new();
+    for u in &urls {
+        ctx.out.stream(format!("Downloading {u}\n"));
+        downloads.push(crate::fetch::download(u).await?);
     }
     let tree = ctx.tree.clone();
     let matched = copy::match_sources(&tree, &local, ins, true)?;
@@ -1545,6 +1544,23 @@ async fn prepare_copy<'a>(
     .map_err(|e| BuildError::Internal {
         message: e.to_string(),
     })??;
+    for d in downloads {
+        // Like moby: mode 0600, named after the URL unless the destination
+        // names the file.
+        let target = if dest_dir || multi {
+            format!("{}/{}", dest_clean.trim_end_matches('/'), d.name)
+        } else {
+            dest_clean.clone()
+        };
+        copy::plan_bytes(
+            &mut plan,
+            &target,
+            d.data,
+            chmod.unwrap_or(0o600),
+            owner,
+            now_secs(),
+        );
+    }
     for src in &a.inline {
         let target = if dest_dir || multi {
             format!("{}/{}", dest_clean.trim_end_matches('/'), src.path)

@@ -20,6 +20,7 @@ mod config;
 mod context;
 mod copy;
 mod exec;
+mod fetch;
 mod glob;
 
 use std::collections::BTreeMap;

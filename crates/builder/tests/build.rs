@@ -598,17 +598,7 @@ async fn add_extracts_local_tar_gz() {
     std::io::Write::write_all(&mut gz, &raw).unwrap();
     std::fs::write(dir.path().join("a.tar.gz"), gz.finish().unwrap()).unwrap();
     std::fs::write(dir.path().join("plain.tar"), &raw).unwrap();
-    write_ctx(
-        dir.path(),
-        &[("Dockerfile", "FROM busybox\nADD a.tar.gz /x/\nADD plain.tar /y\nCOPY a.tar.gz /z/\nADD http://127.0.0.1:1/f /f\n")],
-    );
     let fake = Fake::new();
-    let b = run(&fake, dir.path(), BuildOptions::default()).await;
-    // URL download is refused clearly (not implemented).
-    assert_eq!(
-        b.err(),
-        "ADD of a URL (http://127.0.0.1:1/f) is not supported"
-    );
     write_ctx(
         dir.path(),
         &[(
@@ -835,4 +825,67 @@ async fn scratch_and_empty() {
     assert_eq!(img.config["os"], "linux");
     let (_f, _d, b) = quick(&[("Dockerfile", "FROM scratch\n")]).await;
     assert_eq!(b.err(), "No image was generated. Is your Dockerfile empty?");
+}
+
+async fn http_server() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = l.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap();
+                let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = req.split(' ').nth(1).unwrap_or("/").to_string();
+                let resp = match path.as_str() {
+                    "/files/data.txt" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_string(),
+                    "/chunked/c.txt" => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_string(),
+                    "/r" => "HTTP/1.1 302 Found\r\nLocation: /files/data.txt\r\nContent-Length: 0\r\n\r\n".to_string(),
+                    _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope".to_string(),
+                };
+                s.write_all(resp.as_bytes()).await.unwrap();
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn add_url_downloads() {
+    let port = http_server().await;
+    let df = format!(
+        "FROM busybox\nADD http://127.0.0.1:{port}/files/data.txt /d/\nADD http://127.0.0.1:{port}/r /named\nADD http://127.0.0.1:{port}/chunked/c.txt /c.txt\n"
+    );
+    let (fake, dir, b) = quick(&[("Dockerfile", &df)]).await;
+    let id = b.id();
+    assert_eq!(file_of(&fake, &id, "d/data.txt"), "hello");
+    assert_eq!(fake.img(&id).fs["d/data.txt"].mode, 0o600);
+    assert_eq!(file_of(&fake, &id, "named"), "hello");
+    assert_eq!(file_of(&fake, &id, "c.txt"), "abc");
+    // Same content: cached.
+    let b2 = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(b2.id(), id);
+    write_ctx(
+        dir.path(),
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD http://127.0.0.1:{port}/missing /x\n"),
+        )],
+    );
+    let b = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(
+        b.err(),
+        format!("failed to GET http://127.0.0.1:{port}/missing with status 404 Not Found: nope")
+    );
+    write_ctx(
+        dir.path(),
+        &[("Dockerfile", "FROM busybox\nADD https://127.0.0.1:1/x /x\n")],
+    );
+    let b = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(
+        b.err(),
+        "ADD of an https URL (https://127.0.0.1:1/x) is not supported"
+    );
 }
