@@ -551,3 +551,55 @@ pub(crate) fn hash_entries(entries: &[&Entry]) -> std::io::Result<()> {
         Ok(())
     })
 }
+
+/// Writes the entry `key` of `tree` (a file, or a directory with everything
+/// below it) to `dst` on the host, never following symlinks; used to bind
+/// parts of an in-memory (tar) context into RUN containers.
+pub(crate) fn materialize(tree: &Tree, key: &str, dst: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let write_one = |e: &Entry, path: &Path| -> std::io::Result<()> {
+        match &e.kind {
+            Kind::Dir => std::fs::create_dir_all(path)?,
+            Kind::Symlink(t) => std::os::unix::fs::symlink(t, path)?,
+            Kind::File => {
+                let mut r = e.open()?;
+                let mut f = std::fs::File::create(path)?;
+                std::io::copy(&mut r, &mut f)?;
+            }
+        }
+        if !matches!(e.kind, Kind::Symlink(_)) {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(e.mode))?;
+        }
+        Ok(())
+    };
+    let Some(top) = tree.entries.get(key) else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{key} not in the build context"),
+        ));
+    };
+    if top.kind == Kind::Dir {
+        std::fs::create_dir_all(dst)?;
+        let prefix = if key.is_empty() { 0 } else { key.len() + 1 };
+        let children: Vec<(&String, &Entry)> = tree.children(key).collect();
+        // Directories first (parents before children), then the rest, then
+        // the directory modes (a read-only directory would block writes).
+        for (k, e) in children.iter().filter(|(_, e)| e.kind == Kind::Dir) {
+            std::fs::create_dir_all(dst.join(&k[prefix..]))?;
+            let _ = e;
+        }
+        for (k, e) in children.iter().filter(|(_, e)| e.kind != Kind::Dir) {
+            write_one(e, &dst.join(&k[prefix..]))?;
+        }
+        for (k, e) in children.iter().filter(|(_, e)| e.kind == Kind::Dir).rev() {
+            std::fs::set_permissions(
+                dst.join(&k[prefix..]),
+                std::fs::Permissions::from_mode(e.mode),
+            )?;
+        }
+        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(top.mode))?;
+        Ok(())
+    } else {
+        write_one(top, dst)
+    }
+}

@@ -290,7 +290,9 @@ enum Commit {
     /// Config only (empty layer).
     Config,
     /// A RUN container.
-    Run(RunRequest, String),
+    /// The request, the command as shown in errors, and binds of a tar
+    /// context to write out on a miss (mount index, context key).
+    Run(RunRequest, String, Vec<(usize, String)>),
     /// A layer of files, made on a miss.
     Layer(LayerJob),
 }
@@ -514,7 +516,32 @@ async fn run_step<'a>(
                 .await
                 .map_err(backend_err(&step.original))?
         }
-        Commit::Run(req, display) => {
+        Commit::Run(mut req, display, pending) => {
+            // Binds of an in-memory context: write them out for this run.
+            let mut guards = Vec::new();
+            for (idx, key) in pending {
+                let tree = ctx.tree.clone();
+                let (guard, path) = tokio::task::spawn_blocking(move || {
+                    let dir = tempfile::Builder::new()
+                        .prefix("berth-build-bind-")
+                        .tempdir()?;
+                    let path = dir.path().join("src");
+                    crate::context::materialize(&tree, &key, &path)?;
+                    Ok::<_, std::io::Error>((dir, path))
+                })
+                .await
+                .map_err(|e| BuildError::Internal {
+                    message: e.to_string(),
+                })?
+                .map_err(|source| BuildError::Context {
+                    context: "writing a RUN --mount=type=bind source".into(),
+                    source,
+                })?;
+                if let Some(m) = req.mounts.get_mut(idx) {
+                    m.source = MountSource::Context { path };
+                }
+                guards.push(guard);
+            }
             config::push_history(&mut newcfg, &p.created_by, false);
             let Some(parent) = parent.as_deref() else {
                 // A RUN on scratch: an empty rootfs has no shell; the engine
@@ -526,7 +553,9 @@ async fn run_step<'a>(
                 }
                 .into());
             };
-            match ctx.backend.run(parent, req, newcfg.clone(), out).await {
+            let res = ctx.backend.run(parent, req, newcfg.clone(), out).await;
+            drop(guards);
+            match res {
                 Ok(id) => id,
                 Err(BackendError::RunFailed { code, tail }) => {
                     return Err(BuildError::RunFailed {
@@ -1117,6 +1146,7 @@ async fn prepare_run<'a>(
     };
     let mut mounts = Vec::new();
     let mut mount_keys = Vec::new();
+    let mut pending = Vec::new();
     for m in &r.mounts {
         let target = m.target.clone().map(|t| abs_path(&st.workdir(), &t));
         let target_or = |d: String| target.clone().unwrap_or(d);
@@ -1138,12 +1168,6 @@ async fn prepare_run<'a>(
                                 instruction: "RUN --mount",
                                 path: src.clone(),
                             })?;
-                    let Some(root) = &ctx.tree.root else {
-                        return Err(BuildError::NotImplemented {
-                            what: "RUN --mount=type=bind from a tar build context".into(),
-                        }
-                        .into());
-                    };
                     if !ctx.tree.entries.contains_key(&resolved) {
                         return Err(BuildError::SourceNotFound {
                             instruction: "RUN --mount",
@@ -1175,8 +1199,16 @@ async fn prepare_run<'a>(
                         source,
                     })?;
                     mount_keys.push(copy::plan_digest(&plan));
-                    MountSource::Context {
-                        path: root.join(&resolved),
+                    match &ctx.tree.root {
+                        Some(root) => MountSource::Context {
+                            path: root.join(&resolved),
+                        },
+                        None => {
+                            pending.push((mounts.len(), resolved.clone()));
+                            MountSource::Context {
+                                path: std::path::PathBuf::new(),
+                            }
+                        }
                     }
                 }
                 Some(f) => {
@@ -1274,7 +1306,7 @@ async fn prepare_run<'a>(
     Ok(Prepared {
         edits: Edits::default(),
         created_by,
-        commit: Commit::Run(req, display),
+        commit: Commit::Run(req, display, pending),
         key,
     })
 }

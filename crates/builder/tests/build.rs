@@ -889,3 +889,112 @@ async fn add_url_downloads() {
         "ADD of an https URL (https://127.0.0.1:1/x) is not supported"
     );
 }
+
+#[tokio::test]
+async fn bind_mount_from_tar_context_is_written_out() {
+    use std::sync::Mutex;
+    // A backend wrapper that checks the bound directory during run().
+    struct Check {
+        inner: Arc<Fake>,
+        seen: Mutex<Vec<String>>,
+    }
+    #[async_trait::async_trait]
+    impl builder::BuildBackend for Check {
+        async fn image(
+            &self,
+            r: &str,
+            p: Option<&str>,
+            pull: bool,
+            o: &Output,
+        ) -> Result<builder::BaseImage, builder::BackendError> {
+            self.inner.image(r, p, pull, o).await
+        }
+        async fn run(
+            &self,
+            parent: &str,
+            run: builder::RunRequest,
+            c: Value,
+            o: &Output,
+        ) -> Result<String, builder::BackendError> {
+            for m in &run.mounts {
+                if let builder::MountSource::Context { path } = &m.source {
+                    let f = std::fs::read_to_string(path.join("f")).unwrap();
+                    let link = std::fs::read_link(path.join("l")).unwrap();
+                    self.seen
+                        .lock()
+                        .unwrap()
+                        .push(format!("{f}|{}", link.display()));
+                }
+            }
+            self.inner.run(parent, run, c, o).await
+        }
+        async fn add_layer(
+            &self,
+            p: Option<&str>,
+            t: builder::BoxedRead,
+            c: Value,
+        ) -> Result<String, builder::BackendError> {
+            self.inner.add_layer(p, t, c).await
+        }
+        async fn commit_config(
+            &self,
+            p: Option<&str>,
+            c: Value,
+        ) -> Result<String, builder::BackendError> {
+            self.inner.commit_config(p, c).await
+        }
+        async fn export_path(
+            &self,
+            i: &str,
+            p: &str,
+        ) -> Result<builder::BoxedRead, builder::BackendError> {
+            self.inner.export_path(i, p).await
+        }
+        async fn tag(&self, i: &str, r: &str) -> Result<(), builder::BackendError> {
+            self.inner.tag(i, r).await
+        }
+        async fn cache_get(&self, k: &str) -> Result<Option<String>, builder::BackendError> {
+            self.inner.cache_get(k).await
+        }
+        async fn cache_put(&self, k: &str, i: &str) -> Result<(), builder::BackendError> {
+            self.inner.cache_put(k, i).await
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_ctx(
+        dir.path(),
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nRUN --mount=type=bind,source=d,target=/d true\n",
+            ),
+            ("d/f", "content"),
+            ("d/l", "->f"),
+        ],
+    );
+    let mut b = tar::Builder::new(Vec::new());
+    b.follow_symlinks(false);
+    b.append_dir_all(".", dir.path()).unwrap();
+    let raw = b.into_inner().unwrap();
+    let check = Check {
+        inner: Fake::new(),
+        seen: Mutex::new(vec![]),
+    };
+    build(
+        &check,
+        BuildContext::Tar(Box::new(std::io::Cursor::new(raw))),
+        BuildOptions::default(),
+        &Output::discard(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(*check.seen.lock().unwrap(), vec!["content|f".to_string()]);
+    let runs = check.inner.runs.lock().unwrap().clone();
+    let builder::MountSource::Context { path } = &runs[0].mounts[0].source else {
+        panic!()
+    };
+    assert!(
+        !path.exists(),
+        "temporary bind source removed after the run"
+    );
+}
