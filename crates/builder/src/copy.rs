@@ -28,6 +28,9 @@ pub(crate) struct Item {
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
     pub items: BTreeMap<String, Item>,
+    /// One flag per source copied (true: a directory), for the history text
+    /// (`file:`, `dir:` or `multi:`).
+    pub sources: Vec<bool>,
 }
 
 /// Options that shape a plan.
@@ -167,6 +170,7 @@ pub(crate) fn plan_tree(
         let Some(e) = tree.entries.get(&m.key) else {
             continue;
         };
+        plan.sources.push(e.kind == Kind::Dir);
         if e.kind == Kind::Dir {
             if (owner.explicit || chmod.is_some()) && !dest_rel.is_empty() {
                 plan.items.insert(dest_rel.clone(), mk(e, false)?);
@@ -198,6 +202,7 @@ pub(crate) fn plan_bytes(
     mtime: i64,
 ) {
     let hash: [u8; 32] = Sha256::digest(&data).into();
+    plan.sources.push(false);
     plan.items.insert(
         dest.trim_start_matches('/').to_string(),
         Item {

@@ -309,6 +309,8 @@ enum LayerJob {
         owner: Owner,
         chmod: Option<u32>,
         instruction: &'static str,
+        /// `--chown=...` as moby prints it in history (or empty).
+        chown_txt: String,
     },
 }
 
@@ -428,6 +430,16 @@ async fn run_stage<'a>(
             }
         })?;
         if let Some(step) = parsed.stages.first().and_then(|s| s.instructions.first()) {
+            // The classic builder shows (and records) the labels unquoted.
+            let shown: Vec<String> = ctx
+                .opts
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let mut step = step.clone();
+            step.original = format!("LABEL {}", shown.join(" "));
+            let step = &step;
             n += 1;
             run_step(ctx, i, &prev, &mut st, step, Some(n)).await?;
         }
@@ -579,6 +591,7 @@ async fn run_step<'a>(
                     owner,
                     chmod,
                     instruction,
+                    chown_txt,
                 } => {
                     let plan = export_plan(
                         ctx,
@@ -593,7 +606,10 @@ async fn run_step<'a>(
                     .await?;
                     let digest = copy::plan_digest(&plan);
                     let what = copy_hash_label(&plan, &digest);
-                    let cb = st.nop_str(&format!("{instruction} {what} in {} ", p.created_by));
+                    let cb = st.nop_str(&format!(
+                        "{instruction} {chown_txt}{what} in {} ",
+                        p.created_by
+                    ));
                     (plan, cb)
                 }
             };
@@ -615,12 +631,12 @@ async fn run_step<'a>(
     Ok(())
 }
 
+/// moby's source label in COPY/ADD history: `file:`, `dir:` or `multi:`.
 fn copy_hash_label(plan: &Plan, digest: &str) -> String {
-    let files = plan.items.values().filter(|i| i.kind != Kind::Dir).count();
-    if plan.items.len() == 1 && files == 1 {
-        format!("file:{digest}")
-    } else {
-        format!("dir:{digest}")
+    match plan.sources.as_slice() {
+        [false] => format!("file:{digest}"),
+        [true] => format!("dir:{digest}"),
+        _ => format!("multi:{digest}"),
     }
 }
 
@@ -728,10 +744,12 @@ async fn prepare<'a>(
                 .get("ExposedPorts")
                 .cloned()
                 .unwrap_or(Value::Null);
+            let mut sorted = ports.clone();
+            sorted.sort();
             cfg_only(
                 st,
                 Edits::default().set("ExposedPorts", v),
-                format!("EXPOSE {}", ports.join(" ")),
+                format!("EXPOSE {}", sorted.join(" ")),
             )
         }
         Instruction::Volume(vols) => {
@@ -768,11 +786,17 @@ async fn prepare<'a>(
                 format!("STOPSIGNAL {s}"),
             )
         }
-        Instruction::Shell(sh) => cfg_only(
-            st,
-            Edits::default().set("Shell", json!(sh)),
-            format!("SHELL {}", go_quote_list(&sh)),
-        ),
+        Instruction::Shell(sh) => {
+            // moby records SHELL with the new shell already in effect.
+            let created_by = format!("{} #(nop)  SHELL [{}]", sh.join(" "), sh.join(" "));
+            let key = key_of(st, "config", &created_by, &[]);
+            Some(Prepared {
+                edits: Edits::default().set("Shell", json!(sh)),
+                created_by,
+                commit: Commit::Config,
+                key,
+            })
+        }
         Instruction::Cmd(c) => {
             let cmd = resolve_cmd(st, &c);
             st.cmd_set = true;
@@ -804,7 +828,7 @@ async fn prepare<'a>(
             let (v, text) = match h {
                 Healthcheck::None => (
                     json!({"Test": ["NONE"]}),
-                    "&{[\"NONE\"] \"0s\" \"0s\" \"0s\" \"0s\" '\\x00'}".to_string(),
+                    "&{[\"NONE\"] \"0s\" \"0s\" \"0s\" '\\x00'}".to_string(),
                 ),
                 Healthcheck::Check(c) => {
                     let test = c.test();
@@ -829,12 +853,11 @@ async fn prepare<'a>(
                         }
                     }
                     let text = format!(
-                        "&{{{} {} {} {} {} '\\x{:02x}'}}",
+                        "&{{{} {} {} {} '\\x{:02x}'}}",
                         go_quote_list(&test),
                         go_quote(&go_duration(dur(c.interval))),
                         go_quote(&go_duration(dur(c.timeout))),
                         go_quote(&go_duration(dur(c.start_period))),
-                        go_quote(&go_duration(dur(c.start_interval))),
                         c.retries.unwrap_or(0)
                     );
                     (Value::Object(o), text)
@@ -1472,6 +1495,12 @@ async fn prepare_copy<'a>(
         "{:?}|{:?}|{}:{}:{}",
         a.chown, a.chmod, owner.uid, owner.gid, owner.explicit
     );
+    // moby writes the --chown flag glued to the hash (`--chown=a:bfile:...`).
+    let chown_txt = a
+        .chown
+        .as_deref()
+        .map(|c| format!("--chown={c}"))
+        .unwrap_or_default();
     if let Some(from) = &a.from {
         let image = from_image(ctx, i, prev, st, from).await?;
         let key = key_of(
@@ -1497,6 +1526,7 @@ async fn prepare_copy<'a>(
                 owner,
                 chmod,
                 instruction: ins,
+                chown_txt,
             }),
             key,
         });
@@ -1609,12 +1639,8 @@ async fn prepare_copy<'a>(
         );
     }
     let digest = copy::plan_digest(&plan);
-    let label = if nsrc > 1 {
-        format!("multi:{digest}")
-    } else {
-        copy_hash_label(&plan, &digest)
-    };
-    let created_by = st.nop_str(&format!("{ins} {label} in {} ", a.dest));
+    let label = copy_hash_label(&plan, &digest);
+    let created_by = st.nop_str(&format!("{ins} {chown_txt}{label} in {} ", a.dest));
     let key = key_of(
         st,
         "copy",

@@ -181,16 +181,16 @@ ONBUILD RUN echo child
         ("/bin/sh -c #(nop)  ENV A=1 B=two words", true),
         ("/bin/sh -c #(nop)  ENV C=1x", true),
         ("/bin/sh -c #(nop)  LABEL version=1.0 desc=two words", true),
-        ("/bin/sh -c #(nop)  EXPOSE 80 53/udp 8000-8001", true),
+        ("/bin/sh -c #(nop)  EXPOSE 53/udp 80 8000-8001", true),
         ("/bin/sh -c #(nop)  VOLUME [/data /other]", true),
         ("/bin/sh -c #(nop)  USER app:app", true),
         ("/bin/sh -c #(nop) WORKDIR /srv", false),
         ("/bin/sh -c #(nop) WORKDIR /srv/sub", false),
         ("/bin/sh -c #(nop)  STOPSIGNAL SIGKILL", true),
-        ("/bin/sh -c #(nop)  SHELL [\"/bin/bash\" \"-c\"]", true),
+        ("/bin/bash -c #(nop)  SHELL [/bin/bash -c]", true),
         ("/bin/bash -c #(nop)  CMD [\"/bin/bash\" \"-c\" \"echo $A\"]", true),
         (
-            "/bin/bash -c #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"curl -f http://localhost/\"] \"30s\" \"3s\" \"0s\" \"0s\" '\\x02'}",
+            "/bin/bash -c #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"curl -f http://localhost/\"] \"30s\" \"3s\" \"0s\" '\\x02'}",
             true,
         ),
         ("/bin/bash -c #(nop)  ONBUILD RUN echo child", true),
@@ -763,7 +763,7 @@ RUN --mount=type=bind,source=dir,target=/src true
     let c = cfg(&fake, &id);
     assert_eq!(c["config"]["Labels"]["org.x"], "y");
     assert!(
-        b.text().contains("Step 7/7 : LABEL \"org.x\"='y'"),
+        b.text().contains("Step 7/7 : LABEL org.x=y"),
         "{}",
         b.text()
     );
@@ -997,4 +997,149 @@ async fn bind_mount_from_tar_context_is_written_out() {
         !path.exists(),
         "temporary bind source removed after the run"
     );
+}
+
+/// The same Dockerfile built by a real dockerd 20.10 (classic builder,
+/// `--build-arg V=3 --label x=y --target base`): its `docker history` and
+/// config, recorded by hand on this machine. Hashes differ (moby's tarsum), so
+/// they are masked.
+#[tokio::test]
+async fn history_and_config_match_docker_20_10() {
+    let df = r#"ARG G=1
+FROM busybox AS base
+ARG V=2
+ENV A=1 B="two words"
+LABEL version="1.0" desc=$B
+EXPOSE 80 53/udp
+VOLUME /data /other
+USER app:app
+WORKDIR /srv
+WORKDIR sub
+USER root
+RUN echo $V > /v
+COPY file.txt /f
+COPY dir /d/
+COPY --chown=app:staff file.txt dir/a /multi/
+STOPSIGNAL SIGKILL
+HEALTHCHECK --interval=30s --timeout=3s --retries=2 CMD echo ok
+SHELL ["/bin/sh", "-ec"]
+CMD echo $A
+ENTRYPOINT ["/bin/sh"]
+ONBUILD RUN echo child
+FROM scratch
+COPY --from=base /v /v
+"#;
+    let docker_history = r#"/bin/sh -ec #(nop)  LABEL x=y
+/bin/sh -ec #(nop)  ONBUILD RUN echo child
+/bin/sh -ec #(nop)  ENTRYPOINT ["/bin/sh"]
+/bin/sh -ec #(nop)  CMD ["/bin/sh" "-ec" "echo $A"]
+/bin/sh -ec #(nop)  SHELL [/bin/sh -ec]
+/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "echo ok"] "30s" "3s" "0s" '\x02'}
+/bin/sh -c #(nop)  STOPSIGNAL SIGKILL
+/bin/sh -c #(nop) COPY --chown=app:staffmulti:HASH in /multi/ 
+/bin/sh -c #(nop) COPY dir:HASH in /d/ 
+/bin/sh -c #(nop) COPY file:HASH in /f 
+|1 V=3 /bin/sh -c echo $V > /v
+/bin/sh -c #(nop)  USER root
+/bin/sh -c #(nop) WORKDIR /srv/sub
+/bin/sh -c #(nop) WORKDIR /srv
+/bin/sh -c #(nop)  USER app:app
+/bin/sh -c #(nop)  VOLUME [/data /other]
+/bin/sh -c #(nop)  EXPOSE 53/udp 80
+/bin/sh -c #(nop)  LABEL version=1.0 desc=two words
+/bin/sh -c #(nop)  ENV A=1 B=two words
+/bin/sh -c #(nop)  ARG V=2"#;
+    let docker_config = serde_json::json!({
+        "User": "root",
+        "ExposedPorts": {"53/udp": {}, "80/tcp": {}},
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1", "B=two words"],
+        "Entrypoint": ["/bin/sh"],
+        "Cmd": ["/bin/sh", "-ec", "echo $A"],
+        "Volumes": {"/data": {}, "/other": {}},
+        "WorkingDir": "/srv/sub",
+        "Labels": {"desc": "two words", "version": "1.0", "x": "y"},
+        "StopSignal": "SIGKILL",
+        "Healthcheck": {"Test": ["CMD-SHELL", "echo ok"], "Interval": 30000000000u64, "Timeout": 3000000000u64, "Retries": 2},
+        "OnBuild": ["RUN echo child"],
+        "Shell": ["/bin/sh", "-ec"]
+    });
+    let fake = Fake::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_ctx(
+        dir.path(),
+        &[("Dockerfile", df), ("file.txt", "F\n"), ("dir/a", "A\n")],
+    );
+    let mut opts = BuildOptions {
+        target: Some("base".into()),
+        ..Default::default()
+    };
+    opts.build_args.insert("V".into(), Some("3".into()));
+    opts.build_args.insert("UNUSED".into(), Some("1".into()));
+    opts.labels.insert("x".into(), "y".into());
+    let b = run(&fake, dir.path(), opts).await;
+    let id = b.id();
+    let c = cfg(&fake, &id);
+    let mut ours: Vec<String> = history(&c)[1..]
+        .iter()
+        .map(|(h, _)| {
+            let mut out = String::new();
+            let mut rest = h.as_str();
+            while let Some(i) = rest
+                .find(|c: char| c.is_ascii_hexdigit())
+                .filter(|_| rest.len() >= 64)
+            {
+                let cand = &rest[i..];
+                if cand.len() >= 64
+                    && cand[..64]
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                {
+                    out.push_str(&rest[..i]);
+                    out.push_str("HASH");
+                    rest = &cand[64..];
+                } else {
+                    out.push_str(&rest[..i + 1]);
+                    rest = &rest[i + 1..];
+                }
+            }
+            out.push_str(rest);
+            out
+        })
+        .collect();
+    ours.reverse();
+    assert_eq!(ours.join("\n"), docker_history);
+    let mut got = c["config"].clone();
+    assert_eq!(
+        got.as_object_mut().unwrap().len(),
+        docker_config.as_object().unwrap().len(),
+        "{got}"
+    );
+    assert_eq!(got, docker_config);
+    let text = b.text();
+    assert!(
+        text.starts_with("Step 1/22 : ARG G=1\nStep 2/22 : FROM busybox AS base\n"),
+        "{text}"
+    );
+    assert!(text.contains("Step 22/22 : LABEL x=y\n"), "{text}");
+    assert!(
+        text.contains("[Warning] One or more build-args [UNUSED] were not consumed\n"),
+        "{text}"
+    );
+    // The multi-source COPY gave the files the --chown owner.
+    let fs = fake.img(&id).fs;
+    assert_eq!((fs["multi/a"].uid, fs["multi/a"].gid), (1000, 50));
+    // Whole Dockerfile: the scratch stage counts its steps after the first stage.
+    let b = run(&fake, dir.path(), BuildOptions::default()).await;
+    let text = b.text();
+    assert!(
+        text.contains("Step 22/23 : FROM scratch\n ---> \nStep 23/23 : COPY --from=base /v /v\n"),
+        "{text}"
+    );
+    let c = cfg(&fake, &b.id());
+    assert_eq!(
+        c["config"],
+        serde_json::json!({"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]})
+    );
+    assert_eq!(history(&c).len(), 1);
+    assert!(history(&c)[0].0.starts_with("/bin/sh -c #(nop) COPY file:"));
 }
