@@ -173,7 +173,9 @@ pub(crate) fn plan_tree(
         plan.sources.push(e.kind == Kind::Dir);
         if e.kind == Kind::Dir {
             if (owner.explicit || chmod.is_some()) && !dest_rel.is_empty() {
-                plan.items.insert(dest_rel.clone(), mk(e, false)?);
+                // moby creates the destination 0755 (not the source's
+                // mode) and gives it the --chown owner.
+                plan.items.insert(dest_rel.clone(), mk(e, true)?);
             }
             let prefix_len = if m.key.is_empty() { 0 } else { m.key.len() + 1 };
             for (k, ce) in tree.children(&m.key) {

@@ -1593,12 +1593,16 @@ async fn prepare_copy<'a>(
                 key: String::new(),
                 name: String::new(),
             }];
+            let n = plan.sources.len();
             copy::plan_tree(&mut plan, &sub, &all, &dest_c, true, owner_c, chmod).map_err(
                 |source| BuildError::Context {
                     context: format!("extracting {}", m.name),
                     source,
                 },
             )?;
+            // An archive counts as a file source in the history text.
+            plan.sources.truncate(n);
+            plan.sources.push(false);
         }
         Ok(plan)
     })

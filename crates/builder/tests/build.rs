@@ -1143,3 +1143,98 @@ COPY --from=base /v /v
     assert_eq!(history(&c).len(), 1);
     assert!(history(&c)[0].0.starts_with("/bin/sh -c #(nop) COPY file:"));
 }
+
+/// A second Dockerfile checked against dockerd 20.10 (`--build-arg G=5
+/// --build-arg NOVAL=q`): arg scoping in history, exec-form RUN, WORKDIR on an
+/// existing directory, COPY --chown of a directory, ADD of a local archive.
+#[tokio::test]
+async fn second_dockerfile_matches_docker_20_10() {
+    use std::os::unix::fs::PermissionsExt;
+    let df = r#"ARG G=1
+FROM busybox
+ARG G
+ARG NOVAL
+ENV E 1
+RUN ["echo", "hi"]
+RUN echo $G
+WORKDIR /tmp
+COPY f2 /tmp
+COPY --chown=1000:1000 d /newdir
+ADD a.tgz /ex/
+EXPOSE 8000-8001/tcp
+"#;
+    let docker_history = r#"/bin/sh -c #(nop)  EXPOSE 8000-8001/tcp
+/bin/sh -c #(nop) ADD file:HASH in /ex/ 
+/bin/sh -c #(nop) COPY --chown=1000:1000dir:HASH in /newdir 
+/bin/sh -c #(nop) COPY file:HASH in /tmp 
+/bin/sh -c #(nop) WORKDIR /tmp
+|2 G=5 NOVAL=q /bin/sh -c echo $G
+|2 G=5 NOVAL=q echo hi
+/bin/sh -c #(nop)  ENV E=1
+/bin/sh -c #(nop)  ARG NOVAL
+/bin/sh -c #(nop)  ARG G"#;
+    let dir = tempfile::tempdir().unwrap();
+    write_ctx(
+        dir.path(),
+        &[("Dockerfile", df), ("d/sub/f", "x\n"), ("f2", "y\n")],
+    );
+    std::fs::set_permissions(dir.path().join("d"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("d/sub"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let mut tb = tar::Builder::new(Vec::new());
+    tb.append_dir_all("d", dir.path().join("d")).unwrap();
+    tb.append_path_with_name(dir.path().join("f2"), "f2")
+        .unwrap();
+    let raw = tb.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    std::fs::write(dir.path().join("a.tgz"), gz.finish().unwrap()).unwrap();
+    // The fake's busybox has /tmp as a directory already.
+    let fake = Fake::new();
+    let mut opts = BuildOptions::default();
+    opts.build_args.insert("G".into(), Some("5".into()));
+    opts.build_args.insert("NOVAL".into(), Some("q".into()));
+    let b = run(&fake, dir.path(), opts).await;
+    let id = b.id();
+    let c = cfg(&fake, &id);
+    let mut ours: Vec<String> = history(&c)[1..]
+        .iter()
+        .map(|(h, _)| {
+            let words: Vec<String> = h
+                .split(':')
+                .map(|w| {
+                    if w.len() >= 64 && w[..64].chars().all(|c| c.is_ascii_hexdigit()) {
+                        format!("HASH{}", &w[64..])
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect();
+            words.join(":")
+        })
+        .collect();
+    ours.reverse();
+    assert_eq!(ours.join("\n"), docker_history);
+    let fs = fake.img(&id).fs;
+    let m = |p: &str| (fs[p].mode, fs[p].uid, fs[p].gid);
+    assert_eq!(m("tmp"), (0o1777, 0, 0));
+    assert_eq!(m("tmp/f2").1, 0);
+    assert_eq!(m("newdir"), (0o755, 1000, 1000));
+    assert_eq!(m("newdir/sub"), (0o755, 1000, 1000));
+    assert_eq!(m("newdir/sub/f").1, 1000);
+    assert_eq!(m("ex/d").0, 0o700);
+    assert_eq!(file_of(&fake, &id, "ex/d/sub/f"), "x\n");
+    assert_eq!(file_of(&fake, &id, "ex/f2"), "y\n");
+    let text = b.text();
+    assert!(text.contains("Step 3/12 : ARG G\n"), "{text}");
+    assert!(
+        text.contains("Step 12/12 : EXPOSE 8000-8001/tcp\n"),
+        "{text}"
+    );
+    let runs = fake.runs.lock().unwrap().clone();
+    assert_eq!(runs[0].cmd, vec!["echo", "hi"]);
+    assert!(runs[1].env.contains(&"G=5".to_string()));
+}
