@@ -134,14 +134,21 @@ pub(crate) fn plan_tree(
     dest_dir: bool,
     owner: Owner,
     chmod: Option<u32>,
+    exclude: Option<&dockerfile::IgnoreMatcher>,
 ) -> std::io::Result<()> {
     let dest_rel = dest.trim_start_matches('/').to_string();
+    let excluded = |rel: &str| exclude.is_some_and(|m| m.matches(rel));
     // Hash what will be copied first (in parallel).
     let mut to_hash = Vec::new();
     for m in matched {
         if let Some(e) = tree.entries.get(&m.key) {
             if e.kind == Kind::Dir {
-                to_hash.extend(tree.children(&m.key).map(|(_, e)| e));
+                let pl = if m.key.is_empty() { 0 } else { m.key.len() + 1 };
+                to_hash.extend(
+                    tree.children(&m.key)
+                        .filter(|(k, _)| !excluded(&k[pl..]))
+                        .map(|(_, e)| e),
+                );
             } else {
                 to_hash.push(e);
             }
@@ -170,6 +177,9 @@ pub(crate) fn plan_tree(
         let Some(e) = tree.entries.get(&m.key) else {
             continue;
         };
+        if e.kind != Kind::Dir && excluded(&m.name) {
+            continue;
+        }
         plan.sources.push(e.kind == Kind::Dir);
         if e.kind == Kind::Dir {
             if (owner.explicit || chmod.is_some()) && !dest_rel.is_empty() {
@@ -180,6 +190,9 @@ pub(crate) fn plan_tree(
             let prefix_len = if m.key.is_empty() { 0 } else { m.key.len() + 1 };
             for (k, ce) in tree.children(&m.key) {
                 let rel = &k[prefix_len..];
+                if excluded(rel) {
+                    continue;
+                }
                 plan.items.insert(join(&dest_rel, rel), mk(ce, false)?);
             }
         } else {

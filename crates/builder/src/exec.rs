@@ -311,6 +311,8 @@ enum LayerJob {
         instruction: &'static str,
         /// `--chown=...` as moby prints it in history (or empty).
         chown_txt: String,
+        /// `--exclude` patterns.
+        exclude: Option<dockerfile::IgnoreMatcher>,
     },
 }
 
@@ -592,6 +594,7 @@ async fn run_step<'a>(
                     chmod,
                     instruction,
                     chown_txt,
+                    exclude,
                 } => {
                     let plan = export_plan(
                         ctx,
@@ -602,6 +605,7 @@ async fn run_step<'a>(
                         owner,
                         chmod,
                         instruction,
+                        exclude.as_ref(),
                     )
                     .await?;
                     let digest = copy::plan_digest(&plan);
@@ -930,12 +934,13 @@ async fn prepare<'a>(
         }
         Instruction::Run(r) => Some(prepare_run(ctx, i, prev, st, step, &r).await?),
         Instruction::Copy(c) => Some(
-            prepare_copy(
-                ctx,
-                i,
-                prev,
-                st,
-                step,
+            prepare_copy(ctx, i, prev, st, step, {
+                if c.parents {
+                    return Err(BuildError::NotImplemented {
+                        what: "COPY --parents".into(),
+                    }
+                    .into());
+                }
                 CopyArgs {
                     instruction: "COPY",
                     sources: c.sources,
@@ -946,14 +951,15 @@ async fn prepare<'a>(
                     chmod: c.chmod,
                     exclude: c.exclude,
                     unpack: false,
-                },
-            )
+                    checksum: None,
+                }
+            })
             .await?,
         ),
         Instruction::Add(a) => {
-            if a.checksum.is_some() || a.keep_git_dir.is_some() {
+            if a.keep_git_dir.is_some() {
                 return Err(BuildError::NotImplemented {
-                    what: "ADD --checksum/--keep-git-dir".into(),
+                    what: "ADD --keep-git-dir".into(),
                 }
                 .into());
             }
@@ -974,6 +980,7 @@ async fn prepare<'a>(
                         chmod: a.chmod,
                         exclude: a.exclude,
                         unpack: a.unpack.unwrap_or(true),
+                        checksum: a.checksum,
                     },
                 )
                 .await?,
@@ -1216,6 +1223,7 @@ async fn prepare_run<'a>(
                             explicit: false,
                         },
                         None,
+                        None,
                     )
                     .map_err(|source| BuildError::Context {
                         context: format!("hashing {src}"),
@@ -1344,6 +1352,8 @@ struct CopyArgs {
     chmod: Option<String>,
     exclude: Vec<String>,
     unpack: bool,
+    /// `ADD --checksum` (`sha256:<hex>`), for URL sources.
+    checksum: Option<String>,
 }
 
 /// Resolves `--chown` against the image's /etc/passwd and /etc/group.
@@ -1450,12 +1460,16 @@ async fn prepare_copy<'a>(
     a: CopyArgs,
 ) -> Result<Prepared, Failed> {
     let ins = a.instruction;
-    if !a.exclude.is_empty() {
-        return Err(BuildError::NotImplemented {
-            what: format!("{ins} --exclude"),
-        }
-        .into());
-    }
+    let exclude = if a.exclude.is_empty() {
+        None
+    } else {
+        Some(
+            dockerfile::IgnoreMatcher::new(&a.exclude).map_err(|source| BuildError::Invalid {
+                message: format!("{ins} failed: invalid --exclude pattern: {source}"),
+            })?,
+        )
+    };
+    let exclude_txt = a.exclude.join("\u{0}");
     let workdir = st.workdir();
     let dest = abs_path(&workdir, &a.dest);
     let nsrc = a.sources.len() + a.inline.len();
@@ -1513,6 +1527,7 @@ async fn prepare_copy<'a>(
                 &dest,
                 &flags,
                 &dest_dir.to_string(),
+                &exclude_txt,
             ],
         );
         return Ok(Prepared {
@@ -1527,6 +1542,7 @@ async fn prepare_copy<'a>(
                 chmod,
                 instruction: ins,
                 chown_txt,
+                exclude,
             }),
             key,
         });
@@ -1546,10 +1562,32 @@ async fn prepare_copy<'a>(
             local.push(s.clone());
         }
     }
+    if a.checksum.is_some() && (urls.len() != 1 || !local.is_empty()) {
+        return Err(BuildError::Invalid {
+            message: "checksum can't be specified for non-HTTP(S) sources".into(),
+        }
+        .into());
+    }
     let mut downloads = Vec::new();
     for u in &urls {
         ctx.out.stream(format!("Downloading {u}\n"));
-        downloads.push(crate::fetch::download(u).await?);
+        let d = crate::fetch::download(u).await?;
+        if let Some(want) = &a.checksum {
+            let got = format!("sha256:{}", hex::encode(Sha256::digest(&d.data)));
+            if !want.starts_with("sha256:") {
+                return Err(BuildError::Invalid {
+                    message: format!("unsupported digest algorithm in --checksum={want}"),
+                }
+                .into());
+            }
+            if *want != got {
+                return Err(BuildError::Invalid {
+                    message: format!("digest mismatch {got}: {want}"),
+                }
+                .into());
+            }
+        }
+        downloads.push(d);
     }
     let tree = ctx.tree.clone();
     let matched = copy::match_sources(&tree, &local, ins, true)?;
@@ -1572,14 +1610,23 @@ async fn prepare_copy<'a>(
     let owner_c = owner;
     let dest_c = dest_clean.clone();
     let tree_c = tree.clone();
+    let exclude_c = exclude.clone();
     let dd = dest_dir || multi;
     plan = tokio::task::spawn_blocking(move || -> Result<Plan, BuildError> {
-        copy::plan_tree(&mut plan, &tree_c, &plain, &dest_c, dd, owner_c, chmod).map_err(
-            |source| BuildError::Context {
-                context: "reading files to copy".into(),
-                source,
-            },
-        )?;
+        copy::plan_tree(
+            &mut plan,
+            &tree_c,
+            &plain,
+            &dest_c,
+            dd,
+            owner_c,
+            chmod,
+            exclude_c.as_ref(),
+        )
+        .map_err(|source| BuildError::Context {
+            context: "reading files to copy".into(),
+            source,
+        })?;
         for m in &archives {
             let Some(e) = tree_c.entries.get(&m.key) else {
                 continue;
@@ -1594,7 +1641,7 @@ async fn prepare_copy<'a>(
                 name: String::new(),
             }];
             let n = plan.sources.len();
-            copy::plan_tree(&mut plan, &sub, &all, &dest_c, true, owner_c, chmod).map_err(
+            copy::plan_tree(&mut plan, &sub, &all, &dest_c, true, owner_c, chmod, None).map_err(
                 |source| BuildError::Context {
                     context: format!("extracting {}", m.name),
                     source,
@@ -1649,7 +1696,7 @@ async fn prepare_copy<'a>(
         st,
         "copy",
         &created_by,
-        &[&dest, &flags, &dest_dir.to_string()],
+        &[&dest, &flags, &dest_dir.to_string(), &exclude_txt],
     );
     Ok(Prepared {
         edits: Edits::default(),
@@ -1702,6 +1749,7 @@ async fn export_plan(
     owner: Owner,
     chmod: Option<u32>,
     instruction: &'static str,
+    exclude: Option<&dockerfile::IgnoreMatcher>,
 ) -> Result<Plan, BuildError> {
     let mut plan = Plan::default();
     for src in sources {
@@ -1732,6 +1780,7 @@ async fn export_plan(
         };
         let src_c = src.clone();
         let dest_c = dest.to_string();
+        let exclude = exclude.cloned();
         let mut p = std::mem::take(&mut plan);
         plan = tokio::task::spawn_blocking(move || -> Result<Plan, BuildError> {
             let sub = crate::context::read_tar(r)?;
@@ -1756,12 +1805,20 @@ async fn export_plan(
                     },
                     other => other,
                 })?;
-            copy::plan_tree(&mut p, &tree, &matched, &dest_c, dest_dir, owner, chmod).map_err(
-                |source| BuildError::Context {
-                    context: format!("copying {src_c}"),
-                    source,
-                },
-            )?;
+            copy::plan_tree(
+                &mut p,
+                &tree,
+                &matched,
+                &dest_c,
+                dest_dir,
+                owner,
+                chmod,
+                exclude.as_ref(),
+            )
+            .map_err(|source| BuildError::Context {
+                context: format!("copying {src_c}"),
+                source,
+            })?;
             Ok(p)
         })
         .await

@@ -1238,3 +1238,64 @@ EXPOSE 8000-8001/tcp
     assert_eq!(runs[0].cmd, vec!["echo", "hi"]);
     assert!(runs[1].env.contains(&"G=5".to_string()));
 }
+
+#[tokio::test]
+async fn copy_exclude_parents_and_add_checksum() {
+    let files = [
+        ("Dockerfile", "FROM busybox\nCOPY --exclude=*.log --exclude=sub/skip dir /d/\nCOPY --exclude=*.md *.txt *.md /t/\n"),
+        ("dir/a.txt", "a"),
+        ("dir/b.log", "b"),
+        ("dir/sub/skip", "s"),
+        ("dir/sub/keep", "k"),
+        ("x.txt", "x"),
+        ("y.md", "y"),
+    ];
+    let (fake, dir, b) = quick(&files).await;
+    let fs = fake.img(&b.id()).fs;
+    assert!(fs.contains_key("d/a.txt") && fs.contains_key("d/sub/keep"));
+    assert!(!fs.contains_key("d/b.log") && !fs.contains_key("d/sub/skip"));
+    assert!(fs.contains_key("t/x.txt") && !fs.contains_key("t/y.md"));
+    write_ctx(
+        dir.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY --parents dir/a.txt /p/\n")],
+    );
+    let b = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(b.err(), "COPY --parents is not supported");
+    let port = http_server().await;
+    let good = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    write_ctx(
+        dir.path(),
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM busybox\nADD --checksum={good} http://127.0.0.1:{port}/files/data.txt /d\n"
+            ),
+        )],
+    );
+    let b = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(file_of(&fake, &b.id(), "d"), "hello");
+    let bad = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    write_ctx(
+        dir.path(),
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM busybox\nADD --checksum={bad} http://127.0.0.1:{port}/files/data.txt /d\n"
+            ),
+        )],
+    );
+    let b = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(b.err(), format!("digest mismatch {good}: {bad}"));
+    write_ctx(
+        dir.path(),
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD --checksum={good} x.txt /d\n"),
+        )],
+    );
+    let b = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(
+        b.err(),
+        "checksum can't be specified for non-HTTP(S) sources"
+    );
+}
