@@ -126,6 +126,7 @@ fn base_name(p: &str) -> &str {
 
 /// Adds matched sources of `tree` to `plan` under `dest` (absolute, cleaned;
 /// `dest_dir` tells whether it names a directory to copy into).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn plan_tree(
     plan: &mut Plan,
     tree: &Tree,
