@@ -153,8 +153,10 @@ async fn build_inner(
         out.clone()
     };
     // Global args.
-    let mut meta: Vec<(String, String)> = Vec::new();
-    let mut used = BTreeSet::new();
+    // BuildKit's automatic platform args: usable in FROM lines, and in a
+    // stage after `ARG TARGETARCH` (etc.) without a value.
+    let mut meta: Vec<(String, String)> = platform_args(opts.platform.as_deref());
+    let mut used: BTreeSet<String> = meta.iter().map(|(k, _)| k.clone()).collect();
     for a in &df.meta_args {
         used.insert(a.name.clone());
         let v = match opts.build_args.get(&a.name).cloned().flatten() {
@@ -263,4 +265,31 @@ async fn build_inner(
         step_out.stream(format!("Successfully tagged {t}\n"));
     }
     Ok(result)
+}
+
+/// `BUILDPLATFORM`, `TARGETPLATFORM` and their parts.
+fn platform_args(target: Option<&str>) -> Vec<(String, String)> {
+    let host = format!("linux/{}", config::host_arch());
+    let target = target
+        .filter(|t| !t.is_empty())
+        .unwrap_or(&host)
+        .to_string();
+    let mut out = Vec::new();
+    for (prefix, p) in [("BUILD", host.clone()), ("TARGET", target)] {
+        let mut parts = p.split('/');
+        out.push((format!("{prefix}PLATFORM"), p.clone()));
+        out.push((
+            format!("{prefix}OS"),
+            parts.next().unwrap_or("linux").to_string(),
+        ));
+        out.push((
+            format!("{prefix}ARCH"),
+            parts.next().unwrap_or_default().to_string(),
+        ));
+        out.push((
+            format!("{prefix}VARIANT"),
+            parts.next().unwrap_or_default().to_string(),
+        ));
+    }
+    out
 }

@@ -1299,3 +1299,26 @@ async fn copy_exclude_parents_and_add_checksum() {
         "checksum can't be specified for non-HTTP(S) sources"
     );
 }
+
+#[tokio::test]
+async fn platform_args() {
+    let df = "FROM --platform=$BUILDPLATFORM busybox\nARG TARGETARCH\nARG TARGETPLATFORM\nRUN env > /e\n";
+    let fake = Fake::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_ctx(dir.path(), &[("Dockerfile", df)]);
+    let b = run(
+        &fake,
+        dir.path(),
+        BuildOptions {
+            platform: Some("linux/arm64".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let e = file_of(&fake, &b.id(), "e");
+    assert!(
+        e.contains("TARGETARCH=arm64\n") && e.contains("TARGETPLATFORM=linux/arm64\n"),
+        "{e}"
+    );
+    assert!(!b.text().contains("[Warning]"));
+}
