@@ -128,6 +128,10 @@ pub(crate) struct Tree {
     pub entries: BTreeMap<String, Entry>,
     /// Host directory of a directory context.
     pub root: Option<PathBuf>,
+    /// A filesystem root (an image's files): absolute symlinks restart at
+    /// the root and `..` stops there, as inside a container. For a build
+    /// context (false), links leaving it are refused.
+    pub rooted: bool,
 }
 
 /// Cleans a relative entry name: strips `/` and `./`, resolves `.`; `None`
@@ -207,6 +211,9 @@ impl Tree {
         while let Some(seg) = todo.pop() {
             if seg == ".." {
                 if resolved.is_empty() {
+                    if self.rooted {
+                        continue;
+                    }
                     return Err(());
                 }
                 resolved = parent_of(&resolved).to_string();
@@ -224,9 +231,12 @@ impl Tree {
                         return Err(());
                     }
                     if target.starts_with('/') {
-                        // Absolute links are relative to the context root:
-                        // they leave it (moby would clamp; we refuse).
-                        return Err(());
+                        if !self.rooted {
+                            // Absolute links leave the context (moby would
+                            // clamp them to it; we refuse).
+                            return Err(());
+                        }
+                        resolved.clear();
                     }
                     for s in target.split('/').rev() {
                         if !s.is_empty() && s != "." {

@@ -346,8 +346,8 @@ async fn run_stage<'a>(
     // Wait for the stages this one needs, all at once (they build in parallel).
     let deps = stage_deps(df, i, &base_names(ctx)?);
     let dep_futs: Vec<StageFut<'a>> = deps.iter().map(|&j| prev[j].clone()).collect();
-    let dep_results = futures::future::join_all(dep_futs).await;
-    if dep_results.iter().any(|r| r.is_err()) {
+    // The first failure stops the wait (the other stages are dropped).
+    if futures::future::try_join_all(dep_futs).await.is_err() {
         return Err(Failed::Dep);
     }
     let n0 = ctx.numbers.get(&i).copied().unwrap_or(0);
@@ -1753,7 +1753,18 @@ async fn export_plan(
 ) -> Result<Plan, BuildError> {
     let mut plan = Plan::default();
     for src in sources {
-        let clean = crate::context::clean_rel(src).unwrap_or_default();
+        // Inside an image, `..` stops at the root (as in a container).
+        let mut parts: Vec<&str> = Vec::new();
+        for seg in src.split('/') {
+            match seg {
+                "" | "." => {}
+                ".." => {
+                    parts.pop();
+                }
+                s => parts.push(s),
+            }
+        }
+        let clean = parts.join("/");
         // Export the directory holding the first glob component (or the path).
         let comps: Vec<&str> = clean.split('/').filter(|c| !c.is_empty()).collect();
         let first_meta = comps.iter().position(|c| crate::glob::has_meta(c));
@@ -1785,7 +1796,10 @@ async fn export_plan(
         plan = tokio::task::spawn_blocking(move || -> Result<Plan, BuildError> {
             let sub = crate::context::read_tar(r)?;
             // Re-root the exported entries at their absolute location.
-            let mut tree = Tree::default();
+            let mut tree = Tree {
+                rooted: true,
+                ..Tree::default()
+            };
             tree.entries
                 .insert(String::new(), crate::context::Entry::dir_for_root());
             for (k, e) in sub.entries {

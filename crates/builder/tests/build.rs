@@ -1322,3 +1322,34 @@ async fn platform_args() {
     );
     assert!(!b.text().contains("[Warning]"));
 }
+
+#[tokio::test]
+async fn failing_stage_stops_the_build_early_and_from_globs() {
+    let df = "FROM busybox AS slow\nRUN sleep 3000\nFROM busybox AS bad\nRUN exit 7\nFROM busybox\nCOPY --from=slow /x /x\nCOPY --from=bad /y /y\n";
+    let start = Instant::now();
+    let (_f, _d, b) = quick(&[("Dockerfile", df)]).await;
+    assert_eq!(
+        b.err(),
+        "The command '/bin/sh -c exit 7' returned a non-zero code: 7"
+    );
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    let df = "FROM busybox AS s\nRUN mkdir -p /out/sub && echo 1 > /out/a.txt && echo 2 > /out/b.txt && echo 3 > /out/sub/c.txt\nFROM scratch\nCOPY --from=s /out/*.txt /txt/\nCOPY --from=s /../out/sub /sub\nCOPY --from=s /out /all\n";
+    let (fake, _d, b) = quick(&[("Dockerfile", df)]).await;
+    let id = b.id();
+    assert_eq!(file_of(&fake, &id, "txt/a.txt"), "1\n");
+    assert_eq!(file_of(&fake, &id, "txt/b.txt"), "2\n");
+    assert!(!fake.img(&id).fs.contains_key("txt/c.txt"));
+    assert_eq!(file_of(&fake, &id, "sub/c.txt"), "3\n");
+    assert_eq!(file_of(&fake, &id, "all/sub/c.txt"), "3\n");
+    assert_eq!(file_of(&fake, &id, "all/a.txt"), "1\n");
+    let df = "FROM busybox AS s\nFROM scratch\nCOPY --from=s /nope /x\n";
+    let (_f, _d, b) = quick(&[("Dockerfile", df)]).await;
+    assert_eq!(
+        b.err(),
+        "COPY failed: file not found in build context or excluded by .dockerignore: stat /nope: file does not exist"
+    );
+}
