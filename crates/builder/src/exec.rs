@@ -1553,7 +1553,11 @@ async fn prepare_copy<'a>(
     for s in &a.sources {
         if ins == "ADD" && (s.starts_with("http://") || s.starts_with("https://")) {
             urls.push(s.clone());
-        } else if ins == "ADD" && (s.starts_with("git@") || s.ends_with(".git")) {
+        } else if ins == "ADD"
+            && (s.starts_with("git@")
+                || s.starts_with("git://")
+                || (s.contains("://") && s.ends_with(".git")))
+        {
             return Err(BuildError::NotImplemented {
                 what: format!("ADD of a git repository ({s})"),
             }

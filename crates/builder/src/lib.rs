@@ -9,6 +9,47 @@
 //!
 //! Entry point: [`build`]. Messages go to an [`Output`] as Docker JSON
 //! messages (`{"stream":"Step 1/4 : FROM busybox\n"}`...).
+//!
+//! # What the engine (the daemon) provides
+//!
+//! * A [`BuildBackend`]: base images by reference **or by id** (the builder
+//!   re-reads the config of a cached image with `image("sha256:...")`), RUN
+//!   containers committed as layers, tar layers, config-only images, tar
+//!   exports of image paths, tags and a persistent cache map. The default
+//!   [`BuildBackend::stat`] reads the first header of `export_path`; a cheap
+//!   override is worth it (WORKDIR and single-file COPY call it).
+//! * The context: `POST /build`'s body as [`BuildContext::Tar`] (a blocking
+//!   `std::io::Read`; bridge an async body with
+//!   `tokio_util::io::SyncIoBridge` — the builder reads it on a blocking
+//!   thread), or a directory as [`BuildContext::Dir`].
+//! * Output: moby prints ` ---> Running in <id>` / `Removing intermediate
+//!   container <id>` around RUN steps; that is the backend's to send (it
+//!   knows the container), along with the command's output as `stream`
+//!   messages. The builder sends everything else, including the final
+//!   `errorDetail` message on failure.
+//! * Cancellation: dropping the `build` future cancels it (a failing stage
+//!   also drops stages running in parallel); backends must clean up
+//!   containers when their futures are dropped.
+//!
+//! # Behaviour
+//!
+//! Classic-builder output and history text (`Step N/M`, `#(nop)` history,
+//! `|N K=V` build args in RUN history, `COPY file:<hash> in <dest> `), global
+//! ARGs and per-stage ARG scope, predefined proxy args, unused-build-arg
+//! warning, `--label` as a final LABEL step. From BuildKit: only the stages
+//! the target needs are built, independent stages build concurrently, RUN
+//! `--mount`/`--network`/`--security`, heredocs, COPY `--exclude`/`--chmod`,
+//! ADD `--checksum`, automatic platform args.
+//!
+//! Cache keys are sha256 over the parent image id, the platform, the step's
+//! history text (expanded, with build args for RUN), and for COPY/ADD a digest
+//! of every copied path with its kind, mode, owner and content hash (content
+//! hashed once per build, in parallel). `--no-cache` skips lookups but still
+//! records results.
+//!
+//! Not supported (clear errors): `ADD` of git repositories and `https://`
+//! URLs, `COPY --parents`, `ADD --keep-git-dir`. `--cache-from` is accepted
+//! and not used (the local cache applies).
 
 #![forbid(unsafe_code)]
 
@@ -147,6 +188,12 @@ async fn build_inner(
         file: df_path.clone(),
         source,
     })?;
+    if !opts.cache_from.is_empty() {
+        tracing::info!(
+            cache_from = ?opts.cache_from,
+            "--cache-from images are not used as cache sources; the local build cache applies"
+        );
+    }
     let step_out = if opts.quiet {
         Output::discard()
     } else {
