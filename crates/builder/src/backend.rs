@@ -272,12 +272,14 @@ pub trait BuildBackend: Send + Sync {
 
     /// Reads files out of an image (COPY --from, /etc/passwd for --chown): an
     /// uncompressed tar stream of `path` (absolute) in the image's merged
-    /// rootfs. Entry names are relative to `path`'s parent directory, as `tar
-    /// -C dirname(path) -c basename(path)` makes them (so a directory `/app`
-    /// gives `app`, `app/x`, ...; `/` gives `.`, `./etc`... or `etc`, both are
-    /// accepted). Symlinks are archived as symlinks, except that a `path`
-    /// that is itself a symlink is followed (within the rootfs). A missing path
-    /// gives [`BackendError::NotFound`].
+    /// rootfs, with entries named from `path`'s parent directory, as `tar -C
+    /// dirname(path) -c basename(path)` names them: `/app` gives `app`,
+    /// `app/x`, ... A `path` whose last component is a symlink is followed
+    /// (inside the rootfs); the entry may then be named after the target
+    /// (`/bin/sh` -> `busybox`): the builder takes the single top-level entry
+    /// whatever its name. `/` gives the image's top-level entries (`.`, `./etc`
+    /// or `etc` are all accepted). Symlinks below `path` stay symlinks. A
+    /// missing path gives [`BackendError::NotFound`].
     async fn export_path(&self, image: &str, path: &str) -> Result<BoxedRead, BackendError>;
 
     /// Whether `path` (absolute) exists in `image`'s rootfs and is a

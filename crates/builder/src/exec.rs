@@ -1787,18 +1787,58 @@ async fn export_plan(
             }
             Err(e) => return Err(backend_err(instruction)(e)),
         };
-        let prefix = if first_meta.is_some() {
-            // Entries are relative to the export's parent.
-            crate::context::parent_of(&export).to_string()
-        } else {
-            crate::context::parent_of(&clean).to_string()
-        };
+        // Glob exports: entries are relative to the export's parent.
+        let prefix = crate::context::parent_of(&export).to_string();
         let src_c = src.clone();
         let dest_c = dest.to_string();
         let exclude = exclude.cloned();
+        let is_glob = first_meta.is_some();
         let mut p = std::mem::take(&mut plan);
         plan = tokio::task::spawn_blocking(move || -> Result<Plan, BuildError> {
             let sub = crate::context::read_tar(r)?;
+            if !is_glob {
+                // The export holds the path itself as its one top-level
+                // entry (named after the path, or after the symlink target
+                // the backend followed); a root export holds the image's
+                // top-level entries.
+                let top: Vec<&String> = sub
+                    .entries
+                    .keys()
+                    .filter(|k| !k.is_empty() && !k.contains('/'))
+                    .collect();
+                let base = clean.rsplit('/').next().unwrap_or("");
+                let key = if clean.is_empty() {
+                    String::new()
+                } else if let [one] = top.as_slice() {
+                    (*one).clone()
+                } else if let Some(k) = top.iter().find(|k| k.as_str() == base) {
+                    (*k).clone()
+                } else {
+                    return Err(BuildError::SourceNotFound {
+                        instruction,
+                        path: src_c.clone(),
+                    });
+                };
+                let matched = [copy::Matched {
+                    key,
+                    name: clean.clone(),
+                }];
+                copy::plan_tree(
+                    &mut p,
+                    &sub,
+                    &matched,
+                    &dest_c,
+                    dest_dir,
+                    owner,
+                    chmod,
+                    exclude.as_ref(),
+                )
+                .map_err(|source| BuildError::Context {
+                    context: format!("copying {src_c}"),
+                    source,
+                })?;
+                return Ok(p);
+            }
             // Re-root the exported entries at their absolute location.
             let mut tree = Tree {
                 rooted: true,

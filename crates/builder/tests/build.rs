@@ -1353,3 +1353,45 @@ async fn failing_stage_stops_the_build_early_and_from_globs() {
         "COPY failed: file not found in build context or excluded by .dockerignore: stat /nope: file does not exist"
     );
 }
+
+#[tokio::test]
+async fn copy_from_follows_a_final_symlink_in_the_image() {
+    let fake = Fake::new();
+    let mut fs = fake
+        .img(&fake.refs.lock().unwrap()["busybox:latest"].clone())
+        .fs;
+    fs.insert(
+        "bin/busybox".into(),
+        fake::Meta {
+            mode: 0o755,
+            ..fake::file("BB")
+        },
+    );
+    fs.insert(
+        "bin/ls".into(),
+        fake::Meta {
+            node: Node::Link("/bin/busybox".into()),
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        },
+    );
+    fake.add_image("tools:latest", fs, serde_json::json!({"config": {}}));
+    let dir = tempfile::tempdir().unwrap();
+    write_ctx(
+        dir.path(),
+        &[(
+            "Dockerfile",
+            "FROM scratch\nCOPY --from=tools /bin/ls /x/\nCOPY --from=tools / /root/\n",
+        )],
+    );
+    let b = run(&fake, dir.path(), BuildOptions::default()).await;
+    let id = b.id();
+    assert_eq!(file_of(&fake, &id, "x/ls"), "BB");
+    assert_eq!(fake.img(&id).fs["x/ls"].mode, 0o755);
+    assert_eq!(file_of(&fake, &id, "root/bin/busybox"), "BB");
+    assert_eq!(
+        fake.img(&id).fs["root/bin/ls"].node,
+        Node::Link("/bin/busybox".into())
+    );
+}

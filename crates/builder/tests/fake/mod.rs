@@ -395,7 +395,19 @@ impl BuildBackend for Fake {
     async fn export_path(&self, image: &str, path: &str) -> Result<BoxedRead, BackendError> {
         self.call(format!("export {path}"));
         let fs = self.get(Some(image))?.fs;
-        let key = path.trim_matches('/').to_string();
+        let mut key = path.trim_matches('/').to_string();
+        // Follow a final symlink (as the daemon does).
+        for _ in 0..40 {
+            match fs.get(&key).map(|m| &m.node) {
+                Some(Node::Link(t)) if t.starts_with('/') => key = t.trim_matches('/').to_string(),
+                Some(Node::Link(t)) => {
+                    key = format!("{}/{t}", parent(&key))
+                        .trim_matches('/')
+                        .to_string()
+                }
+                _ => break,
+            }
+        }
         if !key.is_empty() && !fs.contains_key(&key) {
             return Err(BackendError::NotFound {
                 what: format!("{path} in {image}"),
