@@ -331,8 +331,9 @@ pub trait BuildBackend: Send + Sync {
     async fn cache_put(&self, key: &str, image: &str) -> Result<(), BackendError>;
 
     /// A directory where the builder may keep its file-hash cache between
-    /// builds (speeds up no-op rebuilds of large contexts). `None` (the
-    /// default) disables it.
+    /// builds of [`crate::BuildContext::Dir`] contexts (files whose device,
+    /// inode, size, mtime and ctime are unchanged are not re-read). `None`
+    /// (the default) disables it. Tar contexts are always hashed.
     fn hash_cache_dir(&self) -> Option<PathBuf> {
         None
     }

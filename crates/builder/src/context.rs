@@ -106,6 +106,16 @@ impl Entry {
         Ok(h)
     }
 
+    /// Sets a hash known from the persistent cache.
+    pub fn preset_hash(&self, h: [u8; 32]) {
+        let _ = self.hash.set(h);
+    }
+
+    /// The hash, if computed.
+    pub fn known_hash(&self) -> Option<[u8; 32]> {
+        self.hash.get().copied()
+    }
+
     /// Whether the hash is already known.
     pub fn has_hash(&self) -> bool {
         self.hash.get().is_some()
@@ -612,4 +622,82 @@ pub(crate) fn materialize(tree: &Tree, key: &str, dst: &Path) -> std::io::Result
     } else {
         write_one(top, dst)
     }
+}
+
+/// One line of the persistent hash cache: a file's identity and its hash.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedHash {
+    path: String,
+    dev: u64,
+    ino: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    size: u64,
+    sha256: String,
+}
+
+/// The cache file of a directory context under `dir`.
+pub(crate) fn hash_cache_file(dir: &Path, root: &Path) -> PathBuf {
+    let h = Sha256::digest(root.as_os_str().as_encoded_bytes());
+    dir.join(format!("context-hashes-{}.json", &hex::encode(h)[..16]))
+}
+
+/// Presets the hashes of unchanged files (same device, inode, size, mtime
+/// and ctime) from `file`. A missing or unreadable cache is ignored.
+pub(crate) fn load_hash_cache(tree: &Tree, file: &Path) {
+    let Ok(data) = std::fs::read(file) else {
+        return;
+    };
+    let Ok(list) = serde_json::from_slice::<Vec<CachedHash>>(&data) else {
+        tracing::debug!(file = %file.display(), "ignoring an unreadable hash cache");
+        return;
+    };
+    for c in list {
+        let Some(e) = tree.entries.get(&c.path) else {
+            continue;
+        };
+        if e.kind != Kind::File || e.size != c.size {
+            continue;
+        }
+        if e.stat_key != Some((c.dev, c.ino, c.mtime_ns, c.ctime_ns)) {
+            continue;
+        }
+        let mut h = [0u8; 32];
+        if hex::decode_to_slice(&c.sha256, &mut h).is_ok() {
+            e.preset_hash(h);
+        }
+    }
+}
+
+/// Writes the known hashes of host files to `file` (atomically).
+pub(crate) fn save_hash_cache(tree: &Tree, file: &Path) -> std::io::Result<()> {
+    let list: Vec<CachedHash> = tree
+        .entries
+        .iter()
+        .filter_map(|(k, e)| {
+            let (dev, ino, mtime_ns, ctime_ns) = e.stat_key?;
+            let h = e.known_hash()?;
+            (e.kind == Kind::File).then(|| CachedHash {
+                path: k.clone(),
+                dev,
+                ino,
+                mtime_ns,
+                ctime_ns,
+                size: e.size,
+                sha256: hex::encode(h),
+            })
+        })
+        .collect();
+    if list.is_empty() {
+        return Ok(());
+    }
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(&list).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&tmp, file)
 }

@@ -169,14 +169,23 @@ async fn build_inner(
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "Dockerfile".to_string());
     let df_name = df_path.clone();
+    let cache_dir = backend.hash_cache_dir();
     let loaded = tokio::task::spawn_blocking(move || match context {
-        BuildContext::Dir(dir) => context::load_dir(&dir, &df_name),
-        BuildContext::Tar(r) => context::load_tar(r, &df_name),
+        BuildContext::Dir(dir) => {
+            let loaded = context::load_dir(&dir, &df_name)?;
+            let file = cache_dir.map(|c| context::hash_cache_file(&c, &dir));
+            if let Some(f) = &file {
+                context::load_hash_cache(&loaded.tree, f);
+            }
+            Ok::<_, BuildError>((loaded, file))
+        }
+        BuildContext::Tar(r) => Ok((context::load_tar(r, &df_name)?, None)),
     })
     .await
     .map_err(|e| BuildError::Internal {
         message: format!("context task: {e}"),
     })??;
+    let (loaded, hash_file) = loaded;
     let text = match (&opts.dockerfile_content, &loaded.dockerfile) {
         (Some(t), _) => t.clone(),
         (None, Some(b)) => String::from_utf8_lossy(b).into_owned(),
@@ -277,7 +286,16 @@ async fn build_inner(
         total,
         target,
     };
-    let result = exec::run_stages(&ctx, &needed).await?;
+    let result = exec::run_stages(&ctx, &needed).await;
+    if let Some(file) = hash_file {
+        let tree = ctx.tree.clone();
+        let saved =
+            tokio::task::spawn_blocking(move || context::save_hash_cache(&tree, &file)).await;
+        if let Ok(Err(e)) = saved {
+            tracing::warn!(error = %e, "could not save the build context hash cache");
+        }
+    }
+    let result = result?;
     // Unused build args.
     let used = ctx.used.lock().map(|g| g.clone()).unwrap_or_default();
     let unused: Vec<&String> = opts

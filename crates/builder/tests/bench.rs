@@ -43,6 +43,8 @@ async fn noop_rebuild_5000_files() {
     let dir = tempfile::tempdir().unwrap();
     make_ctx(dir.path());
     let fake = Fake::new();
+    let hashes = tempfile::tempdir().unwrap();
+    *fake.hash_dir.lock().unwrap() = Some(hashes.path().to_path_buf());
     let out = Output::discard();
     for round in 0..3 {
         let t = Instant::now();

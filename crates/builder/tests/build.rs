@@ -1395,3 +1395,51 @@ async fn copy_from_follows_a_final_symlink_in_the_image() {
         Node::Link("/bin/busybox".into())
     );
 }
+
+#[tokio::test]
+async fn persistent_hash_cache_for_dir_contexts() {
+    let fake = Fake::new();
+    let cache = tempfile::tempdir().unwrap();
+    *fake.hash_dir.lock().unwrap() = Some(cache.path().to_path_buf());
+    let dir = tempfile::tempdir().unwrap();
+    write_ctx(
+        dir.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY f /f\n"), ("f", "one")],
+    );
+    let b1 = run(&fake, dir.path(), BuildOptions::default()).await;
+    let id1 = b1.id();
+    let files: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.contains("\"path\":\"f\""), "{text}");
+    // Same content, same size, same mtime: still detected (ctime changed).
+    let f = dir.path().join("f");
+    let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
+    std::fs::write(&f, "two").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let b2 = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(file_of(&fake, &b2.id(), "f"), "two");
+    assert_eq!(b2.text().matches("Using cache").count(), 0);
+    // The cache is consulted: a poisoned entry for an unchanged file changes
+    // the key (proving the file was not re-read).
+    let b3 = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(b3.text().matches("Using cache").count(), 1);
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let poisoned = text.replace(
+        "3fc4ccfe745870e2c0d99f71f30ff0656c8dedd41cc1d7d3d376b0dbe685e2f3",
+        &"0".repeat(64),
+    );
+    assert_ne!(poisoned, text, "sha256(\"two\") in {text}");
+    std::fs::write(&files[0], poisoned).unwrap();
+    let b4 = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(b4.text().matches("Using cache").count(), 0, "{}", b4.text());
+    assert_ne!(id1, b4.id());
+}

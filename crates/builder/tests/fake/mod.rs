@@ -45,6 +45,7 @@ pub struct Fake {
     pub cache: Mutex<HashMap<String, String>>,
     pub calls: Mutex<Vec<String>>,
     pub runs: Mutex<Vec<RunRequest>>,
+    pub hash_dir: Mutex<Option<std::path::PathBuf>>,
     counter: AtomicU64,
 }
 
@@ -465,6 +466,10 @@ impl BuildBackend for Fake {
     async fn cache_get(&self, key: &str) -> Result<Option<String>, BackendError> {
         let id = self.cache.lock().unwrap().get(key).cloned();
         Ok(id.filter(|i| self.images.lock().unwrap().contains_key(i)))
+    }
+
+    fn hash_cache_dir(&self) -> Option<std::path::PathBuf> {
+        self.hash_dir.lock().unwrap().clone()
     }
 
     async fn cache_put(&self, key: &str, image: &str) -> Result<(), BackendError> {
