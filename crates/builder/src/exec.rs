@@ -298,8 +298,18 @@ enum Commit {
 }
 
 enum LayerJob {
-    /// The files are known (context COPY, WORKDIR).
-    Ready(Plan),
+    /// The files are known (context COPY/ADD). `dest_check`: a single file
+    /// copied to a destination without a trailing `/` goes inside it when it
+    /// is an existing directory (checked on a miss: the parent id decides it,
+    /// so the cache key need not).
+    Ready {
+        plan: Plan,
+        dest_check: Option<DestCheck>,
+        /// `--chown` to resolve and apply on a miss.
+        chown: Option<(String, &'static str)>,
+    },
+    /// WORKDIR: creates the directory unless it exists (checked on a miss).
+    Workdir(String),
     /// COPY --from an image or stage: exported on a miss.
     FromImage {
         image: String,
@@ -313,7 +323,35 @@ enum LayerJob {
         chown_txt: String,
         /// `--exclude` patterns.
         exclude: Option<dockerfile::IgnoreMatcher>,
+        /// `--chown` to resolve on a miss.
+        chown: Option<String>,
     },
+}
+
+/// See [`LayerJob::Ready`].
+struct DestCheck {
+    /// The destination, absolute, without a trailing `/`.
+    dest: String,
+    /// The file name to use inside it.
+    base: String,
+}
+
+/// Whether `path` is an existing directory in `image`.
+async fn is_dir(
+    ctx: &Ctx<'_>,
+    image: Option<&str>,
+    path: &str,
+    step: &str,
+) -> Result<bool, BuildError> {
+    match image {
+        None => Ok(false),
+        Some(img) => Ok(ctx
+            .backend
+            .stat(img, path)
+            .await
+            .map_err(backend_err(step))?
+            .is_some_and(|s| s.is_dir)),
+    }
 }
 
 struct Prepared {
@@ -584,7 +622,36 @@ async fn run_step<'a>(
         }
         Commit::Layer(job) => {
             let (plan, created_by) = match job {
-                LayerJob::Ready(plan) => (plan, p.created_by.clone()),
+                LayerJob::Ready {
+                    mut plan,
+                    dest_check,
+                    chown,
+                } => {
+                    if let Some((spec, ins)) = chown {
+                        let o = resolve_owner(ctx, st, Some(&spec), ins).await?;
+                        for it in plan.items.values_mut() {
+                            it.uid = o.uid;
+                            it.gid = o.gid;
+                        }
+                    }
+                    if let Some(dc) = dest_check {
+                        if is_dir(ctx, parent.as_deref(), &dc.dest, &step.original).await? {
+                            let rel = dc.dest.trim_start_matches('/').to_string();
+                            if let Some(item) = plan.items.remove(&rel) {
+                                plan.items.insert(format!("{rel}/{}", dc.base), item);
+                            }
+                        }
+                    }
+                    (plan, p.created_by.clone())
+                }
+                LayerJob::Workdir(path) => {
+                    let plan = if is_dir(ctx, parent.as_deref(), &path, &step.original).await? {
+                        Plan::default()
+                    } else {
+                        copy::dir_plan(&path)
+                    };
+                    (plan, p.created_by.clone())
+                }
                 LayerJob::FromImage {
                     image,
                     sources,
@@ -595,7 +662,15 @@ async fn run_step<'a>(
                     instruction,
                     chown_txt,
                     exclude,
+                    chown,
                 } => {
+                    let owner = match chown {
+                        Some(spec) => resolve_owner(ctx, st, Some(&spec), instruction).await?,
+                        None => owner,
+                    };
+                    let dest_dir = dest_dir
+                        || (sources.len() == 1
+                            && is_dir(ctx, parent.as_deref(), &dest, &step.original).await?);
                     let plan = export_plan(
                         ctx,
                         &image,
@@ -905,30 +980,11 @@ async fn prepare<'a>(
             };
             let edits = Edits::default().set("WorkingDir", json!(path));
             let created_by = st.nop_str(&format!("WORKDIR {path}"));
-            let exists = match &st.image {
-                None => false,
-                Some(img) => ctx
-                    .backend
-                    .stat(img, &path)
-                    .await
-                    .map_err(backend_err(&step.original))?
-                    .is_some_and(|s| s.is_dir),
-            };
-            let plan = if exists {
-                Plan::default()
-            } else {
-                copy::dir_plan(&path)
-            };
-            let key = key_of(
-                st,
-                "workdir",
-                &created_by,
-                &[if exists { "exists" } else { "mkdir" }],
-            );
+            let key = key_of(st, "workdir", &created_by, &[]);
             Some(Prepared {
                 edits,
                 created_by,
-                commit: Commit::Layer(LayerJob::Ready(plan)),
+                commit: Commit::Layer(LayerJob::Workdir(path)),
                 key,
             })
         }
@@ -1486,16 +1542,6 @@ async fn prepare_copy<'a>(
     } else {
         dest.clone()
     };
-    if !dest_dir && dest_clean != "/" {
-        if let Some(img) = &st.image {
-            let s = ctx
-                .backend
-                .stat(img, &dest_clean)
-                .await
-                .map_err(backend_err(&step.original))?;
-            dest_dir = s.is_some_and(|s| s.is_dir);
-        }
-    }
     if dest_clean == "/" {
         dest_dir = true;
     }
@@ -1504,7 +1550,15 @@ async fn prepare_copy<'a>(
         .as_deref()
         .map(|m| copy::parse_chmod(m, ins))
         .transpose()?;
-    let owner = resolve_owner(ctx, st, a.chown.as_deref(), ins).await?;
+    // `--chown` names are resolved on a miss (the parent id and the spec
+    // decide the result, so the key holds the spec); until then the files
+    // are planned as root-owned.
+    let chown_spec = a.chown.clone().filter(|c| !c.is_empty());
+    let owner = Owner {
+        uid: 0,
+        gid: 0,
+        explicit: chown_spec.is_some(),
+    };
     let flags = format!(
         "{:?}|{:?}|{}:{}:{}",
         a.chown, a.chmod, owner.uid, owner.gid, owner.explicit
@@ -1543,6 +1597,7 @@ async fn prepare_copy<'a>(
                 instruction: ins,
                 chown_txt,
                 exclude,
+                chown: chown_spec,
             }),
             key,
         });
@@ -1611,6 +1666,22 @@ async fn prepare_copy<'a>(
             plain.push(m);
         }
     }
+    // A single file to a destination without a trailing `/`: it goes inside
+    // the destination if that is an existing directory (checked on a miss).
+    let single_base: Option<String> = if nsrc != 1 || dest_dir || multi || dest_clean == "/" {
+        None
+    } else if let [m] = plain.as_slice() {
+        tree.entries
+            .get(&m.key)
+            .filter(|e| e.kind != Kind::Dir)
+            .map(|_| m.name.rsplit('/').next().unwrap_or(&m.name).to_string())
+    } else if let [d] = downloads.as_slice() {
+        Some(d.name.clone())
+    } else if let [src] = a.inline.as_slice() {
+        Some(src.path.clone())
+    } else {
+        None
+    };
     let owner_c = owner;
     let dest_c = dest_clean.clone();
     let tree_c = tree.clone();
@@ -1705,7 +1776,14 @@ async fn prepare_copy<'a>(
     Ok(Prepared {
         edits: Edits::default(),
         created_by,
-        commit: Commit::Layer(LayerJob::Ready(plan)),
+        commit: Commit::Layer(LayerJob::Ready {
+            plan,
+            dest_check: single_base.map(|base| DestCheck {
+                dest: dest_clean.clone(),
+                base,
+            }),
+            chown: chown_spec.map(|c| (c, ins)),
+        }),
         key,
     })
 }

@@ -1443,3 +1443,20 @@ async fn persistent_hash_cache_for_dir_contexts() {
     assert_eq!(b4.text().matches("Using cache").count(), 0, "{}", b4.text());
     assert_ne!(id1, b4.id());
 }
+
+#[tokio::test]
+async fn noop_rebuild_asks_the_backend_only_for_cache_entries() {
+    let df = "FROM busybox AS a\nWORKDIR /tmp\nCOPY f /tmp\nCOPY --chown=app f /owned\nRUN echo x > /x\nFROM busybox\nCOPY --from=a /tmp/f /tmp\nWORKDIR /w\n";
+    let fake = Fake::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_ctx(dir.path(), &[("Dockerfile", df), ("f", "F")]);
+    let b1 = run(&fake, dir.path(), BuildOptions::default()).await;
+    let id = b1.id();
+    assert_eq!(file_of(&fake, &id, "tmp/f"), "F");
+    let before = fake.calls().len();
+    let b2 = run(&fake, dir.path(), BuildOptions::default()).await;
+    assert_eq!(b2.id(), id);
+    let calls: Vec<String> = fake.calls()[before..].to_vec();
+    // Only base images by reference (and cache lookups, not recorded).
+    assert!(calls.iter().all(|c| c.starts_with("image ")), "{calls:?}");
+}
