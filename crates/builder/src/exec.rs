@@ -1181,7 +1181,13 @@ async fn prepare_run<'a>(
                     t.starts_with("<<") && !t.contains(char::is_whitespace)
                 };
                 if only_heredoc {
-                    script = r.heredocs[0].body();
+                    let body = r.heredocs[0].body();
+                    script = if body.starts_with("#!") {
+                        // BuildKit runs a script with a shebang as a file.
+                        interpreted_script(&body)
+                    } else {
+                        body
+                    };
                 } else {
                     for h in &r.heredocs {
                         script.push('\n');
@@ -1963,4 +1969,66 @@ async fn export_plan(
         })??;
     }
     Ok(plan)
+}
+
+/// A shell script that writes `body` (which starts with `#!`) to a temporary
+/// file, runs it and removes it, keeping its exit code.
+fn interpreted_script(body: &str) -> String {
+    let mut delim = String::from("BERTH_SCRIPT_EOF");
+    while body.lines().any(|l| l == delim) {
+        delim.push('_');
+    }
+    let nl = if body.ends_with('\n') { "" } else { "\n" };
+    format!(
+        "__berth_script=$(mktemp) && cat > \"$__berth_script\" <<'{delim}'\n{body}{nl}{delim}\nchmod +x \"$__berth_script\" && \"$__berth_script\"; __berth_rc=$?; rm -f \"$__berth_script\"; exit $__berth_rc\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_scripts_run_from_a_file() {
+        let s = interpreted_script("#!/usr/bin/env python3\nprint(1)\n");
+        assert!(s.starts_with("__berth_script=$(mktemp) && cat > \"$__berth_script\" <<'BERTH_SCRIPT_EOF'\n#!/usr/bin/env python3\nprint(1)\nBERTH_SCRIPT_EOF\n"));
+        assert!(s.ends_with("exit $__berth_rc\n"));
+        let s = interpreted_script("#!/bin/sh\nBERTH_SCRIPT_EOF\n");
+        assert!(s.contains("<<'BERTH_SCRIPT_EOF_'"));
+    }
+
+    #[test]
+    fn shebang_script_runs_in_sh() {
+        let s = interpreted_script("#!/bin/sh\necho \"hi $0\" | grep -c hi\nexit 3\n");
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&s)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
+    }
+
+    #[test]
+    fn ports_and_signals() {
+        assert_eq!(normalize_port("80").unwrap(), vec!["80/tcp"]);
+        assert_eq!(normalize_port("53/UDP").unwrap(), vec!["53/udp"]);
+        assert_eq!(normalize_port("1-3/tcp").unwrap().len(), 3);
+        assert!(normalize_port("x").is_err());
+        assert!(normalize_port("80/foo").is_err());
+        assert!(validate_signal("SIGTERM").is_ok());
+        assert!(validate_signal("kill").is_ok());
+        assert!(validate_signal("9").is_ok());
+        assert!(validate_signal("SIGRTMIN+3").is_ok());
+        assert!(validate_signal("NOPE").is_err());
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(abs_path("", "app"), "/app");
+        assert_eq!(abs_path("/w", "a/../b/"), "/w/b/");
+        assert_eq!(abs_path("/w", "."), "/w/");
+        assert_eq!(abs_path("/w", "/x/./y"), "/x/y");
+        assert_eq!(abs_path("/", "../.."), "/");
+    }
 }
