@@ -138,6 +138,8 @@ pub(crate) struct Tree {
     pub entries: BTreeMap<String, Entry>,
     /// Host directory of a directory context.
     pub root: Option<PathBuf>,
+    /// Where file contents past the memory budget of a tar context live.
+    pub spill: Option<Arc<tempfile::TempDir>>,
     /// A filesystem root (an image's files): absolute symlinks restart at
     /// the root and `..` stops there, as inside a container. For a build
     /// context (false), links leaving it are refused.
@@ -405,10 +407,18 @@ pub(crate) fn load_dir(root: &Path, dockerfile: &str) -> Result<Loaded, BuildErr
     })
 }
 
+/// File bytes of a tar context kept in memory; the rest goes to a temporary
+/// directory.
+const MEM_LIMIT: u64 = 512 << 20;
+
 /// Reads a tar stream (plain or gzip) into a tree. Absolute names are made
 /// relative; names with `..` leaving the root are refused. Hard links become
 /// copies of their target's content.
 pub(crate) fn read_tar(reader: Box<dyn Read + Send>) -> Result<Tree, BuildError> {
+    read_tar_limited(reader, MEM_LIMIT)
+}
+
+fn read_tar_limited(reader: Box<dyn Read + Send>, mem_limit: u64) -> Result<Tree, BuildError> {
     let io = |context: &str| {
         let context = context.to_string();
         move |source| BuildError::Context { context, source }
@@ -427,6 +437,8 @@ pub(crate) fn read_tar(reader: Box<dyn Read + Send>) -> Result<Tree, BuildError>
     };
     let mut ar = tar::Archive::new(inner);
     let mut tree = Tree::with_root_dir();
+    let mut in_memory = 0u64;
+    let mut spilled = 0u64;
     let entries = ar.entries().map_err(io("reading build context"))?;
     for ent in entries {
         let mut ent = ent.map_err(io("reading build context"))?;
@@ -473,16 +485,40 @@ pub(crate) fn read_tar(reader: Box<dyn Read + Send>) -> Result<Tree, BuildError>
                 }
             }
         } else if et.is_file() || et == tar::EntryType::Continuous {
-            let mut v = Vec::with_capacity(ent.size() as usize);
-            ent.read_to_end(&mut v)
-                .map_err(io("reading build context"))?;
-            Entry::new(
-                Kind::File,
-                mode,
-                v.len() as u64,
-                mtime,
-                Data::Mem(Arc::new(v)),
-            )
+            if in_memory + ent.size() <= mem_limit {
+                let mut v = Vec::with_capacity(ent.size() as usize);
+                ent.read_to_end(&mut v)
+                    .map_err(io("reading build context"))?;
+                in_memory += v.len() as u64;
+                Entry::new(
+                    Kind::File,
+                    mode,
+                    v.len() as u64,
+                    mtime,
+                    Data::Mem(Arc::new(v)),
+                )
+            } else {
+                // Past the memory budget: spill file contents to a private
+                // temporary directory (removed with the tree).
+                if tree.spill.is_none() {
+                    let dir = tempfile::Builder::new()
+                        .prefix("berth-build-context-")
+                        .tempdir()
+                        .map_err(io("creating a spill directory for the build context"))?;
+                    tree.spill = Some(Arc::new(dir));
+                }
+                let dir = tree
+                    .spill
+                    .as_ref()
+                    .map(|d| d.path().to_path_buf())
+                    .unwrap_or_default();
+                spilled += 1;
+                let path = dir.join(format!("f{spilled}"));
+                let mut f =
+                    std::fs::File::create(&path).map_err(io("writing the build context"))?;
+                let n = std::io::copy(&mut ent, &mut f).map_err(io("writing the build context"))?;
+                Entry::new(Kind::File, mode, n, mtime, Data::Host(path))
+            }
         } else {
             continue;
         };
@@ -700,4 +736,78 @@ pub(crate) fn save_hash_cache(tree: &Tree, file: &Path) -> std::io::Result<()> {
         serde_json::to_vec(&list).map_err(std::io::Error::other)?,
     )?;
     std::fs::rename(&tmp, file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o640);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn large_tar_contexts_spill_to_disk() {
+        let raw = tar_of(&[
+            ("a", b"0123456789"),
+            ("d/b", b"abcdefghij"),
+            ("d/c", b"xyz"),
+        ]);
+        let tree = read_tar_limited(Box::new(std::io::Cursor::new(raw)), 12).unwrap();
+        assert!(matches!(tree.entries["a"].data, Data::Mem(_)));
+        let Data::Host(p) = &tree.entries["d/b"].data else {
+            panic!("not spilled")
+        };
+        assert_eq!(std::fs::read(p).unwrap(), b"abcdefghij");
+        assert!(matches!(tree.entries["d/c"].data, Data::Host(_)));
+        assert_eq!(tree.entries["d"].kind, Kind::Dir);
+        let mut s = String::new();
+        tree.entries["d/c"]
+            .open()
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "xyz");
+        let spill = tree.spill.as_ref().unwrap().path().to_path_buf();
+        assert!(spill.exists());
+        drop(tree);
+        assert!(!spill.exists());
+    }
+
+    #[test]
+    fn resolve_in_context_and_rooted_trees() {
+        let mut t = Tree::with_root_dir();
+        t.insert(
+            "a/f".into(),
+            Entry::new(Kind::File, 0o644, 0, 0, Data::None),
+        );
+        t.insert(
+            "l".into(),
+            Entry::new(Kind::Symlink("a".into()), 0o777, 0, 0, Data::None),
+        );
+        t.insert(
+            "abs".into(),
+            Entry::new(Kind::Symlink("/a".into()), 0o777, 0, 0, Data::None),
+        );
+        t.insert(
+            "up".into(),
+            Entry::new(Kind::Symlink("../x".into()), 0o777, 0, 0, Data::None),
+        );
+        assert_eq!(t.resolve("l/f"), Ok("a/f".into()));
+        assert_eq!(t.resolve("abs/f"), Err(()));
+        assert_eq!(t.resolve("up"), Err(()));
+        t.rooted = true;
+        assert_eq!(t.resolve("abs/f"), Ok("a/f".into()));
+        assert_eq!(t.resolve("up"), Ok("x".into()));
+        assert_eq!(clean_rel("./a/../b/"), Some("b".into()));
+        assert_eq!(clean_rel("../b"), None);
+        assert_eq!(clean_rel("/abs/x"), Some("abs/x".into()));
+    }
 }
