@@ -1460,3 +1460,18 @@ async fn noop_rebuild_asks_the_backend_only_for_cache_entries() {
     // Only base images by reference (and cache lookups, not recorded).
     assert!(calls.iter().all(|c| c.starts_with("image ")), "{calls:?}");
 }
+
+#[test]
+fn build_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let fake = Fake::new();
+    let out = Output::discard();
+    let f = build(
+        fake.as_ref(),
+        BuildContext::Dir(".".into()),
+        BuildOptions::default(),
+        &out,
+    );
+    assert_send(&f);
+    drop(f);
+}
