@@ -327,7 +327,11 @@ async fn build_inner(
             .tag(&result.image_id, t)
             .await
             .map_err(|source| BuildError::Backend { step: None, source })?;
-        step_out.stream(format!("Successfully tagged {t}\n"));
+        // moby prints the familiar form with the default tag: "app:latest".
+        let shown = oci::Reference::parse(t)
+            .map(|r| r.familiar_string())
+            .unwrap_or_else(|_| t.clone());
+        step_out.stream(format!("Successfully tagged {shown}\n"));
     }
     Ok(result)
 }

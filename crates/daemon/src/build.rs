@@ -39,6 +39,38 @@ pub(crate) struct DaemonBuild {
 }
 
 impl DaemonBuild {
+    /// Runs `f` on the merged rootfs of `image`, mounted through a throwaway
+    /// read-write layer that is removed afterwards.
+    async fn with_image_mounted<T: Send + 'static>(
+        &self,
+        image: &str,
+        f: impl FnOnce(&Path) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let d = self.daemon.clone();
+        let image = image.to_string();
+        let tmp_id = format!("build-mount-{}", hex::encode(rand::random::<[u8; 8]>()));
+        let mnt = d.cfg.exec_root.join("build").join(&tmp_id);
+        tokio::task::spawn_blocking(move || {
+            let s = &d.images;
+            let err = |e: image::ImageError| backend_err(e.into());
+            s.create_rw_layer(&tmp_id, &image).map_err(err)?;
+            let res = s.mount_rw_layer(&tmp_id, &mnt).map_err(err).and_then(|()| {
+                let r = f(&mnt);
+                if let Err(e) = s.unmount(&mnt) {
+                    tracing::warn!(mount = %mnt.display(), error = %e, "could not unmount a build mount");
+                }
+                r
+            });
+            let _ = std::fs::remove_dir(&mnt);
+            if let Err(e) = s.remove_rw_layer(&tmp_id) {
+                tracing::warn!(layer = %tmp_id, error = %e, "could not remove a build mount layer");
+            }
+            res
+        })
+        .await
+        .map_err(|e| BackendError::other(ErrorKind::Internal, format!("build mount task: {e}")))?
+    }
+
     /// The parent image's rootfs (or an empty one) put into `config`.
     async fn with_parent_rootfs(
         &self,
@@ -86,7 +118,7 @@ impl DaemonBuild {
         parent: &str,
         run: &RunRequest,
         out: &Output,
-    ) -> Result<(String, i64, String), DaemonError> {
+    ) -> Result<(BuildContainer, i64, String), DaemonError> {
         let d = &self.daemon;
         let network_mode = match run.network {
             RunNetwork::None => Some("none".to_string()),
@@ -124,6 +156,11 @@ impl DaemonBuild {
             ..Default::default()
         };
         let (id, _) = d.create(None, body).await?;
+        let guard = BuildContainer {
+            daemon: d.clone(),
+            id: id.clone(),
+        };
+        out.stream(format!(" ---> Running in {}\n", image::short_id(&id)));
         let res = async {
             let c = d.find(&id)?;
             let wait = d.wait_container(&c, WaitCondition::NextExit);
@@ -160,19 +197,33 @@ impl DaemonBuild {
             Ok::<_, DaemonError>((code, tail.into_iter().collect::<Vec<_>>().join("\n")))
         }
         .await;
-        match res {
-            Ok((code, tail)) => Ok((id, code, tail)),
-            Err(e) => {
-                self.remove(&id).await;
-                Err(e)
-            }
-        }
+        let (code, tail) = res?;
+        Ok((guard, code, tail))
     }
+}
 
-    async fn remove(&self, id: &str) {
-        if let Ok(c) = self.daemon.find(id) {
-            if let Err(e) = self.daemon.remove_container(&c, true).await {
-                tracing::warn!(container = %id, error = %e, "could not remove a build container");
+/// A RUN step's container: removed when dropped, also when the build is cancelled.
+struct BuildContainer {
+    daemon: Arc<Daemon>,
+    id: String,
+}
+
+impl Drop for BuildContainer {
+    fn drop(&mut self) {
+        let (d, id) = (self.daemon.clone(), self.id.clone());
+        let remove = async move {
+            if let Ok(c) = d.find(&id) {
+                if let Err(e) = d.remove_container(&c, true).await {
+                    tracing::warn!(container = %id, error = %e, "could not remove a build container");
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(remove);
+            }
+            Err(_) => {
+                tracing::warn!(container = %self.id, "no runtime to remove a build container")
             }
         }
     }
@@ -195,7 +246,8 @@ impl BuildBackend for DaemonBuild {
         let d = &self.daemon;
         let name = reference.to_string();
         let local = d.blocking(move |s| s.get(&name)).await;
-        if pull || local.is_err() {
+        let is_id = reference.starts_with("sha256:");
+        if !is_id && (pull || local.is_err()) {
             let mut stream = d
                 .image_pull(PullOptions {
                     from_image: reference.to_string(),
@@ -246,24 +298,26 @@ impl BuildBackend for DaemonBuild {
         out: &Output,
     ) -> Result<String, BackendError> {
         let config = self.with_parent_rootfs(Some(parent), config).await?;
-        let (id, code, tail) = self
+        let (container, code, tail) = self
             .run_container(parent, &run, out)
             .await
             .map_err(backend_err)?;
         if code != 0 {
-            self.remove(&id).await;
             return Err(BackendError::RunFailed {
                 code,
                 tail: (!tail.is_empty()).then_some(tail),
             });
         }
-        let cid = id.clone();
+        let cid = container.id.clone();
         let res = self
             .daemon
             .blocking(move |s| s.commit_rw_layer(&cid, config))
             .await
             .map_err(backend_err);
-        self.remove(&id).await;
+        out.stream(format!(
+            "Removing intermediate container {}\n",
+            image::short_id(&container.id)
+        ));
         res
     }
 
@@ -296,15 +350,31 @@ impl BuildBackend for DaemonBuild {
     }
 
     async fn export_path(&self, image: &str, path: &str) -> Result<BoxedRead, BackendError> {
-        let d = self.daemon.clone();
-        let image = image.to_string();
+        let tmp = self.daemon.cfg.data_root.clone();
         let path = path.to_string();
-        let tmp_id = format!("build-export-{}", hex::encode(rand::random::<[u8; 8]>()));
-        let mnt = d.cfg.exec_root.join("build").join(&tmp_id);
-        let res = tokio::task::spawn_blocking(move || export(&d, &tmp_id, &image, &mnt, &path))
-            .await
-            .map_err(|e| BackendError::other(ErrorKind::Internal, format!("export task: {e}")))?;
-        res
+        self.with_image_mounted(image, move |root| {
+            let full = resolve_in_root(root, &path)?.ok_or_else(|| BackendError::NotFound {
+                what: format!("{path} in the image"),
+            })?;
+            tar_path(&full, &path, &tmp)
+        })
+        .await
+    }
+
+    async fn stat(
+        &self,
+        image: &str,
+        path: &str,
+    ) -> Result<Option<builder::PathStat>, BackendError> {
+        let path = path.to_string();
+        self.with_image_mounted(image, move |root| {
+            Ok(resolve_in_root(root, &path)?.and_then(|full| {
+                std::fs::metadata(&full)
+                    .ok()
+                    .map(|m| builder::PathStat { is_dir: m.is_dir() })
+            }))
+        })
+        .await
     }
 
     async fn tag(&self, image: &str, reference: &str) -> Result<(), BackendError> {
@@ -342,36 +412,9 @@ impl BuildBackend for DaemonBuild {
     }
 }
 
-/// Mounts `image` (through a throwaway read-write layer) at `mnt`, tars `path`
-/// into an unlinked temporary file and returns a reader of it.
-fn export(
-    d: &Daemon,
-    tmp_id: &str,
-    image: &str,
-    mnt: &Path,
-    path: &str,
-) -> Result<BoxedRead, BackendError> {
-    let s = &d.images;
-    let err = |e: image::ImageError| backend_err(e.into());
-    s.create_rw_layer(tmp_id, image).map_err(err)?;
-    let res = (|| {
-        s.mount_rw_layer(tmp_id, mnt).map_err(err)?;
-        let r = tar_path(mnt, path, &d.cfg.data_root);
-        if let Err(e) = s.unmount(mnt) {
-            tracing::warn!(mount = %mnt.display(), error = %e, "could not unmount an export");
-        }
-        r
-    })();
-    let _ = std::fs::remove_dir(mnt);
-    if let Err(e) = s.remove_rw_layer(tmp_id) {
-        tracing::warn!(layer = %tmp_id, error = %e, "could not remove an export layer");
-    }
-    res
-}
-
 /// Resolves `path` inside `root` without leaving it (symlinks are followed as if
-/// `root` were `/`), then tars it with entries named from its parent directory.
-fn tar_path(root: &Path, path: &str, tmp_dir: &Path) -> Result<BoxedRead, BackendError> {
+/// `root` were `/`). None when it does not exist.
+fn resolve_in_root(root: &Path, path: &str) -> Result<Option<PathBuf>, BackendError> {
     let mut parts: Vec<String> = Vec::new();
     let mut todo: Vec<String> = path
         .split('/')
@@ -414,52 +457,63 @@ fn tar_path(root: &Path, path: &str, tmp_dir: &Path) -> Result<BoxedRead, Backen
                 );
             }
             Ok(_) => parts.push(p),
-            Err(_) => {
-                return Err(BackendError::NotFound {
-                    what: format!("{path} in the image"),
-                });
-            }
+            Err(_) => return Ok(None),
         }
     }
-    let full = root.join(parts.join("/"));
-    let name = parts.last().cloned().unwrap_or_else(|| ".".into());
-    std::fs::create_dir_all(tmp_dir).map_err(|e| {
-        BackendError::other(
-            ErrorKind::Internal,
-            format!("creating {}: {e}", tmp_dir.display()),
-        )
-    })?;
-    let mut file = tempfile::tempfile_in(tmp_dir)
-        .map_err(|e| BackendError::other(ErrorKind::Internal, format!("temporary file: {e}")))?;
+    Ok(Some(root.join(parts.join("/"))))
+}
+
+/// Tars `full` (a resolved path) into an unlinked temporary file under `tmp_dir`,
+/// its entries named from its parent directory, and returns a reader of it.
+fn tar_path(full: &Path, path: &str, tmp_dir: &Path) -> Result<BoxedRead, BackendError> {
+    let internal = |what: &str, e: std::io::Error| {
+        BackendError::other(ErrorKind::Internal, format!("{what}: {e}"))
+    };
+    let name = full
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| ".".into());
+    std::fs::create_dir_all(tmp_dir)
+        .map_err(|e| internal(&format!("creating {}", tmp_dir.display()), e))?;
+    let mut file = tempfile::tempfile_in(tmp_dir).map_err(|e| internal("temporary file", e))?;
     {
         let mut b = tar::Builder::new(&mut file);
         b.follow_symlinks(false);
-        let meta = std::fs::symlink_metadata(&full)
-            .map_err(|e| BackendError::other(ErrorKind::Internal, format!("stat {path}: {e}")))?;
+        let meta =
+            std::fs::symlink_metadata(full).map_err(|e| internal(&format!("stat {path}"), e))?;
         let r = if meta.is_dir() {
-            b.append_dir_all(&name, &full)
+            b.append_dir_all(&name, full)
         } else {
-            b.append_path_with_name(&full, &name)
+            b.append_path_with_name(full, &name)
         };
-        r.and_then(|()| b.finish()).map_err(|e| {
-            BackendError::other(ErrorKind::Internal, format!("archiving {path}: {e}"))
-        })?;
+        r.and_then(|()| b.finish())
+            .map_err(|e| internal(&format!("archiving {path}"), e))?;
     }
     use std::io::Seek;
-    file.rewind()
-        .map_err(|e| BackendError::other(ErrorKind::Internal, format!("rewinding: {e}")))?;
+    file.rewind().map_err(|e| internal("rewinding", e))?;
     Ok(Box::new(file) as Box<dyn Read + Send>)
 }
 
 impl Daemon {
     /// `POST /build`: runs the builder on the context tar and streams its messages.
-    /// The build goes on while the client reads; a client that goes away does not
-    /// cancel it (as with the classic builder, the result is still recorded).
+    /// The build goes on while the client reads; when the client goes away the
+    /// messages are dropped and the build still finishes (as with the classic
+    /// builder, its result and cache entries are recorded).
     pub async fn build_image(
         self: &Arc<Self>,
         context: api_server::backend::BodyReader,
         req: api_server::backend::BuildRequest,
     ) -> crate::error::Result<api_server::backend::JsonStream> {
+        // Bad names fail the request before anything is built, as in moby.
+        for t in &req.tags {
+            let r = image::Reference::parse(t)
+                .map_err(|e| DaemonError::Invalid(format!("invalid tag {t:?}: {e}")))?;
+            if r.digest.is_some() {
+                return Err(DaemonError::Invalid(format!(
+                    "invalid tag {t:?}: a build result cannot be tagged with a digest"
+                )));
+            }
+        }
         let opts = builder::BuildOptions {
             dockerfile_path: req.dockerfile.clone(),
             dockerfile_content: None,
@@ -480,9 +534,11 @@ impl Daemon {
         let (out, mut rx) = Output::channel();
         let ctx = builder::BuildContext::Tar(Box::new(tokio_util::io::SyncIoBridge::new(context)));
         tokio::spawn(async move {
-            // INTERIM until builder::build lands.
-            let _ = (&backend, ctx, opts);
-            out.error("build is not wired yet", None);
+            // builder::build sends its own error message to `out`.
+            match builder::build(&backend, ctx, opts, &out).await {
+                Ok(res) => tracing::info!(image = %res.image_id, "build finished"),
+                Err(e) => tracing::info!(error = %e, "build failed"),
+            }
         });
         Ok(Box::pin(futures::stream::poll_fn(move |cx| {
             rx.poll_recv(cx)

@@ -1,0 +1,172 @@
+//! Builds: `DOCKER_BUILDKIT=0 docker build` and `berth build` against berthd —
+//! instructions and the resulting config, multi-stage, the layer cache (a changed
+//! file reruns only the steps from its COPY), `.dockerignore`, and errors.
+
+use std::fs;
+use std::path::Path;
+
+use integration::*;
+
+fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (name, content) in files {
+        let p = dir.join(name);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(p, content).unwrap();
+    }
+}
+
+fn build(d: &TestDaemon, dir: &Path, args: &[&str]) -> Out {
+    let mut full = vec!["build"];
+    full.extend_from_slice(args);
+    let ctx = dir.to_str().unwrap().to_string();
+    full.push(&ctx);
+    d.docker(&full)
+}
+
+fn cached_steps(out: &Out) -> usize {
+    out.out().matches("Using cache").count()
+}
+
+#[test]
+fn classic_docker_build_instructions_and_config() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\n\
+                 ARG GREETING=hello\n\
+                 ENV APP=/app WHO=world\n\
+                 WORKDIR $APP\n\
+                 COPY hello.txt ./\n\
+                 COPY dir/ sub/\n\
+                 RUN echo \"$GREETING $WHO\" > made.txt && rm -f /etc/motd\n\
+                 LABEL org.example.k=v\n\
+                 EXPOSE 8080/tcp\n\
+                 USER 1000:1000\n\
+                 STOPSIGNAL SIGINT\n\
+                 CMD [\"cat\", \"made.txt\", \"hello.txt\", \"sub/a\"]\n",
+            ),
+            ("hello.txt", "from context\n"),
+            ("dir/a", "in dir\n"),
+        ],
+    );
+    let out = build(&d, ctx.path(), &["-t", "built:1"]).ok();
+    assert!(out.out().contains("Step 1/12 : FROM busybox"), "{out}");
+    assert!(out.out().contains("Successfully tagged built:1"), "{out}");
+    let run = d.docker(&["run", "--rm", "--network", "none", "built:1"]).ok();
+    assert_eq!(run.out(), "hello world\nfrom context\nin dir", "{run}");
+    let cfg = d
+        .docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.WorkingDir}}|{{.Config.User}}|{{json .Config.ExposedPorts}}|{{.Config.StopSignal}}|{{index .Config.Labels \"org.example.k\"}}",
+            "built:1",
+        ])
+        .ok();
+    assert_eq!(cfg.out(), "/app|1000:1000|{\"8080/tcp\":{}}|SIGINT|v", "{cfg}");
+    let history = d.docker(&["history", "--no-trunc", "built:1"]).ok();
+    assert!(history.out().contains("echo \"$GREETING $WHO\""), "{history}");
+
+    // A rebuild is all cache.
+    let again = build(&d, ctx.path(), &["-t", "built:1"]).ok();
+    assert!(cached_steps(&again) >= 10, "{again}");
+    let id1 = d.docker(&["image", "inspect", "-f", "{{.Id}}", "built:1"]).ok();
+    // Changing the file of the first COPY reruns from that step on.
+    write(ctx.path(), &[("hello.txt", "changed\n")]);
+    let changed = build(&d, ctx.path(), &["-t", "built:1"]).ok();
+    assert_eq!(cached_steps(&changed), 3, "FROM's successors up to WORKDIR: {changed}");
+    let id2 = d.docker(&["image", "inspect", "-f", "{{.Id}}", "built:1"]).ok();
+    assert_ne!(id1.out(), id2.out());
+    let run = d.docker(&["run", "--rm", "--network", "none", "built:1"]).ok();
+    assert!(run.out().contains("changed"), "{run}");
+}
+
+#[test]
+fn multi_stage_target_dockerignore_and_berth_build() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox AS builder\n\
+                 RUN mkdir /out && echo artifact > /out/bin\n\
+                 FROM busybox AS unused\n\
+                 RUN exit 9\n\
+                 FROM busybox\n\
+                 COPY --from=builder /out/bin /usr/local/bin/artifact\n\
+                 COPY . /ctx/\n\
+                 CMD [\"sh\", \"-c\", \"cat /usr/local/bin/artifact; ls /ctx\"]\n",
+            ),
+            (".dockerignore", "secret*\n!secret-ok\n"),
+            ("secret.key", "no"),
+            ("secret-ok", "yes"),
+            ("keep.txt", "k"),
+        ],
+    );
+    let out = d
+        .berth(&["build", "-t", "ms:1", ctx.path().to_str().unwrap()])
+        .ok();
+    let all = format!("{}{}", out.out(), out.err());
+    assert!(!all.contains("exit 9"), "the unused stage is skipped: {all}");
+    let run = d.docker(&["run", "--rm", "--network", "none", "ms:1"]).ok();
+    assert!(run.out().starts_with("artifact"), "{run}");
+    assert!(run.out().contains("keep.txt") && run.out().contains("secret-ok"), "{run}");
+    assert!(!run.out().contains("secret.key"), ".dockerignore applies: {run}");
+
+    // --target stops at a stage.
+    d.berth(&[
+        "build",
+        "--target",
+        "builder",
+        "-t",
+        "ms:builder",
+        ctx.path().to_str().unwrap(),
+    ])
+    .ok();
+    let run = d
+        .docker(&["run", "--rm", "--network", "none", "ms:builder", "cat", "/out/bin"])
+        .ok();
+    assert_eq!(run.out(), "artifact");
+}
+
+#[test]
+fn build_errors_are_clear() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nRUN echo before && exit 3\n")],
+    );
+    let out = build(&d, ctx.path(), &[]).fail();
+    let text = format!("{}{}", out.out(), out.err());
+    assert!(
+        text.contains("returned a non-zero code: 3"),
+        "failing RUN names its code: {text}"
+    );
+    assert!(text.contains("before"), "its output is shown: {text}");
+
+    write(ctx.path(), &[("Dockerfile", "FROM busybox\nCOPY missing.txt /\n")]);
+    let out = build(&d, ctx.path(), &[]).fail();
+    assert!(out.err().contains("missing.txt"), "{out}");
+
+    write(ctx.path(), &[("Dockerfile", "FROM busybox\nRUNN true\n")]);
+    let out = build(&d, ctx.path(), &[]).fail();
+    assert!(out.err().contains("line 2") && out.err().to_lowercase().contains("unknown instruction"), "{out}");
+
+    write(ctx.path(), &[("Dockerfile", "FROM busybox\nCOPY ../x /\n")]);
+    let out = build(&d, ctx.path(), &[]).fail();
+    let text = format!("{}{}", out.out(), out.err());
+    assert!(text.contains("outside") || text.contains("../x"), "{text}");
+    assert!(d.alive());
+}
