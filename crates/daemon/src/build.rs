@@ -71,6 +71,30 @@ impl DaemonBuild {
         .map_err(|e| BackendError::other(ErrorKind::Internal, format!("build mount task: {e}")))?
     }
 
+    /// The host directory of a `RUN --mount=type=cache` (made on first use with
+    /// the mount's `uid`, `gid` and `mode`).
+    fn cache_mount_dir(&self, id: &str, m: &builder::RunMount) -> Result<PathBuf, DaemonError> {
+        use sha2::Digest as _;
+        let name = hex::encode(sha2::Sha256::digest(id.as_bytes()));
+        let dir = self
+            .daemon
+            .cfg
+            .data_root
+            .join("builder")
+            .join("cache-mounts")
+            .join(&name[..32]);
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| DaemonError::io(format!("creating {}", dir.display()), e))?;
+            let mode = m.mode.unwrap_or(0o755);
+            std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                .map_err(|e| DaemonError::io(format!("chmod {}", dir.display()), e))?;
+            std::os::unix::fs::chown(&dir, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
+                .map_err(|e| DaemonError::io(format!("chown {}", dir.display()), e))?;
+        }
+        Ok(dir)
+    }
+
     /// The parent image's rootfs (or an empty one) put into `config`.
     async fn with_parent_rootfs(
         &self,
@@ -126,15 +150,26 @@ impl DaemonBuild {
             RunNetwork::Default => None,
         };
         let mut tmpfs = std::collections::HashMap::new();
+        let mut binds = Vec::new();
+        let ro = |readonly: bool| if readonly { "ro" } else { "rw" };
         for m in &run.mounts {
             match &m.source {
                 builder::MountSource::Tmpfs { size } => {
                     let opt = size.map(|s| format!("size={s}")).unwrap_or_default();
                     tmpfs.insert(m.target.clone(), opt);
                 }
+                builder::MountSource::Context { path } => {
+                    binds.push(format!("{}:{}:{}", path.display(), m.target, ro(m.readonly)));
+                }
+                builder::MountSource::Cache { id, seed: None, .. } => {
+                    // Shared by every build of this daemon; `sharing=locked|private`
+                    // are treated as shared.
+                    let dir = self.cache_mount_dir(id, m)?;
+                    binds.push(format!("{}:{}:{}", dir.display(), m.target, ro(m.readonly)));
+                }
                 other => {
                     return Err(DaemonError::NotImplemented(format!(
-                        "RUN --mount of {other:?} is not supported by Berth's builder yet (only type=tmpfs)"
+                        "RUN --mount of {other:?} is not supported by Berth's builder yet (type=tmpfs, type=bind from the context and type=cache without from= are)"
                     )))
                 }
             }
@@ -149,6 +184,7 @@ impl DaemonBuild {
             labels: Some([("io.berth.build".to_string(), "run".to_string())].into()),
             host_config: Some(HostConfig {
                 network_mode,
+                binds: (!binds.is_empty()).then_some(binds),
                 privileged: Some(run.privileged),
                 tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
                 ..Default::default()
@@ -226,6 +262,35 @@ impl Drop for BuildContainer {
                 tracing::warn!(container = %self.id, "no runtime to remove a build container")
             }
         }
+    }
+}
+
+/// Removes the empty file or directory the runtime created in `upper` (a
+/// container's overlay upper dir) as the mount point of `target`.
+fn remove_mount_point(upper: &Path, target: &str) {
+    let rel: PathBuf = Path::new(target)
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    if rel.as_os_str().is_empty() {
+        return;
+    }
+    let p = upper.join(rel);
+    let Ok(meta) = std::fs::symlink_metadata(&p) else {
+        return;
+    };
+    let res = if meta.is_dir() {
+        std::fs::remove_dir(&p) // fails (and keeps it) unless empty
+    } else if meta.is_file() && meta.len() == 0 {
+        std::fs::remove_file(&p)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = res {
+        tracing::debug!(path = %p.display(), error = %e, "mount point kept in the layer");
     }
 }
 
@@ -309,9 +374,17 @@ impl BuildBackend for DaemonBuild {
             });
         }
         let cid = container.id.clone();
+        let targets: Vec<String> = run.mounts.iter().map(|m| m.target.clone()).collect();
         let res = self
             .daemon
-            .blocking(move |s| s.commit_rw_layer(&cid, config))
+            .blocking(move |s| {
+                // Mount points the runtime made are not part of the step's result.
+                let upper = s.rw_layer_upper_dir(&cid)?;
+                for t in &targets {
+                    remove_mount_point(&upper, t);
+                }
+                s.commit_rw_layer(&cid, config)
+            })
             .await
             .map_err(backend_err);
         out.stream(format!(

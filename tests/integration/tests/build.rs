@@ -59,7 +59,9 @@ fn classic_docker_build_instructions_and_config() {
     let out = build(&d, ctx.path(), &["-t", "built:1"]).ok();
     assert!(out.out().contains("Step 1/12 : FROM busybox"), "{out}");
     assert!(out.out().contains("Successfully tagged built:1"), "{out}");
-    let run = d.docker(&["run", "--rm", "--network", "none", "built:1"]).ok();
+    let run = d
+        .docker(&["run", "--rm", "--network", "none", "built:1"])
+        .ok();
     assert_eq!(run.out(), "hello world\nfrom context\nin dir", "{run}");
     let cfg = d
         .docker(&[
@@ -70,21 +72,38 @@ fn classic_docker_build_instructions_and_config() {
             "built:1",
         ])
         .ok();
-    assert_eq!(cfg.out(), "/app|1000:1000|{\"8080/tcp\":{}}|SIGINT|v", "{cfg}");
+    assert_eq!(
+        cfg.out(),
+        "/app|1000:1000|{\"8080/tcp\":{}}|SIGINT|v",
+        "{cfg}"
+    );
     let history = d.docker(&["history", "--no-trunc", "built:1"]).ok();
-    assert!(history.out().contains("echo \"$GREETING $WHO\""), "{history}");
+    assert!(
+        history.out().contains("echo \"$GREETING $WHO\""),
+        "{history}"
+    );
 
     // A rebuild is all cache.
     let again = build(&d, ctx.path(), &["-t", "built:1"]).ok();
     assert!(cached_steps(&again) >= 10, "{again}");
-    let id1 = d.docker(&["image", "inspect", "-f", "{{.Id}}", "built:1"]).ok();
+    let id1 = d
+        .docker(&["image", "inspect", "-f", "{{.Id}}", "built:1"])
+        .ok();
     // Changing the file of the first COPY reruns from that step on.
     write(ctx.path(), &[("hello.txt", "changed\n")]);
     let changed = build(&d, ctx.path(), &["-t", "built:1"]).ok();
-    assert_eq!(cached_steps(&changed), 3, "FROM's successors up to WORKDIR: {changed}");
-    let id2 = d.docker(&["image", "inspect", "-f", "{{.Id}}", "built:1"]).ok();
+    assert_eq!(
+        cached_steps(&changed),
+        3,
+        "FROM's successors up to WORKDIR: {changed}"
+    );
+    let id2 = d
+        .docker(&["image", "inspect", "-f", "{{.Id}}", "built:1"])
+        .ok();
     assert_ne!(id1.out(), id2.out());
-    let run = d.docker(&["run", "--rm", "--network", "none", "built:1"]).ok();
+    let run = d
+        .docker(&["run", "--rm", "--network", "none", "built:1"])
+        .ok();
     assert!(run.out().contains("changed"), "{run}");
 }
 
@@ -117,11 +136,20 @@ fn multi_stage_target_dockerignore_and_berth_build() {
         .berth(&["build", "-t", "ms:1", ctx.path().to_str().unwrap()])
         .ok();
     let all = format!("{}{}", out.out(), out.err());
-    assert!(!all.contains("exit 9"), "the unused stage is skipped: {all}");
+    assert!(
+        !all.contains("exit 9"),
+        "the unused stage is skipped: {all}"
+    );
     let run = d.docker(&["run", "--rm", "--network", "none", "ms:1"]).ok();
     assert!(run.out().starts_with("artifact"), "{run}");
-    assert!(run.out().contains("keep.txt") && run.out().contains("secret-ok"), "{run}");
-    assert!(!run.out().contains("secret.key"), ".dockerignore applies: {run}");
+    assert!(
+        run.out().contains("keep.txt") && run.out().contains("secret-ok"),
+        "{run}"
+    );
+    assert!(
+        !run.out().contains("secret.key"),
+        ".dockerignore applies: {run}"
+    );
 
     // --target stops at a stage.
     d.berth(&[
@@ -134,7 +162,15 @@ fn multi_stage_target_dockerignore_and_berth_build() {
     ])
     .ok();
     let run = d
-        .docker(&["run", "--rm", "--network", "none", "ms:builder", "cat", "/out/bin"])
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "ms:builder",
+            "cat",
+            "/out/bin",
+        ])
         .ok();
     assert_eq!(run.out(), "artifact");
 }
@@ -156,17 +192,81 @@ fn build_errors_are_clear() {
     );
     assert!(text.contains("before"), "its output is shown: {text}");
 
-    write(ctx.path(), &[("Dockerfile", "FROM busybox\nCOPY missing.txt /\n")]);
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY missing.txt /\n")],
+    );
     let out = build(&d, ctx.path(), &[]).fail();
     assert!(out.err().contains("missing.txt"), "{out}");
 
     write(ctx.path(), &[("Dockerfile", "FROM busybox\nRUNN true\n")]);
     let out = build(&d, ctx.path(), &[]).fail();
-    assert!(out.err().contains("line 2") && out.err().to_lowercase().contains("unknown instruction"), "{out}");
+    assert!(
+        out.err().contains("line 2") && out.err().to_lowercase().contains("unknown instruction"),
+        "{out}"
+    );
 
     write(ctx.path(), &[("Dockerfile", "FROM busybox\nCOPY ../x /\n")]);
     let out = build(&d, ctx.path(), &[]).fail();
     let text = format!("{}{}", out.out(), out.err());
     assert!(text.contains("outside") || text.contains("../x"), "{text}");
     assert!(d.alive());
+}
+
+#[test]
+fn run_mounts_cache_bind_and_tmpfs() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let dockerfile = |n: u32| {
+        format!(
+            "FROM busybox\n\
+             RUN --mount=type=cache,target=/cache echo run{n} >> /cache/log && cat /cache/log > /seen\n\
+             RUN --mount=type=bind,source=data.txt,target=/mnt/data.txt cp /mnt/data.txt /copied\n\
+             RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && ! test -e /scratch2\n"
+        )
+    };
+    write(
+        ctx.path(),
+        &[("Dockerfile", &dockerfile(1)), ("data.txt", "bound\n")],
+    );
+    d.berth(&["build", "-t", "mounts:1", ctx.path().to_str().unwrap()])
+        .ok();
+    write(ctx.path(), &[("Dockerfile", &dockerfile(2))]);
+    d.berth(&["build", "-t", "mounts:2", ctx.path().to_str().unwrap()])
+        .ok();
+    let seen = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "mounts:2",
+            "cat",
+            "/seen",
+            "/copied",
+        ])
+        .ok();
+    assert_eq!(
+        seen.out(),
+        "run1\nrun2\nbound",
+        "the cache persists across builds: {seen}"
+    );
+    let ls = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "mounts:2",
+            "sh",
+            "-c",
+            "ls /mnt; test -e /cache || echo no-cache; test -e /scratch || echo no-scratch",
+        ])
+        .ok();
+    assert_eq!(
+        ls.out(),
+        "no-cache\nno-scratch",
+        "mount points are not in the image: {ls}"
+    );
 }
