@@ -330,7 +330,11 @@ mod socket_path_tests {
         let sock = deep.join("shim.sock");
         assert!(sock.as_os_str().len() > 108);
         let (p, dir) = socket_path(&sock).unwrap();
-        assert!(dir.is_some() && p.as_os_str().len() < 100, "{}", p.display());
+        assert!(
+            dir.is_some() && p.as_os_str().len() < 100,
+            "{}",
+            p.display()
+        );
         let l = std::os::unix::net::UnixListener::bind(&p).unwrap();
         assert!(sock.exists(), "the socket lives in the long directory");
         let (p2, _d2) = socket_path(&sock).unwrap();
