@@ -435,13 +435,32 @@ fn read_tar_limited(reader: Box<dyn Read + Send>, mem_limit: u64) -> Result<Tree
     } else {
         Box::new(buf)
     };
+    let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let inner = Counting {
+        inner,
+        count: consumed.clone(),
+    };
     let mut ar = tar::Archive::new(inner);
     let mut tree = Tree::with_root_dir();
     let mut in_memory = 0u64;
     let mut spilled = 0u64;
     let entries = ar.entries().map_err(io("reading build context"))?;
+    // End of the last entry's data: the docker CLI (`build -f -`) may end the
+    // stream right there, without padding or end-of-archive blocks, which Go's
+    // tar reader (and so dockerd) accepts.
+    let mut data_end = 0u64;
     for ent in entries {
-        let mut ent = ent.map_err(io("reading build context"))?;
+        let mut ent = match ent {
+            Ok(e) => e,
+            Err(e)
+                if e.to_string().contains("unexpected EOF")
+                    && consumed.load(std::sync::atomic::Ordering::Relaxed) >= data_end =>
+            {
+                break
+            }
+            Err(e) => return Err(io("reading build context")(e)),
+        };
+        data_end = ent.raw_file_position() + ent.size();
         let raw = ent.path_bytes().into_owned();
         let name = String::from_utf8(raw).map_err(|e| BuildError::UnsafeContextPath {
             path: String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -538,6 +557,21 @@ fn read_tar_limited(reader: Box<dyn Read + Send>, mem_limit: u64) -> Result<Tree
 
 /// Loads a tar context: indexes it, takes the Dockerfile out, applies the
 /// ignore file.
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 pub(crate) fn load_tar(
     reader: Box<dyn Read + Send>,
     dockerfile: &str,
@@ -751,6 +785,22 @@ mod tests {
             b.append_data(&mut h, name, *data).unwrap();
         }
         b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn tar_ending_right_after_the_last_data_is_accepted_but_truncated_data_is_not() {
+        // What the docker CLI sends for `build -f -`: no padding, no end blocks.
+        let raw = tar_of(&[("Dockerfile", b"FROM x\n"), ("last", b"0123456789")]);
+        let cut = 1024 + 512 + 10;
+        let tree =
+            read_tar_limited(Box::new(std::io::Cursor::new(raw[..cut].to_vec())), 1 << 20).unwrap();
+        assert!(tree.entries.contains_key("last"));
+        // Data cut short is an error, not a shorter file.
+        let err = read_tar_limited(
+            Box::new(std::io::Cursor::new(raw[..cut - 3].to_vec())),
+            1 << 20,
+        );
+        assert!(err.is_err());
     }
 
     #[test]
