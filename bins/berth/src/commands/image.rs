@@ -2,7 +2,7 @@
 //! load, save, pull, push, build.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
@@ -1194,110 +1194,28 @@ pub struct BuildArgs {
     /// Always remove intermediate containers
     #[arg(long = "force-rm")]
     pub force_rm: bool,
-    /// PATH (the build context directory)
+    /// Images to consider as cache sources
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
+    /// Write the image ID to the file
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
+    /// PATH (the build context directory) or "-" (a tar or a Dockerfile on stdin)
     pub context: String,
-}
-
-fn read_dockerignore(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join(".dockerignore"))
-        .map(|t| {
-            t.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(|l| l.trim_start_matches("./").trim_end_matches('/').to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn ignored(rel: &str, patterns: &[String]) -> bool {
-    let mut ign = false;
-    for p in patterns {
-        let (neg, p) = match p.strip_prefix('!') {
-            Some(x) => (true, x),
-            None => (false, p.as_str()),
-        };
-        if glob_match(p, rel) || rel.starts_with(&format!("{p}/")) {
-            ign = !neg;
-        }
-    }
-    ign
-}
-
-/// Minimal glob: `*` (no `/`), `**` (anything), `?`.
-fn glob_match(p: &str, s: &str) -> bool {
-    fn go(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) if p.get(1) == Some(&b'*') => {
-                let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
-                (0..=s.len()).any(|i| go(rest, &s[i..]))
-            }
-            (Some(b'*'), _) => {
-                let mut i = 0;
-                loop {
-                    if go(&p[1..], &s[i..]) {
-                        return true;
-                    }
-                    if i >= s.len() || s[i] == b'/' {
-                        return false;
-                    }
-                    i += 1;
-                }
-            }
-            (Some(b'?'), Some(c)) if *c != b'/' => go(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
-            _ => false,
-        }
-    }
-    go(p.as_bytes(), s.as_bytes())
-}
-
-/// Tars the build context (honouring .dockerignore, always keeping the Dockerfile).
-pub fn tar_context(dir: &Path, dockerfile: &str) -> Result<Vec<u8>> {
-    let patterns = read_dockerignore(dir);
-    let mut b = tar::Builder::new(Vec::new());
-    b.follow_symlinks(false);
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&d)
-            .with_context(|| format!("reading {}", d.display()))?
-            .collect::<std::io::Result<_>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
-            let rel = path
-                .strip_prefix(dir)
-                .map_err(|_| anyhow!("bad context path"))?
-                .to_string_lossy()
-                .to_string();
-            if rel != dockerfile && ignored(&rel, &patterns) {
-                continue;
-            }
-            let ft = e.file_type()?;
-            if ft.is_dir() {
-                b.append_dir(&rel, &path)?;
-                stack.push(path);
-            } else {
-                b.append_path_with_name(&path, &rel)?;
-            }
-        }
-    }
-    Ok(b.into_inner()?)
 }
 
 /// `berth build`
 pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
-    let dir = PathBuf::from(&a.context);
-    if !dir.is_dir() {
-        bail!("unable to prepare context: path {:?} not found", a.context);
+    let (ctx, df_rel) = super::build_context::prepare(&a.context, a.file.as_deref())?;
+    if let Some(p) = &a.iidfile {
+        // A stale id must not survive a failed build.
+        match std::fs::remove_file(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing image ID file {}", p.display()))
+            }
+            _ => {}
+        }
     }
-    let dockerfile = a.file.clone().unwrap_or_else(|| "Dockerfile".into());
-    let df_rel = match Path::new(&dockerfile).strip_prefix(&dir) {
-        Ok(r) => r.to_string_lossy().to_string(),
-        Err(_) => dockerfile.clone(),
-    };
-    let ctx = tar_context(&dir, &df_rel)?;
     let mut params: Vec<(&str, String)> = a.tag.iter().map(|t| ("t", t.clone())).collect();
     params.push(("dockerfile", df_rel));
     if a.no_cache {
@@ -1321,6 +1239,9 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
     }
     if let Some(p) = &a.platform {
         params.push(("platform", p.clone()));
+    }
+    if !a.cache_from.is_empty() {
+        params.push(("cachefrom", json!(a.cache_from).to_string()));
     }
     if !a.build_arg.is_empty() {
         let mut m = serde_json::Map::new();
@@ -1376,6 +1297,10 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
     let buffered = buf.take();
     match result {
         Ok(d) => {
+            if let (Some(path), Some(id)) = (&a.iidfile, d.aux_ids.last()) {
+                std::fs::write(path, id)
+                    .with_context(|| format!("writing image ID file {}", path.display()))?;
+            }
             if a.quiet {
                 if buffered.is_empty() {
                     if let Some(id) = d.aux_ids.last() {
@@ -1462,15 +1387,6 @@ mod tests {
         assert_eq!(rows[0]["CreatedSince"], "3 seconds ago");
         assert_eq!(rows[2]["Repository"], "<none>");
         assert_eq!(rows[2]["Size"], "1.92kB");
-    }
-
-    #[test]
-    fn globbing() {
-        assert!(glob_match("*.txt", "a.txt"));
-        assert!(!glob_match("*.txt", "d/a.txt"));
-        assert!(glob_match("**/*.txt", "d/e/a.txt"));
-        assert!(ignored("node_modules/x", &["node_modules".into()]));
-        assert!(!ignored("keep.md", &["*.md".into(), "!keep.md".into()]));
     }
 
     #[tokio::test]

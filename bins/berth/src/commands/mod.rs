@@ -1,5 +1,6 @@
 //! Command implementations, one module per command group.
 
+pub mod build_context;
 pub mod container;
 pub mod cp;
 pub mod image;
