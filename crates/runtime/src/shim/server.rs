@@ -265,6 +265,26 @@ struct State {
     waiters: usize,
     /// Exec sessions still streaming (their exit frame is sent before the shim exits).
     active_execs: usize,
+    /// Requests being answered (start, kill, resize...): the shim does not exit
+    /// between a request and its answer, e.g. when a container exits at once.
+    in_flight: usize,
+}
+
+/// Counts a request in `State::in_flight` while it is being answered.
+struct InFlight(Arc<Shim>);
+
+impl InFlight {
+    fn new(shim: &Arc<Shim>) -> Self {
+        lock(&shim.st).in_flight += 1;
+        InFlight(shim.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        lock(&self.0.st).in_flight -= 1;
+        self.0.cv.notify_all();
+    }
 }
 
 struct Shim {
@@ -454,6 +474,9 @@ impl Shim {
             }
         };
         let input = reader;
+        // Attach and wait connections live until the exit and are answered by it.
+        let answering =
+            (!matches!(req, Request::Attach { .. } | Request::Wait)).then(|| InFlight::new(&self));
         match req {
             Request::Ping => {
                 let _ = respond(&mut sock, &ok_resp());
@@ -475,6 +498,7 @@ impl Shim {
                 if resp.error_kind.as_deref() == Some("start") {
                     // The container never ran: exit.json is written; leave.
                     let _ = sock.flush();
+                    drop(answering);
                     self.shutdown();
                 }
             }
@@ -841,11 +865,14 @@ impl Shim {
         self.shutdown();
     }
 
-    /// Answers the waiters, removes the socket and exits the process.
+    /// Answers the waiters (and the requests being answered), removes the socket
+    /// and exits the process.
     fn shutdown(&self) {
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut st = lock(&self.st);
-        while (st.waiters > 0 || st.active_execs > 0) && Instant::now() < deadline {
+        while (st.waiters > 0 || st.active_execs > 0 || st.in_flight > 0)
+            && Instant::now() < deadline
+        {
             let left = deadline.saturating_duration_since(Instant::now());
             st = match self.cv.wait_timeout(st, left) {
                 Ok((g, _)) => g,
