@@ -18,8 +18,10 @@ makes the busybox tarball).
    busybox removed and `builder prune -a -f`), no-op rebuilds, and rebuilds after changing
    one file that the COPY of stage `build` reads, all with `--network none` (the daemons
    have no bridge; BuildKit fails "network bridge not found" without it). Wall time of
-   the CLI command. The
-   built image is checked (file count, the changed file's content) with `run --rm`.
+   the CLI command. The builders take turns in rounds (each round: a cold build, then
+   its share of the no-op and one-file-change rebuilds), so load drift on this shared
+   machine hits them alike. The image of the last build is checked (file count, the
+   changed file's content) with `run --rm`.
 4. Prints a markdown table and whether the targets of issue 4 are met; cleans up both
    daemons, their mounts and temp dirs, also on Ctrl-C, SIGTERM or an exception.
 """
@@ -286,6 +288,7 @@ class Bench:
         self.errors = {}         # (builder key, what) -> message
         self.notes = []
         self.checks = {}         # builder key -> verification text
+        self.round_loads = []    # load average at the start of each round
 
     # engines ----------------------------------------------------------------------------
 
@@ -360,60 +363,71 @@ class Bench:
         r = e.cmd(DOCKER28, "image", "inspect", "-f", "{{.Id}}", TAG, check=False)
         return r.stdout.strip() if r.returncode == 0 else None
 
-    def run_builder(self, b):
-        a = self.args
+    def run_round(self, b, r, noops, changes, last):
+        """One round of builder b: a cold build, `noops` no-op rebuilds, `changes`
+        one-file-change rebuilds; the image is checked in the last round."""
         self.project.restore()
-        # cold
-        for i in range(a.cold_runs):
-            e = self.engine_for(b, cold=True)
-            dt, out = b.build(e, self.project)
-            self.add(b.key, "cold", dt)
-            log(f"  {b.key} cold #{i + 1}: {common.fmt_s(dt)}")
-        self.output_sample = out
-        # no-op
+        e = self.engine_for(b, cold=True)
+        dt, _ = b.build(e, self.project)
+        self.add(b.key, "cold", dt)
+        log(f"  round {r + 1}: {b.key} cold: {common.fmt_s(dt)}")
         before = self.image_id(e)
-        for i in range(a.noop_runs):
-            dt, out = b.build(e, self.project)
+        for _ in range(noops):
+            dt, _ = b.build(e, self.project)
             self.add(b.key, "noop", dt)
-            log(f"  {b.key} no-op #{i + 1}: {common.fmt_s(dt)}")
+            log(f"  round {r + 1}: {b.key} no-op: {common.fmt_s(dt)}")
         after = self.image_id(e)
         if before != after:
             self.notes.append(f"{b.key}: a no-op rebuild changed the image ID "
                               f"({before} -> {after})")
-        # one-file change
         line = None
-        for i in range(a.change_runs):
-            line = self.project.change(f"{b.key}-{i}")
-            dt, out = b.build(e, self.project)
+        for i in range(changes):
+            line = self.project.change(f"{b.key}-{r}-{i}")
+            dt, _ = b.build(e, self.project)
             self.add(b.key, "change", dt)
-            log(f"  {b.key} one-file change #{i + 1}: {common.fmt_s(dt)}")
-        last = line if line is not None else file_content(CHANGE_FILE_N).decode().splitlines()[-1]
-        self.verify(b, e, last)
+            log(f"  round {r + 1}: {b.key} one-file change: {common.fmt_s(dt)}")
+        if last:
+            want = (line if line is not None
+                    else file_content(CHANGE_FILE_N).decode().splitlines()[-1])
+            self.verify(b, e, want)
         self.project.restore()
 
     def run(self):
         self.current = None
+        a = self.args
         wanted = [b for b in BUILDERS
-                  if not (a_no(self.args, "berth") and b.engine_kind == "berth")
-                  and not (a_no(self.args, "docker") and b.engine_kind == "docker")
-                  and not (self.args.no_buildkit and b.key == "buildkit")]
+                  if not (a.no_berth and b.engine_kind == "berth")
+                  and not (a.no_docker and b.engine_kind == "docker")
+                  and not (a.no_buildkit and b.key == "buildkit")]
         if any(b.engine_kind == "docker" for b in wanted) and shutil.which("dockerd") is None:
             log("dockerd not found: Docker columns will be n/a (apt-get install docker.io)")
             wanted = [b for b in wanted if b.engine_kind != "docker"]
-        for b in wanted:
-            log(f"{b.label}")
-            try:
-                self.run_builder(b)
-            except Exception as exc:  # one broken builder must not hide the others
-                self.errors[b.key] = str(exc)
-                log(f"{b.key}: FAILED: {exc}")
-                for e in list(self.engines):
-                    if e.proc and e.proc.poll() is not None:
-                        log(f"{e.kind} daemon died; log tail:\n{e.tail()}")
-                self.project.restore()
-            if b.engine_kind == "berth" and self.current is not None:
-                self.drop_engine(self.current)
-                self.current = None
+        # Rounds interleave the builders, so load drift on this shared machine hits all
+        # of them alike; no-op and change runs are spread over the rounds.
+        rounds = a.cold_runs
+
+        def share(n, r):
+            return n // rounds + (1 if r < n % rounds else 0)
+
+        for r in range(rounds):
+            self.round_loads.append(common_load())
+            for b in wanted:
+                if b.key in self.errors:
+                    continue
+                log(f"round {r + 1}/{rounds}: {b.label}")
+                try:
+                    self.run_round(b, r, share(a.noop_runs, r), share(a.change_runs, r),
+                                   r == rounds - 1)
+                except Exception as exc:  # one broken builder must not hide the others
+                    self.errors[b.key] = str(exc)
+                    log(f"{b.key}: FAILED: {exc}")
+                    for e in list(self.engines):
+                        if e.proc and e.proc.poll() is not None:
+                            log(f"{e.kind} daemon died; log tail:\n{e.tail()}")
+                    self.project.restore()
+                if b.engine_kind == "berth" and self.current is not None:
+                    self.drop_engine(self.current)
+                    self.current = None
         self.wanted = wanted
         if self.dockerd is not None:
             self.proxy_attempts = [l for l in self.dockerd.tail(100000).splitlines()
@@ -431,11 +445,13 @@ class Bench:
               f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
         print()
         print(f"Machine: {os.cpu_count()} CPUs ({cpu_model()}), kernel {os.uname().release}, "
-              f"load average {self.load_start} at the start, {common_load()} at the end.")
+              f"load average {self.load_start} at the start, {common_load()} at the end "
+              f"(at each round's start: {'; '.join(self.round_loads)}). Other work on the "
+              "machine shows up as spread between rounds.")
         print()
         print(f"Project: {n_files() + 1} files, {self.project.bytes / 1e6:.1f} MB under src/, "
               "three stages (RUN, COPY src/, tar, COPY --from), base busybox:latest imported "
-              "locally. Cold: median of "
+              "locally. Builders interleaved in rounds. Cold: median of "
               f"{a.cold_runs}; no-op: median of {a.noop_runs}; one-file change: median of "
               f"{a.change_runs}, each with different content. `build --network none` "
               "everywhere. Wall time of the CLI command.")
@@ -492,10 +508,6 @@ class Bench:
         return 0 if ok else 1
 
 
-def a_no(args, what):
-    return getattr(args, f"no_{what}", False)
-
-
 def cli_version(cli):
     r = subprocess.run([cli, "--version"], capture_output=True, text=True)
     return r.stdout.strip() or "?"
@@ -537,7 +549,8 @@ def main():
     ap.add_argument("--bin-dir", required=True, help="directory with berth and berthd")
     ap.add_argument("--tar", required=True, help="busybox rootfs tarball")
     ap.add_argument("--project", required=True, help="where the reference project is kept")
-    ap.add_argument("--cold-runs", type=int, default=3, help="at least 1")
+    ap.add_argument("--cold-runs", type=int, default=3,
+                    help="rounds, each starting with a cold build (at least 1)")
     ap.add_argument("--noop-runs", type=int, default=5)
     ap.add_argument("--change-runs", type=int, default=3)
     ap.add_argument("--no-docker", action="store_true", help="benchmark Berth alone")
