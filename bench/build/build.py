@@ -198,15 +198,14 @@ class BuildEngine(common.Engine):
             f.write("{}\n")
 
     def daemon_argv(self):
+        """bench/bench.py's argv, with no bridge at all and a private daemon.json."""
+        argv = super().daemon_argv()
         if self.kind == "berth":
-            return [os.path.join(self.bin_dir, "berthd"), "-H", self.host,
-                    "--data-root", self.data, "--exec-root", self.exec_root,
-                    "--bridge", "none", "--config-file", self.daemon_json,
-                    "--log-level", "info"]
-        return ["dockerd", "--host", self.host, "--data-root", self.data,
-                "--exec-root", self.exec_root, "--pidfile", os.path.join(self.dir, "docker.pid"),
-                "--config-file", self.daemon_json, "--bridge", "none", "--iptables=false",
-                "--ip6tables=false", "--log-level", "warn"]
+            i = argv.index("--bridge")
+            argv[i:i + 4] = ["--bridge", "none"]       # drops --bridge X --bip Y
+        else:
+            argv = [a for a in argv if a != "--live-restore"] + ["--ip6tables=false"]
+        return argv + ["--config-file", self.daemon_json]
 
     def start(self):
         saved = {k: os.environ.get(k) for k in common_proxy_vars()}
@@ -532,18 +531,6 @@ def common_load():
         return "?"
 
 
-_cleanups = []
-
-
-def run_cleanups():
-    while _cleanups:
-        fn = _cleanups.pop()
-        try:
-            fn()
-        except Exception as exc:  # keep cleaning the rest
-            log(f"cleanup: {exc}")
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin-dir", required=True, help="directory with berth and berthd")
@@ -565,23 +552,34 @@ def main():
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    atexit.register(run_cleanups)
 
     project = Project(args.project)
     project.ensure()
-    _cleanups.append(project.restore)
     bench = Bench(args, project)
     bench.load_start = common_load()
     bench.wanted = []
+    done = []
 
-    def stop_all():
+    def cleanup():
+        """Daemons, their mounts and temp dirs; the project back to its generated state.
+        Runs once: from the finally below, or at exit if something escaped it."""
+        if done:
+            return
+        done.append(True)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)   # a second Ctrl-C must not cut it short
         for e in list(bench.engines):
-            bench.drop_engine(e)
-    _cleanups.append(stop_all)
+            try:
+                bench.drop_engine(e)
+            except Exception as exc:  # keep cleaning the rest
+                log(f"cleanup of {e.dir}: {exc}")
+        project.restore()
+
+    atexit.register(cleanup)
     try:
         bench.run()
     finally:
-        run_cleanups()
+        cleanup()
     return bench.report()
 
 
