@@ -179,6 +179,18 @@ pub struct BuildRequest {
     pub network_mode: Option<String>,
     /// `X-Registry-Config`: credentials per registry for pulling base images.
     pub auth_configs: std::collections::HashMap<String, RegistryAuth>,
+    /// Berth's fast path (`berth.contextdir`, `berth.contextid`): the context is a
+    /// directory on the daemon's machine, read in place; the body is ignored.
+    pub local_context: Option<LocalContext>,
+}
+
+/// A build context directory the client shares with the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalContext {
+    pub dir: std::path::PathBuf,
+    /// Device and inode the client saw: the daemon must see the same directory.
+    pub dev: u64,
+    pub ino: u64,
 }
 
 /// A stream of Docker JSON messages (`{"status":…,"progressDetail":…,"id":…}`,

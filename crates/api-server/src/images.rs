@@ -12,7 +12,7 @@ use tokio_util::io::StreamReader;
 use std::collections::HashMap;
 
 use crate::backend::{
-    BodyReader, BuildRequest, ImportOptions, JsonStream, PullOptions, RegistryAuth,
+    BodyReader, BuildRequest, ImportOptions, JsonStream, LocalContext, PullOptions, RegistryAuth,
 };
 use crate::error::ApiError;
 use crate::query::Query;
@@ -118,6 +118,29 @@ fn json_query<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
+/// `berth.contextdir=/abs/dir&berth.contextid=<dev>:<ino>` (berth's local fast path).
+fn local_context(q: &Query) -> Result<Option<LocalContext>, ApiError> {
+    let Some(dir) = q.string("berth.contextdir").filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let id = q.string("berth.contextid").unwrap_or_default();
+    let parsed = id
+        .split_once(':')
+        .and_then(|(d, i)| Some((d.parse().ok()?, i.parse().ok()?)));
+    let Some((dev, ino)) = parsed else {
+        return Err(ApiError::invalid(format!(
+            "invalid berth.contextid {id:?}: expected <device>:<inode>"
+        )));
+    };
+    let dir = std::path::PathBuf::from(dir);
+    if !dir.is_absolute() {
+        return Err(ApiError::invalid(
+            "berth.contextdir must be an absolute path",
+        ));
+    }
+    Ok(Some(LocalContext { dir, dev, ino }))
+}
+
 /// `POST /build`: the classic builder (`DOCKER_BUILDKIT=0`).
 pub async fn build(
     State(b): State<AppState>,
@@ -148,6 +171,7 @@ pub async fn build(
         cache_from: json_query(&q, "cachefrom")?,
         network_mode: q.string("networkmode").filter(|n| !n.is_empty()),
         auth_configs: registry_config(req.headers())?,
+        local_context: local_context(&q)?,
     };
     let stream = b.build(body_reader(req.into_body()), opts).await?;
     Ok(json_stream(stream))

@@ -604,8 +604,24 @@ impl Daemon {
             daemon: self.clone(),
             auth: req.auth_configs.clone(),
         };
+        let ctx = match &req.local_context {
+            Some(l) => {
+                use std::os::unix::fs::MetadataExt;
+                let same = std::fs::metadata(&l.dir)
+                    .is_ok_and(|m| m.is_dir() && m.dev() == l.dev && m.ino() == l.ino);
+                if !same {
+                    return Err(DaemonError::Image(image::ImageError::NotFound(format!(
+                        "build context {} is not visible to the daemon as the client sees it: send the context as a tar",
+                        l.dir.display()
+                    ))));
+                }
+                builder::BuildContext::Dir(l.dir.clone())
+            }
+            None => {
+                builder::BuildContext::Tar(Box::new(tokio_util::io::SyncIoBridge::new(context)))
+            }
+        };
         let (out, mut rx) = Output::channel();
-        let ctx = builder::BuildContext::Tar(Box::new(tokio_util::io::SyncIoBridge::new(context)));
         tokio::spawn(async move {
             // builder::build sends its own error message to `out`.
             match builder::build(&backend, ctx, opts, &out).await {

@@ -270,3 +270,41 @@ fn run_mounts_cache_bind_and_tmpfs() {
         "mount points are not in the image: {ls}"
     );
 }
+
+#[test]
+fn berth_build_reads_a_local_context_in_place() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY f /f\n"), ("f", "one\n")],
+    );
+    let dir = ctx.path().to_str().unwrap();
+    let out = d.berth(&["build", "-t", "local:1", dir]).ok();
+    if d.is_berth() {
+        assert!(
+            !out.out().contains("Sending build context"),
+            "no tar upload: {out}"
+        );
+    }
+    let again = d.berth(&["build", "-t", "local:1", dir]).ok();
+    assert!(again.out().contains("Using cache"), "{again}");
+    write(ctx.path(), &[("f", "two\n")]);
+    d.berth(&["build", "-t", "local:1", dir]).ok();
+    let run = d
+        .docker(&["run", "--rm", "--network", "none", "local:1", "cat", "/f"])
+        .ok();
+    assert_eq!(run.out(), "two");
+    if d.is_berth() {
+        // A directory the daemon sees differently is refused before building, so
+        // the CLI can send a tar instead.
+        let (status, body) = d.api(
+            "POST",
+            &format!("/build?t=x&berth.contextdir={dir}&berth.contextid=1:2"),
+            None,
+        );
+        assert_eq!(status, 404, "{body}");
+        assert!(body.contains("not visible to the daemon"), "{body}");
+    }
+}

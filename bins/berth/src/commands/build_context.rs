@@ -50,6 +50,45 @@ fn append_bytes(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) -> Resul
         .with_context(|| format!("adding {name} to the build context"))
 }
 
+/// A directory context a daemon on this machine can read in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDir {
+    /// Absolute, canonical path of the context directory.
+    pub dir: PathBuf,
+    /// Device and inode of `dir`: the daemon checks it sees the same directory.
+    pub dev: u64,
+    pub ino: u64,
+    /// The Dockerfile's path inside it.
+    pub dockerfile: String,
+}
+
+/// The context as a [`LocalDir`] when it is a directory holding the Dockerfile
+/// (not `-`, not `-f -`, not a Dockerfile from elsewhere).
+pub fn local_dir(context: &str, file: Option<&str>) -> Option<LocalDir> {
+    use std::os::unix::fs::MetadataExt;
+    if context == "-" || file == Some("-") {
+        return None;
+    }
+    let dir = Path::new(context).canonicalize().ok()?;
+    let meta = std::fs::metadata(&dir).ok()?;
+    if !meta.is_dir() {
+        return None;
+    }
+    let dockerfile = match file {
+        None => "Dockerfile".to_string(),
+        Some(f) => {
+            let abs = std::path::absolute(f).ok()?.canonicalize().ok()?;
+            abs.strip_prefix(&dir).ok()?.to_string_lossy().into_owned()
+        }
+    };
+    dir.join(&dockerfile).is_file().then_some(LocalDir {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        dir,
+        dockerfile,
+    })
+}
+
 /// The context tar and the Dockerfile's path inside it.
 pub fn prepare(context: &str, file: Option<&str>) -> Result<(Vec<u8>, String)> {
     if context == "-" {
@@ -210,6 +249,25 @@ mod tests {
         assert!(df.starts_with(".dockerfile."), "{df}");
         assert!(names(&tar).contains(&df));
         assert!(prepare("/nonexistent-dir", None).is_err());
+    }
+
+    #[test]
+    fn local_dirs_only_for_directories_holding_their_dockerfile() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("Dockerfile"), "FROM x").unwrap();
+        let p = d.path().to_str().unwrap();
+        let l = local_dir(p, None).unwrap();
+        assert_eq!(l.dockerfile, "Dockerfile");
+        assert_eq!(l.dir, d.path().canonicalize().unwrap());
+        assert!(local_dir(p, Some("-")).is_none());
+        assert!(local_dir("-", None).is_none());
+        let other = tempfile::NamedTempFile::new().unwrap();
+        assert!(
+            local_dir(p, other.path().to_str()).is_none(),
+            "a Dockerfile from elsewhere"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert!(local_dir(empty.path().to_str().unwrap(), None).is_none());
     }
 
     #[test]

@@ -1206,7 +1206,24 @@ pub struct BuildArgs {
 
 /// `berth build`
 pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
-    let (ctx, df_rel) = super::build_context::prepare(&a.context, a.file.as_deref())?;
+    // A daemon on this machine reads a local directory context in place (Berth's
+    // fast path: no tar, and its file-hash cache makes no-op rebuilds cheap);
+    // anything else goes as a tar, as the docker CLI sends it.
+    let local = match client.host {
+        crate::client::Host::Unix(_) => {
+            super::build_context::local_dir(&a.context, a.file.as_deref())
+        }
+        crate::client::Host::Tcp(_) => None,
+    };
+    let mut prepared = None;
+    let df_rel = match &local {
+        Some(l) => l.dockerfile.clone(),
+        None => {
+            let (ctx, df) = super::build_context::prepare(&a.context, a.file.as_deref())?;
+            prepared = Some(ctx);
+            df
+        }
+    };
     if let Some(p) = &a.iidfile {
         // A stale id must not survive a failed build.
         match std::fs::remove_file(p) {
@@ -1264,27 +1281,59 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
         }
         params.push(("labels", Value::Object(m).to_string()));
     }
-    if !a.quiet {
-        println!(
-            "Sending build context to Docker daemon  {}",
-            format::human_size(ctx.len() as f64)
-        );
-    }
     // Credentials for the registries of FROM images, as docker sends them.
     let registry_config = auth::registry_config_header(&auth::default_store_for_reading());
-    let resp = client
-        .request(
-            Method::POST,
-            &format!("/build{}", query(&params)),
-            full(ctx),
-            ReqOpts {
-                content_type: Some("application/x-tar"),
-                headers: vec![("X-Registry-Config", registry_config)],
-                ..Default::default()
-            },
-        )
-        .await?;
-    let resp = crate::client::check(resp).await?;
+    let mut resp = None;
+    if let Some(l) = &local {
+        let mut lp = params.clone();
+        lp.push(("berth.contextdir", l.dir.display().to_string()));
+        lp.push(("berth.contextid", format!("{}:{}", l.dev, l.ino)));
+        let r = client
+            .request(
+                Method::POST,
+                &format!("/build{}", query(&lp)),
+                full(Vec::new()),
+                ReqOpts {
+                    content_type: Some("application/x-tar"),
+                    headers: vec![("X-Registry-Config", registry_config.clone())],
+                    ..Default::default()
+                },
+            )
+            .await?;
+        // A daemon that cannot see the directory (another machine or mount
+        // namespace, an older daemon) refuses before building: send the tar.
+        if r.status().is_success() {
+            resp = Some(r);
+        }
+    }
+    let resp = match resp {
+        Some(r) => r,
+        None => {
+            let ctx = match prepared {
+                Some(c) => c,
+                None => super::build_context::prepare(&a.context, a.file.as_deref())?.0,
+            };
+            if !a.quiet {
+                println!(
+                    "Sending build context to Docker daemon  {}",
+                    format::human_size(ctx.len() as f64)
+                );
+            }
+            let r = client
+                .request(
+                    Method::POST,
+                    &format!("/build{}", query(&params)),
+                    full(ctx),
+                    ReqOpts {
+                        content_type: Some("application/x-tar"),
+                        headers: vec![("X-Registry-Config", registry_config)],
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            crate::client::check(r).await?
+        }
+    };
     // Like docker, -q buffers the build output: printed to stdout on
     // success (the daemon sends just the image id then), stderr on failure.
     let buf = SharedBuf::default();
