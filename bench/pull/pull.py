@@ -1002,6 +1002,10 @@ _cleanups = []
 
 
 def run_cleanups():
+    """Idempotent; a second Ctrl-C or SIGTERM while cleaning up is ignored."""
+    if _cleanups:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
     while _cleanups:
         fn = _cleanups.pop()
         try:
