@@ -12,6 +12,7 @@
 //! tag; it fails if a layer of the config is missing, so an image is only visible
 //! when all its layers are.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,9 @@ use crate::{chain_ids, parse_config, ImageError, ImageStore};
 pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// OCI image config media type.
 pub const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+/// (digest, media type, size) of a stored layer blob.
+type StoredBlob = (String, String, u64);
 
 /// Outcome of [`ImageStore::add_pulled_image`].
 #[derive(Debug, Clone)]
@@ -255,19 +259,62 @@ impl ImageStore {
         let id = self.resolve(name_or_id)?;
         let config = self.raw_config(&id)?;
         let cfg = parse_config(&config)?;
-        let mut layers = Vec::with_capacity(cfg.rootfs.diff_ids.len());
-        for diff in &cfg.rootfs.diff_ids {
-            let (digest, media_type, size) = match self.layer_blob(diff)? {
-                Some((d, m, s)) if m.ends_with(".tar") => {
-                    self.compress_layer(diff, &d)?.unwrap_or((d, m, s))
-                }
-                Some(b) => b,
-                None => {
-                    return Err(ImageError::Internal(format!(
+        let blobs = cfg
+            .rootfs
+            .diff_ids
+            .iter()
+            .map(|diff| {
+                self.layer_blob(diff)?.ok_or_else(|| {
+                    ImageError::Internal(format!(
                         "the stored blob of layer {diff} is missing; the image cannot be pushed (pull or load it again)"
-                    )))
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Plain layers are gzipped once, on all cores (a layer per thread).
+        // (Once per blob: an image may list the same layer twice.)
+        let mut plain: Vec<usize> = (0..blobs.len())
+            .filter(|&i| blobs[i].1.ends_with(".tar"))
+            .collect();
+        let mut seen = HashSet::new();
+        plain.retain(|i| seen.insert(blobs[*i].0.clone()));
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(plain.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let compressed: Vec<(usize, Result<Option<StoredBlob>, ImageError>)> =
+            std::thread::scope(|sc| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|_| {
+                        sc.spawn(|| {
+                            let mut done = Vec::new();
+                            loop {
+                                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(&i) = plain.get(k) else { break };
+                                let diff = &cfg.rootfs.diff_ids[i];
+                                done.push((i, self.compress_layer(diff, &blobs[i].0)));
+                            }
+                            done
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|w| w.join().unwrap_or_default())
+                    .collect()
+            });
+        let mut blobs = blobs;
+        for (i, res) in compressed {
+            if let Some(b) = res? {
+                let old = blobs[i].0.clone();
+                for slot in blobs.iter_mut().filter(|x| x.0 == old) {
+                    *slot = b.clone();
                 }
-            };
+            }
+        }
+        let mut layers = Vec::with_capacity(blobs.len());
+        for (digest, media_type, size) in blobs {
             let path = self.content.path(&digest)?;
             layers.push(PushLayer {
                 digest,
@@ -361,7 +408,7 @@ impl ImageStore {
         &self,
         diff_id: &str,
         digest: &str,
-    ) -> Result<Option<(String, String, u64)>, ImageError> {
+    ) -> Result<Option<StoredBlob>, ImageError> {
         let src = self.content.open_blob(digest)?;
         let (compression, mut dec) = unpack::decompress(Box::new(io::BufReader::new(src)))?;
         if compression != Compression::None {
