@@ -588,15 +588,16 @@ impl Reader {
         }
         match tokio::fs::metadata(&self.path).await {
             Ok(m) if m.ino() != cur.ino => {
-                // Rotated: the old file is complete. Continue with its successor: the
-                // file rotated right after it (when the writer rotated several times
-                // since), else the current one.
+                // Rotated: the old file is complete now, but records may have been
+                // appended to it between our last read and the rotation. Read it to
+                // its end as a rotated file, then its successors: the file rotated
+                // right after it (when the writer rotated several times since), and
+                // the current one.
                 let old_ino = cur.ino;
-                self.partial.clear();
-                self.cur = None;
+                cur.is_main = false;
                 self.files = self.successors(old_ino).await.into();
                 self.files.push_back(self.path.clone());
-                self.open_next().await
+                Ok(true)
             }
             Ok(m) if m.len() < cur.pos => {
                 // Truncated (max-file 1).
