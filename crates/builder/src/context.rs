@@ -552,6 +552,11 @@ fn read_tar_limited(reader: Box<dyn Read + Send>, mem_limit: u64) -> Result<Tree
         }
         tree.insert(rel, e);
     }
+    // Read the request body to its end (trailing zero blocks, the chunked
+    // terminator): a client still writing it when the answer ends would see its
+    // connection closed under it.
+    std::io::copy(&mut ar.into_inner(), &mut std::io::sink())
+        .map_err(io("reading build context"))?;
     Ok(tree)
 }
 

@@ -294,6 +294,21 @@ fn remove_mount_point(upper: &Path, target: &str) {
     }
 }
 
+/// The request body, shared between the builder and the task that drains it.
+#[derive(Clone)]
+struct SharedBody(
+    Arc<std::sync::Mutex<tokio_util::io::SyncIoBridge<api_server::backend::BodyReader>>>,
+);
+
+impl Read for SharedBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut r) => r.read(buf),
+            Err(p) => p.into_inner().read(buf),
+        }
+    }
+}
+
 /// Key of the build cache entries in the kv table.
 fn cache_key(key: &str) -> String {
     format!("build-cache/{key}")
@@ -604,6 +619,7 @@ impl Daemon {
             daemon: self.clone(),
             auth: req.auth_configs.clone(),
         };
+        let mut body: Option<SharedBody> = None;
         let ctx = match &req.local_context {
             Some(l) => {
                 use std::os::unix::fs::MetadataExt;
@@ -618,7 +634,11 @@ impl Daemon {
                 builder::BuildContext::Dir(l.dir.clone())
             }
             None => {
-                builder::BuildContext::Tar(Box::new(tokio_util::io::SyncIoBridge::new(context)))
+                let shared = SharedBody(Arc::new(std::sync::Mutex::new(
+                    tokio_util::io::SyncIoBridge::new(context),
+                )));
+                body = Some(shared.clone());
+                builder::BuildContext::Tar(Box::new(shared))
             }
         };
         let (out, mut rx) = Output::channel();
@@ -628,6 +648,19 @@ impl Daemon {
                 Ok(res) => tracing::info!(image = %res.image_id, "build finished"),
                 Err(e) => tracing::info!(error = %e, "build failed"),
             }
+            // Read the rest of the request body before the answer ends (a build
+            // that failed early left it unread): a client still writing it would
+            // see its connection closed under it.
+            if let Some(mut b) = body {
+                let drained = tokio::task::spawn_blocking(move || {
+                    std::io::copy(&mut b, &mut std::io::sink())
+                })
+                .await;
+                if let Ok(Err(e)) = drained {
+                    tracing::debug!(error = %e, "draining the build context");
+                }
+            }
+            drop(out);
         });
         Ok(Box::pin(futures::stream::poll_fn(move |cx| {
             rx.poll_recv(cx)
