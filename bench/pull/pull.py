@@ -61,72 +61,9 @@ def log(msg):
     print(f"[bench-pull] {msg}", file=sys.stderr, flush=True)
 
 
-# ---------------------------------------------------------------------------------------
-# /proc helpers (the same ideas as bench/bench.py, copied to stay independent of it)
-
-def ping(sock_path):
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(2)
-        s.connect(sock_path)
-        s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
-        data = s.recv(64)
-        s.close()
-        return data.startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
-
-
-def rss_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def pids():
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
-def ppid(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-        return int(s[s.rindex(")") + 2:].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def pids_mentioning(marker):
-    me = os.getpid()
-    return [p for p in pids() if p != me and marker in cmdline(p)]
-
-
-def descendants(roots):
-    """roots and all their descendants (never pid 1 or this process)."""
-    children = {}
-    for p in pids():
-        children.setdefault(ppid(p), []).append(p)
-    out, stack = set(), list(roots)
-    while stack:
-        p = stack.pop()
-        if p in out or p <= 1 or p == os.getpid():
-            continue
-        out.add(p)
-        stack.extend(children.get(p, []))
-    return out
+# /proc helpers shared with bench/bench.py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bench import cmdline, descendants, pids, pids_mentioning, ping, ppid, rss_kb  # noqa: E402,F401
 
 
 def loadavg():
