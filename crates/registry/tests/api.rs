@@ -1,13 +1,15 @@
 //! End-to-end tests: an in-process registry on 127.0.0.1:0 driven over HTTP.
 
+mod common;
+use common::{digest, Resp};
+
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use sha2::{Digest as _, Sha256};
 
 struct Server {
     base: String,
@@ -16,31 +18,6 @@ struct Server {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Resp {
-    fn header(&self, k: &str) -> String {
-        self.headers
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    }
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("json body")
-    }
-    fn error_code(&self) -> String {
-        self.json()["errors"][0]["code"]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    }
 }
 
 async fn start() -> Server {
@@ -67,10 +44,6 @@ async fn start() -> Server {
         task,
         client: Client::builder(TokioExecutor::new()).build_http(),
     }
-}
-
-fn digest(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
 impl Server {

@@ -1,16 +1,18 @@
 //! Authentication, token flow, TLS and upload expiry against an in-process server.
 
+mod common;
+use common::{digest, Resp};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use registry::config::{AccessRule, Action, AuthMode, ServerConfig, TlsFiles, TokenConfig};
-use sha2::{Digest as _, Sha256};
 
 const KEY: &str = "test-signing-key-0123456789";
 
@@ -24,31 +26,6 @@ struct Server {
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Resp {
-    fn header(&self, k: &str) -> String {
-        self.headers
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    }
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-    fn error_code(&self) -> String {
-        self.json()["errors"][0]["code"]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    }
-}
-
 fn b64(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -56,10 +33,6 @@ fn b64(s: &str) -> String {
 
 fn basic(user: &str, pass: &str) -> String {
     format!("Basic {}", b64(&format!("{user}:{pass}")))
-}
-
-fn digest(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
 /// A htpasswd file with alice/alicepw and bob/bobpw (bcrypt cost 4: fast tests).
