@@ -255,11 +255,17 @@ pub trait BuildBackend: Send + Sync {
     /// must be created as `0755 root:root` (and recorded in the layer). An
     /// entry replacing an existing directory by a file (or the reverse) replaces
     /// it, as `docker cp` does. Returns the new image id with `config`.
+    ///
+    /// `sibling` is the image the same step made on the same parent in an
+    /// earlier build, if any: most of its files are usually unchanged, and a
+    /// backend may share them instead of writing them again (invisibly: the
+    /// layer's content is the tar's either way).
     async fn add_layer(
         &self,
         parent: Option<&str>,
         tar: BoxedRead,
         config: serde_json::Value,
+        sibling: Option<&str>,
     ) -> Result<String, BackendError>;
 
     /// An image with the same layers as `parent` (`None`: no layers) and this

@@ -694,10 +694,25 @@ async fn run_step<'a>(
             };
             config::push_history(&mut newcfg, &created_by, false);
             let tar = copy::plan_tar(plan);
-            ctx.backend
-                .add_layer(parent.as_deref(), tar, newcfg.clone())
+            // What this step made on this parent last time: the backend may share
+            // its unchanged files. Keyed apart from the cache (no content hashes).
+            let sibling_key =
+                sha_hex(&["sibling", parent.as_deref().unwrap_or(""), &step.original]);
+            let sibling = ctx
+                .backend
+                .cache_get(&sibling_key)
                 .await
-                .map_err(backend_err(&step.original))?
+                .map_err(backend_err(&step.original))?;
+            let id = ctx
+                .backend
+                .add_layer(parent.as_deref(), tar, newcfg.clone(), sibling.as_deref())
+                .await
+                .map_err(backend_err(&step.original))?;
+            ctx.backend
+                .cache_put(&sibling_key, &id)
+                .await
+                .map_err(backend_err(&step.original))?;
+            id
         }
     };
     ctx.backend

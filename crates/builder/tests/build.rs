@@ -419,6 +419,11 @@ async fn cache_hits_and_misses() {
     assert_ne!(b3.id(), id1);
     assert_eq!(b3.text().matches("Using cache").count(), 4);
     assert_eq!(file_of(&fake, &b3.id(), "b.txt"), "B2");
+    // The rerun COPY is told what the same step made last time on the same parent.
+    assert_eq!(
+        *fake.siblings.lock().unwrap(),
+        vec![None, None, Some(id1.clone())]
+    );
     // Change a.txt: its COPY and everything after rerun.
     write_ctx(dir.path(), &[("a.txt", "A2")]);
     let b4 = run(&fake, dir.path(), BuildOptions::default()).await;
@@ -933,8 +938,9 @@ async fn bind_mount_from_tar_context_is_written_out() {
             p: Option<&str>,
             t: builder::BoxedRead,
             c: Value,
+            sibling: Option<&str>,
         ) -> Result<String, builder::BackendError> {
-            self.inner.add_layer(p, t, c).await
+            self.inner.add_layer(p, t, c, sibling).await
         }
         async fn commit_config(
             &self,

@@ -4,7 +4,7 @@
 //! step's layer. The build cache maps step keys to image ids in the metadata
 //! database, so it survives a restart.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -48,24 +48,9 @@ impl DaemonBuild {
     ) -> Result<T, BackendError> {
         let d = self.daemon.clone();
         let image = image.to_string();
-        let tmp_id = format!("build-mount-{}", hex::encode(rand::random::<[u8; 8]>()));
-        let mnt = d.cfg.exec_root.join("build").join(&tmp_id);
         tokio::task::spawn_blocking(move || {
-            let s = &d.images;
-            let err = |e: image::ImageError| backend_err(e.into());
-            s.create_rw_layer(&tmp_id, &image).map_err(err)?;
-            let res = s.mount_rw_layer(&tmp_id, &mnt).map_err(err).and_then(|()| {
-                let r = f(&mnt);
-                if let Err(e) = s.unmount(&mnt) {
-                    tracing::warn!(mount = %mnt.display(), error = %e, "could not unmount a build mount");
-                }
-                r
-            });
-            let _ = std::fs::remove_dir(&mnt);
-            if let Err(e) = s.remove_rw_layer(&tmp_id) {
-                tracing::warn!(layer = %tmp_id, error = %e, "could not remove a build mount layer");
-            }
-            res
+            let m = MountedImage::new(d, &image)?;
+            f(&m.root)
         })
         .await
         .map_err(|e| BackendError::other(ErrorKind::Internal, format!("build mount task: {e}")))?
@@ -238,6 +223,49 @@ impl DaemonBuild {
     }
 }
 
+/// An image's merged rootfs mounted through a throwaway read-write layer;
+/// unmounted and removed when dropped.
+struct MountedImage {
+    daemon: Arc<Daemon>,
+    layer: String,
+    root: PathBuf,
+}
+
+impl MountedImage {
+    /// Mounts `image` (blocking).
+    fn new(daemon: Arc<Daemon>, image: &str) -> Result<Self, BackendError> {
+        let layer = format!("build-mount-{}", hex::encode(rand::random::<[u8; 8]>()));
+        let root = daemon.cfg.exec_root.join("build").join(&layer);
+        let err = |e: image::ImageError| backend_err(e.into());
+        daemon.images.create_rw_layer(&layer, image).map_err(err)?;
+        let m = MountedImage {
+            daemon,
+            layer,
+            root,
+        };
+        m.daemon
+            .images
+            .mount_rw_layer(&m.layer, &m.root)
+            .map_err(err)?;
+        Ok(m)
+    }
+}
+
+impl Drop for MountedImage {
+    fn drop(&mut self) {
+        let s = &self.daemon.images;
+        if self.root.exists() {
+            if let Err(e) = s.unmount(&self.root) {
+                tracing::warn!(mount = %self.root.display(), error = %e, "could not unmount a build mount");
+            }
+            let _ = std::fs::remove_dir(&self.root);
+        }
+        if let Err(e) = s.remove_rw_layer(&self.layer) {
+            tracing::warn!(layer = %self.layer, error = %e, "could not remove a build mount layer");
+        }
+    }
+}
+
 /// A RUN step's container: removed when dropped, also when the build is cancelled.
 struct BuildContainer {
     daemon: Arc<Daemon>,
@@ -398,7 +426,9 @@ impl BuildBackend for DaemonBuild {
                 for t in &targets {
                     remove_mount_point(&upper, t);
                 }
-                s.commit_rw_layer(&cid, config)
+                // The container has exited (its rootfs is unmounted) and is removed
+                // next: its files become the layer without a copy.
+                s.commit_stopped_rw_layer(&cid, config)
             })
             .await
             .map_err(backend_err);
@@ -414,10 +444,12 @@ impl BuildBackend for DaemonBuild {
         parent: Option<&str>,
         mut tar: BoxedRead,
         config: Value,
+        sibling: Option<&str>,
     ) -> Result<String, BackendError> {
         let config = self.with_parent_rootfs(parent, config).await?;
+        let sibling = sibling.map(str::to_string);
         self.daemon
-            .blocking(move |s| s.add_layer_tar(&mut tar, config))
+            .blocking(move |s| s.add_layer_tar(&mut tar, config, sibling.as_deref()))
             .await
             .map_err(backend_err)
     }
@@ -438,15 +470,17 @@ impl BuildBackend for DaemonBuild {
     }
 
     async fn export_path(&self, image: &str, path: &str) -> Result<BoxedRead, BackendError> {
-        let tmp = self.daemon.cfg.data_root.clone();
-        let path = path.to_string();
-        self.with_image_mounted(image, move |root| {
-            let full = resolve_in_root(root, &path)?.ok_or_else(|| BackendError::NotFound {
+        let d = self.daemon.clone();
+        let (image, path) = (image.to_string(), path.to_string());
+        tokio::task::spawn_blocking(move || {
+            let m = MountedImage::new(d, &image)?;
+            let full = resolve_in_root(&m.root, &path)?.ok_or_else(|| BackendError::NotFound {
                 what: format!("{path} in the image"),
             })?;
-            tar_path(&full, &path, &tmp)
+            tar_path(m, full, path)
         })
         .await
+        .map_err(|e| BackendError::other(ErrorKind::Internal, format!("export task: {e}")))?
     }
 
     async fn stat(
@@ -551,9 +585,10 @@ fn resolve_in_root(root: &Path, path: &str) -> Result<Option<PathBuf>, BackendEr
     Ok(Some(root.join(parts.join("/"))))
 }
 
-/// Tars `full` (a resolved path) into an unlinked temporary file under `tmp_dir`,
-/// its entries named from its parent directory, and returns a reader of it.
-fn tar_path(full: &Path, path: &str, tmp_dir: &Path) -> Result<BoxedRead, BackendError> {
+/// Streams a tar of `full` (a resolved path inside the mounted image `m`), its
+/// entries named from its parent directory, through a pipe from a thread that
+/// keeps the image mounted until the tar is written or the reader is dropped.
+fn tar_path(m: MountedImage, full: PathBuf, path: String) -> Result<BoxedRead, BackendError> {
     let internal = |what: &str, e: std::io::Error| {
         BackendError::other(ErrorKind::Internal, format!("{what}: {e}"))
     };
@@ -561,25 +596,54 @@ fn tar_path(full: &Path, path: &str, tmp_dir: &Path) -> Result<BoxedRead, Backen
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| ".".into());
-    std::fs::create_dir_all(tmp_dir)
-        .map_err(|e| internal(&format!("creating {}", tmp_dir.display()), e))?;
-    let mut file = tempfile::tempfile_in(tmp_dir).map_err(|e| internal("temporary file", e))?;
-    {
-        let mut b = tar::Builder::new(&mut file);
-        b.follow_symlinks(false);
-        let meta =
-            std::fs::symlink_metadata(full).map_err(|e| internal(&format!("stat {path}"), e))?;
-        let r = if meta.is_dir() {
-            b.append_dir_all(&name, full)
-        } else {
-            b.append_path_with_name(full, &name)
-        };
-        r.and_then(|()| b.finish())
-            .map_err(|e| internal(&format!("archiving {path}"), e))?;
+    let meta =
+        std::fs::symlink_metadata(&full).map_err(|e| internal(&format!("stat {path}"), e))?;
+    let (reader, writer) = std::io::pipe().map_err(|e| internal("creating a pipe", e))?;
+    let writer = std::io::BufWriter::with_capacity(1 << 20, writer);
+    let done = std::thread::Builder::new()
+        .name("build-export".into())
+        .spawn(move || -> std::io::Result<()> {
+            let _mounted = m;
+            let mut b = tar::Builder::new(writer);
+            b.follow_symlinks(false);
+            if meta.is_dir() {
+                b.append_dir_all(&name, &full)?;
+            } else {
+                b.append_path_with_name(&full, &name)?;
+            }
+            b.into_inner()?.flush()
+        })
+        .map_err(|e| internal("starting the export thread", e))?;
+    Ok(Box::new(ExportReader {
+        pipe: reader,
+        done: Some(done),
+        path,
+    }))
+}
+
+/// The reading end of [`tar_path`]: at the end of the stream, a failure of the
+/// writing thread is an error (not a short tar).
+struct ExportReader {
+    pipe: std::io::PipeReader,
+    done: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    path: String,
+}
+
+impl Read for ExportReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.pipe.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            if let Some(done) = self.done.take() {
+                let res = done
+                    .join()
+                    .map_err(|_| std::io::Error::other("the export thread panicked"))?;
+                res.map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("archiving {}: {e}", self.path))
+                })?;
+            }
+        }
+        Ok(n)
     }
-    use std::io::Seek;
-    file.rewind().map_err(|e| internal("rewinding", e))?;
-    Ok(Box::new(file) as Box<dyn Read + Send>)
 }
 
 impl Daemon {

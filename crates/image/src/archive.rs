@@ -561,11 +561,7 @@ pub(crate) fn save(
         let cfg = parse_config(&config)?;
         let mut layer_descs = Vec::new();
         for diff in &cfg.rootfs.diff_ids {
-            let (digest, media_type, size) = s.layer_blob(diff)?.ok_or_else(|| {
-                ImageError::Internal(format!(
-                    "the stored blob of layer {diff} is missing; the image cannot be saved (pull or load it again)"
-                ))
-            })?;
+            let (digest, media_type, size) = s.ensure_layer_blob(diff)?;
             let name = Staged::blob_name(&digest)?;
             if written.insert(digest.clone()) {
                 let f = s.content.open_blob(&digest)?;

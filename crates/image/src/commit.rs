@@ -18,29 +18,26 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::content::{io_err, temp_name};
+use crate::split::{self, SplitLog};
 use crate::transfer::chain_of;
 use crate::{chain_ids, parse_config, ImageError, ImageStore};
 
-const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
-const CAP_XATTR: &str = "security.capability";
+/// A writer that only hashes.
+struct HashWriter(Sha256);
 
-/// A writer that hashes what passes through it.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
+impl Write for HashWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
+        self.0.update(buf);
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        Ok(())
     }
 }
+
+const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+const CAP_XATTR: &str = "security.capability";
 
 fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 256];
@@ -53,14 +50,16 @@ fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     }
 }
 
-/// Writes the overlay upper dir `upper` as an OCI layer tar.
-pub(crate) fn diff_to_tar(upper: &Path, w: &mut dyn Write) -> Result<(), ImageError> {
+/// Writes the overlay upper dir `upper` as an OCI layer tar; returns the sum of
+/// its regular file sizes.
+pub(crate) fn diff_to_tar(upper: &Path, w: &mut dyn Write) -> Result<u64, ImageError> {
     let mut b = tar::Builder::new(w);
     b.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), String> = HashMap::new();
-    walk(upper, "", &mut b, &mut links)?;
+    let mut size = 0;
+    walk(upper, "", &mut b, &mut links, &mut size)?;
     b.finish().map_err(io_err("finishing the layer tar"))?;
-    Ok(())
+    Ok(size)
 }
 
 fn header_for(meta: &fs::Metadata, kind: tar::EntryType) -> tar::Header {
@@ -79,6 +78,7 @@ fn walk(
     rel: &str,
     b: &mut tar::Builder<&mut dyn Write>,
     links: &mut HashMap<(u64, u64), String>,
+    size: &mut u64,
 ) -> Result<(), ImageError> {
     let mut names: Vec<_> = fs::read_dir(dir)
         .map_err(io_err(format!("reading {}", dir.display())))?
@@ -124,7 +124,7 @@ fn walk(
                 b.append_data(&mut h, format!("{entry}/.wh..wh..opq"), io::empty())
                     .map_err(io_err(io_ctx()))?;
             }
-            walk(&path, &entry, b, links)?;
+            walk(&path, &entry, b, links, size)?;
         } else if ft.is_symlink() {
             let target =
                 fs::read_link(&path).map_err(io_err(format!("readlink {}", path.display())))?;
@@ -144,6 +144,7 @@ fn walk(
             }
             let mut h = header_for(&meta, tar::EntryType::Regular);
             h.set_size(meta.len());
+            *size += meta.len();
             let f = File::open(&path).map_err(io_err(format!("opening {}", path.display())))?;
             b.append_data(&mut h, &entry, f).map_err(io_err(io_ctx()))?;
         } else {
@@ -172,28 +173,170 @@ fn walk(
 impl ImageStore {
     /// Turns the read-write layer of `container_id` into a new layer on top of the
     /// layers `config` lists, appends its diff id to `config.rootfs.diff_ids`, and
-    /// stores the image. Returns the new image id.
+    /// stores the image. Returns the new image id. The read-write layer is copied;
+    /// the container may be running.
     pub fn commit_rw_layer(
         &self,
         container_id: &str,
         config: serde_json::Value,
     ) -> Result<String, ImageError> {
         let upper = self.rw_layer_upper_dir(container_id)?;
-        self.add_layer_with(config, |w| diff_to_tar(&upper, w))
+        self.add_layer_with(config, |parent| {
+            let mut ingest = BufWriter::with_capacity(1 << 20, self.content.begin()?);
+            diff_to_tar(&upper, &mut ingest)?;
+            let (diff_id, _) = self.commit_plain_blob(ingest)?;
+            let have = self.layer(&chain_of(parent, &diff_id))?.is_some();
+            if !have {
+                let blob = self.content.open_blob(&diff_id)?;
+                let mut r = io::BufReader::with_capacity(1 << 20, blob);
+                self.unpack_and_record(&mut r, parent, Some(&diff_id))?;
+            }
+            Ok(diff_id)
+        })
+    }
+
+    /// [`Self::commit_rw_layer`] for a container that has stopped and is removed
+    /// next (a build's RUN step): the read-write layer's files become the new
+    /// layer by a rename instead of a copy, leaving the container an empty one.
+    /// Like every layer made by [`Self::add_built_layer_dir`], its tar is made
+    /// when a push or save needs it.
+    pub fn commit_stopped_rw_layer(
+        &self,
+        container_id: &str,
+        config: serde_json::Value,
+    ) -> Result<String, ImageError> {
+        let upper = self.rw_layer_upper_dir(container_id)?;
+        self.add_layer_with(config, |parent| {
+            let tmp = self.overlay.join(temp_name("tmp"));
+            fs::create_dir(&tmp).map_err(io_err(format!("creating {}", tmp.display())))?;
+            let moved = fs::rename(&upper, tmp.join("diff"))
+                .and_then(|()| fs::create_dir(&upper))
+                .map_err(io_err(format!("moving {} into a layer", upper.display())));
+            if let Err(e) = moved {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+            self.add_built_layer_dir(&tmp, parent)
+        })
     }
 
     /// Stores the layer tar `tar` on top of the layers `config` lists, appends its
     /// diff id to `config.rootfs.diff_ids`, and stores the image. Returns its id.
+    /// The tar is not kept: its layout without file contents is (a tar-split), and
+    /// [`Self::ensure_layer_blob`] makes the same bytes again when a push or save
+    /// needs them.
+    ///
+    /// `sibling` is an image whose top layer was made by the same step on the same
+    /// parent (the previous build of a COPY): files it has unchanged are hard-linked
+    /// from it instead of written again. It is ignored unless its top layer does
+    /// sit on the same parent.
     pub fn add_layer_tar(
         &self,
         tar: &mut dyn Read,
         config: serde_json::Value,
+        sibling: Option<&str>,
     ) -> Result<String, ImageError> {
-        self.add_layer_with(config, |w| {
-            io::copy(tar, w)
-                .map(|_| ())
-                .map_err(io_err("reading the layer tar"))
+        self.add_layer_with(config, |parent| {
+            let link_from = match sibling {
+                Some(img) => self.top_layer_dir_on(img, parent)?,
+                None => None,
+            };
+            let tmp = self.overlay.join(temp_name("tmp"));
+            let diff = tmp.join("diff");
+            fs::create_dir_all(&diff).map_err(io_err(format!("creating {}", diff.display())))?;
+            let log = std::rc::Rc::new(std::cell::RefCell::new(SplitLog::default()));
+            let opts = crate::unpack::UnpackOptions {
+                link_from: link_from.as_deref(),
+                split: Some(log.clone()),
+            };
+            let unpacked = crate::unpack::unpack_layer(tar, &diff, opts).and_then(|u| {
+                log.borrow().write_to(&tmp.join(split::FILE_NAME))?;
+                Ok(u)
+            });
+            let unpacked = match unpacked {
+                Ok(u) => u,
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&tmp);
+                    return Err(e);
+                }
+            };
+            self.record_layer_dir(&tmp, parent, &unpacked.diff_id, unpacked.size)?;
+            Ok(unpacked.diff_id)
         })
+    }
+
+    /// Records the layer made on this machine in `tmp/diff` (overlay format) on
+    /// top of `parent`; returns its diff id. No tar is stored: the diff id is the
+    /// sha256 of [`diff_to_tar`] of the directory, which is deterministic (sorted
+    /// names, only the metadata layers carry), and [`Self::ensure_layer_blob`]
+    /// makes the same tar again when a push or save needs it. Layer directories
+    /// are never modified once recorded. `tmp` is consumed.
+    fn add_built_layer_dir(&self, tmp: &Path, parent: Option<&str>) -> Result<String, ImageError> {
+        let mut hw = HashWriter(Sha256::new());
+        let size = {
+            let mut w = BufWriter::with_capacity(1 << 20, &mut hw);
+            let size = diff_to_tar(&tmp.join("diff"), &mut w);
+            let flushed = w.flush().map_err(io_err("hashing the layer"));
+            match size.and_then(|s| flushed.map(|()| s)) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = fs::remove_dir_all(tmp);
+                    return Err(e);
+                }
+            }
+        };
+        let diff_id = format!("sha256:{}", hex::encode(hw.0.finalize()));
+        self.record_layer_dir(tmp, parent, &diff_id, size)?;
+        Ok(diff_id)
+    }
+
+    /// The stored blob of layer `diff_id`: (digest, media type, size). A layer
+    /// made on this machine has none until it is needed; it is then made from
+    /// the layer directory, checked against the diff id, and kept.
+    pub(crate) fn ensure_layer_blob(
+        &self,
+        diff_id: &str,
+    ) -> Result<(String, String, u64), ImageError> {
+        if let Some(b) = self.layer_blob(diff_id)? {
+            if self.content.exists(&b.0) {
+                return Ok(b);
+            }
+        }
+        let dir = self.layer_dir_of_diff(diff_id)?.ok_or_else(|| {
+            ImageError::Internal(format!(
+                "the stored blob of layer {diff_id} is missing; the image cannot be exported (pull or load it again)"
+            ))
+        })?;
+        let mut ingest = BufWriter::with_capacity(1 << 20, self.content.begin()?);
+        let split_file = dir
+            .parent()
+            .map(|p| p.join(split::FILE_NAME))
+            .filter(|p| p.exists());
+        match &split_file {
+            Some(f) => split::reassemble(f, &dir, &mut ingest).map_err(|e| match e {
+                ImageError::InvalidArgument(m) => ImageError::Internal(format!(
+                    "layer {diff_id} cannot be exported: {m}; remove the images that use it and build or pull them again"
+                )),
+                e => e,
+            })?,
+            None => {
+                diff_to_tar(&dir, &mut ingest)?;
+            }
+        }
+        let ingest = ingest.into_inner().map_err(|e| ImageError::Io {
+            context: "writing the layer tar".into(),
+            source: e.into_error(),
+        })?;
+        let (digest, size) = self.content.commit(ingest, Some(diff_id)).map_err(|e| match e {
+            ImageError::InvalidArgument(m) => ImageError::Internal(format!(
+                "the files of layer {diff_id} in {} changed on disk ({m}); remove the images that use it and build or pull them again",
+                dir.display()
+            )),
+            e => e,
+        })?;
+        let mt = crate::unpack::Compression::None.oci_media_type();
+        self.record_layer_blob(diff_id, &digest, mt, size)?;
+        Ok((digest, mt.to_string(), size))
     }
 
     /// Stores an image whose layers (`rootfs.diff_ids` of `config`) are all present;
@@ -202,10 +345,53 @@ impl ImageStore {
         self.put_image(config, None)
     }
 
+    /// Commits an uncompressed layer tar written to the content store and records
+    /// it as the blob of its diff id. Returns (diff id, size).
+    fn commit_plain_blob(
+        &self,
+        ingest: BufWriter<crate::content::Ingest>,
+    ) -> Result<(String, u64), ImageError> {
+        let ingest = ingest.into_inner().map_err(|e| ImageError::Io {
+            context: "writing the layer tar".into(),
+            source: e.into_error(),
+        })?;
+        let (digest, size) = self.content.commit(ingest, None)?;
+        self.record_layer_blob(
+            &digest,
+            &digest,
+            crate::unpack::Compression::None.oci_media_type(),
+            size,
+        )?;
+        Ok((digest, size))
+    }
+
+    /// The directory of `image`'s top layer when that layer sits on `parent`.
+    fn top_layer_dir_on(
+        &self,
+        image: &str,
+        parent: Option<&str>,
+    ) -> Result<Option<std::path::PathBuf>, ImageError> {
+        let Ok(id) = self.resolve(image) else {
+            return Ok(None);
+        };
+        let cfg = parse_config(&self.raw_config(&id)?)?;
+        let chains = chain_ids(&cfg.rootfs.diff_ids);
+        let Some(top) = chains.last() else {
+            return Ok(None);
+        };
+        let top_parent = chains.len().checked_sub(2).map(|i| chains[i].as_str());
+        if top_parent != parent {
+            return Ok(None);
+        }
+        Ok(self.layer(top)?.map(|row| self.layer_diff_dir(&row)))
+    }
+
+    /// Appends the diff id `make` stores (given the parent chain id of the new
+    /// layer) to `config`'s layers and stores the image; returns its id.
     fn add_layer_with(
         &self,
         mut config: serde_json::Value,
-        write: impl FnOnce(&mut dyn Write) -> Result<(), ImageError>,
+        make: impl FnOnce(Option<&str>) -> Result<String, ImageError>,
     ) -> Result<String, ImageError> {
         let cfg =
             parse_config(
@@ -215,36 +401,7 @@ impl ImageStore {
                 })?,
             )?;
         let parent = chain_ids(&cfg.rootfs.diff_ids).pop();
-        let path = self.content.ingest_dir().join(temp_name("layer"));
-        let diff_id = (|| -> Result<String, ImageError> {
-            let f = File::create(&path).map_err(io_err(format!("creating {}", path.display())))?;
-            let mut hw = HashingWriter {
-                inner: BufWriter::with_capacity(1 << 20, f),
-                hasher: Sha256::new(),
-            };
-            write(&mut hw)?;
-            hw.flush().map_err(io_err("writing the layer tar"))?;
-            let diff_id = format!("sha256:{}", hex::encode(hw.hasher.finalize()));
-            hw.inner
-                .into_inner()
-                .map_err(|e| ImageError::Io {
-                    context: "writing the layer tar".into(),
-                    source: e.into_error(),
-                })?
-                .sync_all()
-                .map_err(io_err("syncing the layer tar"))?;
-            let have = self
-                .layer(&chain_of(parent.as_deref(), &diff_id))?
-                .is_some();
-            self.store_layer_file(&path, "new layer", parent.as_deref(), &diff_id, None, have)?;
-            Ok(diff_id)
-        })();
-        if let Err(e) = fs::remove_file(&path) {
-            if e.kind() != io::ErrorKind::NotFound {
-                tracing::warn!(path = %path.display(), error = %e, "could not remove the layer tar");
-            }
-        }
-        let diff_id = diff_id?;
+        let diff_id = make(parent.as_deref())?;
         match config
             .get_mut("rootfs")
             .and_then(|r| r.get_mut("diff_ids"))

@@ -35,6 +35,7 @@ mod commit;
 mod content;
 mod mount;
 pub mod reference;
+mod split;
 #[cfg(test)]
 mod tests;
 mod transfer;
@@ -286,6 +287,15 @@ pub fn short_id(id: &str) -> String {
     h.chars().take(12).collect()
 }
 
+/// Removes a temporary layer directory, logging (not failing) when it cannot.
+fn remove_temp_layer(tmp: &Path) {
+    if let Err(err) = fs::remove_dir_all(tmp) {
+        if err.kind() != io::ErrorKind::NotFound {
+            tracing::warn!(dir = %tmp.display(), error = %err, "could not remove temporary layer directory");
+        }
+    }
+}
+
 fn is_hex(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
@@ -443,6 +453,19 @@ impl ImageStore {
         })?)
     }
 
+    /// The directory of a layer with this diff id (on any parent), if one is unpacked.
+    fn layer_dir_of_diff(&self, diff_id: &str) -> Result<Option<PathBuf>, ImageError> {
+        let dir: Option<String> = self.db.with(|c| {
+            c.query_row(
+                "SELECT dir FROM layers WHERE diff_id = ?1 LIMIT 1",
+                [diff_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(dir.map(|d| self.overlay.join(d).join("diff")))
+    }
+
     fn layer_diff_dir(&self, row: &LayerRow) -> PathBuf {
         self.overlay.join(&row.dir).join("diff")
     }
@@ -459,27 +482,46 @@ impl ImageStore {
         let tmp = self.overlay.join(temp_name("tmp"));
         let diff = tmp.join("diff");
         fs::create_dir_all(&diff).map_err(io_err(format!("creating {}", diff.display())))?;
-        let remove_tmp = || {
-            if let Err(err) = fs::remove_dir_all(&tmp) {
-                tracing::warn!(dir = %tmp.display(), error = %err, "could not remove temporary layer directory");
+        let unpacked = match unpack::unpack_layer(r, &diff, Default::default()) {
+            Ok(u) => u,
+            Err(e) => {
+                remove_temp_layer(&tmp);
+                return Err(e);
             }
         };
+        if let Some(exp) = expected {
+            if exp != unpacked.diff_id {
+                remove_temp_layer(&tmp);
+                return Err(ImageError::InvalidArgument(format!(
+                    "layer content does not match the image config: config says diff id {exp}, the layer hashes to {}; the archive is corrupt or was modified",
+                    unpacked.diff_id
+                )));
+            }
+        }
+        self.record_layer_dir(&tmp, parent, &unpacked.diff_id, unpacked.size)
+    }
+
+    /// Records the layer whose files are in `tmp/diff` (a temporary directory
+    /// under the overlay root) with diff id `diff_id` on top of `parent`: syncs
+    /// it, renames `tmp` into place and inserts its row. `tmp` is consumed: it is
+    /// removed on error and when the chain is already recorded (that row is
+    /// returned).
+    fn record_layer_dir(
+        &self,
+        tmp: &Path,
+        parent: Option<&str>,
+        diff_id: &str,
+        size: u64,
+    ) -> Result<LayerRow, ImageError> {
+        let diff = tmp.join("diff");
+        let remove_tmp = || remove_temp_layer(tmp);
         let cleanup = |e: ImageError| {
             remove_tmp();
             e
         };
-        let unpacked = unpack::unpack_layer(r, &diff).map_err(cleanup)?;
-        if let Some(exp) = expected {
-            if exp != unpacked.diff_id {
-                return Err(cleanup(ImageError::InvalidArgument(format!(
-                    "layer content does not match the image config: config says diff id {exp}, the layer hashes to {}; the archive is corrupt or was modified",
-                    unpacked.diff_id
-                ))));
-            }
-        }
         let chain_id = match parent {
-            None => unpacked.diff_id.clone(),
-            Some(p) => digest_of(format!("{p} {}", unpacked.diff_id).as_bytes()),
+            None => diff_id.to_string(),
+            Some(p) => digest_of(format!("{p} {diff_id}").as_bytes()),
         };
         // Persist the files before the record that makes them visible.
         let synced = fs::File::open(&diff)
@@ -527,14 +569,14 @@ impl ImageStore {
                 .map_err(io_err(format!("removing stale {}", dst.display())))
                 .map_err(cleanup)?;
         }
-        fs::rename(&tmp, &dst)
+        fs::rename(tmp, &dst)
             .map_err(io_err(format!("renaming layer into {}", dst.display())))
             .map_err(cleanup)?;
         let row = LayerRow {
             chain_id: chain_id.clone(),
-            diff_id: unpacked.diff_id.clone(),
+            diff_id: diff_id.to_string(),
             dir: dir.clone(),
-            size: unpacked.size,
+            size,
         };
         let res = self.db.with(|c| {
             c.execute(

@@ -113,7 +113,7 @@ pub(crate) fn raw_tar(entries: &[E]) -> Vec<u8> {
 fn unpack_into(outer: &Path, tar: &[u8]) -> Result<unpack::Unpacked, ImageError> {
     let layer = outer.join("layer");
     fs::create_dir_all(&layer).unwrap();
-    unpack::unpack_layer(&mut Cursor::new(tar.to_vec()), &layer)
+    unpack::unpack_layer(&mut Cursor::new(tar.to_vec()), &layer, Default::default())
 }
 
 fn outer_entries(outer: &Path) -> Vec<String> {
@@ -1320,11 +1320,217 @@ fn commit_rw_layer_then_run_on_the_new_image() {
     let copy = raw_tar(&[E::Dir(b"app/"), E::File(b"app/x", b"x")]);
     let cfg2: serde_json::Value = serde_json::from_slice(&s.raw_config(&new).unwrap()).unwrap();
     let with_copy = s
-        .add_layer_tar(&mut Cursor::new(copy), cfg2.clone())
+        .add_layer_tar(&mut Cursor::new(copy), cfg2.clone(), None)
         .unwrap();
     assert_eq!(s.get(&with_copy).unwrap().layers.len(), 3);
     let mut cfg3 = cfg2;
     cfg3["config"]["Env"] = serde_json::json!(["A=1"]);
     let only_cfg = s.put_config(&serde_json::to_vec(&cfg3).unwrap()).unwrap();
     assert_eq!(s.get(&only_cfg).unwrap().layers.len(), 2);
+}
+
+#[test]
+fn copy_layer_links_unchanged_files_from_its_sibling() {
+    require_root!();
+    let (_dir, s) = new_store();
+    let base = make_image(&s, &[raw_tar(&[E::File(b"etc", b"base")])], Some("base:1"));
+    let cfg: serde_json::Value = serde_json::from_slice(&s.raw_config(&base).unwrap()).unwrap();
+    let first = s
+        .add_layer_tar(
+            &mut Cursor::new(raw_tar(&[
+                E::Dir(b"src/"),
+                E::File(b"src/same", b"same"),
+                E::File(b"src/changed", b"v1"),
+                E::FileMode(b"src/mode", b"m", 0o644),
+                E::File(b"src/twin", b"same"),
+            ])),
+            cfg.clone(),
+            None,
+        )
+        .unwrap();
+    let second_tar = raw_tar(&[
+        E::Dir(b"src/"),
+        E::File(b"src/same", b"same"),
+        E::File(b"src/changed", b"v2"),
+        E::FileMode(b"src/mode", b"m", 0o600),
+        E::File(b"src/twin", b"same"),
+        E::File(b"src/new", b"n"),
+    ]);
+    let second = s
+        .add_layer_tar(
+            &mut Cursor::new(second_tar.clone()),
+            cfg.clone(),
+            Some(&first),
+        )
+        .unwrap();
+    let top = |img: &str| {
+        let i = s.get(img).unwrap();
+        let chain = chain_ids(&i.config.rootfs.diff_ids).pop().unwrap();
+        s.layer_diff_dir(&s.layer(&chain).unwrap().unwrap())
+    };
+    let (a, b) = (top(&first), top(&second));
+    let ino = |p: PathBuf| fs::symlink_metadata(p).unwrap().ino();
+    assert_eq!(
+        ino(a.join("src/same")),
+        ino(b.join("src/same")),
+        "unchanged file linked"
+    );
+    assert_eq!(
+        ino(a.join("src/twin")),
+        ino(b.join("src/twin")),
+        "each path links its own inode"
+    );
+    assert_ne!(ino(a.join("src/changed")), ino(b.join("src/changed")));
+    assert_ne!(
+        ino(a.join("src/mode")),
+        ino(b.join("src/mode")),
+        "other mode: not linked"
+    );
+    assert_eq!(fs::read(b.join("src/changed")).unwrap(), b"v2");
+    assert_eq!(
+        fs::symlink_metadata(b.join("src/mode")).unwrap().mode() & 0o777,
+        0o600
+    );
+    // No tar is kept, only its layout: push/save make the same bytes again.
+    let diff = s.get(&second).unwrap().config.rootfs.diff_ids[1].clone();
+    assert_eq!(diff, crate::content::digest_of(&second_tar));
+    assert!(s.layer_blob(&diff).unwrap().is_none());
+    let (blob, mt, size) = s.ensure_layer_blob(&diff).unwrap();
+    assert_eq!(blob, diff);
+    assert_eq!(mt, "application/vnd.oci.image.layer.v1.tar");
+    assert_eq!(size, second_tar.len() as u64);
+    assert_eq!(
+        fs::read(s.content.path(&blob).unwrap()).unwrap(),
+        second_tar
+    );
+    assert_eq!(s.ensure_layer_blob(&diff).unwrap().0, blob, "kept");
+    // A layer whose files changed on disk is not exported under its old id.
+    fs::remove_file(s.content.path(&blob).unwrap()).unwrap();
+    fs::remove_file(b.join("src/new")).unwrap();
+    fs::write(b.join("src/new"), b"N").unwrap();
+    let err = s.ensure_layer_blob(&diff).unwrap_err().to_string();
+    assert!(err.contains("changed on disk"), "{err}");
+    fs::write(b.join("src/new"), b"longer").unwrap();
+    let err = s.ensure_layer_blob(&diff).unwrap_err().to_string();
+    assert!(err.contains("changed on disk"), "{err}");
+
+    // A sibling on another parent is not linked from.
+    let other = make_image(&s, &[raw_tar(&[E::File(b"other", b"o")])], Some("other:1"));
+    let cfg_other: serde_json::Value =
+        serde_json::from_slice(&s.raw_config(&other).unwrap()).unwrap();
+    let third = s
+        .add_layer_tar(
+            &mut Cursor::new(raw_tar(&[E::Dir(b"src/"), E::File(b"src/same", b"same")])),
+            cfg_other,
+            Some(&first),
+        )
+        .unwrap();
+    assert_ne!(ino(a.join("src/same")), ino(top(&third).join("src/same")));
+}
+
+#[test]
+fn commit_of_a_stopped_container_moves_its_layer() {
+    require_root!();
+    let (dir, s) = new_store();
+    let id = make_image(
+        &s,
+        &[raw_tar(&[E::File(b"gone", b"g"), E::File(b"keep", b"k")])],
+        None,
+    );
+    s.create_rw_layer("c1", &id).unwrap();
+    let target = dir.path().join("mnt");
+    s.mount_rw_layer("c1", &target).unwrap();
+    let guard = MountGuard(target.clone());
+    fs::write(target.join("new"), b"n").unwrap();
+    fs::remove_file(target.join("gone")).unwrap();
+    drop(guard);
+    let upper = s.rw_layer_upper_dir("c1").unwrap();
+    let ino = fs::metadata(upper.join("new")).unwrap().ino();
+    let cfg: serde_json::Value = serde_json::from_slice(&s.raw_config(&id).unwrap()).unwrap();
+    let new = s.commit_stopped_rw_layer("c1", cfg).unwrap();
+    assert_eq!(
+        fs::read_dir(&upper).unwrap().count(),
+        0,
+        "the container keeps an empty layer"
+    );
+    s.remove_rw_layer("c1").unwrap();
+
+    s.create_rw_layer("c2", &new).unwrap();
+    let t2 = dir.path().join("mnt2");
+    s.mount_rw_layer("c2", &t2).unwrap();
+    let _g2 = MountGuard(t2.clone());
+    assert_eq!(fs::read(t2.join("new")).unwrap(), b"n");
+    assert_eq!(
+        fs::metadata(t2.join("new")).unwrap().ino(),
+        ino,
+        "moved, not copied"
+    );
+    assert!(!t2.join("gone").exists());
+    assert_eq!(fs::read(t2.join("keep")).unwrap(), b"k");
+    // The stored blob is the diff as a tar (whiteout included).
+    let diff = s.get(&new).unwrap().config.rootfs.diff_ids[1].clone();
+    let (blob, _, _) = s.ensure_layer_blob(&diff).unwrap();
+    let names = tar_names(&fs::read(s.content.path(&blob).unwrap()).unwrap());
+    assert!(names.contains(&".wh.gone".to_string()), "{names:?}");
+    assert!(names.contains(&"new".to_string()), "{names:?}");
+}
+
+#[test]
+fn copy_layer_tar_comes_back_byte_for_byte() {
+    require_root!();
+    let (_dir, s) = new_store();
+    let base = make_image(&s, &[raw_tar(&[E::File(b"etc", b"base")])], None);
+    let cfg: serde_json::Value = serde_json::from_slice(&s.raw_config(&base).unwrap()).unwrap();
+    let hdr = |gnu: bool, kind: tar::EntryType, mode: u32, id: u64, size: u64| {
+        let mut h = if gnu {
+            tar::Header::new_gnu()
+        } else {
+            tar::Header::new_ustar()
+        };
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(id);
+        h.set_gid(id);
+        h.set_mtime(id + 1);
+        h.set_size(size);
+        h
+    };
+    use tar::EntryType::{Link, Regular, Symlink};
+    // Long names (GNU and PAX), a PAX xattr, links, an empty and a big file,
+    // and no end-of-archive blocks at all.
+    let mut b = tar::Builder::new(Vec::new());
+    let long = format!("d/{}/file", "n".repeat(150));
+    b.append_data(&mut hdr(true, Regular, 0o644, 0, 3), &long, &b"abc"[..])
+        .unwrap();
+    b.append_pax_extensions([("SCHILY.xattr.user.k", &b"v"[..])])
+        .unwrap();
+    b.append_data(&mut hdr(false, Regular, 0o600, 1000, 0), "empty", &b""[..])
+        .unwrap();
+    let big = vec![7u8; 3 << 20];
+    b.append_data(
+        &mut hdr(true, Regular, 0o755, 0, big.len() as u64),
+        "big",
+        &big[..],
+    )
+    .unwrap();
+    b.append_link(&mut hdr(true, Symlink, 0o777, 0, 0), "sym", "big")
+        .unwrap();
+    b.append_link(&mut hdr(true, Link, 0o755, 0, 0), "hard", "big")
+        .unwrap();
+    let mut bytes = b.into_inner().unwrap();
+    // into_inner wrote the two zero blocks: drop them (the docker CLI's `-f -` tars end so).
+    bytes.truncate(bytes.len() - 1024);
+    let id = s
+        .add_layer_tar(&mut Cursor::new(bytes.clone()), cfg, None)
+        .unwrap();
+    let diff = s.get(&id).unwrap().config.rootfs.diff_ids[1].clone();
+    assert_eq!(diff, crate::content::digest_of(&bytes));
+    let (blob, _, _) = s.ensure_layer_blob(&diff).unwrap();
+    assert_eq!(fs::read(s.content.path(&blob).unwrap()).unwrap(), bytes);
+    // And a save of the image carries it.
+    let mut out = Vec::new();
+    s.save(&[id], &mut out).unwrap();
+    assert!(tar_names(&out)
+        .iter()
+        .any(|n| n.ends_with(diff.trim_start_matches("sha256:"))));
 }

@@ -263,13 +263,7 @@ impl ImageStore {
             .rootfs
             .diff_ids
             .iter()
-            .map(|diff| {
-                self.layer_blob(diff)?.ok_or_else(|| {
-                    ImageError::Internal(format!(
-                        "the stored blob of layer {diff} is missing; the image cannot be pushed (pull or load it again)"
-                    ))
-                })
-            })
+            .map(|diff| self.ensure_layer_blob(diff))
             .collect::<Result<Vec<_>, _>>()?;
         // Plain layers are gzipped once, on all cores (a layer per thread).
         // (Once per blob: an image may list the same layer twice.)

@@ -20,7 +20,11 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use crate::content::HashingReader;
+use crate::split::{SplitLog, SplitReader};
 use crate::ImageError;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -267,10 +271,112 @@ fn set_xattrs(entry: &str, fd: &OwnedFd, xattrs: &[(String, Vec<u8>)]) {
     }
 }
 
+/// Files up to this size are compared with their counterpart in the `link_from`
+/// layer (and linked when equal); larger ones are always written.
+const LINK_MAX: u64 = 4 << 20;
+
+/// Hard links unchanged files from a sibling layer (a layer on the same parent,
+/// typically the previous build of the same step) instead of writing them again.
+///
+/// A linked file shares its inode with the sibling, so it is only done when
+/// everything the file shows is equal: type, size, mode, owner, mtime, no
+/// xattrs on either side, and the bytes. Layer directories are never modified
+/// in place (containers write to their own upper layer; overlay copies a file
+/// up before changing it), so sharing is invisible. Siblings are never in the
+/// same image (they have the same parent), and an inode is linked at most once
+/// per layer, so no container ever sees one inode at two paths.
+struct Linker {
+    root: OwnedFd,
+    used: std::collections::HashSet<(u64, u64)>,
+    linked: u64,
+}
+
+impl Linker {
+    /// Links `comps` from the sibling layer into `pdir/name` when the sibling's file
+    /// has exactly `data` and this metadata. False when it does not (nothing done).
+    #[allow(clippy::too_many_arguments)]
+    fn try_link(
+        &mut self,
+        comps: &[OsString],
+        data: &[u8],
+        mode: u32,
+        uid: Uid,
+        gid: Gid,
+        mtime: u64,
+        pdir: &OwnedFd,
+        name: &OsStr,
+    ) -> bool {
+        let Ok(fd) = rustix::fs::openat2(
+            &self.root,
+            join(comps).as_os_str(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) else {
+            return false;
+        };
+        let Ok(st) = rustix::fs::fstat(&fd) else {
+            return false;
+        };
+        let same_meta = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+            && st.st_size as u64 == data.len() as u64
+            && st.st_mode & 0o7777 == mode
+            && st.st_uid == uid.as_raw()
+            && st.st_gid == gid.as_raw()
+            && st.st_mtime as u64 == mtime
+            && st.st_mtime_nsec == 0
+            && st.st_nlink < 32_000
+            && !self.used.contains(&(st.st_dev, st.st_ino));
+        if !same_meta {
+            return false;
+        }
+        let mut names = [0u8; 1];
+        match rustix::fs::flistxattr(&fd, &mut names) {
+            Ok(0) => {}
+            _ => return false,
+        }
+        let mut file = File::from(fd);
+        let mut have = Vec::with_capacity(data.len());
+        if (&mut file)
+            .take(data.len() as u64 + 1)
+            .read_to_end(&mut have)
+            .is_err()
+            || have != data
+        {
+            return false;
+        }
+        let fd = OwnedFd::from(file);
+        if rustix::fs::linkat(&fd, "", pdir, name, AtFlags::EMPTY_PATH).is_err() {
+            return false;
+        }
+        self.used.insert((st.st_dev, st.st_ino));
+        self.linked += 1;
+        true
+    }
+}
+
 /// Unpacks the uncompressed layer tar `r` into the directory `dest` (which must exist
 /// and be empty), converting OCI whiteouts to overlay whiteouts. Returns the diff id
 /// (sha256 of the whole stream, trailing padding included) and the size.
-pub(crate) fn unpack_layer(r: &mut dyn Read, dest: &Path) -> Result<Unpacked, ImageError> {
+///
+/// What else [`unpack_layer`] does.
+#[derive(Default)]
+pub(crate) struct UnpackOptions<'a> {
+    /// The directory of a sibling layer: regular files equal to the sibling's
+    /// file at the same path are hard-linked from it (see [`Linker`]).
+    pub(crate) link_from: Option<&'a Path>,
+    /// Records the stream's layout without file contents (see [`crate::split`]).
+    pub(crate) split: Option<Rc<RefCell<SplitLog>>>,
+}
+
+/// Unpacks the uncompressed layer tar `r` into the directory `dest` (which must exist
+/// and be empty), converting OCI whiteouts to overlay whiteouts. Returns the diff id
+/// (sha256 of the whole stream, trailing padding included) and the size.
+pub(crate) fn unpack_layer(
+    r: &mut dyn Read,
+    dest: &Path,
+    opts: UnpackOptions<'_>,
+) -> Result<Unpacked, ImageError> {
     let root = rustix::fs::open(
         dest,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -280,7 +386,33 @@ pub(crate) fn unpack_layer(r: &mut dyn Read, dest: &Path) -> Result<Unpacked, Im
         context: format!("opening layer directory {}", dest.display()),
         source: e.into(),
     })?;
-    let mut hr = HashingReader::new(r);
+    let mut linker = opts.link_from.and_then(|p| {
+        match rustix::fs::open(
+            p,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(root) => Some(Linker {
+                root,
+                used: Default::default(),
+                linked: 0,
+            }),
+            Err(e) => {
+                tracing::debug!(dir = %p.display(), error = %e, "not linking from the sibling layer");
+                None
+            }
+        }
+    });
+    // The split log sees every byte, the end-of-archive padding drained below too.
+    let split = opts.split;
+    let base: Box<dyn Read + '_> = match &split {
+        Some(log) => Box::new(SplitReader {
+            inner: r,
+            log: log.clone(),
+        }),
+        None => Box::new(r),
+    };
+    let mut hr = HashingReader::new(base);
     let mut size = 0u64;
     let mut dirs: Vec<(Vec<OsString>, u64)> = Vec::new();
     {
@@ -290,7 +422,15 @@ pub(crate) fn unpack_layer(r: &mut dyn Read, dest: &Path) -> Result<Unpacked, Im
             let mut entry = entry.map_err(|e| reject("<archive>", format!("corrupt tar: {e}")))?;
             let raw_path = entry.path_bytes().into_owned();
             let shown = String::from_utf8_lossy(&raw_path).into_owned();
-            size += unpack_entry(&root, &mut entry, &raw_path, &shown, &mut dirs)?;
+            size += unpack_entry(
+                &root,
+                &mut entry,
+                &raw_path,
+                &shown,
+                &mut dirs,
+                linker.as_mut(),
+                split.as_deref(),
+            )?;
         }
     }
     // Directory mtimes last: creating children changed them.
@@ -308,6 +448,9 @@ pub(crate) fn unpack_layer(r: &mut dyn Read, dest: &Path) -> Result<Unpacked, Im
         source: e,
     })?;
     let (diff_id, _) = hr.finish();
+    if let Some(l) = &linker {
+        tracing::debug!(linked = l.linked, "files linked from the sibling layer");
+    }
     Ok(Unpacked { diff_id, size })
 }
 
@@ -317,6 +460,8 @@ fn unpack_entry<R: Read>(
     raw_path: &[u8],
     shown: &str,
     dirs: &mut Vec<(Vec<OsString>, u64)>,
+    linker: Option<&mut Linker>,
+    split: Option<&RefCell<SplitLog>>,
 ) -> Result<u64, ImageError> {
     let kind = entry.header().entry_type();
     let comps = clean_components(raw_path)
@@ -413,6 +558,26 @@ fn unpack_entry<R: Read>(
     use tar::EntryType as T;
     match kind {
         T::Regular | T::Continuous | T::GNUSparse => {
+            if let (Some(log), T::Regular) = (split, kind) {
+                // The stream is at this entry's data: its contents are the file's.
+                let len = entry.size();
+                log.borrow_mut().mark_data(join(&comps).into_vec(), len);
+            }
+            // A file the sibling layer has unchanged is linked from it.
+            let mut data = None;
+            if let Some(l) = linker {
+                let len = entry.header().size().unwrap_or(u64::MAX);
+                if xattrs.is_empty() && len <= LINK_MAX && kind == T::Regular {
+                    let mut buf = Vec::with_capacity(len as usize);
+                    entry
+                        .read_to_end(&mut buf)
+                        .map_err(|e| entry_io(shown, "reading file", e))?;
+                    if l.try_link(&comps, &buf, mode, uid, gid, mtime, &pdir, name) {
+                        return Ok(buf.len() as u64);
+                    }
+                    data = Some(buf);
+                }
+            }
             let fd = rustix::fs::openat(
                 &pdir,
                 name.as_os_str(),
@@ -421,7 +586,16 @@ fn unpack_entry<R: Read>(
             )
             .map_err(|e| entry_io(shown, "creating file", e))?;
             let mut file = File::from(fd);
-            let n = io::copy(entry, &mut file).map_err(|e| entry_io(shown, "writing file", e))?;
+            let n = match data {
+                Some(buf) => {
+                    io::Write::write_all(&mut file, &buf)
+                        .map_err(|e| entry_io(shown, "writing file", e))?;
+                    buf.len() as u64
+                }
+                None => {
+                    io::copy(entry, &mut file).map_err(|e| entry_io(shown, "writing file", e))?
+                }
+            };
             let fd = OwnedFd::from(file);
             rustix::fs::fchown(&fd, Some(uid), Some(gid))
                 .map_err(|e| entry_io(shown, "chown", e))?;

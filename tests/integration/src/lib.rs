@@ -686,6 +686,16 @@ pub fn remove_cgroups_named(name: &str) {
 }
 
 /// Remove ANSI colour sequences (`ESC [ ... letter`).
+/// The id (`sha256:<hex>`) of an image, by `docker image inspect`.
+pub fn image_id(d: &TestDaemon, reference: &str) -> String {
+    let out = d
+        .docker(&["image", "inspect", "-f", "{{.Id}}", reference])
+        .ok();
+    let id = out.out().to_string();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{out}");
+    id
+}
+
 pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();

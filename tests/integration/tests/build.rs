@@ -308,3 +308,78 @@ fn berth_build_reads_a_local_context_in_place() {
         assert!(body.contains("not visible to the daemon"), "{body}");
     }
 }
+
+/// Layers a build makes keep no tar (only their files and, for COPY, the tar's
+/// layout); save and push make the tar again, and another daemon gets the same
+/// image id and files. A rebuild after a one-file change shares the unchanged
+/// files with the previous COPY layer.
+#[test]
+fn built_images_save_load_and_push_to_another_daemon() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let mut files: Vec<(String, String)> = (0..40)
+        .map(|i| {
+            (
+                format!("src/d{}/f{i}", i % 4),
+                format!("file {i}\n").repeat(50),
+            )
+        })
+        .collect();
+    files.push((
+        "Dockerfile".into(),
+        "FROM busybox AS build\nCOPY src/ /src/\nRUN rm /src/d0/f0 && mkdir /out && tar -cf /out/app.tar -C /src . && ln -s app.tar /out/link\n\
+         FROM busybox\nCOPY --from=build /out/ /out/\nCOPY --from=build /src/d1 /d1\nRUN rm -rf /etc/passwd && echo done > /done\n"
+            .into(),
+    ));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    write(ctx.path(), &refs);
+    let dir = ctx.path().to_str().unwrap();
+    d.berth(&["build", "-q", "-t", "built:1", dir]).ok();
+    write(ctx.path(), &[("src/d2/f2", "changed\n")]);
+    d.berth(&["build", "-q", "-t", "built:1", dir]).ok();
+    let id = image_id(&d, "built:1");
+    let check = |t: &TestDaemon| {
+        let out = t
+            .docker(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "built:1",
+                "sh",
+                "-c",
+                "tar -tf /out/app.tar | wc -l; cat /d1/f1 | wc -c; readlink /out/link; test -e /etc/passwd || echo nopasswd; cat /done; tar -xOf /out/app.tar ./d2/f2",
+            ])
+            .ok();
+        assert_eq!(
+            out.lines(),
+            ["44", "350", "app.tar", "nopasswd", "done", "changed"],
+            "{out}"
+        );
+    };
+    check(&d);
+
+    // save → load elsewhere.
+    let file = d.dir.join("built.tar");
+    let file = file.to_str().unwrap();
+    d.docker(&["save", "-o", file, "built:1"]).ok();
+    let other = TestDaemon::start();
+    other.docker(&["load", "-i", file]).ok();
+    assert_eq!(image_id(&other, "built:1"), id);
+    check(&other);
+
+    // push → pull elsewhere.
+    let reg = TestRegistry::berth(&[]);
+    let r = format!("{}/built/app:1", reg.host());
+    d.docker(&["tag", "built:1", &r]).ok();
+    d.berth(&["push", &r]).ok();
+    let third = TestDaemon::start();
+    third.berth(&["pull", &r]).ok();
+    assert_eq!(image_id(&third, &r), id);
+    third.docker(&["tag", &r, "built:1"]).ok();
+    check(&third);
+}

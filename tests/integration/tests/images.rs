@@ -3,15 +3,6 @@
 
 use integration::*;
 
-fn image_id(d: &TestDaemon, reference: &str) -> String {
-    let out = d
-        .docker(&["image", "inspect", "-f", "{{.Id}}", reference])
-        .ok();
-    let id = out.out().to_string();
-    assert!(id.starts_with("sha256:") && id.len() == 71, "{out}");
-    id
-}
-
 #[test]
 fn import_with_change_list_and_tag() {
     let d = daemon_or_skip!();

@@ -7,13 +7,6 @@ use std::path::Path;
 
 use integration::*;
 
-fn image_id(d: &TestDaemon, reference: &str) -> String {
-    let out = d
-        .docker(&["image", "inspect", "-f", "{{.Id}}", reference])
-        .ok();
-    out.out().to_string()
-}
-
 /// A daemon with busybox imported and tagged as `<reg>/<repo>:<tag>`.
 fn daemon_with(reg: &TestRegistry, repo_tag: &str) -> Option<(TestDaemon, String)> {
     let d = TestDaemon::start_or_skip()?;

@@ -45,6 +45,8 @@ pub struct Fake {
     pub cache: Mutex<HashMap<String, String>>,
     pub calls: Mutex<Vec<String>>,
     pub runs: Mutex<Vec<RunRequest>>,
+    /// The `sibling` of each add_layer call, in order.
+    pub siblings: Mutex<Vec<Option<String>>>,
     pub hash_dir: Mutex<Option<std::path::PathBuf>>,
     counter: AtomicU64,
 }
@@ -332,8 +334,13 @@ impl BuildBackend for Fake {
         parent: Option<&str>,
         tar: BoxedRead,
         config: Value,
+        sibling: Option<&str>,
     ) -> Result<String, BackendError> {
         self.call("add_layer".into());
+        self.siblings
+            .lock()
+            .unwrap()
+            .push(sibling.map(str::to_string));
         let mut fs = self.get(parent)?.fs;
         let entries = tokio::task::spawn_blocking(move || {
             let mut ar = tar::Archive::new(tar);
