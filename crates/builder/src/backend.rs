@@ -127,6 +127,18 @@ pub struct RunMount {
     pub gid: Option<u32>,
 }
 
+/// Where the files of a new COPY/ADD layer probably exist already
+/// ([`BuildBackend::add_layer`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerHints {
+    /// The image the same step made on the same parent in an earlier build:
+    /// usually most of its files are unchanged.
+    pub sibling: Option<String>,
+    /// `COPY --from`: the source image id and, per copied regular file,
+    /// (destination path relative to `/`, absolute path in the source image).
+    pub source: Option<(String, Vec<(String, String)>)>,
+}
+
 /// How to run one `RUN` step.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RunRequest {
@@ -256,16 +268,15 @@ pub trait BuildBackend: Send + Sync {
     /// entry replacing an existing directory by a file (or the reverse) replaces
     /// it, as `docker cp` does. Returns the new image id with `config`.
     ///
-    /// `sibling` is the image the same step made on the same parent in an
-    /// earlier build, if any: most of its files are usually unchanged, and a
-    /// backend may share them instead of writing them again (invisibly: the
-    /// layer's content is the tar's either way).
+    /// `hints` name earlier layers whose files are likely the same (see
+    /// [`LayerHints`]); a backend may share them instead of writing them again
+    /// (invisibly: the layer's content is the tar's either way).
     async fn add_layer(
         &self,
         parent: Option<&str>,
         tar: BoxedRead,
         config: serde_json::Value,
-        sibling: Option<&str>,
+        hints: &LayerHints,
     ) -> Result<String, BackendError>;
 
     /// An image with the same layers as `parent` (`None`: no layers) and this

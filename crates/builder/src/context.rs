@@ -44,6 +44,8 @@ pub(crate) struct Entry {
     /// Device/inode/ctime of a host file (for the persistent hash cache).
     pub stat_key: Option<(u64, u64, i64, i64)>,
     pub data: Data,
+    /// The absolute path of a file read out of an image (`COPY --from`).
+    pub origin: Option<String>,
     hash: OnceLock<[u8; 32]>,
 }
 
@@ -56,6 +58,7 @@ impl Entry {
             mtime,
             stat_key: None,
             data,
+            origin: None,
             hash: OnceLock::new(),
         }
     }

@@ -22,6 +22,8 @@ pub(crate) struct Item {
     pub size: u64,
     pub data: Data,
     pub hash: [u8; 32],
+    /// Where a file copied out of an image was there (absolute path).
+    pub origin: Option<String>,
 }
 
 /// The files of one COPY/ADD, by destination path (relative to `/`).
@@ -172,6 +174,7 @@ pub(crate) fn plan_tree(
             size: e.size,
             data: e.data.clone(),
             hash: e.content_hash()?,
+            origin: e.origin.clone(),
         })
     };
     for m in matched {
@@ -230,6 +233,7 @@ pub(crate) fn plan_bytes(
             size: data.len() as u64,
             data: Data::Mem(std::sync::Arc::new(data)),
             hash,
+            origin: None,
         },
     );
 }
@@ -434,6 +438,7 @@ pub(crate) fn dir_plan(path: &str) -> Plan {
                 size: 0,
                 data: Data::None,
                 hash: [0; 32],
+                origin: None,
             },
         );
     }

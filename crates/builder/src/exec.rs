@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::backend::{
-    BackendError, BuildBackend, CacheSharing, MountSource, RunMount, RunNetwork, RunRequest,
+    BackendError, BuildBackend, CacheSharing, LayerHints, MountSource, RunMount, RunNetwork,
+    RunRequest,
 };
 use crate::config::{self, go_duration, go_quote, go_quote_list};
 use crate::context::{Kind, Tree};
@@ -621,7 +622,7 @@ async fn run_step<'a>(
             }
         }
         Commit::Layer(job) => {
-            let (plan, created_by) = match job {
+            let (plan, created_by, source_image) = match job {
                 LayerJob::Ready {
                     mut plan,
                     dest_check,
@@ -642,7 +643,7 @@ async fn run_step<'a>(
                             }
                         }
                     }
-                    (plan, p.created_by.clone())
+                    (plan, p.created_by.clone(), None)
                 }
                 LayerJob::Workdir(path) => {
                     let plan = if is_dir(ctx, parent.as_deref(), &path, &step.original).await? {
@@ -650,7 +651,7 @@ async fn run_step<'a>(
                     } else {
                         copy::dir_plan(&path)
                     };
-                    (plan, p.created_by.clone())
+                    (plan, p.created_by.clone(), None)
                 }
                 LayerJob::FromImage {
                     image,
@@ -689,11 +690,10 @@ async fn run_step<'a>(
                         "{instruction} {chown_txt}{what} in {} ",
                         p.created_by
                     ));
-                    (plan, cb)
+                    (plan, cb, Some(image))
                 }
             };
             config::push_history(&mut newcfg, &created_by, false);
-            let tar = copy::plan_tar(plan);
             // What this step made on this parent last time: the backend may share
             // its unchanged files. Keyed apart from the cache (no content hashes).
             let sibling_key =
@@ -703,9 +703,20 @@ async fn run_step<'a>(
                 .cache_get(&sibling_key)
                 .await
                 .map_err(backend_err(&step.original))?;
+            let source = source_image.map(|img| {
+                let files = plan
+                    .items
+                    .iter()
+                    .filter(|(_, it)| it.kind == Kind::File)
+                    .filter_map(|(dest, it)| Some((dest.clone(), it.origin.clone()?)))
+                    .collect();
+                (img, files)
+            });
+            let hints = LayerHints { sibling, source };
+            let tar = copy::plan_tar(plan);
             let id = ctx
                 .backend
-                .add_layer(parent.as_deref(), tar, newcfg.clone(), sibling.as_deref())
+                .add_layer(parent.as_deref(), tar, newcfg.clone(), &hints)
                 .await
                 .map_err(backend_err(&step.original))?;
             ctx.backend
@@ -1894,7 +1905,17 @@ async fn export_plan(
         let is_glob = first_meta.is_some();
         let mut p = std::mem::take(&mut plan);
         plan = tokio::task::spawn_blocking(move || -> Result<Plan, BuildError> {
-            let sub = crate::context::read_tar(r)?;
+            let mut sub = crate::context::read_tar(r)?;
+            // Where each file was in the image, so the engine may share it.
+            for (k, e) in sub.entries.iter_mut() {
+                if e.kind == Kind::File && !k.is_empty() {
+                    e.origin = Some(if prefix.is_empty() {
+                        format!("/{k}")
+                    } else {
+                        format!("/{prefix}/{k}")
+                    });
+                }
+            }
             if !is_glob {
                 // The export holds the path itself as its one top-level
                 // entry (named after the path, or after the symlink target

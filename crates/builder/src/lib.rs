@@ -68,8 +68,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use backend::{
-    BackendError, BaseImage, BoxedRead, BuildBackend, CacheSharing, MountSource, PathStat,
-    RunMount, RunNetwork, RunRequest,
+    BackendError, BaseImage, BoxedRead, BuildBackend, CacheSharing, LayerHints, MountSource,
+    PathStat, RunMount, RunNetwork, RunRequest,
 };
 pub use error::BuildError;
 pub use output::Output;

@@ -420,10 +420,14 @@ async fn cache_hits_and_misses() {
     assert_eq!(b3.text().matches("Using cache").count(), 4);
     assert_eq!(file_of(&fake, &b3.id(), "b.txt"), "B2");
     // The rerun COPY is told what the same step made last time on the same parent.
-    assert_eq!(
-        *fake.siblings.lock().unwrap(),
-        vec![None, None, Some(id1.clone())]
-    );
+    let siblings: Vec<Option<String>> = fake
+        .hints
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| h.sibling.clone())
+        .collect();
+    assert_eq!(siblings, vec![None, None, Some(id1.clone())]);
     // Change a.txt: its COPY and everything after rerun.
     write_ctx(dir.path(), &[("a.txt", "A2")]);
     let b4 = run(&fake, dir.path(), BuildOptions::default()).await;
@@ -938,9 +942,9 @@ async fn bind_mount_from_tar_context_is_written_out() {
             p: Option<&str>,
             t: builder::BoxedRead,
             c: Value,
-            sibling: Option<&str>,
+            hints: &builder::LayerHints,
         ) -> Result<String, builder::BackendError> {
-            self.inner.add_layer(p, t, c, sibling).await
+            self.inner.add_layer(p, t, c, hints).await
         }
         async fn commit_config(
             &self,
@@ -1480,4 +1484,30 @@ fn build_future_is_send() {
     );
     assert_send(&f);
     drop(f);
+}
+
+#[tokio::test]
+async fn copy_from_tells_the_backend_where_files_were() {
+    let df = "FROM busybox AS a\nCOPY f /out/f\nCOPY f /out/sub/h\nFROM busybox\nCOPY --from=a /out/f /g\nCOPY --from=a /out /o\n";
+    let (fake, _dir, b) = quick(&[("Dockerfile", df), ("f", "F")]).await;
+    b.id();
+    let hints = fake.hints.lock().unwrap().clone();
+    assert_eq!(hints.len(), 4, "{hints:?}");
+    assert_eq!(
+        hints[0].source, None,
+        "a COPY from the context has no source"
+    );
+    let (img, files) = hints[2].source.clone().expect("COPY --from has a source");
+    assert!(img.starts_with("sha256:"), "{img}");
+    assert_eq!(files, vec![("g".to_string(), "/out/f".to_string())]);
+    let (img2, mut files) = hints[3].source.clone().unwrap();
+    assert_eq!(img2, img);
+    files.sort();
+    assert_eq!(
+        files,
+        vec![
+            ("o/f".to_string(), "/out/f".to_string()),
+            ("o/sub/h".to_string(), "/out/sub/h".to_string())
+        ]
+    );
 }

@@ -444,12 +444,15 @@ impl BuildBackend for DaemonBuild {
         parent: Option<&str>,
         mut tar: BoxedRead,
         config: Value,
-        sibling: Option<&str>,
+        hints: &builder::LayerHints,
     ) -> Result<String, BackendError> {
         let config = self.with_parent_rootfs(parent, config).await?;
-        let sibling = sibling.map(str::to_string);
+        let reuse = image::LayerReuse {
+            sibling: hints.sibling.clone(),
+            source: hints.source.clone(),
+        };
         self.daemon
-            .blocking(move |s| s.add_layer_tar(&mut tar, config, sibling.as_deref()))
+            .blocking(move |s| s.add_layer_tar(&mut tar, config, &reuse))
             .await
             .map_err(backend_err)
     }

@@ -15,15 +15,29 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
+use rusqlite::OptionalExtension;
 
-use crate::content::{io_err, temp_name};
+use crate::content::{io_err, temp_name, Digester};
 use crate::split::{self, SplitLog};
 use crate::transfer::chain_of;
 use crate::{chain_ids, parse_config, ImageError, ImageStore};
 
+/// Layers whose files a new layer may share instead of writing them again
+/// ([`ImageStore::add_layer_tar`]). Only files that are equal in every respect
+/// are shared, so a wrong hint costs time, never correctness.
+#[derive(Debug, Clone, Default)]
+pub struct LayerReuse {
+    /// An image whose top layer the same step made on the same parent in an
+    /// earlier build: files at the same path.
+    pub sibling: Option<String>,
+    /// `COPY --from`: the source image and, per copied file, (destination path,
+    /// absolute path in the source image). Files are taken from the source
+    /// image's top layer when it has them.
+    pub source: Option<(String, Vec<(String, String)>)>,
+}
+
 /// A writer that only hashes.
-struct HashWriter(Sha256);
+struct HashWriter(Digester);
 
 impl Write for HashWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -60,6 +74,43 @@ pub(crate) fn diff_to_tar(upper: &Path, w: &mut dyn Write) -> Result<u64, ImageE
     walk(upper, "", &mut b, &mut links, &mut size)?;
     b.finish().map_err(io_err("finishing the layer tar"))?;
     Ok(size)
+}
+
+/// Sets the mtime (and atime) of everything below `dir` to its whole second, the
+/// precision layer tars keep: a layer made from a container's files then looks
+/// the same here as where it is pulled or loaded (and as moby makes it).
+fn whole_second_mtimes(dir: &Path) -> Result<(), ImageError> {
+    let rd = fs::read_dir(dir).map_err(io_err(format!("reading {}", dir.display())))?;
+    for ent in rd {
+        let ent = ent.map_err(io_err(format!("reading {}", dir.display())))?;
+        let path = ent.path();
+        let meta =
+            fs::symlink_metadata(&path).map_err(io_err(format!("stat {}", path.display())))?;
+        if meta.is_dir() {
+            whole_second_mtimes(&path)?;
+        }
+        if meta.mtime_nsec() != 0 {
+            let t = rustix::fs::Timespec {
+                tv_sec: meta.mtime(),
+                tv_nsec: 0,
+            };
+            let times = rustix::fs::Timestamps {
+                last_access: t,
+                last_modification: t,
+            };
+            rustix::fs::utimensat(
+                rustix::fs::CWD,
+                &path,
+                &times,
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| ImageError::Io {
+                context: format!("setting the times of {}", path.display()),
+                source: e.into(),
+            })?;
+        }
+    }
+    Ok(())
 }
 
 fn header_for(meta: &fs::Metadata, kind: tar::EntryType) -> tar::Header {
@@ -212,6 +263,8 @@ impl ImageStore {
             let moved = fs::rename(&upper, tmp.join("diff"))
                 .and_then(|()| fs::create_dir(&upper))
                 .map_err(io_err(format!("moving {} into a layer", upper.display())));
+            // As the layer's tar carries them (and a pull elsewhere makes them).
+            let moved = moved.and_then(|()| whole_second_mtimes(&tmp.join("diff")));
             if let Err(e) = moved {
                 let _ = fs::remove_dir_all(&tmp);
                 return Err(e);
@@ -226,19 +279,31 @@ impl ImageStore {
     /// [`Self::ensure_layer_blob`] makes the same bytes again when a push or save
     /// needs them.
     ///
-    /// `sibling` is an image whose top layer was made by the same step on the same
-    /// parent (the previous build of a COPY): files it has unchanged are hard-linked
-    /// from it instead of written again. It is ignored unless its top layer does
-    /// sit on the same parent.
+    /// `reuse` names layers whose unchanged files are hard-linked instead of
+    /// written again (see [`LayerReuse`]); hints that do not apply are ignored.
     pub fn add_layer_tar(
         &self,
         tar: &mut dyn Read,
         config: serde_json::Value,
-        sibling: Option<&str>,
+        reuse: &LayerReuse,
     ) -> Result<String, ImageError> {
         self.add_layer_with(config, |parent| {
-            let link_from = match sibling {
-                Some(img) => self.top_layer_dir_on(img, parent)?,
+            let sibling = match &reuse.sibling {
+                Some(img) => self
+                    .top_layer_of(img)?
+                    .filter(|(_, _, p)| p.as_deref() == parent)
+                    .map(|(dir, _, _)| dir),
+                None => None,
+            };
+            let source = match &reuse.source {
+                Some((img, pairs)) => match self.top_layer_of(img)? {
+                    // Never from a layer the new one sits on.
+                    Some((dir, chain, _)) if !self.chain_contains(parent, &chain)? => {
+                        let pairs: Vec<(String, String)> = pairs.clone();
+                        Some((dir, pairs))
+                    }
+                    _ => None,
+                },
                 None => None,
             };
             let tmp = self.overlay.join(temp_name("tmp"));
@@ -246,7 +311,10 @@ impl ImageStore {
             fs::create_dir_all(&diff).map_err(io_err(format!("creating {}", diff.display())))?;
             let log = std::rc::Rc::new(std::cell::RefCell::new(SplitLog::default()));
             let opts = crate::unpack::UnpackOptions {
-                link_from: link_from.as_deref(),
+                link: crate::unpack::LinkSources {
+                    sibling: sibling.as_deref(),
+                    source: source.as_ref().map(|(d, p)| (d.as_path(), p.as_slice())),
+                },
                 split: Some(log.clone()),
             };
             let unpacked = crate::unpack::unpack_layer(tar, &diff, opts).and_then(|u| {
@@ -272,7 +340,7 @@ impl ImageStore {
     /// makes the same tar again when a push or save needs it. Layer directories
     /// are never modified once recorded. `tmp` is consumed.
     fn add_built_layer_dir(&self, tmp: &Path, parent: Option<&str>) -> Result<String, ImageError> {
-        let mut hw = HashWriter(Sha256::new());
+        let mut hw = HashWriter(Digester::background());
         let size = {
             let mut w = BufWriter::with_capacity(1 << 20, &mut hw);
             let size = diff_to_tar(&tmp.join("diff"), &mut w);
@@ -285,7 +353,7 @@ impl ImageStore {
                 }
             }
         };
-        let diff_id = format!("sha256:{}", hex::encode(hw.0.finalize()));
+        let diff_id = hw.0.finish();
         self.record_layer_dir(tmp, parent, &diff_id, size)?;
         Ok(diff_id)
     }
@@ -365,25 +433,43 @@ impl ImageStore {
         Ok((digest, size))
     }
 
-    /// The directory of `image`'s top layer when that layer sits on `parent`.
-    fn top_layer_dir_on(
+    /// `image`'s top layer: (directory, chain id, parent chain id). None for an
+    /// unknown image or one without layers.
+    fn top_layer_of(
         &self,
         image: &str,
-        parent: Option<&str>,
-    ) -> Result<Option<std::path::PathBuf>, ImageError> {
+    ) -> Result<Option<(std::path::PathBuf, String, Option<String>)>, ImageError> {
         let Ok(id) = self.resolve(image) else {
             return Ok(None);
         };
         let cfg = parse_config(&self.raw_config(&id)?)?;
-        let chains = chain_ids(&cfg.rootfs.diff_ids);
-        let Some(top) = chains.last() else {
+        let mut chains = chain_ids(&cfg.rootfs.diff_ids);
+        let Some(top) = chains.pop() else {
             return Ok(None);
         };
-        let top_parent = chains.len().checked_sub(2).map(|i| chains[i].as_str());
-        if top_parent != parent {
-            return Ok(None);
+        Ok(self
+            .layer(&top)?
+            .map(|row| (self.layer_diff_dir(&row), top, chains.pop())))
+    }
+
+    /// Whether `chain` is `top` or one of the layers under it.
+    fn chain_contains(&self, top: Option<&str>, chain: &str) -> Result<bool, ImageError> {
+        let mut cur = top.map(str::to_string);
+        while let Some(c) = cur {
+            if c == chain {
+                return Ok(true);
+            }
+            cur = self
+                .db
+                .with(|db| {
+                    db.query_row("SELECT parent FROM layers WHERE chain_id = ?1", [&c], |r| {
+                        r.get::<_, Option<String>>(0)
+                    })
+                    .optional()
+                })?
+                .flatten();
         }
-        Ok(self.layer(top)?.map(|row| self.layer_diff_dir(&row)))
+        Ok(false)
     }
 
     /// Appends the diff id `make` stores (given the parent chain id of the new

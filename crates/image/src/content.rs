@@ -6,6 +6,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
@@ -43,18 +44,128 @@ pub(crate) fn digest_hex(digest: &str) -> Result<&str, ImageError> {
     }
 }
 
+/// SHA-256 computed on a helper thread from chunks the caller hands over, so a
+/// thread that unpacks or tars a layer does not also spend its time hashing
+/// (the two run on two cores). Buffers go back and forth and are reused.
+pub(crate) struct BackgroundHasher {
+    buf: Vec<u8>,
+    to_hasher: Option<mpsc::SyncSender<Vec<u8>>>,
+    spare: mpsc::Receiver<Vec<u8>>,
+    done: Option<std::thread::JoinHandle<Sha256>>,
+}
+
+const HASH_CHUNK: usize = 256 * 1024;
+
+impl BackgroundHasher {
+    /// None when no thread can be started (hash inline then).
+    pub(crate) fn start() -> Option<Self> {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
+        let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(16);
+        let done = std::thread::Builder::new()
+            .name("sha256".into())
+            .spawn(move || {
+                let mut h = Sha256::new();
+                for mut chunk in rx {
+                    h.update(&chunk);
+                    chunk.clear();
+                    let _ = spare_tx.try_send(chunk);
+                }
+                h
+            })
+            .ok()?;
+        Some(Self {
+            buf: Vec::with_capacity(HASH_CHUNK),
+            to_hasher: Some(tx),
+            spare,
+            done: Some(done),
+        })
+    }
+
+    pub(crate) fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let k = (HASH_CHUNK - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..k]);
+            data = &data[k..];
+            if self.buf.len() == HASH_CHUNK {
+                self.send();
+            }
+        }
+    }
+
+    fn send(&mut self) {
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(HASH_CHUNK));
+        let full = std::mem::replace(&mut self.buf, next);
+        if let Some(tx) = &self.to_hasher {
+            // The hasher thread only ends when this sender is dropped.
+            let _ = tx.send(full);
+        }
+    }
+
+    /// `sha256:<hex>` of everything given.
+    pub(crate) fn finish(mut self) -> String {
+        if !self.buf.is_empty() {
+            self.send();
+        }
+        self.to_hasher = None;
+        let h = self
+            .done
+            .take()
+            .and_then(|d| d.join().ok())
+            .unwrap_or_default();
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+}
+
+/// SHA-256 of a stream: inline, or on a helper thread ([`BackgroundHasher`]).
+pub(crate) enum Digester {
+    Inline(Sha256),
+    Background(BackgroundHasher),
+}
+
+impl Digester {
+    /// A background digester when a thread can be had, else an inline one.
+    pub(crate) fn background() -> Self {
+        match BackgroundHasher::start() {
+            Some(b) => Digester::Background(b),
+            None => Digester::Inline(Sha256::new()),
+        }
+    }
+
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        match self {
+            Digester::Inline(h) => h.update(data),
+            Digester::Background(b) => b.update(data),
+        }
+    }
+
+    /// `sha256:<hex>` of everything given.
+    pub(crate) fn finish(self) -> String {
+        match self {
+            Digester::Inline(h) => format!("sha256:{}", hex::encode(h.finalize())),
+            Digester::Background(b) => b.finish(),
+        }
+    }
+}
+
 /// A reader that hashes and counts everything read through it.
 pub(crate) struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Digester,
     count: u64,
 }
 
 impl<R: Read> HashingReader<R> {
     pub(crate) fn new(inner: R) -> Self {
+        Self::with(inner, Digester::Inline(Sha256::new()))
+    }
+
+    pub(crate) fn with(inner: R, hasher: Digester) -> Self {
         Self {
             inner,
-            hasher: Sha256::new(),
+            hasher,
             count: 0,
         }
     }
@@ -65,10 +176,7 @@ impl<R: Read> HashingReader<R> {
     }
 
     pub(crate) fn finish(self) -> (String, u64) {
-        (
-            format!("sha256:{}", hex::encode(self.hasher.finalize())),
-            self.count,
-        )
+        (self.hasher.finish(), self.count)
     }
 }
 

@@ -40,6 +40,7 @@ mod split;
 mod tests;
 mod transfer;
 mod unpack;
+pub use commit::LayerReuse;
 pub use reference::Reference;
 pub use transfer::{PulledImage, PushImage, PushLayer, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
 

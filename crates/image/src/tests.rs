@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::*;
+use crate::LayerReuse;
 
 pub(crate) fn is_root() -> bool {
     rustix::process::geteuid().is_root()
@@ -1320,7 +1321,7 @@ fn commit_rw_layer_then_run_on_the_new_image() {
     let copy = raw_tar(&[E::Dir(b"app/"), E::File(b"app/x", b"x")]);
     let cfg2: serde_json::Value = serde_json::from_slice(&s.raw_config(&new).unwrap()).unwrap();
     let with_copy = s
-        .add_layer_tar(&mut Cursor::new(copy), cfg2.clone(), None)
+        .add_layer_tar(&mut Cursor::new(copy), cfg2.clone(), &LayerReuse::default())
         .unwrap();
     assert_eq!(s.get(&with_copy).unwrap().layers.len(), 3);
     let mut cfg3 = cfg2;
@@ -1345,7 +1346,7 @@ fn copy_layer_links_unchanged_files_from_its_sibling() {
                 E::File(b"src/twin", b"same"),
             ])),
             cfg.clone(),
-            None,
+            &LayerReuse::default(),
         )
         .unwrap();
     let second_tar = raw_tar(&[
@@ -1360,7 +1361,7 @@ fn copy_layer_links_unchanged_files_from_its_sibling() {
         .add_layer_tar(
             &mut Cursor::new(second_tar.clone()),
             cfg.clone(),
-            Some(&first),
+            &sib(&first),
         )
         .unwrap();
     let top = |img: &str| {
@@ -1422,7 +1423,7 @@ fn copy_layer_links_unchanged_files_from_its_sibling() {
         .add_layer_tar(
             &mut Cursor::new(raw_tar(&[E::Dir(b"src/"), E::File(b"src/same", b"same")])),
             cfg_other,
-            Some(&first),
+            &sib(&first),
         )
         .unwrap();
     assert_ne!(ino(a.join("src/same")), ino(top(&third).join("src/same")));
@@ -1464,6 +1465,11 @@ fn commit_of_a_stopped_container_moves_its_layer() {
         fs::metadata(t2.join("new")).unwrap().ino(),
         ino,
         "moved, not copied"
+    );
+    assert_eq!(
+        fs::metadata(t2.join("new")).unwrap().mtime_nsec(),
+        0,
+        "whole seconds, as the layer tar has them"
     );
     assert!(!t2.join("gone").exists());
     assert_eq!(fs::read(t2.join("keep")).unwrap(), b"k");
@@ -1521,7 +1527,7 @@ fn copy_layer_tar_comes_back_byte_for_byte() {
     // into_inner wrote the two zero blocks: drop them (the docker CLI's `-f -` tars end so).
     bytes.truncate(bytes.len() - 1024);
     let id = s
-        .add_layer_tar(&mut Cursor::new(bytes.clone()), cfg, None)
+        .add_layer_tar(&mut Cursor::new(bytes.clone()), cfg, &LayerReuse::default())
         .unwrap();
     let diff = s.get(&id).unwrap().config.rootfs.diff_ids[1].clone();
     assert_eq!(diff, crate::content::digest_of(&bytes));
@@ -1533,4 +1539,83 @@ fn copy_layer_tar_comes_back_byte_for_byte() {
     assert!(tar_names(&out)
         .iter()
         .any(|n| n.ends_with(diff.trim_start_matches("sha256:"))));
+}
+
+fn sib(image: &str) -> LayerReuse {
+    LayerReuse {
+        sibling: Some(image.to_string()),
+        source: None,
+    }
+}
+
+#[test]
+fn copy_from_links_the_file_from_the_source_layer_once() {
+    require_root!();
+    let (_dir, s) = new_store();
+    let cfg_of = |id: &str| -> serde_json::Value {
+        serde_json::from_slice(&s.raw_config(id).unwrap()).unwrap()
+    };
+    let base = make_image(&s, &[raw_tar(&[E::File(b"etc", b"base")])], None);
+    // The "build" stage: its top layer holds /out/app.
+    let build = s
+        .add_layer_tar(
+            &mut Cursor::new(raw_tar(&[E::Dir(b"out/"), E::File(b"out/app", b"binary")])),
+            cfg_of(&base),
+            &LayerReuse::default(),
+        )
+        .unwrap();
+    let top = |img: &str| {
+        let i = s.get(img).unwrap();
+        let chain = chain_ids(&i.config.rootfs.diff_ids).pop().unwrap();
+        s.layer_diff_dir(&s.layer(&chain).unwrap().unwrap())
+    };
+    let ino = |p: PathBuf| fs::symlink_metadata(p).unwrap().ino();
+    let src = ino(top(&build).join("out/app"));
+    let from_build = |dest: &str| LayerReuse {
+        sibling: None,
+        source: Some((
+            build.clone(),
+            vec![(dest.to_string(), "/out/app".to_string())],
+        )),
+    };
+    // COPY --from=build /out/app /app on another image: linked.
+    let other = make_image(&s, &[raw_tar(&[E::File(b"other", b"o")])], None);
+    let copied = s
+        .add_layer_tar(
+            &mut Cursor::new(raw_tar(&[E::File(b"app", b"binary")])),
+            cfg_of(&other),
+            &from_build("app"),
+        )
+        .unwrap();
+    assert_eq!(ino(top(&copied).join("app")), src);
+    // Not a second time (the inode is no longer the source layer's alone) ...
+    let again = s
+        .add_layer_tar(
+            &mut Cursor::new(raw_tar(&[E::File(b"app2", b"binary")])),
+            cfg_of(&other),
+            &from_build("app2"),
+        )
+        .unwrap();
+    assert_ne!(ino(top(&again).join("app2")), src);
+    // ... and never into a layer on top of the source layer (one container
+    // would see the inode twice).
+    let fresh = s
+        .add_layer_tar(
+            &mut Cursor::new(raw_tar(&[E::Dir(b"out/"), E::File(b"out/bin", b"exe")])),
+            cfg_of(&base),
+            &LayerReuse::default(),
+        )
+        .unwrap();
+    let fresh_src = ino(top(&fresh).join("out/bin"));
+    let on_top = s
+        .add_layer_tar(
+            &mut Cursor::new(raw_tar(&[E::File(b"bin", b"exe")])),
+            cfg_of(&fresh),
+            &LayerReuse {
+                sibling: None,
+                source: Some((fresh.clone(), vec![("bin".into(), "/out/bin".into())])),
+            },
+        )
+        .unwrap();
+    assert_ne!(ino(top(&on_top).join("bin")), fresh_src);
 }

@@ -8,6 +8,7 @@
 //! follow it (`O_NOFOLLOW | O_EXCL`, `symlinkat`, `mknodat`, `linkat` without
 //! `AT_SYMLINK_FOLLOW`). OCI whiteouts become overlay whiteouts.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
@@ -23,7 +24,7 @@ use rustix::io::Errno;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::content::HashingReader;
+use crate::content::{Digester, HashingReader};
 use crate::split::{SplitLog, SplitReader};
 use crate::ImageError;
 
@@ -271,100 +272,198 @@ fn set_xattrs(entry: &str, fd: &OwnedFd, xattrs: &[(String, Vec<u8>)]) {
     }
 }
 
-/// Files up to this size are compared with their counterpart in the `link_from`
-/// layer (and linked when equal); larger ones are always written.
-const LINK_MAX: u64 = 4 << 20;
+/// Destination path -> path in the source layer (both relative, cleaned).
+type PathMap = HashMap<Vec<u8>, Vec<u8>>;
 
-/// Hard links unchanged files from a sibling layer (a layer on the same parent,
-/// typically the previous build of the same step) instead of writing them again.
+/// Hard links unchanged files from other layers instead of writing them again:
+/// from a sibling layer (a layer on the same parent, typically the previous
+/// build of the same step) at the same path, and for a `COPY --from` from the
+/// layer of the source image that holds the copied file.
 ///
-/// A linked file shares its inode with the sibling, so it is only done when
-/// everything the file shows is equal: type, size, mode, owner, mtime, no
-/// xattrs on either side, and the bytes. Layer directories are never modified
-/// in place (containers write to their own upper layer; overlay copies a file
-/// up before changing it), so sharing is invisible. Siblings are never in the
-/// same image (they have the same parent), and an inode is linked at most once
-/// per layer, so no container ever sees one inode at two paths.
+/// A linked file shares its inode, so it is only done when everything the file
+/// shows is equal: type, size, mode, owner, mtime, no xattrs on either side,
+/// and the bytes. Layer directories are never modified in place (containers
+/// write to their own upper layer; overlay copies a file up before changing
+/// it), so sharing is invisible as long as no container sees one inode at two
+/// paths: an inode is linked at most once per layer; siblings are never in the
+/// same image (they have the same parent); a source layer's file is linked only
+/// while no other layer has it (`nlink` 1) and when that layer is not below the
+/// new one (the caller checks).
 struct Linker {
-    root: OwnedFd,
+    sibling: Option<OwnedFd>,
+    /// The source layer's root and, by destination path, the file's path there.
+    source: Option<(OwnedFd, PathMap)>,
     used: std::collections::HashSet<(u64, u64)>,
     linked: u64,
 }
 
-impl Linker {
-    /// Links `comps` from the sibling layer into `pdir/name` when the sibling's file
-    /// has exactly `data` and this metadata. False when it does not (nothing done).
-    #[allow(clippy::too_many_arguments)]
-    fn try_link(
-        &mut self,
-        comps: &[OsString],
-        data: &[u8],
-        mode: u32,
-        uid: Uid,
-        gid: Gid,
-        mtime: u64,
-        pdir: &OwnedFd,
-        name: &OsStr,
-    ) -> bool {
-        let Ok(fd) = rustix::fs::openat2(
-            &self.root,
-            join(comps).as_os_str(),
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        ) else {
-            return false;
-        };
-        let Ok(st) = rustix::fs::fstat(&fd) else {
-            return false;
-        };
-        let same_meta = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
-            && st.st_size as u64 == data.len() as u64
-            && st.st_mode & 0o7777 == mode
-            && st.st_uid == uid.as_raw()
-            && st.st_gid == gid.as_raw()
-            && st.st_mtime as u64 == mtime
-            && st.st_mtime_nsec == 0
-            && st.st_nlink < 32_000
-            && !self.used.contains(&(st.st_dev, st.st_ino));
-        if !same_meta {
-            return false;
+/// Where [`unpack_layer`] may link files from (see [`Linker`]).
+#[derive(Default)]
+pub(crate) struct LinkSources<'a> {
+    /// A sibling layer's directory: files at the same path.
+    pub(crate) sibling: Option<&'a Path>,
+    /// A source layer's directory and (destination path, path in that layer)
+    /// pairs, both relative.
+    pub(crate) source: Option<(&'a Path, &'a [(String, String)])>,
+}
+
+fn open_dir_path(p: &Path) -> Option<OwnedFd> {
+    match rustix::fs::open(
+        p,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            tracing::debug!(dir = %p.display(), error = %e, "not linking from that layer");
+            None
         }
-        let mut names = [0u8; 1];
-        match rustix::fs::flistxattr(&fd, &mut names) {
-            Ok(0) => {}
-            _ => return false,
-        }
-        let mut file = File::from(fd);
-        let mut have = Vec::with_capacity(data.len());
-        if (&mut file)
-            .take(data.len() as u64 + 1)
-            .read_to_end(&mut have)
-            .is_err()
-            || have != data
-        {
-            return false;
-        }
-        let fd = OwnedFd::from(file);
-        if rustix::fs::linkat(&fd, "", pdir, name, AtFlags::EMPTY_PATH).is_err() {
-            return false;
-        }
-        self.used.insert((st.st_dev, st.st_ino));
-        self.linked += 1;
-        true
     }
 }
 
-/// Unpacks the uncompressed layer tar `r` into the directory `dest` (which must exist
-/// and be empty), converting OCI whiteouts to overlay whiteouts. Returns the diff id
-/// (sha256 of the whole stream, trailing padding included) and the size.
-///
+fn rel_key(p: &str) -> Option<Vec<u8>> {
+    clean_components(p.as_bytes()).map(|c| join(&c).into_vec())
+}
+
+impl Linker {
+    fn new(from: &LinkSources<'_>) -> Option<Self> {
+        let sibling = from.sibling.and_then(open_dir_path);
+        let source = from.source.and_then(|(dir, pairs)| {
+            let map = pairs
+                .iter()
+                .filter_map(|(dest, src)| Some((rel_key(dest)?, rel_key(src)?)))
+                .collect();
+            Some((open_dir_path(dir)?, map))
+        });
+        if sibling.is_none() && source.is_none() {
+            return None;
+        }
+        Some(Linker {
+            sibling,
+            source,
+            used: Default::default(),
+            linked: 0,
+        })
+    }
+
+    /// A file in a linkable layer that has exactly the metadata `want` (contents
+    /// not yet compared): the source layer's file for this destination, else
+    /// the sibling's at the same path. With its (dev, ino).
+    fn candidate(&self, comps: &[OsString], want: &Wanted) -> Option<(File, (u64, u64))> {
+        let dest = join(comps);
+        if let Some((root, map)) = &self.source {
+            if let Some(src) = map.get(dest.as_bytes()) {
+                let path = OsString::from_vec(src.clone());
+                if let Some(c) = open_if_same(root, &path, true, &self.used, want) {
+                    return Some(c);
+                }
+            }
+        }
+        let root = self.sibling.as_ref()?;
+        open_if_same(root, &dest, false, &self.used, want)
+    }
+}
+
+/// The metadata of the file a tar entry makes.
+struct Wanted {
+    size: u64,
+    mode: u32,
+    uid: Uid,
+    gid: Gid,
+    mtime: u64,
+}
+
+/// Opens `root/path` when it is a regular file with exactly the metadata `want`,
+/// no xattrs, not in `used`, and (with `sole`) in no other directory.
+fn open_if_same(
+    root: &OwnedFd,
+    path: &OsStr,
+    sole: bool,
+    used: &std::collections::HashSet<(u64, u64)>,
+    want: &Wanted,
+) -> Option<(File, (u64, u64))> {
+    let fd = rustix::fs::openat2(
+        root,
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .ok()?;
+    let st = rustix::fs::fstat(&fd).ok()?;
+    let key = (st.st_dev, st.st_ino);
+    let links_ok = if sole {
+        st.st_nlink == 1
+    } else {
+        st.st_nlink < 32_000
+    };
+    let same = FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+        && st.st_size as u64 == want.size
+        && st.st_mode & 0o7777 == want.mode
+        && st.st_uid == want.uid.as_raw()
+        && st.st_gid == want.gid.as_raw()
+        && st.st_mtime as u64 == want.mtime
+        && st.st_mtime_nsec == 0
+        && links_ok
+        && !used.contains(&key);
+    if !same {
+        return None;
+    }
+    let mut names = [0u8; 1];
+    if rustix::fs::flistxattr(&fd, &mut names).ok()? != 0 {
+        return None;
+    }
+    Some((File::from(fd), key))
+}
+
+/// How much of an entry's data matched its candidate file.
+enum Compared {
+    /// All of it: the candidate can be linked.
+    Same,
+    /// The first `equal` bytes matched; `pending` (read from the entry, not
+    /// yet written) did not.
+    Differs { equal: u64, pending: Vec<u8> },
+}
+
+/// Reads the entry's data and `cand` side by side.
+fn compare_stream(entry: &mut dyn Read, cand: &mut File) -> io::Result<Compared> {
+    let mut a = vec![0u8; 64 * 1024];
+    let mut b = vec![0u8; 64 * 1024];
+    let mut equal = 0u64;
+    loop {
+        let n = read_full(entry, &mut a)?;
+        if n == 0 {
+            // The candidate has the same size (checked): nothing more there.
+            return Ok(Compared::Same);
+        }
+        let m = read_full(cand, &mut b[..n])?;
+        if m != n || a[..n] != b[..n] {
+            a.truncate(n);
+            return Ok(Compared::Differs { equal, pending: a });
+        }
+        equal += n as u64;
+    }
+}
+
+/// Reads until `buf` is full or the stream ends.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// What else [`unpack_layer`] does.
 #[derive(Default)]
 pub(crate) struct UnpackOptions<'a> {
-    /// The directory of a sibling layer: regular files equal to the sibling's
-    /// file at the same path are hard-linked from it (see [`Linker`]).
-    pub(crate) link_from: Option<&'a Path>,
+    /// Layers to hard-link unchanged files from (see [`Linker`]).
+    pub(crate) link: LinkSources<'a>,
     /// Records the stream's layout without file contents (see [`crate::split`]).
     pub(crate) split: Option<Rc<RefCell<SplitLog>>>,
 }
@@ -386,23 +485,7 @@ pub(crate) fn unpack_layer(
         context: format!("opening layer directory {}", dest.display()),
         source: e.into(),
     })?;
-    let mut linker = opts.link_from.and_then(|p| {
-        match rustix::fs::open(
-            p,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(root) => Some(Linker {
-                root,
-                used: Default::default(),
-                linked: 0,
-            }),
-            Err(e) => {
-                tracing::debug!(dir = %p.display(), error = %e, "not linking from the sibling layer");
-                None
-            }
-        }
-    });
+    let mut linker = Linker::new(&opts.link);
     // The split log sees every byte, the end-of-archive padding drained below too.
     let split = opts.split;
     let base: Box<dyn Read + '_> = match &split {
@@ -412,7 +495,7 @@ pub(crate) fn unpack_layer(
         }),
         None => Box::new(r),
     };
-    let mut hr = HashingReader::new(base);
+    let mut hr = HashingReader::with(base, Digester::background());
     let mut size = 0u64;
     let mut dirs: Vec<(Vec<OsString>, u64)> = Vec::new();
     {
@@ -449,7 +532,7 @@ pub(crate) fn unpack_layer(
     })?;
     let (diff_id, _) = hr.finish();
     if let Some(l) = &linker {
-        tracing::debug!(linked = l.linked, "files linked from the sibling layer");
+        tracing::debug!(linked = l.linked, "files linked from other layers");
     }
     Ok(Unpacked { diff_id, size })
 }
@@ -563,19 +646,39 @@ fn unpack_entry<R: Read>(
                 let len = entry.size();
                 log.borrow_mut().mark_data(join(&comps).into_vec(), len);
             }
-            // A file the sibling layer has unchanged is linked from it.
-            let mut data = None;
+            // A file another layer has unchanged is linked from it.
+            let mut head: Option<(File, u64, Vec<u8>)> = None;
             if let Some(l) = linker {
-                let len = entry.header().size().unwrap_or(u64::MAX);
-                if xattrs.is_empty() && len <= LINK_MAX && kind == T::Regular {
-                    let mut buf = Vec::with_capacity(len as usize);
-                    entry
-                        .read_to_end(&mut buf)
+                let want = Wanted {
+                    size: entry.size(),
+                    mode,
+                    uid,
+                    gid,
+                    mtime,
+                };
+                let cand = if xattrs.is_empty() && kind == T::Regular {
+                    l.candidate(&comps, &want)
+                } else {
+                    None
+                };
+                if let Some((mut cand, key)) = cand {
+                    let cmp = compare_stream(entry, &mut cand)
                         .map_err(|e| entry_io(shown, "reading file", e))?;
-                    if l.try_link(&comps, &buf, mode, uid, gid, mtime, &pdir, name) {
-                        return Ok(buf.len() as u64);
+                    match cmp {
+                        Compared::Same => {
+                            if rustix::fs::linkat(&cand, "", &pdir, name, AtFlags::EMPTY_PATH)
+                                .is_ok()
+                            {
+                                l.used.insert(key);
+                                l.linked += 1;
+                                return Ok(want.size);
+                            }
+                            head = Some((cand, want.size, Vec::new()));
+                        }
+                        Compared::Differs { equal, pending } => {
+                            head = Some((cand, equal, pending));
+                        }
                     }
-                    data = Some(buf);
                 }
             }
             let fd = rustix::fs::openat(
@@ -586,16 +689,18 @@ fn unpack_entry<R: Read>(
             )
             .map_err(|e| entry_io(shown, "creating file", e))?;
             let mut file = File::from(fd);
-            let n = match data {
-                Some(buf) => {
-                    io::Write::write_all(&mut file, &buf)
-                        .map_err(|e| entry_io(shown, "writing file", e))?;
-                    buf.len() as u64
-                }
-                None => {
-                    io::copy(entry, &mut file).map_err(|e| entry_io(shown, "writing file", e))?
-                }
-            };
+            let mut n = 0;
+            if let Some((mut cand, equal, pending)) = head {
+                // What was compared already: the equal part from the candidate,
+                // then the differing chunk.
+                use std::io::{Seek, Write};
+                cand.rewind()
+                    .and_then(|_| io::copy(&mut (&mut cand).take(equal), &mut file))
+                    .and_then(|_| file.write_all(&pending))
+                    .map_err(|e| entry_io(shown, "writing file", e))?;
+                n = equal + pending.len() as u64;
+            }
+            n += io::copy(entry, &mut file).map_err(|e| entry_io(shown, "writing file", e))?;
             let fd = OwnedFd::from(file);
             rustix::fs::fchown(&fd, Some(uid), Some(gid))
                 .map_err(|e| entry_io(shown, "chown", e))?;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use builder::{BackendError, BaseImage, BoxedRead, BuildBackend, Output, RunRequest};
+use builder::{BackendError, BaseImage, BoxedRead, BuildBackend, LayerHints, Output, RunRequest};
 use engine_types::ErrorKind;
 use serde_json::{json, Value};
 
@@ -45,8 +45,8 @@ pub struct Fake {
     pub cache: Mutex<HashMap<String, String>>,
     pub calls: Mutex<Vec<String>>,
     pub runs: Mutex<Vec<RunRequest>>,
-    /// The `sibling` of each add_layer call, in order.
-    pub siblings: Mutex<Vec<Option<String>>>,
+    /// The hints of each add_layer call, in order.
+    pub hints: Mutex<Vec<LayerHints>>,
     pub hash_dir: Mutex<Option<std::path::PathBuf>>,
     counter: AtomicU64,
 }
@@ -334,13 +334,10 @@ impl BuildBackend for Fake {
         parent: Option<&str>,
         tar: BoxedRead,
         config: Value,
-        sibling: Option<&str>,
+        hints: &LayerHints,
     ) -> Result<String, BackendError> {
         self.call("add_layer".into());
-        self.siblings
-            .lock()
-            .unwrap()
-            .push(sibling.map(str::to_string));
+        self.hints.lock().unwrap().push(hints.clone());
         let mut fs = self.get(parent)?.fs;
         let entries = tokio::task::spawn_blocking(move || {
             let mut ar = tar::Archive::new(tar);
