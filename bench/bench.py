@@ -209,6 +209,11 @@ class Engine:
         return found
 
     def cleanup(self):
+        self.stop()
+        self.remove_files()
+
+    def stop(self):
+        """Stops the daemon and its processes, unmounts, removes the bridge; keeps files."""
         if self.proc:
             self.proc.terminate()
             try:
@@ -242,6 +247,11 @@ class Engine:
             for fam in ("ip", "inet"):
                 subprocess.run(["nft", "delete", "table", fam, f"berth-{self.bridge}"],
                                capture_output=True)
+
+    def remove_files(self):
+        """Deletes the engine's directory (after stop())."""
+        if not os.path.exists(self.dir):
+            return
         # Never follow into a leftover mount.
         dev = os.lstat(self.dir).st_dev
         for root, dirs, files in os.walk(self.dir, topdown=False):

@@ -182,6 +182,19 @@ pub struct BuildRequest {
     /// Berth's fast path (`berth.contextdir`, `berth.contextid`): the context is a
     /// directory on the daemon's machine, read in place; the body is ignored.
     pub local_context: Option<LocalContext>,
+    /// `X-Berth-Build-Secrets` (`berth build --secret`): values for `RUN
+    /// --mount=type=secret`, by id. Never part of the image or the cache.
+    pub secrets: std::collections::BTreeMap<String, SecretValue>,
+}
+
+/// The value of a build secret; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretValue(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<secret, {} bytes>", self.0.len())
+    }
 }
 
 /// A build context directory the client shares with the daemon.

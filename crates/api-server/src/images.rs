@@ -49,20 +49,11 @@ fn json_stream(stream: JsonStream) -> Response {
 /// Decodes a base64 JSON credential header as moby does: URL-safe alphabet, padding
 /// optional, standard alphabet accepted too. Absent or empty = anonymous.
 pub(crate) fn decode_auth_header(value: &str) -> Result<RegistryAuth, ApiError> {
-    use base64::Engine as _;
     let value = value.trim();
     if value.is_empty() {
         return Ok(RegistryAuth::default());
     }
-    let engines = [
-        base64::engine::general_purpose::URL_SAFE,
-        base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        base64::engine::general_purpose::STANDARD,
-        base64::engine::general_purpose::STANDARD_NO_PAD,
-    ];
-    let bytes = engines
-        .iter()
-        .find_map(|e| e.decode(value).ok())
+    let bytes = decode_base64(value)
         .ok_or_else(|| ApiError::invalid("invalid X-Registry-Auth header: not base64"))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(RegistryAuth::default());
@@ -83,7 +74,6 @@ fn registry_auth(headers: &HeaderMap) -> Result<RegistryAuth, ApiError> {
 
 /// `X-Registry-Config`: base64 JSON map of registry → credentials.
 fn registry_config(headers: &HeaderMap) -> Result<HashMap<String, RegistryAuth>, ApiError> {
-    use base64::Engine as _;
     let Some(v) = headers.get("X-Registry-Config") else {
         return Ok(HashMap::new());
     };
@@ -94,7 +84,16 @@ fn registry_config(headers: &HeaderMap) -> Result<HashMap<String, RegistryAuth>,
     if v.is_empty() {
         return Ok(HashMap::new());
     }
-    let bytes = [
+    let bytes = decode_base64(v)
+        .ok_or_else(|| ApiError::invalid("invalid X-Registry-Config header: not base64"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid(format!("invalid X-Registry-Config header: {e}")))
+}
+
+/// Decodes base64 in any of the alphabets Docker clients use.
+fn decode_base64(v: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    [
         base64::engine::general_purpose::URL_SAFE,
         base64::engine::general_purpose::URL_SAFE_NO_PAD,
         base64::engine::general_purpose::STANDARD,
@@ -102,9 +101,32 @@ fn registry_config(headers: &HeaderMap) -> Result<HashMap<String, RegistryAuth>,
     ]
     .iter()
     .find_map(|e| e.decode(v).ok())
-    .ok_or_else(|| ApiError::invalid("invalid X-Registry-Config header: not base64"))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::invalid(format!("invalid X-Registry-Config header: {e}")))
+}
+
+/// `X-Berth-Build-Secrets`: base64 of a JSON object `{"<id>": "<base64 value>"}`
+/// (sent by `berth build --secret`).
+fn build_secrets(
+    headers: &HeaderMap,
+) -> Result<std::collections::BTreeMap<String, crate::backend::SecretValue>, ApiError> {
+    const H: &str = "X-Berth-Build-Secrets";
+    let Some(v) = headers.get(H) else {
+        return Ok(Default::default());
+    };
+    let bad = |why: &str| ApiError::invalid(format!("invalid {H} header: {why}"));
+    let v = v.to_str().map_err(|_| bad("not ASCII"))?.trim();
+    let json = decode_base64(v).ok_or_else(|| bad("not base64"))?;
+    let map: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&json).map_err(|_| bad("not a JSON object of strings"))?;
+    map.into_iter()
+        .map(|(id, val)| {
+            if id.is_empty() {
+                return Err(bad("a secret without an id"));
+            }
+            let bytes = decode_base64(&val)
+                .ok_or_else(|| bad(&format!("the value of secret {id:?} is not base64")))?;
+            Ok((id, crate::backend::SecretValue(bytes)))
+        })
+        .collect()
 }
 
 fn json_query<T: serde::de::DeserializeOwned + Default>(
@@ -172,6 +194,7 @@ pub async fn build(
         network_mode: q.string("networkmode").filter(|n| !n.is_empty()),
         auth_configs: registry_config(req.headers())?,
         local_context: local_context(&q)?,
+        secrets: build_secrets(req.headers())?,
     };
     let stream = b.build(body_reader(req.into_body()), opts).await?;
     Ok(json_stream(stream))

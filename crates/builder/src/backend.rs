@@ -115,7 +115,8 @@ pub struct RunMount {
     /// What to mount.
     pub source: MountSource,
     /// Absolute mount point in the container (for secrets without a target:
-    /// `/run/secrets/<id>`; for ssh: `/run/buildkit/ssh_agent.N`).
+    /// `/run/secrets/<id>`, or empty when the secret is only an environment
+    /// variable (`env=`); for ssh: `/run/buildkit/ssh_agent.N`).
     pub target: String,
     /// Read-only mount.
     pub readonly: bool,

@@ -72,8 +72,10 @@ pub(crate) struct Ctx<'a> {
     pub tree: Arc<Tree>,
     pub opts: &'a BuildOptions,
     pub df: &'a Dockerfile,
-    /// Progress sink (discarding in quiet mode).
+    /// Progress sink (discarding in quiet mode), ordered by stage.
     pub out: Output,
+    /// Orders the stages' messages (see [`crate::output::Sequencer`]).
+    pub seq: Arc<crate::output::Sequencer>,
     /// Global ARG values.
     pub meta: Vec<(String, String)>,
     /// Build args that were declared somewhere (consumed).
@@ -177,7 +179,9 @@ pub(crate) async fn run_stages(
                 // Referenced only at run time (ONBUILD triggers): build it now.
                 tracing::debug!(stage = i, "building a stage not planned ahead");
             }
-            match run_stage(ctx, i, prev).await {
+            let res = crate::output::in_stage(i, run_stage(ctx, i, prev)).await;
+            ctx.seq.done(i);
+            match res {
                 Ok(o) => Ok(Arc::new(o)),
                 Err(Failed::Err(e)) => {
                     ctx.fail(e);
@@ -1380,6 +1384,8 @@ async fn prepare_run<'a>(
         };
         let target = match (&source, target.clone()) {
             (_, Some(t)) => t,
+            // With env= and no target, the secret is only a variable (BuildKit).
+            (MountSource::Secret { env: Some(_), .. }, None) => String::new(),
             (MountSource::Secret { id, .. }, None) => format!("/run/secrets/{id}"),
             (MountSource::Ssh { .. }, None) => "/run/buildkit/ssh_agent.0".into(),
             _ => {

@@ -273,12 +273,15 @@ async fn build_inner(
         };
         step_out.stream(format!("Step {}/{total} : {text}\n", k + 1));
     }
+    // Stages build in parallel; their messages read as if built in order.
+    let seq = output::Sequencer::new(step_out.clone(), needed.iter().copied().collect());
     let ctx = exec::Ctx {
         backend,
         tree: Arc::new(loaded.tree),
         opts,
         df: &df,
-        out: step_out.clone(),
+        out: seq.output(),
+        seq: seq.clone(),
         meta,
         used: Mutex::new(used),
         failed: Mutex::new(None),
@@ -287,6 +290,7 @@ async fn build_inner(
         target,
     };
     let result = exec::run_stages(&ctx, &needed).await;
+    seq.flush();
     if let Some(file) = hash_file {
         let tree = ctx.tree.clone();
         let saved =

@@ -36,6 +36,8 @@ fn backend_err(e: DaemonError) -> BackendError {
 pub(crate) struct DaemonBuild {
     pub(crate) daemon: Arc<Daemon>,
     pub(crate) auth: std::collections::HashMap<String, RegistryAuth>,
+    /// `RUN --mount=type=secret` values of this build, by id.
+    pub(crate) secrets: std::collections::BTreeMap<String, api_server::backend::SecretValue>,
 }
 
 impl DaemonBuild {
@@ -129,6 +131,9 @@ impl DaemonBuild {
         out: &Output,
     ) -> Result<(BuildContainer, i64, String), DaemonError> {
         let d = &self.daemon;
+        let mut env = run.env.clone();
+        // Secret files live outside the container and the image, removed after the run.
+        let mut secret_dir: Option<SecretDir> = None;
         let network_mode = match run.network {
             RunNetwork::None => Some("none".to_string()),
             RunNetwork::Host => Some("host".to_string()),
@@ -152,9 +157,31 @@ impl DaemonBuild {
                     let dir = self.cache_mount_dir(id, m)?;
                     binds.push(format!("{}:{}:{}", dir.display(), m.target, ro(m.readonly)));
                 }
+                builder::MountSource::Secret { id, required, env: var } => {
+                    let Some(value) = self.secrets.get(id) else {
+                        if *required {
+                            return Err(DaemonError::Invalid(format!(
+                                "secret {id} not found: pass it with `berth build --secret id={id},src=<file>` (the docker CLI's classic builder cannot send secrets)"
+                            )));
+                        }
+                        continue;
+                    };
+                    if let Some(var) = var {
+                        env.push(format!("{var}={}", String::from_utf8_lossy(&value.0)));
+                    }
+                    if m.target.is_empty() {
+                        continue;
+                    }
+                    let dir = match &mut secret_dir {
+                        Some(d) => d,
+                        None => secret_dir.insert(SecretDir::new(&d.cfg.exec_root)?),
+                    };
+                    let file = dir.write(id, &value.0, m)?;
+                    binds.push(format!("{}:{}:ro", file.display(), m.target));
+                }
                 other => {
                     return Err(DaemonError::NotImplemented(format!(
-                        "RUN --mount of {other:?} is not supported by Berth's builder yet (type=tmpfs, type=bind from the context and type=cache without from= are)"
+                        "RUN --mount of {other:?} is not supported by Berth's builder yet (type=tmpfs, type=secret, type=bind from the context and type=cache without from= are)"
                     )))
                 }
             }
@@ -163,7 +190,7 @@ impl DaemonBuild {
             image: Some(parent.to_string()),
             cmd: Some(run.cmd.clone()),
             entrypoint: Some(Vec::new()),
-            env: Some(run.env.clone()),
+            env: Some(env),
             user: (!run.user.is_empty()).then(|| run.user.clone()),
             working_dir: (!run.workdir.is_empty()).then(|| run.workdir.clone()),
             labels: Some([("io.berth.build".to_string(), "run".to_string())].into()),
@@ -218,6 +245,7 @@ impl DaemonBuild {
             Ok::<_, DaemonError>((code, tail.into_iter().collect::<Vec<_>>().join("\n")))
         }
         .await;
+        drop(secret_dir);
         let (code, tail) = res?;
         Ok((guard, code, tail))
     }
@@ -266,6 +294,59 @@ impl Drop for MountedImage {
     }
 }
 
+/// The files of a RUN step's secrets (in the exec root, normally a tmpfs), bound
+/// read-only into the container; removed when dropped.
+struct SecretDir(PathBuf);
+
+impl SecretDir {
+    fn new(exec_root: &Path) -> Result<Self, DaemonError> {
+        let dir = exec_root.join("build").join(format!(
+            "secrets-{}",
+            hex::encode(rand::random::<[u8; 8]>())
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| DaemonError::io(format!("creating {}", dir.display()), e))?;
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(|e| DaemonError::io(format!("chmod {}", dir.display()), e))?;
+        Ok(Self(dir))
+    }
+
+    /// Writes secret `id` with the mount's mode (default 0400) and owner.
+    fn write(&self, id: &str, value: &[u8], m: &builder::RunMount) -> Result<PathBuf, DaemonError> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let file = self
+            .0
+            .join(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                id.as_bytes(),
+            )));
+        let mode = m.mode.unwrap_or(0o400);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .and_then(|mut f| f.write_all(value).map(|()| f))
+            .map_err(|e| DaemonError::io(format!("writing secret {id}"), e))?;
+        f.flush()
+            .map_err(|e| DaemonError::io(format!("writing secret {id}"), e))?;
+        std::os::unix::fs::chown(&file, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
+            .and_then(|()| {
+                std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            })
+            .map_err(|e| DaemonError::io(format!("setting the owner of secret {id}"), e))?;
+        Ok(file)
+    }
+}
+
+impl Drop for SecretDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            tracing::warn!(dir = %self.0.display(), error = %e, "could not remove build secrets");
+        }
+    }
+}
+
 /// A RUN step's container: removed when dropped, also when the build is cancelled.
 struct BuildContainer {
     daemon: Arc<Daemon>,
@@ -293,32 +374,58 @@ impl Drop for BuildContainer {
     }
 }
 
-/// Removes the empty file or directory the runtime created in `upper` (a
-/// container's overlay upper dir) as the mount point of `target`.
-fn remove_mount_point(upper: &Path, target: &str) {
-    let rel: PathBuf = Path::new(target)
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(n) => Some(n),
-            _ => None,
-        })
+/// Removes from `upper` (a RUN container's overlay upper dir) what the runtime
+/// made only to mount `target`: the empty file or directory at the target and the
+/// empty directories above it, when the image (`image_stat` of a path relative
+/// to `/`) has no such entry or one with the same mode and owner (then the upper
+/// copy only differs in its times). Anything the command changed stays.
+fn remove_mount_stubs(
+    upper: &Path,
+    target: &str,
+    image_stat: impl Fn(&str) -> Option<std::fs::Metadata>,
+) {
+    use std::os::unix::fs::MetadataExt;
+    let comps: Vec<&str> = target
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
         .collect();
-    if rel.as_os_str().is_empty() {
+    if comps.contains(&"..") {
         return;
     }
-    let p = upper.join(rel);
-    let Ok(meta) = std::fs::symlink_metadata(&p) else {
-        return;
-    };
-    let res = if meta.is_dir() {
-        std::fs::remove_dir(&p) // fails (and keeps it) unless empty
-    } else if meta.is_file() && meta.len() == 0 {
-        std::fs::remove_file(&p)
-    } else {
-        Ok(())
-    };
-    if let Err(e) = res {
-        tracing::debug!(path = %p.display(), error = %e, "mount point kept in the layer");
+    for depth in (1..=comps.len()).rev() {
+        let rel = comps[..depth].join("/");
+        let p = upper.join(&rel);
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue; // not made in this layer (an existing directory)
+        };
+        let lower = image_stat(&rel);
+        let removable = if meta.is_dir() {
+            let empty = std::fs::read_dir(&p).is_ok_and(|mut d| d.next().is_none());
+            let mut opq = [0u8; 1];
+            let opaque = rustix::fs::lgetxattr(&p, "trusted.overlay.opaque", &mut opq).is_ok();
+            empty
+                && !opaque
+                && lower.as_ref().is_none_or(|l| {
+                    l.is_dir()
+                        && l.mode() == meta.mode()
+                        && l.uid() == meta.uid()
+                        && l.gid() == meta.gid()
+                })
+        } else {
+            depth == comps.len() && meta.is_file() && meta.len() == 0 && lower.is_none()
+        };
+        if !removable {
+            break;
+        }
+        let res = if meta.is_dir() {
+            std::fs::remove_dir(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        if let Err(e) = res {
+            tracing::debug!(path = %p.display(), error = %e, "mount point kept in the layer");
+            break;
+        }
     }
 }
 
@@ -418,13 +525,14 @@ impl BuildBackend for DaemonBuild {
         }
         let cid = container.id.clone();
         let targets: Vec<String> = run.mounts.iter().map(|m| m.target.clone()).collect();
+        let parent_id = parent.to_string();
         let res = self
             .daemon
             .blocking(move |s| {
                 // Mount points the runtime made are not part of the step's result.
                 let upper = s.rw_layer_upper_dir(&cid)?;
-                for t in &targets {
-                    remove_mount_point(&upper, t);
+                for t in targets.iter().filter(|t| !t.is_empty()) {
+                    remove_mount_stubs(&upper, t, |rel| s.image_path_stat(&parent_id, rel));
                 }
                 // The container has exited (its rootfs is unmounted) and is removed
                 // next: its files become the layer without a copy.
@@ -685,6 +793,7 @@ impl Daemon {
         let backend = DaemonBuild {
             daemon: self.clone(),
             auth: req.auth_configs.clone(),
+            secrets: req.secrets.clone(),
         };
         let mut body: Option<SharedBody> = None;
         let ctx = match &req.local_context {

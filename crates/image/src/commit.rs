@@ -36,6 +36,10 @@ pub struct LayerReuse {
     pub source: Option<(String, Vec<(String, String)>)>,
 }
 
+/// The diff id of a layer without changes: a tar of no entries (two zero blocks).
+pub(crate) const EMPTY_LAYER_DIFF_ID: &str =
+    "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+
 /// A writer that only hashes.
 struct HashWriter(Digester);
 
@@ -328,6 +332,10 @@ impl ImageStore {
                     return Err(e);
                 }
             };
+            if unpacked.diff_id == EMPTY_LAYER_DIFF_ID {
+                let _ = fs::remove_dir_all(&tmp);
+                return Ok(unpacked.diff_id);
+            }
             self.record_layer_dir(&tmp, parent, &unpacked.diff_id, unpacked.size)?;
             Ok(unpacked.diff_id)
         })
@@ -354,6 +362,11 @@ impl ImageStore {
             }
         };
         let diff_id = hw.0.finish();
+        if diff_id == EMPTY_LAYER_DIFF_ID {
+            // No changes: no layer (see add_layer_with).
+            let _ = fs::remove_dir_all(tmp);
+            return Ok(diff_id);
+        }
         self.record_layer_dir(tmp, parent, &diff_id, size)?;
         Ok(diff_id)
     }
@@ -473,7 +486,10 @@ impl ImageStore {
     }
 
     /// Appends the diff id `make` stores (given the parent chain id of the new
-    /// layer) to `config`'s layers and stores the image; returns its id.
+    /// layer) to `config`'s layers and stores the image; returns its id. A layer
+    /// with no changes (the empty tar) is not appended: as moby does, the image
+    /// keeps its parent's layers and the step's history entry is marked
+    /// `empty_layer`.
     fn add_layer_with(
         &self,
         mut config: serde_json::Value,
@@ -488,14 +504,25 @@ impl ImageStore {
             )?;
         let parent = chain_ids(&cfg.rootfs.diff_ids).pop();
         let diff_id = make(parent.as_deref())?;
-        match config
-            .get_mut("rootfs")
-            .and_then(|r| r.get_mut("diff_ids"))
-            .and_then(|d| d.as_array_mut())
-        {
-            Some(a) => a.push(serde_json::Value::String(diff_id)),
-            None => {
-                config["rootfs"] = serde_json::json!({"type": "layers", "diff_ids": [diff_id]});
+        if diff_id == EMPTY_LAYER_DIFF_ID {
+            if let Some(last) = config
+                .get_mut("history")
+                .and_then(|h| h.as_array_mut())
+                .and_then(|h| h.last_mut())
+                .and_then(|h| h.as_object_mut())
+            {
+                last.insert("empty_layer".into(), serde_json::Value::Bool(true));
+            }
+        } else {
+            match config
+                .get_mut("rootfs")
+                .and_then(|r| r.get_mut("diff_ids"))
+                .and_then(|d| d.as_array_mut())
+            {
+                Some(a) => a.push(serde_json::Value::String(diff_id)),
+                None => {
+                    config["rootfs"] = serde_json::json!({"type": "layers", "diff_ids": [diff_id]});
+                }
             }
         }
         let bytes = serde_json::to_vec(&config).map_err(|source| ImageError::Json {

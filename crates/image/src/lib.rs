@@ -288,6 +288,36 @@ pub fn short_id(id: &str) -> String {
     h.chars().take(12).collect()
 }
 
+/// The mount points every container gets (as moby's init layer): a read-only
+/// layer between the image and the container's read-write layer, so that the
+/// runtime never creates them in the read-write layer and they never show up in
+/// `docker diff`, `docker commit` or a build's RUN layers.
+fn make_init_layer(init: &Path) -> Result<(), ImageError> {
+    let dirs = ["proc", "sys", "dev", "dev/pts", "dev/shm", "etc"];
+    let files = [
+        "etc/resolv.conf",
+        "etc/hosts",
+        "etc/hostname",
+        "dev/console",
+    ];
+    for d in dirs {
+        let p = init.join(d);
+        fs::create_dir_all(&p).map_err(io_err(format!("creating {}", p.display())))?;
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .map_err(io_err(format!("chmod {}", p.display())))?;
+    }
+    for f in files {
+        let p = init.join(f);
+        fs::File::create(&p).map_err(io_err(format!("creating {}", p.display())))?;
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .map_err(io_err(format!("chmod {}", p.display())))?;
+    }
+    let mtab = init.join("etc/mtab");
+    std::os::unix::fs::symlink("/proc/mounts", &mtab)
+        .map_err(io_err(format!("creating {}", mtab.display())))?;
+    Ok(())
+}
+
 /// Removes a temporary layer directory, logging (not failing) when it cannot.
 fn remove_temp_layer(tmp: &Path) {
     if let Err(err) = fs::remove_dir_all(tmp) {
@@ -1297,6 +1327,7 @@ impl ImageStore {
             let p = path.join(sub);
             fs::create_dir_all(&p).map_err(io_err(format!("creating {}", p.display())))?;
         }
+        make_init_layer(&path.join("init"))?;
         self.db.with(|c| {
             c.execute(
                 "INSERT INTO image_rw_layers(container_id, image_id, dir) VALUES (?1, ?2, ?3)",
@@ -1339,7 +1370,11 @@ impl ImageStore {
         let (image_id, dir) = row.ok_or_else(|| {
             ImageError::NotFound(format!("no read-write layer for container {container_id}"))
         })?;
-        let lowers = self.lower_dirs(&image_id)?;
+        let mut lowers = self.lower_dirs(&image_id)?;
+        let init = self.overlay.join(&dir).join("init");
+        if init.is_dir() {
+            lowers.insert(0, init);
+        }
         let upper = self.overlay.join(&dir).join("diff");
         let work = self.overlay.join(&dir).join("work");
         fs::create_dir_all(target).map_err(io_err(format!("creating {}", target.display())))?;
@@ -1354,6 +1389,25 @@ impl ImageStore {
     /// Unmounts `target` if mounted (not mounted is OK; EBUSY -> lazy detach).
     pub fn unmount(&self, target: &Path) -> Result<(), ImageError> {
         mount::unmount(target)
+    }
+
+    /// The metadata of `rel` (a path relative to `/`, not followed if a symlink)
+    /// in the topmost layer of `image_id` that has it; None when no layer has it
+    /// or the topmost entry is a whiteout. (Opaque directories above it are not
+    /// considered: a hint, not the merged view.)
+    pub fn image_path_stat(&self, image_id: &str, rel: &str) -> Option<fs::Metadata> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let rel = rel.trim_start_matches('/');
+        if rel.split('/').any(|c| c == "..") {
+            return None;
+        }
+        for dir in self.lower_dirs(image_id).ok()? {
+            if let Ok(m) = fs::symlink_metadata(dir.join(rel)) {
+                let whiteout = m.file_type().is_char_device() && m.rdev() == 0;
+                return (!whiteout).then_some(m);
+            }
+        }
+        None
     }
 
     /// The upper directory (the container's changes, in overlay format: whiteouts are

@@ -547,7 +547,16 @@ fn mount_zero_layer_image() {
     s.mount_rw_layer("empty1", &target).unwrap();
     let _g = MountGuard(target.clone());
     fs::write(target.join("f"), b"x").unwrap();
-    assert_eq!(fs::read_dir(&target).unwrap().count(), 1);
+    let mut names: Vec<String> = fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // The container's mount points come from its init layer, not its changes.
+    assert_eq!(names, ["dev", "etc", "f", "proc", "sys"]);
+    assert!(target.join("etc/hosts").is_file());
+    let upper = s.rw_layer_upper_dir("empty1").unwrap();
+    assert_eq!(fs::read_dir(&upper).unwrap().count(), 1, "only f changed");
     s.unmount(&target).unwrap();
     s.remove_rw_layer("empty1").unwrap();
 }

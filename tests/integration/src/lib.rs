@@ -71,6 +71,11 @@ pub fn engine() -> Engine {
     }
 }
 
+/// True when Debian's real `dockerd` is installed (scripts/test.sh installs it).
+pub fn have_dockerd() -> bool {
+    Path::new("/usr/sbin/dockerd").exists()
+}
+
 /// True when running as root (every test here needs root).
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -790,7 +795,11 @@ impl TestDaemon {
 
     /// Start a daemon on fresh roots and wait until `/_ping` answers.
     pub fn start() -> Self {
-        let engine = engine();
+        Self::start_engine(engine())
+    }
+
+    /// [`TestDaemon::start`] of a given engine (for tests that compare the two).
+    pub fn start_engine(engine: Engine) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("bt-")
             .tempdir_in("/tmp")

@@ -25,6 +25,13 @@ fn build(d: &TestDaemon, dir: &Path, args: &[&str]) -> Out {
     d.docker(&full)
 }
 
+/// `docker run --rm --network none <args>` (image and command).
+fn run_none(d: &TestDaemon, args: &[&str]) -> Out {
+    let mut full = vec!["run", "--rm", "--network", "none"];
+    full.extend_from_slice(args);
+    d.docker(&full)
+}
+
 fn cached_steps(out: &Out) -> usize {
     out.out().matches("Using cache").count()
 }
@@ -59,9 +66,7 @@ fn classic_docker_build_instructions_and_config() {
     let out = build(&d, ctx.path(), &["-t", "built:1"]).ok();
     assert!(out.out().contains("Step 1/12 : FROM busybox"), "{out}");
     assert!(out.out().contains("Successfully tagged built:1"), "{out}");
-    let run = d
-        .docker(&["run", "--rm", "--network", "none", "built:1"])
-        .ok();
+    let run = run_none(&d, &["built:1"]).ok();
     assert_eq!(run.out(), "hello world\nfrom context\nin dir", "{run}");
     let cfg = d
         .docker(&[
@@ -101,9 +106,7 @@ fn classic_docker_build_instructions_and_config() {
         .docker(&["image", "inspect", "-f", "{{.Id}}", "built:1"])
         .ok();
     assert_ne!(id1.out(), id2.out());
-    let run = d
-        .docker(&["run", "--rm", "--network", "none", "built:1"])
-        .ok();
+    let run = run_none(&d, &["built:1"]).ok();
     assert!(run.out().contains("changed"), "{run}");
 }
 
@@ -140,7 +143,7 @@ fn multi_stage_target_dockerignore_and_berth_build() {
         !all.contains("exit 9"),
         "the unused stage is skipped: {all}"
     );
-    let run = d.docker(&["run", "--rm", "--network", "none", "ms:1"]).ok();
+    let run = run_none(&d, &["ms:1"]).ok();
     assert!(run.out().starts_with("artifact"), "{run}");
     assert!(
         run.out().contains("keep.txt") && run.out().contains("secret-ok"),
@@ -161,17 +164,7 @@ fn multi_stage_target_dockerignore_and_berth_build() {
         ctx.path().to_str().unwrap(),
     ])
     .ok();
-    let run = d
-        .docker(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "ms:builder",
-            "cat",
-            "/out/bin",
-        ])
-        .ok();
+    let run = run_none(&d, &["ms:builder", "cat", "/out/bin"]).ok();
     assert_eq!(run.out(), "artifact");
 }
 
@@ -235,35 +228,22 @@ fn run_mounts_cache_bind_and_tmpfs() {
     write(ctx.path(), &[("Dockerfile", &dockerfile(2))]);
     d.berth(&["build", "-t", "mounts:2", ctx.path().to_str().unwrap()])
         .ok();
-    let seen = d
-        .docker(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "mounts:2",
-            "cat",
-            "/seen",
-            "/copied",
-        ])
-        .ok();
+    let seen = run_none(&d, &["mounts:2", "cat", "/seen", "/copied"]).ok();
     assert_eq!(
         seen.out(),
         "run1\nrun2\nbound",
         "the cache persists across builds: {seen}"
     );
-    let ls = d
-        .docker(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
+    let ls = run_none(
+        &d,
+        &[
             "mounts:2",
             "sh",
             "-c",
             "ls /mnt; test -e /cache || echo no-cache; test -e /scratch || echo no-scratch",
-        ])
-        .ok();
+        ],
+    )
+    .ok();
     assert_eq!(
         ls.out(),
         "no-cache\nno-scratch",
@@ -292,9 +272,7 @@ fn berth_build_reads_a_local_context_in_place() {
     assert!(again.out().contains("Using cache"), "{again}");
     write(ctx.path(), &[("f", "two\n")]);
     d.berth(&["build", "-t", "local:1", dir]).ok();
-    let run = d
-        .docker(&["run", "--rm", "--network", "none", "local:1", "cat", "/f"])
-        .ok();
+    let run = run_none(&d, &["local:1", "cat", "/f"]).ok();
     assert_eq!(run.out(), "two");
     if d.is_berth() {
         // A directory the daemon sees differently is refused before building, so
@@ -343,13 +321,7 @@ fn built_images_save_load_and_push_to_another_daemon() {
     d.berth(&["build", "-q", "-t", "built:1", dir]).ok();
     let id = image_id(&d, "built:1");
     let check = |t: &TestDaemon| {
-        let out = t
-            .docker(&[
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "built:1",
+        let out = run_none(t, &["built:1",
                 "sh",
                 "-c",
                 "tar -tf /out/app.tar | wc -l; cat /d1/f1 | wc -c; readlink /out/link; test -e /etc/passwd || echo nopasswd; cat /done; tar -xOf /out/app.tar ./d2/f2",
@@ -382,4 +354,216 @@ fn built_images_save_load_and_push_to_another_daemon() {
     assert_eq!(image_id(&third, &r), id);
     third.docker(&["tag", &r, "built:1"]).ok();
     check(&third);
+}
+
+/// The image config and `history` (content hashes aside) of a build by berthd
+/// are those a real dockerd (Debian's 20.10, classic builder) makes of the same
+/// Dockerfile and context.
+#[test]
+fn same_config_and_history_as_a_real_dockerd() {
+    if !is_root() || !have_dockerd() {
+        eprintln!("SKIPPED: needs root and Debian's dockerd (docker.io)");
+        return;
+    }
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            (
+                "Dockerfile",
+                "ARG BASE=busybox\n\
+                 FROM ${BASE} AS base\n\
+                 ARG V=1\n\
+                 ENV A=1 B=\"two words\" PATH=/usr/local/bin:/usr/bin:/bin\n\
+                 LABEL org.example.x=\"y\" multi=\"a b\"\n\
+                 WORKDIR /app\n\
+                 COPY f.txt ./\n\
+                 COPY dir/ sub/\n\
+                 ADD f.txt /added\n\
+                 RUN echo \"$V $A\" > /app/v && mkdir -p /data\n\
+                 RUN [\"/bin/sh\", \"-c\", \"echo exec form > /app/e\"]\n\
+                 EXPOSE 80 443/udp\n\
+                 VOLUME [\"/data\"]\n\
+                 USER 1000:1000\n\
+                 SHELL [\"/bin/sh\", \"-ec\"]\n\
+                 STOPSIGNAL SIGTERM\n\
+                 HEALTHCHECK --interval=5s --timeout=2s --retries=2 CMD true\n\
+                 ONBUILD RUN echo onbuild\n\
+                 ENTRYPOINT [\"/bin/sh\", \"-c\"]\n\
+                 CMD [\"echo hi\"]\n\
+                 FROM base AS final\n\
+                 USER root\n\
+                 ENV C=3\n\
+                 COPY --from=base /app/v /v\n\
+                 RUN echo shell form $C\n\
+                 CMD echo shell cmd\n",
+            ),
+            ("f.txt", "f\n"),
+            ("dir/a", "a\n"),
+        ],
+    );
+    let summary = |d: &TestDaemon| {
+        d.import_busybox();
+        build(
+            d,
+            ctx.path(),
+            &["--network", "none", "--build-arg", "V=7", "-t", "cmp:1"],
+        )
+        .ok();
+        let (status, body) = d.api("GET", "/images/cmp:1/json", None);
+        assert_eq!(status, 200, "{body}");
+        let img: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut cfg = serde_json::Map::new();
+        for k in [
+            "Env",
+            "Cmd",
+            "Entrypoint",
+            "WorkingDir",
+            "User",
+            "ExposedPorts",
+            "Volumes",
+            "Labels",
+            "Healthcheck",
+            "StopSignal",
+            "Shell",
+            "OnBuild",
+            "ArgsEscaped",
+        ] {
+            cfg.insert(k.into(), img["Config"][k].clone());
+        }
+        cfg.insert("Os".into(), img["Os"].clone());
+        cfg.insert("Architecture".into(), img["Architecture"].clone());
+        cfg.insert(
+            "Layers".into(),
+            img["RootFS"]["Layers"].as_array().map(|l| l.len()).into(),
+        );
+        let (status, body) = d.api("GET", "/images/cmp:1/history", None);
+        assert_eq!(status, 200, "{body}");
+        let history: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&body)
+            .unwrap()
+            .iter()
+            .map(|h| mask_hashes(h["CreatedBy"].as_str().unwrap_or_default()))
+            .collect();
+        (serde_json::Value::Object(cfg), history)
+    };
+    let ours = TestDaemon::start_engine(Engine::Berth);
+    let (our_cfg, our_history) = summary(&ours);
+    drop(ours);
+    let theirs = TestDaemon::start_engine(Engine::Dockerd);
+    let (docker_cfg, docker_history) = summary(&theirs);
+    assert_eq!(
+        serde_json::to_string_pretty(&our_cfg).unwrap(),
+        serde_json::to_string_pretty(&docker_cfg).unwrap(),
+        "{our_history:#?}\n{docker_history:#?}"
+    );
+    // The base image's own history entry (import) differs in wording; the
+    // build's entries must not.
+    let n = docker_history.len().min(our_history.len());
+    assert_eq!(
+        our_history.len(),
+        docker_history.len(),
+        "{our_history:#?}\n{docker_history:#?}"
+    );
+    assert_eq!(our_history[..n - 1], docker_history[..n - 1]);
+}
+
+/// `COPY file:<64 hex> in /x` → `COPY file:<hash> in /x` (moby and Berth hash
+/// COPY sources differently).
+fn mask_hashes(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(':') {
+        let (head, tail) = rest.split_at(i + 1);
+        out.push_str(head);
+        let hex = tail.len() >= 64 && tail.as_bytes()[..64].iter().all(u8::is_ascii_hexdigit);
+        if hex
+            && ["file:", "dir:", "multi:"]
+                .iter()
+                .any(|k| head.ends_with(k))
+        {
+            out.push_str("<hash>");
+            rest = &tail[64..];
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `RUN --mount=type=secret`: `berth build --secret` sends the values; they are
+/// files (or variables) during the step only, never in the image or its history.
+#[test]
+fn run_mount_secrets() {
+    let d = daemon_or_skip!();
+    if !d.is_berth() {
+        return; // the classic builder has no secrets
+    }
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\n\
+                 RUN --mount=type=secret,id=tok md5sum < /run/secrets/tok > /sum && stat -c %a /run/secrets/tok > /mode\n\
+                 RUN --mount=type=secret,id=tok,env=TOK,uid=1000,mode=0440,target=/k echo -n \"$TOK\" | md5sum > /envsum && stat -c '%u %a' /k > /k.meta\n\
+                 RUN --mount=type=secret,id=absent echo optional secrets may be missing\n",
+            ),
+            ("tok.txt", "s3cr3t"),
+        ],
+    );
+    let dir = ctx.path().to_str().unwrap();
+    let src = format!("id=tok,src={dir}/tok.txt");
+    d.berth(&[
+        "build",
+        "--network",
+        "none",
+        "--secret",
+        &src,
+        "-t",
+        "sec:1",
+        dir,
+    ])
+    .ok();
+    let run = run_none(
+        &d,
+        &[
+            "sec:1",
+            "sh",
+            "-c",
+            "cat /mode /k.meta /sum /envsum; ls /run/secrets /k 2>&1; true",
+        ],
+    )
+    .ok();
+    let md5 = "a4d80eac9ab26a4a2da04125bc2c096a  -";
+    assert_eq!(run.lines()[..4], ["400", "1000 440", md5, md5], "{run}");
+    assert!(
+        !run.out().contains("tok"),
+        "no secret file left in the image: {run}"
+    );
+    let history = d.docker(&["history", "--no-trunc", "sec:1"]).ok();
+    assert!(!history.out().contains("s3cr3t"), "{history}");
+    // The mount points (/run/secrets/tok, /k) are not in the layers, and the
+    // step that changed nothing has no layer (as with moby).
+    let layers = d
+        .docker(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", "sec:1"])
+        .ok();
+    assert_eq!(layers.out(), "3", "{layers}");
+    let listing = run_none(&d, &["sec:1", "ls", "-a", "/run"]).code_is(1);
+    assert!(listing.err().contains("No such file"), "{listing}");
+
+    // A required secret that was not given fails the step, saying how to give it.
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN --mount=type=secret,id=need,required=true true\n",
+        )],
+    );
+    let out = d.berth(&["build", "--network", "none", dir]).fail();
+    let text = format!("{}{}", out.out(), out.err());
+    assert!(text.contains("secret need not found"), "{text}");
+    assert!(text.contains("--secret id=need"), "{text}");
 }

@@ -1200,8 +1200,49 @@ pub struct BuildArgs {
     /// Write the image ID to the file
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
+    /// Secret to expose to `RUN --mount=type=secret`: id=ID[,src=FILE|,env=VAR]
+    #[arg(long)]
+    pub secret: Vec<String>,
     /// PATH (the build context directory) or "-" (a tar or a Dockerfile on stdin)
     pub context: String,
+}
+
+/// `X-Berth-Build-Secrets` for `--secret id=ID[,src=FILE|,env=VAR]` (as `docker
+/// buildx build --secret`; with neither src nor env, the variable named ID).
+fn secrets_header(specs: &[String]) -> Result<String> {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let mut map = serde_json::Map::new();
+    for spec in specs {
+        let (mut id, mut src, mut var) = (None, None, None);
+        for part in spec.split(',') {
+            match part.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(v.to_string()),
+                Some(("env", v)) => var = Some(v.to_string()),
+                Some(("type", "file" | "env")) => {}
+                _ => bail!("invalid --secret {spec:?}: expected id=ID[,src=FILE|,env=VAR]"),
+            }
+        }
+        let Some(id) = id.filter(|i| !i.is_empty()) else {
+            bail!("invalid --secret {spec:?}: it needs an id=");
+        };
+        let value = match (src, var) {
+            (Some(path), _) => {
+                std::fs::read(&path).with_context(|| format!("reading secret {id} from {path}"))?
+            }
+            (None, Some(v)) => std::env::var(&v)
+                .with_context(|| format!("secret {id}: environment variable {v} is not set"))?
+                .into_bytes(),
+            (None, None) => std::env::var(&id)
+                .with_context(|| {
+                    format!("secret {id}: give src=FILE or env=VAR (no variable {id} is set)")
+                })?
+                .into_bytes(),
+        };
+        map.insert(id, Value::String(b64.encode(value)));
+    }
+    Ok(b64.encode(Value::Object(map).to_string()))
 }
 
 /// `berth build`
@@ -1283,6 +1324,10 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
     }
     // Credentials for the registries of FROM images, as docker sends them.
     let registry_config = auth::registry_config_header(&auth::default_store_for_reading());
+    let mut headers = vec![("X-Registry-Config", registry_config)];
+    if !a.secret.is_empty() {
+        headers.push(("X-Berth-Build-Secrets", secrets_header(&a.secret)?));
+    }
     let mut resp = None;
     if let Some(l) = &local {
         let mut lp = params.clone();
@@ -1295,7 +1340,7 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
                 full(Vec::new()),
                 ReqOpts {
                     content_type: Some("application/x-tar"),
-                    headers: vec![("X-Registry-Config", registry_config.clone())],
+                    headers: headers.clone(),
                     ..Default::default()
                 },
             )
@@ -1326,7 +1371,7 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
                     full(ctx),
                     ReqOpts {
                         content_type: Some("application/x-tar"),
-                        headers: vec![("X-Registry-Config", registry_config)],
+                        headers,
                         ..Default::default()
                     },
                 )
