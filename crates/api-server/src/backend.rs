@@ -185,6 +185,9 @@ pub struct BuildRequest {
     /// `X-Berth-Build-Secrets` (`berth build --secret`): values for `RUN
     /// --mount=type=secret`, by id. Never part of the image or the cache.
     pub secrets: std::collections::BTreeMap<String, SecretValue>,
+    /// `X-Berth-Build-Ssh` (`berth build --ssh`): SSH agent sockets on the
+    /// daemon's machine for `RUN --mount=type=ssh`, by id.
+    pub ssh: std::collections::BTreeMap<String, std::path::PathBuf>,
 }
 
 /// The value of a build secret; `Debug` does not show it.

@@ -129,6 +129,29 @@ fn build_secrets(
         .collect()
 }
 
+/// `X-Berth-Build-Ssh`: base64 of a JSON object `{"<id>": "<agent socket path>"}`
+/// (sent by `berth build --ssh` to a daemon on the same machine).
+fn build_ssh(
+    headers: &HeaderMap,
+) -> Result<std::collections::BTreeMap<String, std::path::PathBuf>, ApiError> {
+    const H: &str = "X-Berth-Build-Ssh";
+    let Some(v) = headers.get(H) else {
+        return Ok(Default::default());
+    };
+    let bad = |why: &str| ApiError::invalid(format!("invalid {H} header: {why}"));
+    let v = v.to_str().map_err(|_| bad("not ASCII"))?.trim();
+    let json = decode_base64(v).ok_or_else(|| bad("not base64"))?;
+    let map: std::collections::BTreeMap<String, std::path::PathBuf> =
+        serde_json::from_slice(&json).map_err(|_| bad("not a JSON object of paths"))?;
+    if let Some((id, p)) = map.iter().find(|(id, p)| id.is_empty() || !p.is_absolute()) {
+        return Err(bad(&format!(
+            "ssh {id:?}: {} is not an absolute path",
+            p.display()
+        )));
+    }
+    Ok(map)
+}
+
 fn json_query<T: serde::de::DeserializeOwned + Default>(
     q: &Query,
     key: &str,
@@ -195,6 +218,7 @@ pub async fn build(
         auth_configs: registry_config(req.headers())?,
         local_context: local_context(&q)?,
         secrets: build_secrets(req.headers())?,
+        ssh: build_ssh(req.headers())?,
     };
     let stream = b.build(body_reader(req.into_body()), opts).await?;
     Ok(json_stream(stream))

@@ -280,6 +280,23 @@ pub trait BuildBackend: Send + Sync {
         hints: &LayerHints,
     ) -> Result<String, BackendError>;
 
+    /// An image with exactly `config`, whose `rootfs.diff_ids` the engine has
+    /// (as a chain, from another image): a `--cache-from` hit reuses a layer of
+    /// a cache source on the step's parent. The default cannot.
+    async fn commit_image(&self, config: serde_json::Value) -> Result<String, BackendError> {
+        let _ = config;
+        Err(BackendError::NotImplemented {
+            what: "images from --cache-from layers".into(),
+        })
+    }
+
+    /// A local image by reference, never pulled (`--cache-from` sources): its
+    /// id and config, or `None` when it is not here. The default finds none.
+    async fn local_image(&self, reference: &str) -> Result<Option<BaseImage>, BackendError> {
+        let _ = reference;
+        Ok(None)
+    }
+
     /// An image with the same layers as `parent` (`None`: no layers) and this
     /// config, for steps that change only the config (ENV, LABEL, CMD, ...).
     async fn commit_config(

@@ -142,6 +142,18 @@ pub(crate) fn set_label(v: &mut Value, key: &str, val: &str) {
 }
 
 /// Appends a history entry and sets `created`.
+/// `rootfs.diff_ids` of an image config.
+pub(crate) fn diff_ids(v: &Value) -> Vec<String> {
+    v["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(crate) fn push_history(v: &mut Value, created_by: &str, empty_layer: bool) {
     let now = now_rfc3339();
     if !v.is_object() {

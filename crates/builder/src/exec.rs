@@ -76,6 +76,8 @@ pub(crate) struct Ctx<'a> {
     pub out: Output,
     /// Orders the stages' messages (see [`crate::output::Sequencer`]).
     pub seq: Arc<crate::output::Sequencer>,
+    /// Configs of the `--cache-from` images found locally.
+    pub cache_from: Vec<Value>,
     /// Global ARG values.
     pub meta: Vec<(String, String)>,
     /// Build args that were declared somewhere (consumed).
@@ -564,6 +566,43 @@ async fn run_step<'a>(
     }
     let mut newcfg = st.config.clone();
     p.edits.apply(&mut newcfg);
+    // A cache source whose history continues the parent's with this step.
+    let known_created_by = match &p.commit {
+        Commit::Layer(LayerJob::FromImage { .. }) => None, // its text is known later
+        _ => Some(p.created_by.as_str()),
+    };
+    if let (false, Some(created_by)) = (ctx.opts.no_cache, known_created_by) {
+        if let Some((entry, diff)) = cache_from_match(&ctx.cache_from, &st.config, created_by) {
+            let mut cfg = newcfg.clone();
+            if let Some(h) = cfg.get_mut("history").and_then(Value::as_array_mut) {
+                h.push(entry.clone());
+            } else {
+                cfg["history"] = Value::Array(vec![entry.clone()]);
+            }
+            if let Some(d) = diff {
+                let mut ids = config::diff_ids(&st.config);
+                ids.push(d);
+                cfg["rootfs"] = serde_json::json!({"type": "layers", "diff_ids": ids});
+            }
+            if let Some(c) = entry.get("created") {
+                cfg["created"] = c.clone();
+            }
+            match ctx.backend.commit_image(cfg.clone()).await {
+                Ok(id) => {
+                    out.stream(" ---> Using cache\n");
+                    out.stream(format!(" ---> {}\n", short_id(&id)));
+                    ctx.backend
+                        .cache_put(&p.key, &id)
+                        .await
+                        .map_err(backend_err(&step.original))?;
+                    st.config = cfg;
+                    st.image = Some(id);
+                    return Ok(());
+                }
+                Err(e) => tracing::debug!(error = %e, "--cache-from layer not usable"),
+            }
+        }
+    }
     let parent = st.image.clone();
     let id = match p.commit {
         Commit::Config => {
@@ -738,6 +777,38 @@ async fn run_step<'a>(
     st.config = newcfg;
     st.image = Some(id);
     Ok(())
+}
+
+/// `--cache-from`, as moby's classic builder matches it: a source image whose
+/// history and layers start with the parent's (`parent`: its config) and whose
+/// next history entry was made by `created_by`. Returns that entry and the
+/// layer it added (None for an empty layer).
+fn cache_from_match(
+    sources: &[Value],
+    parent: &Value,
+    created_by: &str,
+) -> Option<(Value, Option<String>)> {
+    let history = |v: &Value| v["history"].as_array().cloned().unwrap_or_default();
+    let same = |a: &Value, b: &Value| {
+        a["created_by"] == b["created_by"]
+            && a["empty_layer"].as_bool().unwrap_or(false)
+                == b["empty_layer"].as_bool().unwrap_or(false)
+    };
+    let (hp, lp) = (history(parent), config::diff_ids(parent));
+    sources.iter().find_map(|s| {
+        let (hs, ls) = (history(s), config::diff_ids(s));
+        let next = hs.get(hp.len())?;
+        let prefix = hp.iter().zip(&hs).all(|(a, b)| same(a, b)) && ls.starts_with(&lp);
+        if !prefix || next["created_by"].as_str() != Some(created_by) {
+            return None;
+        }
+        let diff = if next["empty_layer"].as_bool().unwrap_or(false) {
+            None
+        } else {
+            Some(ls.get(lp.len())?.clone())
+        };
+        Some((next.clone(), diff))
+    })
 }
 
 /// moby's source label in COPY/ADD history: `file:`, `dir:` or `multi:`.

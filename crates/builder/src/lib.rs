@@ -197,11 +197,17 @@ async fn build_inner(
         file: df_path.clone(),
         source,
     })?;
-    if !opts.cache_from.is_empty() {
-        tracing::info!(
-            cache_from = ?opts.cache_from,
-            "--cache-from images are not used as cache sources; the local build cache applies"
-        );
+    // --cache-from: local images whose history may match the steps (as the
+    // classic builder, they are not pulled; missing ones are skipped).
+    let mut cache_from = Vec::new();
+    for name in &opts.cache_from {
+        match backend.local_image(name).await {
+            Ok(Some(img)) => cache_from.push(img.config),
+            Ok(None) => {
+                tracing::info!(image = %name, "--cache-from image not found locally; skipped")
+            }
+            Err(e) => tracing::warn!(image = %name, error = %e, "--cache-from image skipped"),
+        }
     }
     let step_out = if opts.quiet {
         Output::discard()
@@ -282,6 +288,7 @@ async fn build_inner(
         df: &df,
         out: seq.output(),
         seq: seq.clone(),
+        cache_from,
         meta,
         used: Mutex::new(used),
         failed: Mutex::new(None),

@@ -38,6 +38,8 @@ pub(crate) struct DaemonBuild {
     pub(crate) auth: std::collections::HashMap<String, RegistryAuth>,
     /// `RUN --mount=type=secret` values of this build, by id.
     pub(crate) secrets: std::collections::BTreeMap<String, api_server::backend::SecretValue>,
+    /// `RUN --mount=type=ssh` agent sockets of this build, by id.
+    pub(crate) ssh: std::collections::BTreeMap<String, PathBuf>,
 }
 
 impl DaemonBuild {
@@ -60,7 +62,12 @@ impl DaemonBuild {
 
     /// The host directory of a `RUN --mount=type=cache` (made on first use with
     /// the mount's `uid`, `gid` and `mode`).
-    fn cache_mount_dir(&self, id: &str, m: &builder::RunMount) -> Result<PathBuf, DaemonError> {
+    /// The directory and whether it was just made.
+    fn cache_mount_dir(
+        &self,
+        id: &str,
+        m: &builder::RunMount,
+    ) -> Result<(PathBuf, bool), DaemonError> {
         use sha2::Digest as _;
         let name = hex::encode(sha2::Sha256::digest(id.as_bytes()));
         let dir = self
@@ -70,7 +77,8 @@ impl DaemonBuild {
             .join("builder")
             .join("cache-mounts")
             .join(&name[..32]);
-        if !dir.exists() {
+        let fresh = !dir.exists();
+        if fresh {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| DaemonError::io(format!("creating {}", dir.display()), e))?;
             let mode = m.mode.unwrap_or(0o755);
@@ -79,7 +87,36 @@ impl DaemonBuild {
             std::os::unix::fs::chown(&dir, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
                 .map_err(|e| DaemonError::io(format!("chown {}", dir.display()), e))?;
         }
-        Ok(dir)
+        Ok((dir, fresh))
+    }
+
+    /// Mounts `image` and resolves `path` in it (symlinks followed inside it).
+    async fn mount_image_path(
+        &self,
+        image: &str,
+        path: &str,
+    ) -> Result<(MountedImage, PathBuf), DaemonError> {
+        let d = self.daemon.clone();
+        let (image, path) = (image.to_string(), path.to_string());
+        tokio::task::spawn_blocking(move || {
+            let as_daemon = |e: BackendError| match e {
+                BackendError::NotFound { what } => {
+                    DaemonError::Image(image::ImageError::NotFound(what))
+                }
+                e => DaemonError::Invalid(e.to_string()),
+            };
+            let m = MountedImage::new(d, &image).map_err(as_daemon)?;
+            let full = resolve_in_root(&m.root, &path)
+                .map_err(as_daemon)?
+                .ok_or_else(|| {
+                    DaemonError::Image(image::ImageError::NotFound(format!(
+                        "{path} in the image of the mount's from="
+                    )))
+                })?;
+            Ok((m, full))
+        })
+        .await
+        .map_err(|e| DaemonError::Internal(format!("mount task: {e}")))?
     }
 
     /// The parent image's rootfs (or an empty one) put into `config`.
@@ -134,6 +171,8 @@ impl DaemonBuild {
         let mut env = run.env.clone();
         // Secret files live outside the container and the image, removed after the run.
         let mut secret_dir: Option<SecretDir> = None;
+        // Images bound with `from=`, mounted until the run ends.
+        let mut image_mounts: Vec<MountedImage> = Vec::new();
         let network_mode = match run.network {
             RunNetwork::None => Some("none".to_string()),
             RunNetwork::Host => Some("host".to_string()),
@@ -149,15 +188,69 @@ impl DaemonBuild {
                     tmpfs.insert(m.target.clone(), opt);
                 }
                 builder::MountSource::Context { path } => {
-                    binds.push(format!("{}:{}:{}", path.display(), m.target, ro(m.readonly)));
+                    binds.push(format!(
+                        "{}:{}:{}",
+                        path.display(),
+                        m.target,
+                        ro(m.readonly)
+                    ));
                 }
-                builder::MountSource::Cache { id, seed: None, .. } => {
+                builder::MountSource::Cache { id, seed, .. } => {
                     // Shared by every build of this daemon; `sharing=locked|private`
                     // are treated as shared.
-                    let dir = self.cache_mount_dir(id, m)?;
+                    let (dir, fresh) = self.cache_mount_dir(id, m)?;
+                    if let (true, Some((image, path))) = (fresh, seed) {
+                        // A new cache starts as a copy of `from`'s path.
+                        let src = self.mount_image_path(image, path).await?;
+                        let dst = dir.clone();
+                        tokio::task::spawn_blocking(move || copy_tree(&src.1, &dst))
+                            .await
+                            .map_err(|e| DaemonError::Internal(format!("cache seed task: {e}")))?
+                            .map_err(|e| {
+                                DaemonError::io(format!("seeding cache {id} from {path}"), e)
+                            })?;
+                    }
                     binds.push(format!("{}:{}:{}", dir.display(), m.target, ro(m.readonly)));
                 }
-                builder::MountSource::Secret { id, required, env: var } => {
+                builder::MountSource::Ssh { id, required } => {
+                    let Some(sock) = self.ssh.get(id) else {
+                        if *required {
+                            return Err(DaemonError::Invalid(format!(
+                                "no SSH agent {id:?} for RUN --mount=type=ssh: pass it with `berth build --ssh {id}` (the docker CLI's classic builder cannot forward one)"
+                            )));
+                        }
+                        continue;
+                    };
+                    use std::os::unix::fs::FileTypeExt as _;
+                    let is_socket =
+                        std::fs::metadata(sock).is_ok_and(|m| m.file_type().is_socket());
+                    if !is_socket {
+                        return Err(DaemonError::Invalid(format!(
+                            "SSH agent {id:?}: {} is not a socket on the daemon's machine (--ssh forwards an agent socket of a local daemon)",
+                            sock.display()
+                        )));
+                    }
+                    binds.push(format!("{}:{}:rw", sock.display(), m.target));
+                    if !env.iter().any(|e| e.starts_with("SSH_AUTH_SOCK=")) {
+                        env.push(format!("SSH_AUTH_SOCK={}", m.target));
+                    }
+                }
+                builder::MountSource::Image { image, path } => {
+                    // Writes to a read-write bind go to the mount's throwaway layer.
+                    let (mounted, full) = self.mount_image_path(image, path).await?;
+                    binds.push(format!(
+                        "{}:{}:{}",
+                        full.display(),
+                        m.target,
+                        ro(m.readonly)
+                    ));
+                    image_mounts.push(mounted);
+                }
+                builder::MountSource::Secret {
+                    id,
+                    required,
+                    env: var,
+                } => {
                     let Some(value) = self.secrets.get(id) else {
                         if *required {
                             return Err(DaemonError::Invalid(format!(
@@ -178,11 +271,6 @@ impl DaemonBuild {
                     };
                     let file = dir.write(id, &value.0, m)?;
                     binds.push(format!("{}:{}:ro", file.display(), m.target));
-                }
-                other => {
-                    return Err(DaemonError::NotImplemented(format!(
-                        "RUN --mount of {other:?} is not supported by Berth's builder yet (type=tmpfs, type=secret, type=bind from the context and type=cache without from= are)"
-                    )))
                 }
             }
         }
@@ -246,9 +334,48 @@ impl DaemonBuild {
         }
         .await;
         drop(secret_dir);
+        drop(image_mounts);
         let (code, tail) = res?;
         Ok((guard, code, tail))
     }
+}
+
+/// Copies the tree at `src` into the directory `dst` (files, directories and
+/// symlinks with their mode, owner and times; other types are skipped).
+fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(src)?;
+    if !meta.is_dir() {
+        let name = src.file_name().unwrap_or_default();
+        return copy_entry(src, &dst.join(name), &meta);
+    }
+    for ent in std::fs::read_dir(src)? {
+        let ent = ent?;
+        let from = ent.path();
+        let to = dst.join(ent.file_name());
+        let m = std::fs::symlink_metadata(&from)?;
+        if m.is_dir() {
+            std::fs::create_dir(&to)?;
+            copy_tree(&from, &to)?;
+            std::os::unix::fs::lchown(&to, Some(m.uid()), Some(m.gid()))?;
+            std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(m.mode()))?;
+        } else {
+            copy_entry(&from, &to, &m)?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_entry(from: &Path, to: &Path, m: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if m.is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)?;
+    } else if m.is_file() {
+        std::fs::copy(from, to)?;
+    } else {
+        return Ok(());
+    }
+    std::os::unix::fs::lchown(to, Some(m.uid()), Some(m.gid()))
 }
 
 /// An image's merged rootfs mounted through a throwaway read-write layer;
@@ -489,20 +616,11 @@ impl BuildBackend for DaemonBuild {
                 return Err(BackendError::other(ErrorKind::Internal, e));
             }
         }
-        let name = reference.to_string();
-        let img = d
-            .blocking(move |s| s.get(&name))
-            .await
-            .map_err(backend_err)?;
-        let id = img.id.clone();
-        let raw = d
-            .blocking(move |s| s.raw_config(&id))
-            .await
-            .map_err(backend_err)?;
-        let config = serde_json::from_slice(&raw).map_err(|e| {
-            BackendError::other(ErrorKind::Internal, format!("stored image config: {e}"))
-        })?;
-        Ok(BaseImage { id: img.id, config })
+        self.local_image(reference)
+            .await?
+            .ok_or_else(|| BackendError::NotFound {
+                what: format!("image {reference}"),
+            })
     }
 
     async fn run(
@@ -565,12 +683,7 @@ impl BuildBackend for DaemonBuild {
             .map_err(backend_err)
     }
 
-    async fn commit_config(
-        &self,
-        parent: Option<&str>,
-        config: Value,
-    ) -> Result<String, BackendError> {
-        let config = self.with_parent_rootfs(parent, config).await?;
+    async fn commit_image(&self, config: Value) -> Result<String, BackendError> {
         let bytes = serde_json::to_vec(&config).map_err(|e| {
             BackendError::other(ErrorKind::Internal, format!("encoding the config: {e}"))
         })?;
@@ -578,6 +691,32 @@ impl BuildBackend for DaemonBuild {
             .blocking(move |s| s.put_config(&bytes))
             .await
             .map_err(backend_err)
+    }
+
+    async fn local_image(&self, reference: &str) -> Result<Option<BaseImage>, BackendError> {
+        let name = reference.to_string();
+        let Ok(img) = self.daemon.blocking(move |s| s.get(&name)).await else {
+            return Ok(None);
+        };
+        let id = img.id.clone();
+        let raw = self
+            .daemon
+            .blocking(move |s| s.raw_config(&id))
+            .await
+            .map_err(backend_err)?;
+        let config = serde_json::from_slice(&raw).map_err(|e| {
+            BackendError::other(ErrorKind::Internal, format!("stored image config: {e}"))
+        })?;
+        Ok(Some(BaseImage { id: img.id, config }))
+    }
+
+    async fn commit_config(
+        &self,
+        parent: Option<&str>,
+        config: Value,
+    ) -> Result<String, BackendError> {
+        let config = self.with_parent_rootfs(parent, config).await?;
+        self.commit_image(config).await
     }
 
     async fn export_path(&self, image: &str, path: &str) -> Result<BoxedRead, BackendError> {
@@ -794,6 +933,7 @@ impl Daemon {
             daemon: self.clone(),
             auth: req.auth_configs.clone(),
             secrets: req.secrets.clone(),
+            ssh: req.ssh.clone(),
         };
         let mut body: Option<SharedBody> = None;
         let ctx = match &req.local_context {

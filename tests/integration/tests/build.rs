@@ -567,3 +567,188 @@ fn run_mount_secrets() {
     assert!(text.contains("secret need not found"), "{text}");
     assert!(text.contains("--secret id=need"), "{text}");
 }
+
+/// `RUN --mount=type=bind,from=<stage>` and `type=cache,from=<stage>`: a stage's
+/// files without copying them into the layer; a read-write bind's writes are
+/// thrown away, a new cache starts as a copy.
+#[test]
+fn run_mounts_from_a_stage() {
+    let d = daemon_or_skip!();
+    if !d.is_berth() {
+        return; // the classic builder has no RUN --mount
+    }
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox AS tools\n\
+             RUN mkdir -p /opt/tool /seed && echo tool > /opt/tool/bin && echo seeded > /seed/s\n\
+             FROM busybox\n\
+             RUN --mount=type=bind,from=tools,source=/opt/tool,target=/t cat /t/bin > /used\n\
+             RUN --mount=type=bind,from=tools,source=/opt/tool,target=/t,rw echo x > /t/scratch && cat /t/bin >> /used\n\
+             RUN --mount=type=cache,id=seeded,from=tools,source=/seed,target=/c cat /c/s > /cached\n\
+             RUN --mount=type=bind,from=tools,source=/opt/tool,target=/t2 test ! -e /t2/scratch && echo clean >> /used\n",
+        )],
+    );
+    d.berth(&[
+        "build",
+        "--network",
+        "none",
+        "-t",
+        "from:1",
+        ctx.path().to_str().unwrap(),
+    ])
+    .ok();
+    let run = run_none(
+        &d,
+        &[
+            "from:1",
+            "sh",
+            "-c",
+            "cat /used /cached; test -e /t || echo no-mount-point",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        run.out(),
+        "tool\ntool\nclean\nseeded\nno-mount-point",
+        "{run}"
+    );
+    // A missing source is named.
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox AS tools\nFROM busybox\nRUN --mount=type=bind,from=tools,source=/nope,target=/t true\n",
+        )],
+    );
+    let out = d
+        .berth(&["build", "--network", "none", ctx.path().to_str().unwrap()])
+        .fail();
+    assert!(
+        format!("{}{}", out.out(), out.err()).contains("/nope"),
+        "{out}"
+    );
+}
+
+/// `RUN --mount=type=ssh`: `berth build --ssh default=<socket>` forwards an
+/// agent socket; SSH_AUTH_SOCK points at it during the step only.
+#[test]
+fn run_mount_ssh_agent() {
+    let d = daemon_or_skip!();
+    if !d.is_berth() {
+        return;
+    }
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let sock = ctx.path().join("agent.sock");
+    let _agent = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN --mount=type=ssh,required=true test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /agent\n",
+        )],
+    );
+    let dir = ctx.path().to_str().unwrap();
+    let spec = format!("default={}", sock.display());
+    d.berth(&[
+        "build",
+        "--network",
+        "none",
+        "--ssh",
+        &spec,
+        "-t",
+        "ssh:1",
+        dir,
+    ])
+    .ok();
+    let run = run_none(
+        &d,
+        &[
+            "ssh:1",
+            "sh",
+            "-c",
+            "cat /agent; test -e /run/buildkit || echo no-socket",
+        ],
+    )
+    .ok();
+    assert_eq!(run.out(), "/run/buildkit/ssh_agent.0\nno-socket", "{run}");
+    // A required agent that was not forwarded fails the step, saying how to.
+    let out = d
+        .berth(&["build", "--no-cache", "--network", "none", dir])
+        .fail();
+    let text = format!("{}{}", out.out(), out.err());
+    assert!(text.contains("--ssh default"), "{text}");
+}
+
+/// `--cache-from`: on a daemon without a build cache, a loaded image whose
+/// history matches the steps provides them (layers and all), as with the
+/// classic builder; a changed step and those after it run.
+#[test]
+fn cache_from_an_image_loaded_elsewhere() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let df = |last: &str| {
+        format!(
+            "FROM busybox\nRUN echo a > /a\nENV X=1\nCOPY f /f\nRUN echo {last} > /b\nCMD [\"cat\", \"/b\"]\n"
+        )
+    };
+    write(ctx.path(), &[("Dockerfile", &df("b")), ("f", "file\n")]);
+    let dir = ctx.path().to_str().unwrap();
+    d.berth(&["build", "--network", "none", "-t", "app:1", dir])
+        .ok();
+    let id = image_id(&d, "app:1");
+    let file = d.dir.join("app.tar");
+    d.docker(&[
+        "save",
+        "-o",
+        file.to_str().unwrap(),
+        "app:1",
+        "busybox:latest",
+    ])
+    .ok();
+
+    // The same base and the cache source on a daemon that never built it.
+    let other = TestDaemon::start();
+    other.docker(&["load", "-i", file.to_str().unwrap()]).ok();
+    let out = other
+        .berth(&[
+            "build",
+            "--network",
+            "none",
+            "--cache-from",
+            "app:1",
+            "-t",
+            "app:2",
+            dir,
+        ])
+        .ok();
+    assert_eq!(
+        cached_steps(&out),
+        5,
+        "every step from the loaded image: {out}"
+    );
+    assert!(!out.out().contains("Running in"), "{out}");
+    assert_eq!(image_id(&other, "app:2"), id, "the very same image");
+    // Without --cache-from the steps run; a changed step runs from there on.
+    write(ctx.path(), &[("Dockerfile", &df("c"))]);
+    let out = other
+        .berth(&[
+            "build",
+            "--network",
+            "none",
+            "--cache-from",
+            "app:1",
+            "-t",
+            "app:3",
+            dir,
+        ])
+        .ok();
+    assert_eq!(cached_steps(&out), 3, "{out}");
+    assert_eq!(run_none(&other, &["app:3"]).ok().out(), "c");
+}

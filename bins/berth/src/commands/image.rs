@@ -1203,6 +1203,10 @@ pub struct BuildArgs {
     /// Secret to expose to `RUN --mount=type=secret`: id=ID[,src=FILE|,env=VAR]
     #[arg(long)]
     pub secret: Vec<String>,
+    /// SSH agent socket to expose to `RUN --mount=type=ssh`: default|ID[=SOCKET]
+    /// (default: $SSH_AUTH_SOCK; the daemon must be on this machine)
+    #[arg(long)]
+    pub ssh: Vec<String>,
     /// PATH (the build context directory) or "-" (a tar or a Dockerfile on stdin)
     pub context: String,
 }
@@ -1243,6 +1247,31 @@ fn secrets_header(specs: &[String]) -> Result<String> {
         map.insert(id, Value::String(b64.encode(value)));
     }
     Ok(b64.encode(Value::Object(map).to_string()))
+}
+
+/// `X-Berth-Build-Ssh` for `--ssh ID[=SOCKET]` (SOCKET defaults to
+/// $SSH_AUTH_SOCK; key files are not supported, only agent sockets).
+fn ssh_header(specs: &[String]) -> Result<String> {
+    use base64::Engine as _;
+    let mut map = serde_json::Map::new();
+    for spec in specs {
+        let (id, path) = match spec.split_once('=') {
+            Some((id, p)) => (id.to_string(), p.to_string()),
+            None => (
+                spec.clone(),
+                std::env::var("SSH_AUTH_SOCK").with_context(|| {
+                    format!("--ssh {spec}: SSH_AUTH_SOCK is not set (give {spec}=<agent socket>)")
+                })?,
+            ),
+        };
+        if id.is_empty() || path.contains(',') {
+            bail!("invalid --ssh {spec:?}: expected ID[=SOCKET] (one agent socket)");
+        }
+        let abs = std::fs::canonicalize(&path)
+            .with_context(|| format!("--ssh {id}: {path} does not exist"))?;
+        map.insert(id, Value::String(abs.display().to_string()));
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(Value::Object(map).to_string()))
 }
 
 /// `berth build`
@@ -1327,6 +1356,9 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
     let mut headers = vec![("X-Registry-Config", registry_config)];
     if !a.secret.is_empty() {
         headers.push(("X-Berth-Build-Secrets", secrets_header(&a.secret)?));
+    }
+    if !a.ssh.is_empty() {
+        headers.push(("X-Berth-Build-Ssh", ssh_header(&a.ssh)?));
     }
     let mut resp = None;
     if let Some(l) = &local {
