@@ -91,6 +91,24 @@ pub async fn display_stream_into(
     Ok(d)
 }
 
+/// [`display_stream_into`] for a build: a step taken from the cache says
+/// `CACHED` (as BuildKit does) where the classic builder's stream, which the
+/// docker CLI shows as is, says `Using cache`.
+async fn display_build_stream(
+    resp: hyper::Response<hyper::body::Incoming>,
+    mut d: JsonDisplay,
+) -> Result<JsonDisplay> {
+    let mut vals = Box::pin(json_values(Box::pin(body_stream(resp))));
+    while let Some(v) = vals.next().await {
+        let mut v = v?;
+        if v.get("stream").and_then(Value::as_str) == Some(" ---> Using cache\n") {
+            v["stream"] = Value::String(" ---> CACHED\n".into());
+        }
+        d.show(&v)?;
+    }
+    Ok(d)
+}
+
 fn split_ref(r: &str) -> (String, String) {
     if let Some((n, d)) = r.split_once('@') {
         return (n.to_string(), d.to_string());
@@ -1419,7 +1437,7 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
     } else {
         JsonDisplay::new(false)
     };
-    let result = display_stream_into(resp, display).await;
+    let result = display_build_stream(resp, display).await;
     let buffered = buf.take();
     match result {
         Ok(d) => {
