@@ -304,7 +304,40 @@ struct CancelGuard<'a> {
     ipam: Option<(&'a Mutex<Ipam>, Ipv4Addr)>,
     path: PathBuf,
     veth: Option<String>,
+    /// The veth's creation request, which outlives a cancelled connect.
+    creation: Option<Arc<Mutex<Creation>>>,
     armed: bool,
+}
+
+/// Where a veth creation request is. The kernel resolves the peer's netns fd
+/// when it processes the request, which may be after a cancelled connect has
+/// returned: the request runs in its own task that keeps the fd open until the
+/// kernel answered (a closed fd's number could by then name another
+/// container's netns), and whichever of the task and the rollback comes last
+/// deletes the veth.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Creation {
+    #[default]
+    Pending,
+    /// Answered: whether the veth was created.
+    Done(bool),
+    /// The connect was cancelled first: the task deletes what it created.
+    Abandoned,
+}
+
+/// Deletes a veth by name in the background (or here, outside a runtime).
+fn delete_link_later(veth: String) {
+    let delete = move || {
+        if let Err(e) = delete_link_blocking(&veth) {
+            warn!(veth = %veth, error = %e, "rollback: deleting the veth failed");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn_blocking(delete);
+        }
+        Err(_) => delete(),
+    }
 }
 
 impl Drop for CancelGuard<'_> {
@@ -317,16 +350,22 @@ impl Drop for CancelGuard<'_> {
             ipam.lock().unwrap_or_else(|p| p.into_inner()).release(ip);
         }
         if let Some(veth) = self.veth.take() {
-            let delete = move || {
-                if let Err(e) = delete_link_blocking(&veth) {
-                    warn!(veth = %veth, error = %e, "rollback: deleting the veth failed");
+            let created = match &self.creation {
+                None => true,
+                Some(state) => {
+                    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                    match *st {
+                        Creation::Pending => {
+                            *st = Creation::Abandoned;
+                            false // the request's task deletes it
+                        }
+                        Creation::Done(created) => created,
+                        Creation::Abandoned => false,
+                    }
                 }
             };
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) => {
-                    rt.spawn_blocking(delete);
-                }
-                Err(_) => delete(),
+            if created {
+                delete_link_later(veth);
             }
         }
         if let Err(e) = netns::remove(&self.path) {
@@ -796,6 +835,7 @@ impl NetworkManager {
                     ipam: None,
                     path: self.netns_path(container_id),
                     veth: None,
+                    creation: None,
                     armed: true,
                 };
                 let res = self.connect_none(container_id).await;
@@ -816,6 +856,7 @@ impl NetworkManager {
                     ipam: Some((&bs.ipam, ip)),
                     path: self.netns_path(container_id),
                     veth: None,
+                    creation: None,
                     armed: true,
                 };
                 let res = self.connect_bridge(bs, container_id, ip, &mut guard).await;
@@ -878,11 +919,18 @@ impl NetworkManager {
         for _ in 0..4 {
             let name = format!("veth{}", &hex::encode(rand::random::<[u8; 4]>())[..7]);
             let waiter = self.watch.register(&name);
-            guard.veth = Some(name.clone());
+            // Kept open by the request's task until the kernel answered (see Creation).
+            let fd = match ns.ns_fd.try_clone() {
+                Ok(fd) => fd,
+                Err(e) => {
+                    last_err = Some(NetworkError::io("duplicating the netns fd", &path, e));
+                    break;
+                }
+            };
             let peer = LinkUnspec::new_with_name(CONTAINER_IFNAME)
                 .address(mac.to_vec())
                 .mtu(self.mtu)
-                .setns_by_fd(ns.ns_fd.as_raw_fd())
+                .setns_by_fd(fd.as_raw_fd())
                 .build();
             let msg = LinkVeth::new(&name, CONTAINER_IFNAME)
                 .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
@@ -890,7 +938,28 @@ impl NetworkManager {
                 .controller(bs.index)
                 .up()
                 .build();
-            match self.handle.link().add(msg).execute().await {
+            let state = Arc::new(Mutex::new(Creation::Pending));
+            guard.veth = Some(name.clone());
+            guard.creation = Some(state.clone());
+            let (handle, veth) = (self.handle.clone(), name.clone());
+            let request = tokio::spawn(async move {
+                let res = handle.link().add(msg).execute().await;
+                drop(fd);
+                let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                if *st == Creation::Abandoned && res.is_ok() {
+                    delete_link_later(veth);
+                }
+                *st = Creation::Done(res.is_ok());
+                res
+            });
+            let Ok(res) = request.await else {
+                // The task panicked: its guard state stays Pending, the rollback
+                // of the caller deletes nothing it did not see created.
+                guard.veth = None;
+                last_err = Some(NetworkError::Thread { path: path.clone() });
+                break;
+            };
+            match res {
                 Ok(()) => {
                     host_veth = name;
                     port_up = Some(waiter);
