@@ -25,6 +25,19 @@ fn body_reader(body: Body) -> BodyReader {
     ))
 }
 
+/// [`body_reader`] for a handler that answers before it reads the body (a
+/// streamed answer): the first chunk is read here, so hyper sends `100
+/// Continue` to a client that asked for it (curl does for large uploads, and
+/// otherwise waits a second before sending the body).
+async fn body_reader_started(body: Body) -> BodyReader {
+    let mut data = body.into_data_stream();
+    let first = data.next().await;
+    let head = futures::stream::iter(first.map(|r| r.map_err(std::io::Error::other)));
+    Box::new(StreamReader::new(
+        head.chain(data.map_err(std::io::Error::other)),
+    ))
+}
+
 fn json_stream_response(lines: Vec<serde_json::Value>) -> Response {
     let body: Vec<u8> = lines.iter().flat_map(|l| json_line(l).to_vec()).collect();
     let mut resp = Response::new(Body::from(body));
@@ -220,7 +233,9 @@ pub async fn build(
         secrets: build_secrets(req.headers())?,
         ssh: build_ssh(req.headers())?,
     };
-    let stream = b.build(body_reader(req.into_body()), opts).await?;
+    let stream = b
+        .build(body_reader_started(req.into_body()).await, opts)
+        .await?;
     Ok(json_stream(stream))
 }
 

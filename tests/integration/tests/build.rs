@@ -754,3 +754,49 @@ fn cache_from_an_image_loaded_elsewhere() {
     assert_eq!(cached_steps(&out), 3, "{out}");
     assert_eq!(run_none(&other, &["app:3"]).ok().out(), "c");
 }
+
+/// A client that sends `Expect: 100-continue` (curl does for large uploads)
+/// gets `100 Continue` before it sends the context, not a final answer it must
+/// wait out.
+#[test]
+fn build_answers_expect_100_continue() {
+    use std::io::{Read, Write};
+    let d = daemon_or_skip!();
+    if !d.is_berth() {
+        return;
+    }
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), &[("Dockerfile", "FROM busybox\nENV X=1\n")]);
+    let tar = std::process::Command::new("tar")
+        .args(["-cf", "-", "-C", ctx.path().to_str().unwrap(), "Dockerfile"])
+        .output()
+        .unwrap()
+        .stdout;
+    let mut s = std::os::unix::net::UnixStream::connect(&d.sock).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        s,
+        "POST /build?t=expect:1&q=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        tar.len()
+    )
+    .unwrap();
+    let mut first = [0u8; 25];
+    s.read_exact(&mut first).unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).starts_with("HTTP/1.1 100 Continue"),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+    s.write_all(&tar).unwrap();
+    let mut rest = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&rest).contains("sha256:") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&rest));
+        rest.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&rest).contains("200 OK"));
+}
