@@ -173,6 +173,9 @@ impl DaemonBuild {
         let mut secret_dir: Option<SecretDir> = None;
         // Images bound with `from=`, mounted until the run ends.
         let mut image_mounts: Vec<MountedImage> = Vec::new();
+        // Cache mounts held by this run (`sharing=locked|private`).
+        let mut cache_guards: Vec<tokio::sync::OwnedMutexGuard<()>> = Vec::new();
+        let mut locked_here = std::collections::HashSet::new();
         let network_mode = match run.network {
             RunNetwork::None => Some("none".to_string()),
             RunNetwork::Host => Some("host".to_string()),
@@ -195,9 +198,35 @@ impl DaemonBuild {
                         ro(m.readonly)
                     ));
                 }
-                builder::MountSource::Cache { id, seed, .. } => {
-                    // Shared by every build of this daemon; `sharing=locked|private`
-                    // are treated as shared.
+                builder::MountSource::Cache { id, seed, sharing } => {
+                    // Shared by every build of this daemon. `locked`: one RUN at a
+                    // time; `private`: a RUN that finds it in use gets its own
+                    // instance (`<id>`, `<id>#1`, ...), kept for later builds.
+                    let id = &match sharing {
+                        builder::CacheSharing::Shared => id.clone(),
+                        builder::CacheSharing::Locked => {
+                            // (Mounted twice in this RUN: locked once.)
+                            if locked_here.insert(id.clone()) {
+                                cache_guards.push(d.cache_mount_lock(id).lock_owned().await);
+                            }
+                            id.clone()
+                        }
+                        builder::CacheSharing::Private => {
+                            let mut k = 0;
+                            loop {
+                                let inst = if k == 0 {
+                                    id.clone()
+                                } else {
+                                    format!("{id}#{k}")
+                                };
+                                if let Ok(g) = d.cache_mount_lock(&inst).try_lock_owned() {
+                                    cache_guards.push(g);
+                                    break inst;
+                                }
+                                k += 1;
+                            }
+                        }
+                    };
                     let (dir, fresh) = self.cache_mount_dir(id, m)?;
                     if let (true, Some((image, path))) = (fresh, seed) {
                         // A new cache starts as a copy of `from`'s path.
@@ -335,6 +364,7 @@ impl DaemonBuild {
         .await;
         drop(secret_dir);
         drop(image_mounts);
+        drop(cache_guards);
         let (code, tail) = res?;
         Ok((guard, code, tail))
     }
@@ -897,6 +927,16 @@ impl Read for ExportReader {
 }
 
 impl Daemon {
+    /// The lock of the build cache mount `id` (made on first use).
+    fn cache_mount_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.cache_mount_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.to_string())
+            .or_default()
+            .clone()
+    }
+
     /// `POST /build`: runs the builder on the context tar and streams its messages.
     /// The build goes on while the client reads; when the client goes away the
     /// messages are dropped and the build still finishes (as with the classic

@@ -44,6 +44,8 @@ pub struct Daemon {
     host_resolv: String,
     /// The registry client, made at the first pull/push/login.
     registry: std::sync::OnceLock<distribution::Client>,
+    /// One lock per build cache mount directory (`sharing=locked|private`).
+    cache_mount_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Daemon {
@@ -79,6 +81,7 @@ impl Daemon {
             execs: std::sync::Mutex::new(HashMap::new()),
             host_resolv,
             registry: std::sync::OnceLock::new(),
+            cache_mount_locks: std::sync::Mutex::new(HashMap::new()),
         });
         daemon.restore().await?;
         Ok(daemon)

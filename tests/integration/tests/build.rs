@@ -800,3 +800,38 @@ fn build_answers_expect_100_continue() {
     }
     assert!(String::from_utf8_lossy(&rest).contains("200 OK"));
 }
+
+/// `RUN --mount=type=cache,sharing=private`: a second user of a cache in use
+/// gets its own instance; `sharing=locked` waits for the holder (and a cache
+/// mounted twice in one RUN is locked once).
+#[test]
+fn cache_mount_sharing_modes() {
+    let d = daemon_or_skip!();
+    if !d.is_berth() {
+        return;
+    }
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN --mount=type=cache,id=p,sharing=private,target=/a --mount=type=cache,id=p,sharing=private,target=/b \
+                 echo one > /a/f && ! test -e /b/f && echo private-ok > /p\n\
+             RUN --mount=type=cache,id=l,sharing=locked,target=/a --mount=type=cache,id=l,sharing=locked,target=/b \
+                 echo two > /a/g && cat /b/g > /l\n",
+        )],
+    );
+    d.berth(&[
+        "build",
+        "--network",
+        "none",
+        "-t",
+        "sharing:1",
+        ctx.path().to_str().unwrap(),
+    ])
+    .ok();
+    let run = run_none(&d, &["sharing:1", "cat", "/p", "/l"]).ok();
+    assert_eq!(run.out(), "private-ok\ntwo", "{run}");
+}
