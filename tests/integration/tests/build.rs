@@ -25,6 +25,18 @@ fn build(d: &TestDaemon, dir: &Path, args: &[&str]) -> Out {
     d.docker(&full)
 }
 
+/// A berthd with busybox imported and an empty context directory; None (the
+/// test is skipped) without root, or on dockerd, whose classic builder lacks
+/// the Berth feature under test (RUN --mount, secrets, ...).
+fn berth_with_context() -> Option<(TestDaemon, tempfile::TempDir)> {
+    let d = TestDaemon::start_or_skip()?;
+    if !d.is_berth() {
+        return None;
+    }
+    d.import_busybox();
+    Some((d, tempfile::tempdir().unwrap()))
+}
+
 /// `docker run --rm --network none <args>` (image and command).
 fn run_none(d: &TestDaemon, args: &[&str]) -> Out {
     let mut full = vec!["run", "--rm", "--network", "none"];
@@ -497,12 +509,9 @@ fn mask_hashes(s: &str) -> String {
 /// files (or variables) during the step only, never in the image or its history.
 #[test]
 fn run_mount_secrets() {
-    let d = daemon_or_skip!();
-    if !d.is_berth() {
-        return; // the classic builder has no secrets
-    }
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    let Some((d, ctx)) = berth_with_context() else {
+        return;
+    };
     write(
         ctx.path(),
         &[
@@ -575,12 +584,9 @@ fn run_mount_secrets() {
 /// thrown away, a new cache starts as a copy.
 #[test]
 fn run_mounts_from_a_stage() {
-    let d = daemon_or_skip!();
-    if !d.is_berth() {
-        return; // the classic builder has no RUN --mount
-    }
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    let Some((d, ctx)) = berth_with_context() else {
+        return;
+    };
     write(
         ctx.path(),
         &[(
@@ -639,12 +645,9 @@ fn run_mounts_from_a_stage() {
 /// agent socket; SSH_AUTH_SOCK points at it during the step only.
 #[test]
 fn run_mount_ssh_agent() {
-    let d = daemon_or_skip!();
-    if !d.is_berth() {
+    let Some((d, ctx)) = berth_with_context() else {
         return;
-    }
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    };
     let sock = ctx.path().join("agent.sock");
     let _agent = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     write(
@@ -761,12 +764,9 @@ fn cache_from_an_image_loaded_elsewhere() {
 #[test]
 fn build_answers_expect_100_continue() {
     use std::io::{Read, Write};
-    let d = daemon_or_skip!();
-    if !d.is_berth() {
+    let Some((d, ctx)) = berth_with_context() else {
         return;
-    }
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    };
     write(ctx.path(), &[("Dockerfile", "FROM busybox\nENV X=1\n")]);
     let tar = std::process::Command::new("tar")
         .args(["-cf", "-", "-C", ctx.path().to_str().unwrap(), "Dockerfile"])
@@ -806,12 +806,9 @@ fn build_answers_expect_100_continue() {
 /// mounted twice in one RUN is locked once).
 #[test]
 fn cache_mount_sharing_modes() {
-    let d = daemon_or_skip!();
-    if !d.is_berth() {
+    let Some((d, ctx)) = berth_with_context() else {
         return;
-    }
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    };
     write(
         ctx.path(),
         &[(
