@@ -11,27 +11,15 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-repo="$PWD"
-# shellcheck source=scripts/lib-deps.sh
-. scripts/lib-deps.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-if [ "$(id -u)" != 0 ]; then
-    echo "bench: run as root" >&2
-    exit 1
-fi
 extra=()
 case " $* " in
     *" --no-docker "*) ;;
     *) command -v dockerd >/dev/null 2>&1 || extra+=(docker.io) ;;
 esac
-berth_install_deps "${extra[@]}" python3
+bench_setup "${extra[@]}" python3
+bench_busybox_tar
 
-if [ -z "${BERTH_BIN_DIR:-}" ]; then
-    cargo build --release --bins
-    BERTH_BIN_DIR="${CARGO_TARGET_DIR:-$repo/target}/release"
-fi
-tar="${CARGO_TARGET_DIR:-$repo/target}/berth-test-fixtures/busybox.tar"
-mkdir -p "$(dirname "$tar")"
-bash scripts/make-busybox-image.sh --tar-only --output "$tar" >/dev/null
-
-exec python3 -B bench/bench.py --bin-dir "$BERTH_BIN_DIR" --tar "$tar" "$@"
+exec python3 -B bench/bench.py --bin-dir "$BERTH_BIN_DIR" --tar "$bench_tar" "$@"

@@ -1,4 +1,4 @@
-# Shared by quickstart.sh, test.sh and bench/run.sh: install the Debian packages Berth
+# Shared by quickstart.sh, test.sh and the bench/ wrappers (via bench/lib.sh): install the Debian packages Berth
 # needs to build and run, only when something is missing (no apt call otherwise).
 # Usage: source scripts/lib-deps.sh; berth_install_deps [extra packages...]
 

@@ -12,20 +12,10 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-repo="$PWD"
-# shellcheck source=scripts/lib-deps.sh
-. scripts/lib-deps.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-if [ "$(id -u)" != 0 ]; then
-    echo "bench: run as root" >&2
-    exit 1
-fi
-berth_install_deps docker.io python3
-
-if [ -z "${BERTH_BIN_DIR:-}" ]; then
-    cargo build --release --bins
-    BERTH_BIN_DIR="${CARGO_TARGET_DIR:-$repo/target}/release"
-fi
-cache="${CARGO_TARGET_DIR:-$repo/target}/berth-bench/pull-image"
+bench_setup docker.io python3
+cache="$bench_target/berth-bench/pull-image"
 
 exec python3 -B bench/pull/pull.py --bin-dir "$BERTH_BIN_DIR" --cache "$cache" "$@"
