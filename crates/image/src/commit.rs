@@ -448,7 +448,7 @@ impl ImageStore {
 
     /// `image`'s top layer: (directory, chain id, parent chain id). None for an
     /// unknown image or one without layers.
-    fn top_layer_of(
+    pub(crate) fn top_layer_of(
         &self,
         image: &str,
     ) -> Result<Option<(std::path::PathBuf, String, Option<String>)>, ImageError> {

@@ -1345,19 +1345,18 @@ fn copy_layer_links_unchanged_files_from_its_sibling() {
     let (_dir, s) = new_store();
     let base = make_image(&s, &[raw_tar(&[E::File(b"etc", b"base")])], Some("base:1"));
     let cfg: serde_json::Value = serde_json::from_slice(&s.raw_config(&base).unwrap()).unwrap();
-    let first = s
-        .add_layer_tar(
-            &mut Cursor::new(raw_tar(&[
-                E::Dir(b"src/"),
-                E::File(b"src/same", b"same"),
-                E::File(b"src/changed", b"v1"),
-                E::FileMode(b"src/mode", b"m", 0o644),
-                E::File(b"src/twin", b"same"),
-            ])),
-            cfg.clone(),
-            &LayerReuse::default(),
-        )
-        .unwrap();
+    let first = add_entries(
+        &s,
+        &[
+            E::Dir(b"src/"),
+            E::File(b"src/same", b"same"),
+            E::File(b"src/changed", b"v1"),
+            E::FileMode(b"src/mode", b"m", 0o644),
+            E::File(b"src/twin", b"same"),
+        ],
+        cfg.clone(),
+        &LayerReuse::default(),
+    );
     let second_tar = raw_tar(&[
         E::Dir(b"src/"),
         E::File(b"src/same", b"same"),
@@ -1373,11 +1372,7 @@ fn copy_layer_links_unchanged_files_from_its_sibling() {
             &sib(&first),
         )
         .unwrap();
-    let top = |img: &str| {
-        let i = s.get(img).unwrap();
-        let chain = chain_ids(&i.config.rootfs.diff_ids).pop().unwrap();
-        s.layer_diff_dir(&s.layer(&chain).unwrap().unwrap())
-    };
+    let top = |img: &str| s.top_layer_of(img).unwrap().unwrap().0;
     let (a, b) = (top(&first), top(&second));
     let ino = |p: PathBuf| fs::symlink_metadata(p).unwrap().ino();
     assert_eq!(
@@ -1428,13 +1423,12 @@ fn copy_layer_links_unchanged_files_from_its_sibling() {
     let other = make_image(&s, &[raw_tar(&[E::File(b"other", b"o")])], Some("other:1"));
     let cfg_other: serde_json::Value =
         serde_json::from_slice(&s.raw_config(&other).unwrap()).unwrap();
-    let third = s
-        .add_layer_tar(
-            &mut Cursor::new(raw_tar(&[E::Dir(b"src/"), E::File(b"src/same", b"same")])),
-            cfg_other,
-            &sib(&first),
-        )
-        .unwrap();
+    let third = add_entries(
+        &s,
+        &[E::Dir(b"src/"), E::File(b"src/same", b"same")],
+        cfg_other,
+        &sib(&first),
+    );
     assert_ne!(ino(a.join("src/same")), ino(top(&third).join("src/same")));
 }
 
@@ -1550,6 +1544,17 @@ fn copy_layer_tar_comes_back_byte_for_byte() {
         .any(|n| n.ends_with(diff.trim_start_matches("sha256:"))));
 }
 
+/// `add_layer_tar` of a tar of `entries`.
+fn add_entries(
+    s: &ImageStore,
+    entries: &[E],
+    cfg: serde_json::Value,
+    reuse: &LayerReuse,
+) -> String {
+    s.add_layer_tar(&mut Cursor::new(raw_tar(entries)), cfg, reuse)
+        .unwrap()
+}
+
 fn sib(image: &str) -> LayerReuse {
     LayerReuse {
         sibling: Some(image.to_string()),
@@ -1566,18 +1571,13 @@ fn copy_from_links_the_file_from_the_source_layer_once() {
     };
     let base = make_image(&s, &[raw_tar(&[E::File(b"etc", b"base")])], None);
     // The "build" stage: its top layer holds /out/app.
-    let build = s
-        .add_layer_tar(
-            &mut Cursor::new(raw_tar(&[E::Dir(b"out/"), E::File(b"out/app", b"binary")])),
-            cfg_of(&base),
-            &LayerReuse::default(),
-        )
-        .unwrap();
-    let top = |img: &str| {
-        let i = s.get(img).unwrap();
-        let chain = chain_ids(&i.config.rootfs.diff_ids).pop().unwrap();
-        s.layer_diff_dir(&s.layer(&chain).unwrap().unwrap())
-    };
+    let build = add_entries(
+        &s,
+        &[E::Dir(b"out/"), E::File(b"out/app", b"binary")],
+        cfg_of(&base),
+        &LayerReuse::default(),
+    );
+    let top = |img: &str| s.top_layer_of(img).unwrap().unwrap().0;
     let ino = |p: PathBuf| fs::symlink_metadata(p).unwrap().ino();
     let src = ino(top(&build).join("out/app"));
     let from_build = |dest: &str| LayerReuse {
@@ -1589,32 +1589,29 @@ fn copy_from_links_the_file_from_the_source_layer_once() {
     };
     // COPY --from=build /out/app /app on another image: linked.
     let other = make_image(&s, &[raw_tar(&[E::File(b"other", b"o")])], None);
-    let copied = s
-        .add_layer_tar(
-            &mut Cursor::new(raw_tar(&[E::File(b"app", b"binary")])),
-            cfg_of(&other),
-            &from_build("app"),
-        )
-        .unwrap();
+    let copied = add_entries(
+        &s,
+        &[E::File(b"app", b"binary")],
+        cfg_of(&other),
+        &from_build("app"),
+    );
     assert_eq!(ino(top(&copied).join("app")), src);
     // Not a second time (the inode is no longer the source layer's alone) ...
-    let again = s
-        .add_layer_tar(
-            &mut Cursor::new(raw_tar(&[E::File(b"app2", b"binary")])),
-            cfg_of(&other),
-            &from_build("app2"),
-        )
-        .unwrap();
+    let again = add_entries(
+        &s,
+        &[E::File(b"app2", b"binary")],
+        cfg_of(&other),
+        &from_build("app2"),
+    );
     assert_ne!(ino(top(&again).join("app2")), src);
     // ... and never into a layer on top of the source layer (one container
     // would see the inode twice).
-    let fresh = s
-        .add_layer_tar(
-            &mut Cursor::new(raw_tar(&[E::Dir(b"out/"), E::File(b"out/bin", b"exe")])),
-            cfg_of(&base),
-            &LayerReuse::default(),
-        )
-        .unwrap();
+    let fresh = add_entries(
+        &s,
+        &[E::Dir(b"out/"), E::File(b"out/bin", b"exe")],
+        cfg_of(&base),
+        &LayerReuse::default(),
+    );
     let fresh_src = ino(top(&fresh).join("out/bin"));
     let on_top = s
         .add_layer_tar(

@@ -29,10 +29,13 @@ fn build(d: &TestDaemon, dir: &Path, args: &[&str]) -> Out {
 /// test is skipped) without root, or on dockerd, whose classic builder lacks
 /// the Berth feature under test (RUN --mount, secrets, ...).
 fn berth_with_context() -> Option<(TestDaemon, tempfile::TempDir)> {
+    daemon_with_context().filter(|(d, _)| d.is_berth())
+}
+
+/// A daemon with busybox imported and an empty context directory; None (the
+/// test is skipped) without root.
+fn daemon_with_context() -> Option<(TestDaemon, tempfile::TempDir)> {
     let d = TestDaemon::start_or_skip()?;
-    if !d.is_berth() {
-        return None;
-    }
     d.import_busybox();
     Some((d, tempfile::tempdir().unwrap()))
 }
@@ -52,9 +55,9 @@ fn cached_steps(out: &Out) -> usize {
 
 #[test]
 fn classic_docker_build_instructions_and_config() {
-    let d = daemon_or_skip!();
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    let Some((d, ctx)) = daemon_with_context() else {
+        return;
+    };
     write(
         ctx.path(),
         &[
@@ -126,9 +129,9 @@ fn classic_docker_build_instructions_and_config() {
 
 #[test]
 fn multi_stage_target_dockerignore_and_berth_build() {
-    let d = daemon_or_skip!();
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    let Some((d, ctx)) = daemon_with_context() else {
+        return;
+    };
     write(
         ctx.path(),
         &[
@@ -184,9 +187,9 @@ fn multi_stage_target_dockerignore_and_berth_build() {
 
 #[test]
 fn build_errors_are_clear() {
-    let d = daemon_or_skip!();
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    let Some((d, ctx)) = daemon_with_context() else {
+        return;
+    };
     write(
         ctx.path(),
         &[("Dockerfile", "FROM busybox\nRUN echo before && exit 3\n")],
@@ -222,9 +225,9 @@ fn build_errors_are_clear() {
 
 #[test]
 fn run_mounts_cache_bind_and_tmpfs() {
-    let d = daemon_or_skip!();
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    let Some((d, ctx)) = daemon_with_context() else {
+        return;
+    };
     let dockerfile = |n: u32| {
         format!(
             "FROM busybox\n\
@@ -267,9 +270,9 @@ fn run_mounts_cache_bind_and_tmpfs() {
 
 #[test]
 fn berth_build_reads_a_local_context_in_place() {
-    let d = daemon_or_skip!();
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    let Some((d, ctx)) = daemon_with_context() else {
+        return;
+    };
     write(
         ctx.path(),
         &[("Dockerfile", "FROM busybox\nCOPY f /f\n"), ("f", "one\n")],
@@ -307,9 +310,9 @@ fn berth_build_reads_a_local_context_in_place() {
 /// files with the previous COPY layer.
 #[test]
 fn built_images_save_load_and_push_to_another_daemon() {
-    let d = daemon_or_skip!();
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    let Some((d, ctx)) = daemon_with_context() else {
+        return;
+    };
     let mut files: Vec<(String, String)> = (0..40)
         .map(|i| {
             (
@@ -695,9 +698,9 @@ fn run_mount_ssh_agent() {
 /// classic builder; a changed step and those after it run.
 #[test]
 fn cache_from_an_image_loaded_elsewhere() {
-    let d = daemon_or_skip!();
-    d.import_busybox();
-    let ctx = tempfile::tempdir().unwrap();
+    let Some((d, ctx)) = daemon_with_context() else {
+        return;
+    };
     let df = |last: &str| {
         format!(
             "FROM busybox\nRUN echo a > /a\nENV X=1\nCOPY f /f\nRUN echo {last} > /b\nCMD [\"cat\", \"/b\"]\n"
