@@ -251,6 +251,11 @@ CREATE TABLE IF NOT EXISTS image_rw_layers (
 /// Name of the empty directory used as the lower layer of zero-layer images.
 const EMPTY_LOWER: &str = "empty";
 
+/// Name of the init layer (beside `overlay/` in the data root) every container's
+/// rootfs has on top of its image's layers (see [`make_init_layer`]); one
+/// directory, read-only, for all.
+const INIT_LOWER: &str = "init-layer";
+
 /// A recorded layer snapshot.
 #[derive(Debug, Clone)]
 struct LayerRow {
@@ -289,7 +294,7 @@ pub fn short_id(id: &str) -> String {
 }
 
 /// The mount points every container gets (as moby's init layer): a read-only
-/// layer between the image and the container's read-write layer, so that the
+/// layer between the image and every container's read-write layer, so that the
 /// runtime never creates them in the read-write layer and they never show up in
 /// `docker diff`, `docker commit` or a build's RUN layers.
 fn make_init_layer(init: &Path) -> Result<(), ImageError> {
@@ -424,8 +429,20 @@ impl ImageStore {
         };
         let empty = store.overlay.join(EMPTY_LOWER);
         fs::create_dir_all(&empty).map_err(io_err(format!("creating {}", empty.display())))?;
+        let init = store.init_layer_dir();
+        if !init.is_dir() {
+            // Made aside and renamed: a crash leaves no half layer (clean_overlay
+            // removes the temporary one).
+            let tmp = store.overlay.join(temp_name("init"));
+            make_init_layer(&tmp)?;
+            fs::rename(&tmp, &init).map_err(io_err(format!("creating {}", init.display())))?;
+        }
         store.clean_overlay()?;
         Ok(store)
+    }
+
+    fn init_layer_dir(&self) -> PathBuf {
+        self.overlay.with_file_name(INIT_LOWER)
     }
 
     /// Removes directories under overlay/ that no layer or rw layer record owns
@@ -1327,7 +1344,6 @@ impl ImageStore {
             let p = path.join(sub);
             fs::create_dir_all(&p).map_err(io_err(format!("creating {}", p.display())))?;
         }
-        make_init_layer(&path.join("init"))?;
         self.db.with(|c| {
             c.execute(
                 "INSERT INTO image_rw_layers(container_id, image_id, dir) VALUES (?1, ?2, ?3)",
@@ -1371,10 +1387,7 @@ impl ImageStore {
             ImageError::NotFound(format!("no read-write layer for container {container_id}"))
         })?;
         let mut lowers = self.lower_dirs(&image_id)?;
-        let init = self.overlay.join(&dir).join("init");
-        if init.is_dir() {
-            lowers.insert(0, init);
-        }
+        lowers.insert(0, self.init_layer_dir());
         let upper = self.overlay.join(&dir).join("diff");
         let work = self.overlay.join(&dir).join("work");
         fs::create_dir_all(target).map_err(io_err(format!("creating {}", target.display())))?;
