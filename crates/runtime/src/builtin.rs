@@ -46,10 +46,19 @@
 //! given the bundle path) keep libcontainer's own path.
 //!
 //! Works around libcontainer 0.7 defects (each covered by a test):
+//! * it leaves the cgroup v1 hierarchies read-write although the spec asks for
+//!   `ro`, and ignores the propagation options of bind mounts: once the container
+//!   is created, [`mounts`] applies what is missing from inside the container's
+//!   mount namespace and verifies the whole mount table against the spec; the
+//!   container is not started otherwise.
+//! * it swaps the operands of `SCMP_CMP_MASKED_EQ` conditions, which turned
+//!   Docker's `clone` rule into "any flags" (user namespaces allowed): the cache
+//!   compiles them as the runtime spec says ([`seccomp`]), and for profiles
+//!   libcontainer still loads itself the operands are swapped in config.json.
 //! * `"noNewPrivileges": false` (present but false) makes it load the seccomp
 //!   filter after dropping capabilities, which fails without CAP_SYS_ADMIN: for
 //!   profiles libcontainer still loads itself (notify), the field is removed from
-//!   config.json before creating (`normalize_no_new_privileges`).
+//!   config.json before creating (`normalize_for_libcontainer`).
 //! * exec (its tenant builder) drops the container's `linux.seccomp`: the
 //!   executor installs the cached program in the exec'd process (`SeccompExecutor`).
 //! * it writes `oomScoreAdj` to the *caller's* `/proc/self/oom_score_adj`: the
@@ -87,6 +96,7 @@ use oci_spec::runtime::Spec;
 
 use crate::runtime::{Runtime, RuntimeError, StdioSpec};
 
+pub mod mounts;
 pub mod seccomp;
 
 /// Directory under the state root holding compiled seccomp programs. Container
@@ -117,6 +127,17 @@ fn libcontainer_lock() -> MutexGuard<'static, ()> {
 
 /// Counter that makes exec's temporary process.json names unique in this process.
 static EXEC_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The bundle libcontainer creates a container from, as [`BuiltinRuntime::prepare_bundle`]
+/// decided it.
+struct Prepared {
+    /// The original bundle, or a derived one without `linux.seccomp`.
+    bundle: PathBuf,
+    /// Installs the cached seccomp program (derived bundles only).
+    executor: Option<SeccompExecutor>,
+    /// What the spec asks of the container's mount table.
+    mounts: Vec<mounts::Expectation>,
+}
 
 /// In-process OCI runtime on youki's libcontainer.
 #[derive(Debug, Clone)]
@@ -174,12 +195,17 @@ impl BuiltinRuntime {
         id: &str,
         bundle: &Path,
         config: &Path,
-    ) -> Result<(PathBuf, Option<SeccompExecutor>), RuntimeError> {
+    ) -> Result<Prepared, RuntimeError> {
         const ACTION: &str = "run";
+        let as_is = |mounts| Prepared {
+            bundle: bundle.to_owned(),
+            executor: None,
+            mounts,
+        };
         // An existing container: libcontainer reports it (its derived bundle,
         // if any, belongs to it).
         if self.container_dir(ACTION, id)?.exists() {
-            return Ok((bundle.to_owned(), None));
+            return Ok(as_is(Vec::new()));
         }
         let text = std::fs::read(config).map_err(|source| RuntimeError::Io {
             runtime: NAME.to_owned(),
@@ -188,19 +214,20 @@ impl BuiltinRuntime {
         })?;
         // A config libcontainer cannot parse either: let it report the error.
         let Ok(mut spec) = serde_json::from_slice::<Spec>(&text) else {
-            return Ok((bundle.to_owned(), None));
+            return Ok(as_is(Vec::new()));
         };
+        let mounts = mounts::expectations(&spec);
         let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
             // Without seccomp, `noNewPrivileges: false` and absent are the same to
             // libcontainer.
-            return Ok((bundle.to_owned(), None));
+            return Ok(as_is(mounts));
         };
         // OCI hooks get the state's bundle path and may read its config.json:
         // with hooks, the original bundle is kept (libcontainer loads the filter).
         if !seccomp::cacheable(&profile) || spec.hooks().is_some() {
-            normalize_no_new_privileges(config)
+            normalize_for_libcontainer(config)
                 .map_err(|e| self.failed(ACTION, id, format!("{}: {e}", config.display())))?;
-            return Ok((bundle.to_owned(), None));
+            return Ok(as_is(mounts));
         }
         let program = seccomp::load_or_compile(&self.seccomp_cache_dir(), &profile)
             .map_err(|e| self.failed(ACTION, id, describe(&e)))?;
@@ -251,13 +278,14 @@ impl BuiltinRuntime {
             let path = dir.join(name);
             std::fs::write(&path, bytes).map_err(io(format!("writing {}", path.display())))?;
         }
-        Ok((
-            dir,
-            Some(SeccompExecutor {
+        Ok(Prepared {
+            bundle: dir,
+            executor: Some(SeccompExecutor {
                 program,
                 restore_caps,
             }),
-        ))
+            mounts,
+        })
     }
 
     fn failed(&self, action: &'static str, id: &str, message: String) -> RuntimeError {
@@ -327,25 +355,29 @@ impl BuiltinRuntime {
                 format!("bundle has no config.json: {}", config.display()),
             ));
         }
-        let (lib_bundle, executor) = self.prepare_bundle(id, &bundle, &config)?;
-        let derived = executor.is_some();
-        let result = self.create_and_start(id, &bundle, &lib_bundle, executor, stdio);
+        let prepared = self.prepare_bundle(id, &bundle, &config)?;
+        let derived = prepared.executor.is_some();
+        let result = self.create_and_start(id, &bundle, prepared, stdio);
         if result.is_err() && derived {
             self.remove_derived_bundle(id);
         }
         result
     }
 
-    /// Creates `id` from `lib_bundle` (the original `bundle` or a derived one) and
-    /// starts it.
+    /// Creates `id` from the prepared bundle (the original `bundle` or a derived
+    /// one), checks its mounts against the spec (see [`mounts`]) and starts it.
     fn create_and_start(
         &self,
         id: &str,
         bundle: &Path,
-        lib_bundle: &Path,
-        executor: Option<SeccompExecutor>,
+        prepared: Prepared,
         stdio: StdioSpec,
     ) -> Result<u32, RuntimeError> {
+        let Prepared {
+            bundle: lib_bundle,
+            executor,
+            mounts: expected_mounts,
+        } = prepared;
         const ACTION: &str = "run";
         let config = bundle.join("config.json");
         let (builder, _low_fds) =
@@ -359,7 +391,7 @@ impl BuiltinRuntime {
             None => builder,
         };
         let mut container = builder
-            .as_init(lib_bundle)
+            .as_init(&lib_bundle)
             .with_systemd(false)
             // Detached: libcontainer only requires the console socket for a tty and
             // never waits for init; the caller reaps it.
@@ -375,8 +407,28 @@ impl BuiltinRuntime {
                 error
             })?;
 
-        if let Err(err) = container.start() {
-            let mut error = self.lib_failed(ACTION, id, err);
+        // The init has set up the mounts and waits to be started: the mount table
+        // must be what the spec asks for (libcontainer 0.7 leaves some options
+        // out), or the container does not start.
+        let checked = match container.pid() {
+            Some(pid) => u32::try_from(pid.as_raw())
+                .map_err(|_| format!("invalid init pid {pid}"))
+                .and_then(|pid| {
+                    mounts::enforce_and_verify(pid, &expected_mounts).map_err(|e| e.to_string())
+                }),
+            None => Err("libcontainer recorded no init pid".to_owned()),
+        };
+        let started = match checked {
+            Ok(()) => container
+                .start()
+                .map_err(|err| self.lib_failed(ACTION, id, err)),
+            Err(message) => Err(self.failed(
+                ACTION,
+                id,
+                format!("refusing to start the container: {message}"),
+            )),
+        };
+        if let Err(mut error) = started {
             // Do not leave a created container (and its cgroup) behind.
             if let Err(cleanup) = container.delete(true) {
                 if let RuntimeError::Failed { message, .. } = &mut error {
@@ -542,22 +594,50 @@ fn explain_missing_cwd(error: &mut RuntimeError, rootfs: &Path, cwd: &Path) {
     }
 }
 
-/// Rewrites `process.noNewPrivileges: false` in a bundle's config.json as an
-/// absent field (the same per the OCI spec). libcontainer 0.7 installs the seccomp
-/// filter *after* dropping capabilities whenever the field is present, so with an
-/// explicit `false` and no CAP_SYS_ADMIN (Docker's defaults) loading the filter
-/// fails with EACCES; when the field is absent it loads it before dropping them,
-/// like runc.
-fn normalize_no_new_privileges(config: &Path) -> Result<(), String> {
+/// Rewrites a bundle's config.json for a profile libcontainer 0.7 loads itself
+/// (notify actions, or OCI hooks):
+/// * `process.noNewPrivileges: false` becomes an absent field (the same per the OCI
+///   spec). libcontainer installs the seccomp filter *after* dropping capabilities
+///   whenever the field is present, so with an explicit `false` and no
+///   CAP_SYS_ADMIN (Docker's defaults) loading the filter fails with EACCES; when
+///   the field is absent it loads it before dropping them, like runc.
+/// * `SCMP_CMP_MASKED_EQ` arguments get `value` and `valueTwo` swapped:
+///   libcontainer passes `valueTwo` as the mask and `value` as the datum, the
+///   reverse of runc and of the runtime spec (`value` is the mask). libseccomp
+///   then masks the datum with the mask, so Docker's `clone` rule (mask
+///   0x7E020000, datum 0) became "any flags": user namespaces were allowed.
+fn normalize_for_libcontainer(config: &Path) -> Result<(), String> {
     let text = std::fs::read(config).map_err(|e| e.to_string())?;
     let mut value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| e.to_string())?;
-    let Some(process) = value.get_mut("process").and_then(|p| p.as_object_mut()) else {
-        return Ok(());
-    };
-    if process.get("noNewPrivileges") != Some(&serde_json::Value::Bool(false)) {
+    let mut changed = false;
+    if let Some(process) = value.get_mut("process").and_then(|p| p.as_object_mut()) {
+        if process.get("noNewPrivileges") == Some(&serde_json::Value::Bool(false)) {
+            process.remove("noNewPrivileges");
+            changed = true;
+        }
+    }
+    let rules = value
+        .pointer_mut("/linux/seccomp/syscalls")
+        .and_then(|s| s.as_array_mut());
+    for rule in rules.into_iter().flatten() {
+        let args = rule.get_mut("args").and_then(|a| a.as_array_mut());
+        for arg in args.into_iter().flatten() {
+            let Some(arg) = arg.as_object_mut() else {
+                continue;
+            };
+            if arg.get("op").and_then(|o| o.as_str()) != Some("SCMP_CMP_MASKED_EQ") {
+                continue;
+            }
+            let mask = arg.remove("value").unwrap_or(serde_json::json!(0));
+            let datum = arg.remove("valueTwo").unwrap_or(serde_json::json!(0));
+            arg.insert("value".to_owned(), datum);
+            arg.insert("valueTwo".to_owned(), mask);
+            changed = true;
+        }
+    }
+    if !changed {
         return Ok(());
     }
-    process.remove("noNewPrivileges");
     let json = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
     let tmp = config.with_extension("json.berth-tmp");
     std::fs::write(&tmp, json).map_err(|e| e.to_string())?;
@@ -578,7 +658,7 @@ fn elevate_for_seccomp(
     use oci_spec::runtime::Capability;
     let mut elevated = process.clone();
     // Without no_new_privs noNewPrivileges must be absent, not false (see
-    // normalize_no_new_privileges); with it, no capability is needed.
+    // normalize_for_libcontainer); with it, no capability is needed.
     match process.no_new_privileges() {
         Some(true) => return (elevated, None),
         Some(false) => {
@@ -1109,7 +1189,7 @@ mod tests {
             "x-top": {"kept": true}
         });
         std::fs::write(&config, original.to_string()).unwrap();
-        normalize_no_new_privileges(&config).unwrap();
+        normalize_for_libcontainer(&config).unwrap();
         let v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
         assert!(v["process"].get("noNewPrivileges").is_none());
@@ -1124,11 +1204,35 @@ mod tests {
         ] {
             let text = doc.to_string();
             std::fs::write(&config, &text).unwrap();
-            normalize_no_new_privileges(&config).unwrap();
+            normalize_for_libcontainer(&config).unwrap();
             assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
         }
         std::fs::write(&config, "{not json").unwrap();
-        assert!(normalize_no_new_privileges(&config).is_err());
+        assert!(normalize_for_libcontainer(&config).is_err());
+    }
+
+    #[test]
+    fn masked_eq_operands_are_swapped_for_libcontainer() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        let doc = serde_json::json!({
+            "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}]},
+                {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
+            ]}}
+        });
+        std::fs::write(&config, doc.to_string()).unwrap();
+        normalize_for_libcontainer(&config).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+        let clone = &v["linux"]["seccomp"]["syscalls"][0]["args"][0];
+        assert_eq!(clone["value"], 0);
+        assert_eq!(clone["valueTwo"], 2114060288);
+        let personality = &v["linux"]["seccomp"]["syscalls"][1]["args"][0];
+        assert_eq!(personality["value"], 8);
+        assert!(personality.get("valueTwo").is_none());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! libseccomp needs about 10 ms to compile Docker's default profile, and
 //! libcontainer does that in the container's init process on every start (and
-//! every exec). This module compiles each distinct profile once, exactly as
-//! libcontainer 0.7 would (`libcontainer::seccomp::initialize_seccomp`: same
+//! every exec). This module compiles each distinct profile once, as
+//! libcontainer 0.7 would except for `SCMP_CMP_MASKED_EQ` conditions, which follow
+//! the runtime spec and runc (see [`comparator`]) (`libcontainer::seccomp::initialize_seccomp`: same
 //! default action, errno values, architectures, rules and the same skipped
 //! syscall names), exports the BPF program with `seccomp_export_bpf` into
 //! `<cache dir>/<key>.bpf` (written to a temporary file, synced, then renamed), and
@@ -37,7 +38,7 @@ use sha2::{Digest, Sha256};
 
 /// Tag of the cache format and of the compilation rules below: bump it when either
 /// changes, so that old files are no longer found.
-const FORMAT: &str = "berth-seccomp-bpf-1";
+const FORMAT: &str = "berth-seccomp-bpf-2";
 /// First bytes of a cache file.
 const MAGIC: &[u8; 8] = b"BERTHBPF";
 /// The kernel's limit on the length of a classic BPF program.
@@ -460,7 +461,24 @@ fn translate_action(
     })
 }
 
-fn translate_op(op: LinuxSeccompOperator, datum_b: Option<u64>) -> ScmpCompareOp {
+/// The comparison of one argument condition. For `SCMP_CMP_MASKED_EQ` the runtime
+/// spec's `value` is the mask and `valueTwo` the datum (runc; moby's profile:
+/// `clone` is allowed when `flags & 0x7E020000 == 0`); [`ScmpArgCompare::new`]
+/// takes the mask in the operator and the datum as its last argument.
+/// libcontainer 0.7 swaps the two, which libseccomp turns into "always true".
+fn comparator(arg: &oci_spec::runtime::LinuxSeccompArg) -> ScmpArgCompare {
+    let index = arg.index() as u32;
+    match arg.op() {
+        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpArgCompare::new(
+            index,
+            ScmpCompareOp::MaskedEqual(arg.value()),
+            arg.value_two().unwrap_or(0),
+        ),
+        op => ScmpArgCompare::new(index, translate_op(op), arg.value()),
+    }
+}
+
+fn translate_op(op: LinuxSeccompOperator) -> ScmpCompareOp {
     match op {
         LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
         LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
@@ -468,7 +486,8 @@ fn translate_op(op: LinuxSeccompOperator, datum_b: Option<u64>) -> ScmpCompareOp
         LinuxSeccompOperator::ScmpCmpEq => ScmpCompareOp::Equal,
         LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
         LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
-        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpCompareOp::MaskedEqual(datum_b.unwrap_or(0)),
+        // Built by `comparator`, which has both operands.
+        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpCompareOp::MaskedEqual(0),
     }
 }
 
@@ -507,16 +526,7 @@ fn compile(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompCacheErro
             };
             match syscall.args() {
                 Some(args) => {
-                    let comparators: Vec<ScmpArgCompare> = args
-                        .iter()
-                        .map(|arg| {
-                            ScmpArgCompare::new(
-                                arg.index() as u32,
-                                translate_op(arg.op(), arg.value_two()),
-                                arg.value(),
-                            )
-                        })
-                        .collect();
+                    let comparators: Vec<ScmpArgCompare> = args.iter().map(comparator).collect();
                     let mut seen = std::collections::HashSet::new();
                     let duplicate_index = args.iter().any(|a| !seen.insert(a.index()));
                     if duplicate_index {
