@@ -135,7 +135,10 @@ impl Daemon {
             "ContainerdCommit": { "ID": "" },
             "RuncCommit": { "ID": "" },
             "InitCommit": { "ID": "" },
-            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            // What every container gets: Docker's default seccomp profile and a
+            // private cgroup namespace (Docker lists "name=cgroupns" when that is
+            // its default). No AppArmor, SELinux or user-namespace remapping.
+            "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
             "Warnings": [],
         })
     }

@@ -848,6 +848,11 @@ impl TestDaemon {
         self.engine == Engine::Berth
     }
 
+    /// The cgroup parent of this daemon's containers (berthd's `--cgroup-parent`).
+    pub fn cgroup_parent(&self) -> &str {
+        &self.cgroup_parent
+    }
+
     /// The bridge name when the daemon has a bridge network (berthd only).
     pub fn bridge(&self) -> Option<&str> {
         self.bridge.as_deref()

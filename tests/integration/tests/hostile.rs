@@ -305,3 +305,55 @@ fn hostile_load_archives_are_contained() {
     assert_ne!(out.code, 0, "{out}");
     daemon_still_works(&d);
 }
+
+/// CVE-2024-21626 ("leaky vessels"): a working directory under /proc/self/fd/N
+/// names an fd the runtime leaked into the container (a host directory), and a
+/// relative path from there walks the host. For `run -w` and `exec -w`, with the
+/// built-in runtime and with runc: the process either does not start or its
+/// working directory is inside the container (the host's hostname is never read).
+#[test]
+fn working_directory_through_a_leaked_fd_stays_inside() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let host = host.trim();
+    let probe = "cat ../../../../../../etc/hostname 2>/dev/null; \
+                 cat ../../../../../../proc/1/comm 2>/dev/null; pwd";
+    let mut runtimes = vec![None];
+    if d.is_berth() && std::path::Path::new("/usr/sbin/runc").exists() {
+        runtimes.push(Some("runc"));
+    }
+    for runtime in runtimes {
+        let name = format!("leaky-{}", runtime.unwrap_or("default"));
+        let mut run = vec!["run", "-d", "--name", name.as_str()];
+        if let Some(rt) = runtime {
+            run.extend(["--runtime", rt]);
+        }
+        run.extend(["busybox", "sleep", "60"]);
+        d.docker(&run).ok();
+        for fd in 3..=12 {
+            let cwd = format!("/proc/self/fd/{fd}");
+            let exec = d.docker(&["exec", "-w", &cwd, &name, "sh", "-c", probe]);
+            let mut fresh = vec!["run", "--rm", "-w", cwd.as_str()];
+            if let Some(rt) = runtime {
+                fresh.extend(["--runtime", rt]);
+            }
+            fresh.extend(["busybox", "sh", "-c", probe]);
+            let run = d.docker(&fresh);
+            for (what, out) in [("exec -w", &exec), ("run -w", &run)] {
+                if out.code == 0 {
+                    let seen: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+                    assert!(
+                        !host.is_empty() && !seen.contains(&host),
+                        "{runtime:?} {what} {cwd} reached the host: {out}"
+                    );
+                    assert!(
+                        !out.stdout.contains("unreachable"),
+                        "{runtime:?} {what} {cwd}: {out}"
+                    );
+                }
+            }
+        }
+        d.docker(&["rm", "-f", &name]).ok();
+    }
+}

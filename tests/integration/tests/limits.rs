@@ -228,3 +228,73 @@ fn privileged_gets_every_available_capability_and_device() {
     let n: usize = out.out().trim().parse().unwrap();
     assert!(n > 20, "{out}");
 }
+
+/// A container cannot lift its own limits or make cgroups of its own through the
+/// cgroup filesystem, with the built-in runtime and with runc (issue 9: the
+/// built-in runtime mounted the cgroup v1 hierarchies read-write). The host's
+/// cgroup keeps the limit.
+#[test]
+fn a_container_cannot_lift_its_own_limits() {
+    let d = daemon_or_skip!();
+    d.import_busybox();
+    let script = "for f in /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max \
+                  /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max; do \
+                    [ -e $f ] || continue; \
+                    (echo max > $f) 2>/dev/null && echo WROTE $f; \
+                    (echo -1 > $f) 2>/dev/null && echo WROTE $f; \
+                  done; \
+                  for dir in /sys/fs/cgroup/pids /sys/fs/cgroup/memory /sys/fs/cgroup/unified; do \
+                    [ -d $dir ] || continue; \
+                    mkdir $dir/escape 2>/dev/null && echo MADE $dir/escape; \
+                    (echo 1 > $dir/notify_on_release) 2>/dev/null && echo WROTE $dir/notify_on_release; \
+                  done; \
+                  grep -E ' /sys/fs/cgroup/[a-z]' /proc/self/mountinfo | grep -v ' ro,' ; \
+                  echo checked";
+    let mut runtimes = vec![None];
+    if d.is_berth() && std::path::Path::new("/usr/sbin/runc").exists() {
+        runtimes.push(Some("runc"));
+    }
+    for runtime in runtimes {
+        let name = format!("lift-{}", runtime.unwrap_or("default"));
+        let mut args = vec![
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--pids-limit",
+            "20",
+            "-m",
+            "32m",
+        ];
+        if let Some(rt) = runtime {
+            args.extend(["--runtime", rt]);
+        }
+        args.extend(["busybox", "sh", "-c"]);
+        let script = format!("{script}; sleep 60");
+        args.push(&script);
+        let id = d.docker(&args).ok().out().to_owned();
+        assert!(
+            wait_until(Duration::from_secs(20), || d
+                .docker(&["logs", &name])
+                .stdout
+                .contains("checked")),
+            "{}",
+            d.docker(&["logs", &name])
+        );
+        let logs = d.docker(&["logs", &name]).ok();
+        assert_eq!(logs.out(), "checked", "{runtime:?}: {logs}");
+        // The host still holds the limits (cgroup v1 layout of this machine, or v2).
+        if d.is_berth() {
+            let host = [
+                format!("/sys/fs/cgroup/pids/{}/{id}/pids.max", d.cgroup_parent()),
+                format!("/sys/fs/cgroup/{}/{id}/pids.max", d.cgroup_parent()),
+            ];
+            let limit = host
+                .iter()
+                .find_map(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_else(|| panic!("no host cgroup among {host:?}"));
+            assert_eq!(limit.trim(), "20", "{runtime:?}");
+        }
+        d.docker(&["rm", "-f", &name]).ok();
+    }
+}

@@ -56,6 +56,21 @@ fn docker_cli_28_version_and_info() {
     assert!(info.stdout.contains("Containers:"), "{info}");
     let dir = d.docker(&["info", "--format", "{{.DockerRootDir}}"]).ok();
     assert_eq!(dir.out(), d.data_root.display().to_string());
+    if d.is_berth() {
+        // The security options every container gets, exactly (issue 9).
+        let so = d
+            .docker(&["info", "--format", "{{json .SecurityOptions}}"])
+            .ok();
+        assert_eq!(
+            so.out(),
+            r#"["name=seccomp,profile=builtin","name=cgroupns"]"#
+        );
+        assert!(
+            info.stdout
+                .contains("Security Options:\n  seccomp\n   Profile: builtin\n  cgroupns\n"),
+            "{info}"
+        );
+    }
 }
 
 #[test]
