@@ -27,7 +27,7 @@ use rusqlite::{params, OptionalExtension};
 
 use content::{digest_of, io_err, temp_name};
 
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 mod archive;
 mod changes;
