@@ -3,7 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use engine_types::{ErrorBody, ErrorKind, HasKind};
+use engine_types::ErrorBody;
+use errdefs::{ErrorKind, HasKind};
 
 /// An error answered to an API client.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -79,5 +80,48 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn answer(err: ApiError) -> (u16, Vec<u8>) {
+        let resp = err.into_response();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await;
+        (
+            status,
+            body.map(|b| b.to_bytes().to_vec()).unwrap_or_default(),
+        )
+    }
+
+    /// The status is errdefs' (whose own tests pin the numbers) and the body Docker's.
+    #[tokio::test]
+    async fn errors_answer_their_kinds_status_and_message() {
+        let kinds = [
+            ErrorKind::InvalidArgument,
+            ErrorKind::Unauthorized,
+            ErrorKind::Forbidden,
+            ErrorKind::NotFound,
+            ErrorKind::Conflict,
+            ErrorKind::NotImplemented,
+            ErrorKind::Unavailable,
+            ErrorKind::Internal,
+        ];
+        for kind in kinds {
+            let (status, body) = answer(ApiError::new(kind, "no such thing")).await;
+            assert_eq!(status, kind.http_status(), "{kind:?}");
+            assert_eq!(body, br#"{"message":"no such thing"}"#, "{kind:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn not_modified_has_no_body() {
+        let (status, body) = answer(ApiError::not_modified()).await;
+        assert_eq!(status, 304);
+        assert!(body.is_empty());
     }
 }

@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 use crate::output::Output;
 

@@ -1,6 +1,6 @@
 //! The error of [`crate::build`].
 
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 use crate::backend::BackendError;
 

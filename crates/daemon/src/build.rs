@@ -11,7 +11,7 @@ use std::sync::Arc;
 use api_server::backend::{LogsOptions, PullOptions, RegistryAuth, WaitCondition};
 use builder::{BackendError, BaseImage, BoxedRead, BuildBackend, Output, RunNetwork, RunRequest};
 use engine_types::models::{ContainerCreateBody, HostConfig};
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 use futures::StreamExt;
 use serde_json::Value;
 

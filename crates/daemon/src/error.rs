@@ -1,7 +1,7 @@
 //! The daemon's error type: every failure carries its kind, so the API layer maps
 //! it to Docker's status code in one place.
 
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {

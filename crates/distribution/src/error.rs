@@ -1,6 +1,6 @@
 //! The crate's error type, with Docker-like messages and an [`ErrorKind`] mapping.
 
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 use serde::Deserialize;
 
 /// Everything the registry client can fail with.

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use common::*;
 use distribution::oci::{self, Descriptor};
 use distribution::{Credentials, Error};
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 /// Serve `router` on 127.0.0.1:0; returns "127.0.0.1:port". Lives until the test's runtime ends.
 async fn serve(router: Router) -> String {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use common::*;
 use distribution::oci::{self, Descriptor, ImageIndex, ImageManifest, Platform};
 use distribution::{select_platform, Credentials, Error};
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 async fn start_reference(htpasswd: Option<(&str, &str)>) -> Option<RefRegistry> {
     let addr = format!("127.0.0.1:{}", free_port());

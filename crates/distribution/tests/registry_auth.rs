@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use distribution::{Credentials, Error};
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 use registry::config::{AuthMode, ServerConfig};
 
 fn write_htpasswd(dir: &Path) -> PathBuf {

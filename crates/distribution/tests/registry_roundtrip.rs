@@ -9,7 +9,7 @@ use bytes::Bytes;
 use common::*;
 use distribution::oci::{self, Descriptor, ImageIndex, ImageManifest, Platform};
 use distribution::{select_platform, Credentials, Error};
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 fn layer_desc(data: &[u8]) -> Descriptor {
     Descriptor {

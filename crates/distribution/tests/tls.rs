@@ -11,7 +11,7 @@ use std::process::Command;
 
 use common::*;
 use distribution::{Client, ClientConfig, Credentials};
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 const IP: &str = "10.77.0.1";
 

@@ -1,6 +1,6 @@
 //! The error returned by [`crate::parse`].
 
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 /// A Dockerfile that cannot be parsed.
 ///

@@ -115,9 +115,9 @@ pub enum ExpandError {
     },
 }
 
-impl engine_types::HasKind for ExpandError {
-    fn kind(&self) -> engine_types::ErrorKind {
-        engine_types::ErrorKind::InvalidArgument
+impl errdefs::HasKind for ExpandError {
+    fn kind(&self) -> errdefs::ErrorKind {
+        errdefs::ErrorKind::InvalidArgument
     }
 }
 

@@ -19,9 +19,9 @@ pub struct IgnoreError {
     pub message: String,
 }
 
-impl engine_types::HasKind for IgnoreError {
-    fn kind(&self) -> engine_types::ErrorKind {
-        engine_types::ErrorKind::InvalidArgument
+impl errdefs::HasKind for IgnoreError {
+    fn kind(&self) -> errdefs::ErrorKind {
+        errdefs::ErrorKind::InvalidArgument
     }
 }
 

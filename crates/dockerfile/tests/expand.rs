@@ -205,8 +205,8 @@ fn error_messages() {
         message,
         "unexpected end of statement while looking for matching double-quote"
     );
-    use engine_types::HasKind;
-    assert_eq!(e.kind(), engine_types::ErrorKind::InvalidArgument);
+    use errdefs::HasKind;
+    assert_eq!(e.kind(), errdefs::ErrorKind::InvalidArgument);
 }
 
 #[test]

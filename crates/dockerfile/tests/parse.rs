@@ -801,8 +801,8 @@ fn error_lines_and_display() {
         assert_eq!(e.message, "file with no instructions", "{empty:?}");
     }
 
-    use engine_types::HasKind;
-    assert_eq!(e.kind(), engine_types::ErrorKind::InvalidArgument);
+    use errdefs::HasKind;
+    assert_eq!(e.kind(), errdefs::ErrorKind::InvalidArgument);
 }
 
 #[test]

@@ -19,52 +19,6 @@ pub fn parse_api_version(v: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-/// What kind of failure an error is; mapped to an HTTP status in one place
-/// (`api-server`), as moby's `httpstatus` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// 400
-    InvalidArgument,
-    /// 401
-    Unauthorized,
-    /// 403
-    Forbidden,
-    /// 404
-    NotFound,
-    /// 409
-    Conflict,
-    /// 304 (e.g. starting a running container)
-    NotModified,
-    /// 501
-    NotImplemented,
-    /// 503
-    Unavailable,
-    /// 500
-    Internal,
-}
-
-impl ErrorKind {
-    /// The HTTP status code Docker answers for this kind.
-    pub fn http_status(self) -> u16 {
-        match self {
-            ErrorKind::InvalidArgument => 400,
-            ErrorKind::Unauthorized => 401,
-            ErrorKind::Forbidden => 403,
-            ErrorKind::NotFound => 404,
-            ErrorKind::Conflict => 409,
-            ErrorKind::NotModified => 304,
-            ErrorKind::NotImplemented => 501,
-            ErrorKind::Unavailable => 503,
-            ErrorKind::Internal => 500,
-        }
-    }
-}
-
-/// Implemented by every library error that can reach the API.
-pub trait HasKind {
-    fn kind(&self) -> ErrorKind;
-}
-
 /// Docker's error body: `{"message": "..."}`.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct ErrorBody {

@@ -14,7 +14,8 @@
 //!
 //! In the metadata database: the shared `images`, `tags` (full normalized names),
 //! `digests` and `layers` tables, plus this crate's `image_layer_blobs` (diff id ->
-//! stored blob) and `image_rw_layers` (container -> image, dir).
+//! stored blob) and `image_rw_layers` (container -> image, dir). The `store` crate's
+//! migrations create all of them.
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, HashSet};
@@ -27,7 +28,7 @@ use rusqlite::{params, OptionalExtension};
 
 use content::{digest_of, io_err, temp_name};
 
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 mod archive;
 mod changes;
@@ -232,22 +233,6 @@ pub struct HistoryEntry {
     pub tags: Vec<String>,
 }
 
-/// Tables owned by this crate, beside the shared `images`, `tags`, `digests` and
-/// `layers` tables of the `store` crate.
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS image_layer_blobs (
-    diff_id TEXT PRIMARY KEY,     -- sha256 of the uncompressed layer tar
-    digest TEXT NOT NULL,         -- the blob as received (maybe compressed)
-    media_type TEXT NOT NULL,     -- OCI layer media type of that blob
-    size INTEGER NOT NULL         -- blob size in bytes
-);
-CREATE TABLE IF NOT EXISTS image_rw_layers (
-    container_id TEXT PRIMARY KEY,
-    image_id TEXT NOT NULL,
-    dir TEXT NOT NULL             -- directory under overlay/ (upper = diff, work)
-);
-"#;
-
 /// Name of the empty directory used as the lower layer of zero-layer images.
 const EMPTY_LOWER: &str = "empty";
 
@@ -420,7 +405,6 @@ impl ImageStore {
         let content = content::ContentStore::open(data_root)?;
         let overlay = data_root.join("overlay");
         fs::create_dir_all(&overlay).map_err(io_err(format!("creating {}", overlay.display())))?;
-        db.with(|c| c.execute_batch(SCHEMA))?;
         let store = ImageStore {
             overlay,
             content,

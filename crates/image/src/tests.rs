@@ -596,6 +596,92 @@ fn reopen_cleans_temp_dirs() {
     );
 }
 
+/// The schema as the code before the store's migration 2 made it: the store's
+/// migration 1 (then `user_version` 1), and the image tables this crate created
+/// itself when it opened. A fixture: never change it.
+const SCHEMA_BEFORE_MIGRATION_2: &str = r#"
+CREATE TABLE images (
+    id TEXT PRIMARY KEY,
+    config BLOB NOT NULL,
+    manifest_digest TEXT,
+    created_at TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE tags (name TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));
+CREATE TABLE digests (name TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));
+CREATE TABLE layers (
+    chain_id TEXT PRIMARY KEY,
+    diff_id TEXT NOT NULL,
+    parent TEXT,
+    dir TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, data BLOB NOT NULL);
+CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS image_layer_blobs (
+    diff_id TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_rw_layers (
+    container_id TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL,
+    dir TEXT NOT NULL
+);
+"#;
+
+#[test]
+fn database_made_before_the_store_owned_the_image_tables_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (diff_id, digest, media_type) = (
+        format!("sha256:{}", "1".repeat(64)),
+        format!("sha256:{}", "2".repeat(64)),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    );
+    let (container, image) = ("c0ffee", format!("sha256:{}", "3".repeat(64)));
+    {
+        let old = rusqlite::Connection::open(dir.path().join("berth.db")).unwrap();
+        old.execute_batch(SCHEMA_BEFORE_MIGRATION_2).unwrap();
+        old.execute(
+            "INSERT INTO image_layer_blobs(diff_id, digest, media_type, size) VALUES (?1, ?2, ?3, 42)",
+            params![diff_id, digest, media_type],
+        )
+        .unwrap();
+        old.execute(
+            "INSERT INTO image_rw_layers(container_id, image_id, dir) VALUES (?1, ?2, ?3)",
+            params![container, image, format!("rw-{container}")],
+        )
+        .unwrap();
+    }
+    // The rw layer's directory stays only if open finds its row.
+    let rw = dir.path().join("overlay").join(format!("rw-{container}"));
+    fs::create_dir_all(rw.join("diff")).unwrap();
+
+    let db = Arc::new(store::Store::open(dir.path()).unwrap());
+    let s = ImageStore::open(dir.path(), db.clone()).unwrap();
+    assert_eq!(
+        s.layer_blob(&diff_id).unwrap(),
+        Some((digest, media_type.to_string(), 42))
+    );
+    assert!(rw.join("diff").is_dir());
+    let rw_image: String = db
+        .with(|c| {
+            c.query_row(
+                "SELECT image_id FROM image_rw_layers WHERE container_id = ?1",
+                [container],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(rw_image, image);
+    let version: usize = db
+        .with(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+        .unwrap();
+    assert!(version >= 2, "migrated past version 1, at {version}");
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, data).unwrap();

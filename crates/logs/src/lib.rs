@@ -54,13 +54,13 @@ pub enum LogError {
     },
 }
 
-impl engine_types::HasKind for LogError {
-    fn kind(&self) -> engine_types::ErrorKind {
+impl errdefs::HasKind for LogError {
+    fn kind(&self) -> errdefs::ErrorKind {
         match self {
             LogError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                engine_types::ErrorKind::NotFound
+                errdefs::ErrorKind::NotFound
             }
-            LogError::Io { .. } => engine_types::ErrorKind::Internal,
+            LogError::Io { .. } => errdefs::ErrorKind::Internal,
         }
     }
 }

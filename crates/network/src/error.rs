@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use engine_types::{ErrorKind, HasKind};
+use errdefs::{ErrorKind, HasKind};
 
 /// Errors of the network crate.
 #[derive(Debug, thiserror::Error)]

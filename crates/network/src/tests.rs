@@ -620,8 +620,8 @@ async fn concurrent_connects_and_exhaustion() {
     let err = mgr.connect("conc-full", NetMode::Bridge).await.unwrap_err();
     assert!(matches!(err, NetworkError::PoolExhausted { .. }), "{err}");
     assert_eq!(
-        engine_types::HasKind::kind(&err),
-        engine_types::ErrorKind::Unavailable
+        errdefs::HasKind::kind(&err),
+        errdefs::ErrorKind::Unavailable
     );
     assert!(!mgr.netns_path("conc-full").exists());
 

@@ -29,11 +29,11 @@ pub enum CgroupError {
     Missing(PathBuf),
 }
 
-impl engine_types::HasKind for CgroupError {
-    fn kind(&self) -> engine_types::ErrorKind {
+impl errdefs::HasKind for CgroupError {
+    fn kind(&self) -> errdefs::ErrorKind {
         match self {
-            CgroupError::Missing(_) => engine_types::ErrorKind::Conflict,
-            CgroupError::Write { .. } => engine_types::ErrorKind::InvalidArgument,
+            CgroupError::Missing(_) => errdefs::ErrorKind::Conflict,
+            CgroupError::Write { .. } => errdefs::ErrorKind::InvalidArgument,
         }
     }
 }

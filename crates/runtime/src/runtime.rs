@@ -41,11 +41,11 @@ pub enum RuntimeError {
     Unavailable { runtime: String, reason: String },
 }
 
-impl engine_types::HasKind for RuntimeError {
-    fn kind(&self) -> engine_types::ErrorKind {
+impl errdefs::HasKind for RuntimeError {
+    fn kind(&self) -> errdefs::ErrorKind {
         match self {
-            RuntimeError::Unavailable { .. } => engine_types::ErrorKind::InvalidArgument,
-            _ => engine_types::ErrorKind::Internal,
+            RuntimeError::Unavailable { .. } => errdefs::ErrorKind::InvalidArgument,
+            _ => errdefs::ErrorKind::Internal,
         }
     }
 }

@@ -134,11 +134,11 @@ pub enum SpecError {
     },
 }
 
-impl engine_types::HasKind for SpecError {
-    fn kind(&self) -> engine_types::ErrorKind {
+impl errdefs::HasKind for SpecError {
+    fn kind(&self) -> errdefs::ErrorKind {
         match self {
-            SpecError::Build { .. } | SpecError::Io { .. } => engine_types::ErrorKind::Internal,
-            _ => engine_types::ErrorKind::InvalidArgument,
+            SpecError::Build { .. } | SpecError::Io { .. } => errdefs::ErrorKind::Internal,
+            _ => errdefs::ErrorKind::InvalidArgument,
         }
     }
 }

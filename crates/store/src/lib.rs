@@ -1,7 +1,7 @@
 #![forbid(unsafe_code)]
 //! The metadata database: one SQLite file (`berth.db`) in WAL mode, shared by the
 //! image store, the container store and the network store. Each owner keeps its own
-//! tables; the schema is created by numbered migrations run at open.
+//! tables, but all of the schema is created here, by numbered migrations run at open.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -62,6 +62,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE kv (
         key TEXT PRIMARY KEY,
         value BLOB NOT NULL
+    );
+    "#,
+    // 2: the image crate's tables. Databases made before this migration already have
+    // them (the image crate used to create them when it opened), hence IF NOT EXISTS.
+    r#"
+    CREATE TABLE IF NOT EXISTS image_layer_blobs (
+        diff_id TEXT PRIMARY KEY,     -- sha256 of the uncompressed layer tar
+        digest TEXT NOT NULL,         -- the blob as received (maybe compressed)
+        media_type TEXT NOT NULL,     -- OCI layer media type of that blob
+        size INTEGER NOT NULL         -- blob size in bytes
+    );
+    CREATE TABLE IF NOT EXISTS image_rw_layers (
+        container_id TEXT PRIMARY KEY,
+        image_id TEXT NOT NULL,
+        dir TEXT NOT NULL             -- directory under overlay/ (upper = diff, work)
     );
     "#,
 ];

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use builder::{BackendError, BaseImage, BoxedRead, BuildBackend, LayerHints, Output, RunRequest};
-use engine_types::ErrorKind;
+use errdefs::ErrorKind;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -80,11 +80,11 @@ pub enum SeccompCacheError {
     },
 }
 
-impl engine_types::HasKind for SeccompCacheError {
-    fn kind(&self) -> engine_types::ErrorKind {
+impl errdefs::HasKind for SeccompCacheError {
+    fn kind(&self) -> errdefs::ErrorKind {
         match self {
-            Self::Invalid(_) | Self::Compile { .. } => engine_types::ErrorKind::InvalidArgument,
-            Self::Io { .. } => engine_types::ErrorKind::Internal,
+            Self::Invalid(_) | Self::Compile { .. } => errdefs::ErrorKind::InvalidArgument,
+            Self::Io { .. } => errdefs::ErrorKind::Internal,
         }
     }
 }

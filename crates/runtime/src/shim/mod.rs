@@ -95,16 +95,16 @@ pub enum ShimError {
     Spawn(String),
 }
 
-impl engine_types::HasKind for ShimError {
-    fn kind(&self) -> engine_types::ErrorKind {
+impl errdefs::HasKind for ShimError {
+    fn kind(&self) -> errdefs::ErrorKind {
         match self {
-            ShimError::NotRunning => engine_types::ErrorKind::Conflict,
+            ShimError::NotRunning => errdefs::ErrorKind::Conflict,
             // Docker answers 400 for a command that cannot be found or run (its
             // startInvalidConfigError), 500 for other start failures.
             ShimError::Start { exit_code, .. } if *exit_code == 126 || *exit_code == 127 => {
-                engine_types::ErrorKind::InvalidArgument
+                errdefs::ErrorKind::InvalidArgument
             }
-            _ => engine_types::ErrorKind::Internal,
+            _ => errdefs::ErrorKind::Internal,
         }
     }
 }
