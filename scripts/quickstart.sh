@@ -5,22 +5,20 @@
 #   busybox:latest image from Debian's busybox-static (no internet needed) and runs
 #   `berth run --rm busybox echo hello`.
 #
-# Usage: sudo scripts/quickstart.sh
+# Usage: scripts/quickstart.sh   (as root, or as a user with sudo: it re-runs itself through sudo)
 # Env:   BERTH_HOST (default unix:///run/berth/berth.sock), BERTHD_LOG (default /var/log/berthd.log),
 #        BERTH_DATA_ROOT / BERTH_EXEC_ROOT / BERTH_BRIDGE: passed to berthd as
 #        --data-root / --exec-root / --bridge when set (defaults: berthd's own);
 #        BERTH_BIN_DIR: use the berthd/berth binaries there instead of building.
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+self="$(realpath "${BASH_SOURCE[0]}")"
+cd "$(dirname "$self")/.."
 repo="$PWD"
 # shellcheck source=scripts/lib-deps.sh
 . scripts/lib-deps.sh
 
-if [ "$(id -u)" != 0 ]; then
-    echo "quickstart: run as root (sudo scripts/quickstart.sh): berthd manages namespaces, cgroups and bridges" >&2
-    exit 1
-fi
+berth_as_root "$self" "$@"
 if ! command -v cargo >/dev/null 2>&1; then
     echo "quickstart: cargo not found: install Rust (https://rustup.rs) first" >&2
     exit 1

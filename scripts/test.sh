@@ -5,17 +5,21 @@
 #   3. all tests of the workspace in release mode, 2 at a time; the end-to-end tests in
 #      tests/integration start their own berthd per test (root needed; they skip otherwise)
 #
-# Usage: sudo scripts/test.sh [extra args for cargo nextest / cargo test]
+# Usage: scripts/test.sh [extra args for cargo nextest / cargo test]
+#        (as root, or as a user with sudo: it re-runs itself through sudo)
 # Env:   BERTH_TEST_JOBS (default 2), SKIP_LINT=1 to skip fmt/clippy.
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+self="$(realpath "${BASH_SOURCE[0]}")"
+cd "$(dirname "$self")/.."
 repo="$PWD"
 # shellcheck source=scripts/lib-deps.sh
 . scripts/lib-deps.sh
 
-if [ "$(id -u)" != 0 ]; then
-    echo "warning: not root: the end-to-end tests will skip themselves" >&2
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then
+    berth_as_root "$self" "$@"
+elif [ "$(id -u)" != 0 ]; then
+    echo "warning: not root and no sudo: the end-to-end tests will skip themselves" >&2
 fi
 # Interop tests also need the real tools users have: skopeo, Debian's dockerd 20.10 and
 # docker CLI (docker.io), the reference registry (docker-registry) and htpasswd.
