@@ -59,7 +59,9 @@ pub fn security_opts(hc: &HostConfig) -> Result<SecurityOpts> {
     Ok(out)
 }
 
-/// A parsed `-v host:ctr[:opts]` bind.
+/// A parsed `-v host:ctr[:opts]` bind. Pure: a missing source directory is created
+/// at start ([`create_missing_bind_sources`]), never while parsing (inspect parses
+/// binds too and must not touch the host).
 pub fn parse_bind(bind: &str) -> Result<MountSpec> {
     let parts: Vec<&str> = bind.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {
@@ -97,17 +99,25 @@ pub fn parse_bind(bind: &str) -> Result<MountSpec> {
             }
         }
     }
-    if !Path::new(src).exists() {
-        // Docker creates a missing host directory for -v.
-        std::fs::create_dir_all(src)
-            .map_err(|e| DaemonError::io(format!("creating bind source {src}"), e))?;
-    }
     Ok(MountSpec {
         destination: dst.to_string(),
         source: src.to_string(),
         kind: "bind".into(),
         options,
     })
+}
+
+/// Docker creates a missing host directory for a `-v` bind (not for `--mount`)
+/// when the container starts.
+pub fn create_missing_bind_sources(hc: &HostConfig) -> Result<()> {
+    for b in hc.binds.iter().flatten() {
+        let bind = parse_bind(b)?;
+        if !Path::new(&bind.source).exists() {
+            std::fs::create_dir_all(&bind.source)
+                .map_err(|e| DaemonError::io(format!("creating bind source {}", bind.source), e))?;
+        }
+    }
+    Ok(())
 }
 
 /// All user mounts of a container: `-v` binds, `--mount`, `--tmpfs`.
@@ -218,6 +228,7 @@ pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
             options: vec!["rbind".into(), "rprivate".into()],
         });
     }
+    create_missing_bind_sources(hc)?;
     mounts.extend(user_mounts(hc)?);
 
     let netns = match (&inp.endpoint.netns, net_mode(hc)?) {
@@ -352,6 +363,25 @@ pub fn mkdir_in_root(rootfs: &Path, path: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parsing a bind (what inspect does) never creates its source; starting does.
+    #[test]
+    fn bind_sources_are_created_at_start_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("missing/deeper");
+        let bind = format!("{}:/data:ro", src.display());
+        let hc = HostConfig {
+            binds: Some(vec![bind.clone()]),
+            ..Default::default()
+        };
+        let parsed = parse_bind(&bind).unwrap();
+        assert_eq!(parsed.source, src.display().to_string());
+        assert_eq!(parsed.options, vec!["rbind", "ro"]);
+        user_mounts(&hc).unwrap();
+        assert!(!src.exists(), "parsing created the bind source");
+        create_missing_bind_sources(&hc).unwrap();
+        assert!(src.is_dir());
+    }
 
     #[test]
     fn mkdir_in_root_stays_inside() {
