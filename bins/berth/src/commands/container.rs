@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 use clap::{ArgAction, Args};
+use gotemplate::JsonExt;
 use http_body_util::BodyExt;
 use hyper::Method;
 use serde_json::{json, Map, Value};
@@ -15,7 +16,7 @@ use tokio::sync::oneshot;
 use super::opts::{timestamp_arg, ContainerOpts, ImageAndCommand};
 use super::{eprint_err, inspect_objects, InspectKind};
 use crate::client::{body_stream, daemon_error, empty, enc, query, Client, ReqOpts};
-use crate::format::{self, ellipsis, human_duration, short_id, status_string, JsonExt};
+use crate::format::{self, ellipsis, human_duration, short_id, status_string};
 use crate::stream::{parse_detach_keys, pump_body, pump_input, pump_output, DetachWatch};
 use crate::tty;
 use oci::Reference;
@@ -1420,7 +1421,7 @@ mod tests {
         assert_eq!(r["RunningFor"], "5 seconds ago");
         assert_eq!(r["Ports"], "53/udp, 0.0.0.0:8080->80/tcp");
         assert_eq!(r["Labels"], "a=1,b=2");
-        let t = format::Template::parse("{{.Label \"b\"}}").unwrap();
+        let t = gotemplate::Template::parse("{{.Label \"b\"}}").unwrap();
         assert_eq!(t.execute(&r).unwrap(), "2");
         let full = ps_row(&c, false, 1005);
         assert_eq!(full["ID"], "0123456789abcdef0123");

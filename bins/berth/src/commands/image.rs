@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use clap::Args;
 use futures::{Stream, StreamExt};
+use gotemplate::JsonExt;
 use hyper::Method;
 use serde_json::{json, Value};
 use tokio_util::io::ReaderStream;
@@ -18,7 +19,7 @@ use crate::auth;
 use crate::client::{
     body_stream, daemon_error, empty, full, query, stream_body, Body, Client, ReqOpts,
 };
-use crate::format::{self, human_duration, human_size_prec, short_id, JsonExt};
+use crate::format::{self, human_duration, human_size_prec, short_id};
 use oci::Reference;
 
 // ---------------------------------------------------------------------------
