@@ -3,7 +3,7 @@
 //! rows of `--format` values (whose templates the `gotemplate` crate runs).
 
 use anyhow::{anyhow, bail, Result};
-use gotemplate::{go_g, Format};
+use gotemplate::Format;
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------
@@ -46,6 +46,35 @@ pub fn human_duration(secs: i64) -> String {
         return format!("{} months", hours / 24 / 30);
     }
     format!("{} years", (secs as f64 / 3600.0 / 24.0 / 365.0) as i64)
+}
+
+/// Go's `%.<prec>g` formatting of a float.
+pub fn go_g(x: f64, prec: usize) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let prec = prec.max(1);
+    let sci = format!("{:.*e}", prec - 1, x);
+    let (mant, exp) = match sci.split_once('e') {
+        Some((m, e)) => (m.to_string(), e.parse::<i32>().unwrap_or(0)),
+        None => (sci.clone(), 0),
+    };
+    if exp < -4 || exp >= prec as i32 {
+        let mant = trim_zeros(&mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
+        trim_zeros(&format!("{:.*}", decimals, x))
+    }
+}
+
+fn trim_zeros(s: &str) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 /// `units.HumanSizeWithPrecision`: decimal units, "4.26MB", "1.98kB", "0B".
@@ -366,6 +395,8 @@ mod tests {
         assert_eq!(human_size(1_000_000.0), "1MB");
         assert_eq!(human_size(512.0), "512B");
         assert_eq!(bytes_size(25_201_463_296.0), "23.47GiB");
+        assert_eq!(go_g(0.0001234, 3), "0.000123");
+        assert_eq!(go_g(123456.0, 3), "1.23e+05");
     }
 
     #[test]

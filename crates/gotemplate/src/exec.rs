@@ -37,10 +37,17 @@ pub(crate) fn exec_nodes(nodes: &[Node], dot: &Value, out: &mut String) -> Resul
             Node::Range(p, body, alt) => {
                 let v = eval_pipeline(p, dot)?;
                 let items: Vec<Value> = match &v {
-                    Value::Array(a) => a.clone(),
-                    Value::Object(m) => m.values().cloned().collect(),
+                    // A nil slice or map, or nothing at all: no iterations.
                     Value::Null => Vec::new(),
-                    x if nil_kind(x).is_some() => Vec::new(),
+                    x if nil_kind(x).is_some() || is_no_value(x) => Vec::new(),
+                    Value::Array(a) => a.clone(),
+                    // Over a map, Go visits the values in key order.
+                    Value::Object(m) => {
+                        let mut entries: Vec<(&String, &Value)> =
+                            m.iter().filter(|(k, _)| !k.starts_with("__")).collect();
+                        entries.sort_by_key(|(k, _)| *k);
+                        entries.into_iter().map(|(_, v)| v.clone()).collect()
+                    }
                     other => return Err(Error::RangeOver(go_print(other))),
                 };
                 if items.is_empty() {

@@ -32,7 +32,7 @@ mod zero;
 
 pub use format::Format;
 pub use parse::Template;
-pub use print::{go_g, go_print, to_json};
+pub use print::{go_print, to_json};
 
 use serde_json::Value;
 

@@ -7,35 +7,6 @@ use serde_json::Value;
 
 use crate::zero::{is_no_value, nil_kind};
 
-/// Go's `%.<prec>g` formatting of a float.
-pub fn go_g(x: f64, prec: usize) -> String {
-    if x == 0.0 {
-        return "0".into();
-    }
-    let prec = prec.max(1);
-    let sci = format!("{:.*e}", prec - 1, x);
-    let (mant, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m.to_string(), e.parse::<i32>().unwrap_or(0)),
-        None => (sci.clone(), 0),
-    };
-    if exp < -4 || exp >= prec as i32 {
-        let mant = trim_zeros(&mant);
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
-    } else {
-        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
-        trim_zeros(&format!("{:.*}", decimals, x))
-    }
-}
-
-fn trim_zeros(s: &str) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s.to_string()
-    }
-}
-
 /// JSON as docker's `json` template function writes it (no HTML escaping,
 /// internal keys dropped).
 pub fn to_json(v: &Value) -> String {
@@ -80,9 +51,37 @@ fn go_number(n: &serde_json::Number) -> String {
     }
     let f = n.as_f64().unwrap_or(0.0);
     if f.fract() == 0.0 && f.abs() < 1e21 {
+        // Whole numbers are the integer fields of docker's structs.
         format!("{f:.0}")
     } else {
-        go_g(f, 17)
+        go_float(f)
+    }
+}
+
+/// A float64 as Go's `%v` prints it: the shortest digits that read back the
+/// same, in `%e` form when the exponent is below -4 or at least 6 (`%g`
+/// with the shortest precision).
+fn go_float(f: f64) -> String {
+    if !f.is_finite() {
+        return if f.is_nan() {
+            "NaN".into()
+        } else if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    // Rust's `{:e}` also gives the shortest round-tripping digits.
+    let sci = format!("{f:e}");
+    let (mant, exp) = match sci.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (sci.as_str(), 0),
+    };
+    if (-4..6).contains(&exp) {
+        format!("{f}")
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
     }
 }
 

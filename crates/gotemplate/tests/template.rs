@@ -1,7 +1,7 @@
 //! The template engine through its public API, with Go's `text/template`
 //! (as docker's `--format` runs it) as the reference for every expectation.
 
-use gotemplate::{go_g, go_print, to_json, Error, Format, JsonExt, Template};
+use gotemplate::{go_print, to_json, Error, Format, JsonExt, Template};
 use serde_json::{json, Value};
 
 fn run(t: &str, v: &Value) -> String {
@@ -202,8 +202,17 @@ fn range_if_else_end() {
     let v = json!({"Empty": [], "Items": ["a", "b"], "M": {"y": 2, "x": 1}, "N": null, "S": "str"});
     assert_eq!(run("{{range .Items}}<{{.}}>{{end}}", &v), "<a><b>");
     assert_eq!(run("{{range .Empty}}x{{else}}none{{end}}", &v), "none");
+    // A null or missing list is Go's nil slice: no iterations.
+    assert_eq!(run("{{range .N}}x{{else}}none{{end}}", &v), "none");
+    assert_eq!(run("{{range .Missing}}x{{else}}none{{end}}", &v), "none");
+    assert_eq!(
+        run("{{range index . \"k\"}}x{{else}}none{{end}}", &json!(null)),
+        "none"
+    );
     // Over a map, dot is each value in key order.
     assert_eq!(run("{{range .M}}{{.}}{{end}}", &v), "12");
+    let row = json!({"B": 2, "A": 1, "__Label": {}, "__json_html": true});
+    assert_eq!(run("{{range .}}{{.}}{{end}}", &row), "12");
     assert_eq!(
         exec_err("{{range .S}}x{{end}}", &v).to_string(),
         "template: range can't iterate over str"
@@ -384,10 +393,13 @@ fn go_printing() {
     assert_eq!(go_print(&json!(1e21)), "1e+21");
     assert_eq!(go_print(&json!(2.0)), "2");
     assert_eq!(go_print(&json!(-3)), "-3");
+    // Fractions print with Go's shortest %v digits.
+    assert_eq!(go_print(&json!(0.1)), "0.1");
+    assert_eq!(go_print(&json!(-2.25)), "-2.25");
+    assert_eq!(go_print(&json!(0.0001234)), "0.0001234");
+    assert_eq!(go_print(&json!(0.00001234)), "1.234e-05");
+    assert_eq!(go_print(&json!(123456.5)), "123456.5");
+    assert_eq!(go_print(&json!(1234567.5)), "1.2345675e+06");
     assert_eq!(go_print(&json!(u64::MAX)), "18446744073709551615");
     assert_eq!(go_print(&json!({"__hidden": 1, "a": null})), "map[a:<nil>]");
-    assert_eq!(go_g(0.0001234, 3), "0.000123");
-    assert_eq!(go_g(123456.0, 3), "1.23e+05");
-    assert_eq!(go_g(0.0, 3), "0");
-    assert_eq!(go_g(1.5, 4), "1.5");
 }
