@@ -10,6 +10,17 @@ use crate::Error;
 
 type Result<T> = std::result::Result<T, Error>;
 
+/// The functions [`call`] knows, so that the parser can reject others as Go's does.
+const FUNCS: &[&str] = &[
+    "json", "index", "join", "split", "upper", "lower", "title", "len", "truncate", "pad",
+    "println", "print", "printf", "not", "eq", "ne", "and", "or", "__field",
+];
+
+/// Whether templates can call `name`.
+pub(crate) fn is_defined(name: &str) -> bool {
+    FUNCS.contains(&name)
+}
+
 pub(crate) fn call(name: &str, args: &[Value], _dot: &Value) -> Result<Value> {
     let need = |n: usize| -> Result<()> {
         if args.len() != n {
@@ -197,4 +208,24 @@ fn go_printf(fmt: &str, args: &[Value]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parser_knows_every_function() {
+        for name in FUNCS {
+            let r = call(name, &[], &Value::Null);
+            assert!(
+                !matches!(r, Err(Error::UnknownFunction(_))),
+                "{name} is listed but not callable"
+            );
+        }
+        assert_eq!(
+            call("nope", &[], &Value::Null),
+            Err(Error::UnknownFunction("nope".into()))
+        );
+    }
 }

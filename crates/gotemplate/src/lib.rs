@@ -55,6 +55,9 @@ pub enum Error {
     /// An `{{end}}` or `{{else}}` outside any block.
     #[error("template: unexpected {{{{{0}}}}}")]
     Unexpected(String),
+    /// `{{else}}` followed by something other than `if` or `with`.
+    #[error("template: unexpected \"{0}\" in else")]
+    ElseWord(String),
     #[error("template: missing {{{{end}}}}")]
     MissingEnd,
     #[error("template: unexpected EOF")]

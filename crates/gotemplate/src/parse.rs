@@ -199,6 +199,8 @@ fn parse_pipeline(c: &[char], i: &mut usize, in_paren: bool) -> Result<Pipeline>
                     cmd.push(Term::Num(n));
                 } else if word.starts_with('$') {
                     return Err(Error::Variable(word));
+                } else if !crate::funcs::is_defined(&word) {
+                    return Err(Error::UnknownFunction(word));
                 } else {
                     cmd.push(Term::Ident(word));
                 }
@@ -214,7 +216,22 @@ fn parse_pipeline(c: &[char], i: &mut usize, in_paren: bool) -> Result<Pipeline>
     Ok(pipeline)
 }
 
-fn parse_nodes(toks: &[Tok], pos: &mut usize, top: bool) -> Result<(Vec<Node>, Option<String>)> {
+/// What ended a list of nodes inside a block.
+enum Stop {
+    End,
+    /// `{{else}}`, with whatever followed the word (`if .X` in `{{else if .X}}`).
+    Else(String),
+}
+
+/// Splits an action into its first word and the rest.
+fn keyword(action: &str) -> (&str, &str) {
+    match action.split_once(char::is_whitespace) {
+        Some((k, r)) => (k, r.trim()),
+        None => (action, ""),
+    }
+}
+
+fn parse_nodes(toks: &[Tok], pos: &mut usize, top: bool) -> Result<(Vec<Node>, Option<Stop>)> {
     let mut nodes = Vec::new();
     while *pos < toks.len() {
         match &toks[*pos] {
@@ -224,38 +241,12 @@ fn parse_nodes(toks: &[Tok], pos: &mut usize, top: bool) -> Result<(Vec<Node>, O
             }
             Tok::Action(a) => {
                 *pos += 1;
-                let (kw, rest) = match a.split_once(char::is_whitespace) {
-                    Some((k, r)) => (k, r.trim()),
-                    None => (a.as_str(), ""),
-                };
+                let (kw, rest) = keyword(a);
                 match kw {
-                    "end" | "else" => {
-                        if top {
-                            return Err(Error::Unexpected(kw.to_string()));
-                        }
-                        return Ok((nodes, Some(kw.to_string())));
-                    }
-                    "range" | "if" | "with" => {
-                        let pipe = parse_terms(rest)?;
-                        let (body, term) = parse_nodes(toks, pos, false)?;
-                        let mut alt = Vec::new();
-                        match term.as_deref() {
-                            Some("else") => {
-                                let (a2, t2) = parse_nodes(toks, pos, false)?;
-                                if t2.as_deref() != Some("end") {
-                                    return Err(Error::MissingEnd);
-                                }
-                                alt = a2;
-                            }
-                            Some("end") => {}
-                            _ => return Err(Error::MissingEnd),
-                        }
-                        nodes.push(match kw {
-                            "range" => Node::Range(pipe, body, alt),
-                            "if" => Node::If(pipe, body, alt),
-                            _ => Node::With(pipe, body, alt),
-                        });
-                    }
+                    "end" | "else" if top => return Err(Error::Unexpected(kw.to_string())),
+                    "end" => return Ok((nodes, Some(Stop::End))),
+                    "else" => return Ok((nodes, Some(Stop::Else(rest.to_string())))),
+                    "range" | "if" | "with" => nodes.push(parse_block(kw, rest, toks, pos)?),
                     _ if a.starts_with("/*") => {}
                     _ => nodes.push(Node::Action(parse_terms(a)?)),
                 }
@@ -266,6 +257,45 @@ fn parse_nodes(toks: &[Tok], pos: &mut usize, top: bool) -> Result<(Vec<Node>, O
         return Err(Error::UnexpectedEof);
     }
     Ok((nodes, None))
+}
+
+/// Parses the rest of a `{{range}}`, `{{if}}` or `{{with}}` block whose
+/// action has been read, through its `{{end}}`.
+fn parse_block(kw: &str, pipe: &str, toks: &[Tok], pos: &mut usize) -> Result<Node> {
+    let pipe = parse_terms(pipe)?;
+    let (body, stop) = parse_nodes(toks, pos, false)?;
+    let alt = match stop {
+        Some(Stop::End) => Vec::new(),
+        Some(Stop::Else(chain)) => {
+            let (kw2, rest2) = keyword(&chain);
+            match kw2 {
+                // {{if a}}..{{else if b}}..{{end}} is {{if a}}..{{else}}{{if b}}..{{end}}{{end}}:
+                // the chained block takes the one {{end}} (so does with/else with).
+                "if" | "with" if kw2 == kw => vec![parse_block(kw2, rest2, toks, pos)?],
+                _ => {
+                    let mut alt = Vec::new();
+                    // Elsewhere {{else if b}} is {{else}}{{if b}}, a block of its own.
+                    match kw2 {
+                        "" => {}
+                        "if" | "with" => alt.push(parse_block(kw2, rest2, toks, pos)?),
+                        _ => return Err(Error::ElseWord(kw2.to_string())),
+                    }
+                    let (more, stop) = parse_nodes(toks, pos, false)?;
+                    if !matches!(stop, Some(Stop::End)) {
+                        return Err(Error::MissingEnd);
+                    }
+                    alt.extend(more);
+                    alt
+                }
+            }
+        }
+        None => return Err(Error::MissingEnd),
+    };
+    Ok(match kw {
+        "range" => Node::Range(pipe, body, alt),
+        "if" => Node::If(pipe, body, alt),
+        _ => Node::With(pipe, body, alt),
+    })
 }
 
 impl Template {

@@ -96,10 +96,7 @@ fn fields_and_functions() {
     assert_eq!(run("{{.State.Status | upper}}", &v), "RUNNING");
     assert_eq!(run("{{with .State}}{{.Status}}{{end}}", &v), "running");
     assert!(Template::parse("{{.State.Status").is_err());
-    assert!(Template::parse("{{nofunc .X}}")
-        .unwrap()
-        .execute(&v)
-        .is_err());
+    assert!(Template::parse("{{nofunc .X}}").is_err());
 }
 
 #[test]
@@ -383,9 +380,42 @@ fn malformed_templates() {
 
 #[test]
 fn unknown_function() {
-    let err = exec_err("{{nofunc .X}}", &json!({}));
-    assert_eq!(err, Error::UnknownFunction("nofunc".into()));
-    assert_eq!(err.to_string(), "template: function \"nofunc\" not defined");
+    // As in Go, an undefined function fails the parse, even where the
+    // action would never run.
+    for t in [
+        "{{nofunc .X}}",
+        "{{if false}}{{nofunc}}{{end}}",
+        "{{.X | nofunc}}",
+        "{{printf \"%s\" (nofunc .X)}}",
+    ] {
+        let err = parse_err(t);
+        assert_eq!(err, Error::UnknownFunction("nofunc".into()), "{t}");
+        assert_eq!(err.to_string(), "template: function \"nofunc\" not defined");
+    }
+}
+
+#[test]
+fn else_chains() {
+    let t = "{{if eq .N \"1\"}}one{{else if eq .N \"2\"}}two{{else if eq .N \"3\"}}three{{else}}many{{end}}";
+    for (n, want) in [("1", "one"), ("2", "two"), ("3", "three"), ("4", "many")] {
+        assert_eq!(run(t, &json!({"N": n})), want);
+    }
+    let w = "{{with .A}}a={{.}}{{else with .B}}b={{.}}{{else}}none{{end}}";
+    assert_eq!(run(w, &json!({"A": "x", "B": "y"})), "a=x");
+    assert_eq!(run(w, &json!({"B": "y"})), "b=y");
+    assert_eq!(run(w, &json!({})), "none");
+    // Elsewhere, {{else if}} opens a block that needs its own {{end}}.
+    let r = "{{range .L}}{{.}}{{else if .X}}x{{end}}!{{end}}";
+    assert_eq!(run(r, &json!({"L": [], "X": true})), "x!");
+    assert_eq!(run(r, &json!({"L": [1, 2], "X": true})), "12");
+    assert_eq!(
+        parse_err("{{range .L}}{{else if .X}}x{{end}}").to_string(),
+        "template: unexpected EOF"
+    );
+    assert_eq!(
+        parse_err("{{if .A}}{{else .B}}{{end}}"),
+        Error::ElseWord(".B".into())
+    );
 }
 
 #[test]
