@@ -122,6 +122,8 @@ fn eval_term(t: &Term, dot: &Value) -> Result<Value> {
             v
         }
         Term::Str(s) => Value::String(s.clone()),
+        // Whole literals are Go's integer constants.
+        Term::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(*n as i64),
         Term::Num(n) => serde_json::Number::from_f64(*n)
             .map(Value::Number)
             .unwrap_or(Value::Null),

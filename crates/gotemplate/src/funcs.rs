@@ -5,10 +5,21 @@ use serde_json::Value;
 
 use crate::exec::{as_str, field, go_type, truthy};
 use crate::print::{go_print, to_json};
-use crate::zero::{nil_kind, no_value};
+use crate::zero::{marker_value, nil_kind, no_value};
 use crate::Error;
 
 type Result<T> = std::result::Result<T, Error>;
+
+/// `eq` of two values: numbers by value (JSON does not keep Go's int and
+/// float types apart), a missing field as its zero value, others as equal JSON.
+fn go_eq(a: &Value, b: &Value) -> bool {
+    let a = marker_value(a).unwrap_or_else(|| a.clone());
+    let b = marker_value(b).unwrap_or_else(|| b.clone());
+    match (&a, &b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
 
 /// The functions [`call`] knows, so that the parser can reject others as Go's does.
 const FUNCS: &[&str] = &[
@@ -154,11 +165,11 @@ pub(crate) fn call(name: &str, args: &[Value], _dot: &Value) -> Result<Value> {
             if args.len() < 2 {
                 return Err(Error::MissingArgs(name.to_string()));
             }
-            Value::Bool(args[1..].iter().any(|a| a == &args[0]))
+            Value::Bool(args[1..].iter().any(|a| go_eq(a, &args[0])))
         }
         "ne" => {
             need(2)?;
-            Value::Bool(args[0] != args[1])
+            Value::Bool(!go_eq(&args[0], &args[1]))
         }
         "and" => args
             .iter()

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::zero::{is_no_value, nil_kind};
+use crate::zero::{is_no_value, marker_value, nil_kind};
 
 /// JSON as docker's `json` template function writes it (no HTML escaping,
 /// internal keys dropped).
@@ -23,12 +23,8 @@ pub fn to_json(v: &Value) -> String {
 }
 
 fn strip_internal(v: &Value) -> Value {
-    match nil_kind(v) {
-        Some("str") => return Value::String(String::new()),
-        Some("num") => return Value::from(0),
-        Some("bool") => return Value::Bool(false),
-        Some(_) => return Value::Null,
-        None => {}
+    if let Some(zero) = marker_value(v) {
+        return zero;
     }
     match v {
         Value::Object(m) => Value::Object(

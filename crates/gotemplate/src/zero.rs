@@ -202,6 +202,17 @@ fn nil_of(kind: &str) -> Value {
     Value::Object(m)
 }
 
+/// The JSON value a zero-value marker stands for: `""`, `0`, `false`, or
+/// `null` for a nil slice, map or pointer. `None` for other values.
+pub(crate) fn marker_value(v: &Value) -> Option<Value> {
+    Some(match nil_kind(v)? {
+        "str" => Value::String(String::new()),
+        "num" => Value::from(0),
+        "bool" => Value::Bool(false),
+        _ => Value::Null,
+    })
+}
+
 pub(crate) fn nil_kind(v: &Value) -> Option<&str> {
     match v {
         Value::Object(m) if m.len() == 1 => m.get("__nil").and_then(Value::as_str),

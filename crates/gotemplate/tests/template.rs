@@ -395,9 +395,31 @@ fn unknown_function() {
 }
 
 #[test]
+fn comparisons() {
+    let v = json!({"N": 1, "F": 2.0, "H": 1.5, "S": "1", "State": {}});
+    assert_eq!(
+        run("{{eq .N 1}} {{eq .F 2}} {{eq .H 1.5}} {{eq .N 2 1}}", &v),
+        "true true true true"
+    );
+    assert_eq!(
+        run("{{ne .N 1}} {{ne .N 2}} {{eq .S 1}} {{eq .S \"1\"}}", &v),
+        "false true false true"
+    );
+    // A field the daemon left out compares as its zero value.
+    assert_eq!(
+        run(
+            "{{eq .State.ExitCode 0}} {{eq .State.Error \"\"}} {{eq .State.Dead false}}",
+            &v
+        ),
+        "true true true"
+    );
+    assert_eq!(run("{{1}} {{-2}} {{2.5}}", &v), "1 -2 2.5");
+}
+
+#[test]
 fn else_chains() {
-    let t = "{{if eq .N \"1\"}}one{{else if eq .N \"2\"}}two{{else if eq .N \"3\"}}three{{else}}many{{end}}";
-    for (n, want) in [("1", "one"), ("2", "two"), ("3", "three"), ("4", "many")] {
+    let t = "{{if eq .N 1}}one{{else if eq .N 2}}two{{else if eq .N 3}}three{{else}}many{{end}}";
+    for (n, want) in [(1, "one"), (2, "two"), (3, "three"), (4, "many")] {
         assert_eq!(run(t, &json!({"N": n})), want);
     }
     let w = "{{with .A}}a={{.}}{{else with .B}}b={{.}}{{else}}none{{end}}";
