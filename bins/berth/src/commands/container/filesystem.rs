@@ -7,7 +7,7 @@ use hyper::Method;
 use serde_json::{json, Value};
 
 use crate::client::{body_stream, empty, enc, query, Client};
-use crate::format::{self};
+use crate::format;
 
 /// `berth diff`
 #[derive(Args, Debug)]

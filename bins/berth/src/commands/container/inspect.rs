@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::client::{enc, query, Client};
 use crate::commands::{inspect_objects, InspectKind};
-use crate::format::{self};
+use crate::format;
 
 /// `berth container inspect`
 #[derive(Args, Debug)]
