@@ -138,18 +138,25 @@ pub struct PullArgs {
     pub image: String,
 }
 
-/// `berth pull`
-pub async fn pull(client: &Client, a: PullArgs) -> Result<i32> {
-    let mut r = Reference::parse_normalized(&a.image)?;
-    if a.all_tags && !r.is_name_only() {
+/// The reference `pull` and `push` work on: `:latest` when no tag is given
+/// (said unless quiet), and none with `--all-tags`.
+fn image_reference(image: &str, all_tags: bool, quiet: bool) -> Result<Reference> {
+    let r = Reference::parse_normalized(image)?;
+    if all_tags && !r.is_name_only() {
         bail!("tag can't be used with --all-tags/-a");
     }
-    if !a.all_tags && r.is_name_only() {
-        r = r.tag_name_only();
-        if !a.quiet {
+    if !all_tags && r.is_name_only() {
+        if !quiet {
             println!("Using default tag: latest");
         }
+        return Ok(r.tag_name_only());
     }
+    Ok(r)
+}
+
+/// `berth pull`
+pub async fn pull(client: &Client, a: PullArgs) -> Result<i32> {
+    let r = image_reference(&a.image, a.all_tags, a.quiet)?;
     let header = registry_auth_lenient(&r.domain);
     let platform = a.platform.as_deref();
     let resp = match image_create(client, &r, a.all_tags, platform, header).await {
@@ -334,16 +341,7 @@ pub async fn push(client: &Client, a: PushArgs) -> Result<i32> {
         }
         None => None,
     };
-    let mut r = Reference::parse_normalized(&a.image)?;
-    if a.all_tags && !r.is_name_only() {
-        bail!("tag can't be used with --all-tags/-a");
-    }
-    if !a.all_tags && r.is_name_only() {
-        r = r.tag_name_only();
-        if !a.quiet {
-            println!("Using default tag: latest");
-        }
-    }
+    let r = image_reference(&a.image, a.all_tags, a.quiet)?;
     let header = registry_auth_lenient(&r.domain);
     if r.digest.is_some() {
         bail!("cannot push a digest reference");
