@@ -129,7 +129,7 @@ fn eval_term(t: &Term, dot: &Value) -> Result<Value> {
             .unwrap_or(Value::Null),
         Term::Bool(b) => Value::Bool(*b),
         Term::Paren(p) => eval_pipeline(p, dot)?,
-        Term::Ident(name) => call(name, &[], dot)?,
+        Term::Ident(name) => call(name, &[])?,
     })
 }
 
@@ -137,22 +137,26 @@ fn eval_pipeline(p: &Pipeline, dot: &Value) -> Result<Value> {
     let mut prev: Option<Value> = None;
     for cmd in p {
         let mut args: Vec<Value> = Vec::new();
-        let head = &cmd[0];
-        for t in &cmd[1..] {
+        let Some((head, terms)) = cmd.split_first() else {
+            return Err(Error::MissingValue);
+        };
+        for t in terms {
             args.push(eval_term(t, dot)?);
         }
         if let Some(p) = prev.take() {
             args.push(p);
         }
         let v = match head {
-            Term::Ident(name) => call(name, &args, dot)?,
+            Term::Ident(name) => call(name, &args)?,
             Term::Field(fs) if !args.is_empty() => {
                 // Method call such as `.Label "key"` on docker's formatter contexts.
+                let Some((method, path)) = fs.split_last() else {
+                    return Err(Error::ArgumentToNonFunction);
+                };
                 let mut base = dot.clone();
-                for f in &fs[..fs.len() - 1] {
+                for f in path {
                     base = field(&base, f)?;
                 }
-                let method = &fs[fs.len() - 1];
                 let map = field(&base, &format!("__{method}"))?;
                 match args.first() {
                     Some(Value::String(k)) => match &map {

@@ -32,7 +32,7 @@ pub(crate) fn is_defined(name: &str) -> bool {
     FUNCS.contains(&name)
 }
 
-pub(crate) fn call(name: &str, args: &[Value], _dot: &Value) -> Result<Value> {
+pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value> {
     let need = |n: usize| -> Result<()> {
         if args.len() != n {
             return Err(Error::ArgCount {
@@ -228,14 +228,14 @@ mod tests {
     #[test]
     fn the_parser_knows_every_function() {
         for name in FUNCS {
-            let r = call(name, &[], &Value::Null);
+            let r = call(name, &[]);
             assert!(
                 !matches!(r, Err(Error::UnknownFunction(_))),
                 "{name} is listed but not callable"
             );
         }
         assert_eq!(
-            call("nope", &[], &Value::Null),
+            call("nope", &[]),
             Err(Error::UnknownFunction("nope".into()))
         );
     }

@@ -5,7 +5,8 @@
 //! Supported: text and `{{pipeline}}` actions (with `{{-`/`-}}` trimming and
 //! `{{/* comments */}}`), `.Field.Chains`, `(pipeline).Field`, string, number
 //! and boolean literals, `|` pipelines, `{{if}}`, `{{with}}` and `{{range}}`
-//! with `{{else}}`, and the functions docker registers (`json`, `join`,
+//! with `{{else}}` (and `{{else if}}`/`{{else with}}` chains), and the
+//! functions docker registers (`json`, `join`,
 //! `split`, `upper`, `lower`, `title`, `truncate`, `pad`) plus Go's builtins
 //! `index`, `len`, `print`, `printf`, `println`, `not`, `and`, `or`, `eq`, `ne`.
 //! Variables (`$x`), `{{define}}` and `{{template}}` are not supported.
@@ -21,6 +22,16 @@
 //! - an object with a `"__Method"` key (an object of strings) answers the
 //!   method call `{{.Method "key"}}` (docker's `{{.Label "name"}}`);
 //! - keys starting with `__` are never printed.
+//!
+//! ```
+//! use gotemplate::Template;
+//! use serde_json::json;
+//!
+//! let t = Template::parse("{{.Name}}: {{join .Cmd \" \"}}{{if .State.Running}} (up){{end}}")?;
+//! let c = json!({"Name": "web", "Cmd": ["sleep", "9"], "State": {"Running": true}});
+//! assert_eq!(t.execute(&c)?, "web: sleep 9 (up)");
+//! # Ok::<(), gotemplate::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod exec;
