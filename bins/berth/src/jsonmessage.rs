@@ -14,7 +14,9 @@ use std::io::{IsTerminal, Write};
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::format::{human_size, JsonExt};
+use gotemplate::JsonExt;
+
+use crate::format::human_size;
 
 /// An error reported inside a JSON message stream (`errorDetail`).
 #[derive(Debug)]

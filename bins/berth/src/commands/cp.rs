@@ -12,8 +12,8 @@ use hyper::Method;
 use serde_json::Value;
 
 use crate::client::{body_stream, daemon_error, empty, enc, full, query, Client};
-use crate::format::JsonExt;
 use base64::Engine;
+use gotemplate::JsonExt;
 
 /// Go's os.ModeDir bit in the archive stat's mode.
 const MODE_DIR: u64 = 1 << 31;

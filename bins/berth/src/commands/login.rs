@@ -15,7 +15,7 @@ use crate::auth::{
     self, convert_to_hostname, AuthConfig, ConfigFile, CredentialStore, StoredIn, INDEX_SERVER,
 };
 use crate::client::{daemon_error, full, Client};
-use crate::format::JsonExt;
+use gotemplate::JsonExt;
 
 const REGISTER_SUGGEST: &str =
     "Log in with your Docker ID or email address to push and pull images from Docker Hub. \

@@ -13,10 +13,11 @@ pub mod system;
 
 use anyhow::Result;
 use clap::Args;
+use gotemplate::Template;
 use serde_json::Value;
 
 use crate::client::{daemon_error, enc, Client};
-use crate::format::{indent_json, Template};
+use crate::format::indent_json;
 
 /// Prints an error the way docker does (daemon errors as
 /// "Error response from daemon: ...").

@@ -3,13 +3,14 @@
 
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
+use gotemplate::JsonExt;
 use hyper::Method;
 use serde_json::{json, Map, Value};
 
 use super::container::filters_json;
 use super::{eprint_err, image::confirm, inspect_objects, InspectKind};
 use crate::client::{empty, enc, query, Client};
-use crate::format::{self, short_id, JsonExt};
+use crate::format::{self, short_id};
 
 fn kv_map(items: &[String]) -> Map<String, Value> {
     items

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
+use gotemplate::JsonExt;
 use serde_json::{json, Value};
 
 use super::eprint_err;
 use crate::client::{enc, query, Client};
-use crate::format::{self, bytes_size, human_size_prec, short_id, JsonExt};
+use crate::format::{self, bytes_size, human_size_prec, short_id};
 
 /// `berth stats`
 #[derive(Args, Debug)]

@@ -2,10 +2,11 @@
 
 use anyhow::Result;
 use clap::Args;
+use gotemplate::{go_print, JsonExt, Template};
 use serde_json::{json, Value};
 
 use crate::client::{from_bollard, Client, MAX_API_VERSION};
-use crate::format::{self, bytes_size, JsonExt};
+use crate::format::{self, bytes_size};
 
 /// `berth version`
 #[derive(Args, Debug)]
@@ -44,7 +45,7 @@ pub async fn version(client: &Client, a: VersionArgs) -> Result<i32> {
             "Client": client_v,
             "Server": server.as_ref().ok().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
         });
-        let t = format::Template::parse(f)?;
+        let t = Template::parse(f)?;
         println!("{}", t.execute(&data)?);
         return server.map(|_| 0);
     }
@@ -146,7 +147,7 @@ pub struct InfoArgs {
 pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
     let v = client.get_json("/info").await?;
     if let Some(f) = &a.format {
-        let t = format::Template::parse(f)?;
+        let t = Template::parse(f)?;
         println!("{}", t.execute(&v)?);
         return Ok(0);
     }
@@ -154,7 +155,7 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
         match v.ci(k) {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Null) | None => String::new(),
-            Some(other) => format::go_print(other),
+            Some(other) => go_print(other),
         }
     };
     let mut out = String::new();
@@ -466,8 +467,8 @@ pub async fn events(client: &Client, a: EventsArgs) -> Result<i32> {
         .await?;
     let tmpl = match a.format.as_deref() {
         None => None,
-        Some("json") => Some(format::Template::parse("{{json .}}")?),
-        Some(f) => Some(format::Template::parse(f)?),
+        Some("json") => Some(Template::parse("{{json .}}")?),
+        Some(f) => Some(Template::parse(f)?),
     };
     let mut vals = Box::pin(super::image::json_values(Box::pin(
         crate::client::body_stream(resp),

@@ -1,0 +1,311 @@
+//! Starting a container and attaching to it: the streams, the signal proxy,
+//! TTY resizes and the wait for the exit code (`run`, `start -a`, `attach`).
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{ArgAction, Args};
+use gotemplate::JsonExt;
+use http_body_util::BodyExt;
+use hyper::Method;
+use serde_json::Value;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::oneshot;
+
+use super::create::{print_run_error, start_failure_code};
+use crate::client::{empty, enc, query, Client, ReqOpts};
+use crate::stream::{parse_detach_keys, pump_input, pump_output, DetachWatch};
+use crate::tty;
+
+pub(super) async fn start_container(client: &Client, id: &str) -> Result<()> {
+    client
+        .call(
+            Method::POST,
+            &format!("/containers/{}/start", enc(id)),
+            None,
+            empty(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// How to attach to a container.
+pub struct AttachSpec {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tty: bool,
+    pub detach_keys: Option<String>,
+    pub detach_seq: Vec<u8>,
+    pub sig_proxy: bool,
+    pub logs: bool,
+}
+
+/// Sends `POST /containers/{id}/wait?condition=` and returns once the
+/// request has reached the daemon; the handle yields the exit code.
+pub(super) async fn spawn_wait(
+    client: &Client,
+    id: &str,
+    condition: &str,
+) -> tokio::task::JoinHandle<Result<i64>> {
+    let (tx, rx) = oneshot::channel();
+    let c = client.clone();
+    let path = format!("/containers/{}/wait?condition={condition}", enc(id));
+    let h = tokio::spawn(async move {
+        let resp = c
+            .request(
+                Method::POST,
+                &path,
+                empty(),
+                ReqOpts {
+                    sent: Some(tx),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let resp = crate::client::check(resp).await?;
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        let v: Value = serde_json::from_slice(&bytes)?;
+        if let Some(m) = v
+            .cptr("/Error/Message")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+        {
+            bail!("{m}");
+        }
+        Ok(v.ci("StatusCode").and_then(Value::as_i64).unwrap_or(0))
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(2), rx).await;
+    h
+}
+
+fn spawn_sig_proxy(client: &Client, id: &str) -> tokio::task::JoinHandle<()> {
+    let c = client.clone();
+    let id = id.to_string();
+    tokio::spawn(async move {
+        let kinds = [
+            (SignalKind::interrupt(), "SIGINT"),
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::hangup(), "SIGHUP"),
+            (SignalKind::quit(), "SIGQUIT"),
+            (SignalKind::user_defined1(), "SIGUSR1"),
+            (SignalKind::user_defined2(), "SIGUSR2"),
+        ];
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<&'static str>(8);
+        for (k, name) in kinds {
+            let Ok(mut s) = signal(k) else { continue };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    if tx.send(name).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        while let Some(name) = rx.recv().await {
+            let path = format!("/containers/{}/kill?signal={name}", enc(&id));
+            if let Err(e) = c.call(Method::POST, &path, None, empty()).await {
+                eprintln!("Error sending signal: {e}");
+            }
+        }
+    })
+}
+
+pub(super) fn spawn_resize(client: &Client, path_prefix: String) -> tokio::task::JoinHandle<()> {
+    let c = client.clone();
+    tokio::spawn(async move {
+        tty::watch_resize(|h, w| {
+            let c = c.clone();
+            let p = format!("{path_prefix}/resize?h={h}&w={w}");
+            async move {
+                let _ = c.call(Method::POST, &p, None, empty()).await;
+            }
+        })
+        .await;
+    })
+}
+
+/// Attaches, optionally starts, streams until the output ends and returns
+/// the container's exit code.
+pub(super) async fn run_attached(
+    client: &Client,
+    id: &str,
+    spec: &AttachSpec,
+    condition: &str,
+    start: bool,
+    cmd: &str,
+) -> Result<i32> {
+    let mut params = vec![("stream", "1".to_string())];
+    if spec.stdin {
+        params.push(("stdin", "1".into()));
+    }
+    if spec.stdout {
+        params.push(("stdout", "1".into()));
+    }
+    if spec.stderr {
+        params.push(("stderr", "1".into()));
+    }
+    if spec.logs {
+        params.push(("logs", "1".into()));
+    }
+    if let Some(k) = &spec.detach_keys {
+        params.push(("detachKeys", k.clone()));
+    }
+    let path = format!("/containers/{}/attach{}", enc(id), query(&params));
+    let conn = match client.hijack(&path, None).await {
+        Ok(c) => c,
+        Err(e) => {
+            if start {
+                print_run_error(cmd, &e);
+                return Ok(125);
+            }
+            return Err(e);
+        }
+    };
+    let wait = spawn_wait(client, id, condition).await;
+    let _raw = if spec.tty && spec.stdin && tty::stdin_is_tty() {
+        Some(tty::RawGuard::enter()?)
+    } else {
+        None
+    };
+    let (rd, wr) = tokio::io::split(conn);
+    let watch = DetachWatch::new(spec.detach_seq.clone());
+    let detached = watch.seen.clone();
+    let input = if spec.stdin {
+        Some(tokio::spawn(pump_input(wr, Some(watch))))
+    } else {
+        drop(wr);
+        None
+    };
+    let output = tokio::spawn(pump_output(rd, spec.tty));
+    if start {
+        if let Err(e) = start_container(client, id).await {
+            drop(_raw);
+            output.abort();
+            if let Some(i) = input {
+                i.abort();
+            }
+            print_run_error(cmd, &e);
+            let code = start_failure_code(&e);
+            // With --rm the daemon removes the container; let the wait finish.
+            let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
+            return Ok(code);
+        }
+    }
+    let resize = if spec.tty && tty::stdout_is_tty() {
+        Some(spawn_resize(client, format!("/containers/{}", enc(id))))
+    } else {
+        None
+    };
+    let sigs = if spec.sig_proxy {
+        Some(spawn_sig_proxy(client, id))
+    } else {
+        None
+    };
+    let out_res = output.await;
+    if let Some(r) = resize {
+        r.abort();
+    }
+    if let Some(i) = input {
+        i.abort();
+    }
+    drop(_raw);
+    if detached.load(std::sync::atomic::Ordering::SeqCst) {
+        wait.abort();
+        if let Some(s) = sigs {
+            s.abort();
+        }
+        if cmd == "attach" {
+            // docker attach reports the detach as an error.
+            eprintln!("read escape sequence");
+            return Ok(1);
+        }
+        return Ok(0);
+    }
+    if let Ok(Err(e)) = out_res {
+        eprintln!("{e}");
+    }
+    let code = match wait.await {
+        Ok(Ok(c)) => c as i32,
+        Ok(Err(e)) => {
+            eprintln!("berth: {e}");
+            125
+        }
+        Err(_) => 125,
+    };
+    if let Some(s) = sigs {
+        s.abort();
+    }
+    Ok(code)
+}
+
+/// `berth attach`
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    pub container: String,
+}
+
+/// `berth attach`
+pub async fn attach(client: &Client, a: AttachArgs) -> Result<i32> {
+    let info = client
+        .get_json(&format!("/containers/{}/json", enc(&a.container)))
+        .await?;
+    let running = info
+        .cptr("/State/Running")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if !running {
+        bail!("You cannot attach to a stopped container, start it first");
+    }
+    if info
+        .cptr("/State/Paused")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        bail!("You cannot attach to a paused container, unpause it first");
+    }
+    let t = info
+        .cptr("/Config/Tty")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let open_stdin = info
+        .cptr("/Config/OpenStdin")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let stdin = !a.no_stdin && open_stdin;
+    if t && stdin && !tty::stdin_is_tty() {
+        bail!("the input device is not a TTY");
+    }
+    let seq = match &a.detach_keys {
+        Some(k) => parse_detach_keys(k)?,
+        None => vec![16, 17],
+    };
+    let spec = AttachSpec {
+        stdin,
+        stdout: true,
+        stderr: true,
+        tty: t,
+        detach_keys: a.detach_keys.clone(),
+        detach_seq: seq,
+        sig_proxy: a.sig_proxy && !t,
+        logs: false,
+    };
+    let id = info
+        .ci("Id")
+        .and_then(Value::as_str)
+        .unwrap_or(&a.container)
+        .to_string();
+    run_attached(client, &id, &spec, "not-running", false, "attach").await
+}

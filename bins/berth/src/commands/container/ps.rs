@@ -1,0 +1,359 @@
+//! `berth ps`: the rows docker's formatter shows (also the filters flag and
+//! Go time strings the image and resource listings share).
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, Result};
+use clap::Args;
+use gotemplate::JsonExt;
+use serde_json::{json, Map, Value};
+
+use crate::client::{query, Client};
+use crate::format::{self, ellipsis, human_duration, short_id, status_string};
+
+/// `berth ps`
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", default_value_t = -1, allow_hyphen_values = true)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+}
+
+/// Parses repeated `-f key=value` into the API's filters JSON.
+pub fn filters_json(filters: &[String]) -> Result<Option<String>> {
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let mut m: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
+    for f in filters {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+        m.entry(k.trim().to_lowercase())
+            .or_default()
+            .insert(v.to_string(), true);
+    }
+    Ok(Some(serde_json::to_string(&m)?))
+}
+
+/// strconv.Quote
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn format_ports(ports: &[Value]) -> String {
+    let mut items: Vec<(String, u64, String)> = ports
+        .iter()
+        .map(|p| {
+            let private = p.ci("PrivatePort").and_then(Value::as_u64).unwrap_or(0);
+            let typ = p.ci("Type").and_then(Value::as_str).unwrap_or("tcp");
+            let s = match p.ci("PublicPort").and_then(Value::as_u64) {
+                Some(public) if public != 0 => {
+                    let ip = p.ci("IP").and_then(Value::as_str).unwrap_or("");
+                    let ip = if ip.contains(':') {
+                        format!("[{ip}]")
+                    } else {
+                        ip.to_string()
+                    };
+                    format!("{ip}:{public}->{private}/{typ}")
+                }
+                _ => format!("{private}/{typ}"),
+            };
+            (
+                p.ci("IP").and_then(Value::as_str).unwrap_or("").to_string(),
+                private,
+                s,
+            )
+        })
+        .collect();
+    items.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    items.dedup_by(|a, b| a.2 == b.2);
+    items
+        .into_iter()
+        .map(|i| i.2)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn labels_string(labels: Option<&Map<String, Value>>) -> (String, Value) {
+    let Some(m) = labels else {
+        return (String::new(), json!({}));
+    };
+    let mut kv: Vec<String> = m
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    kv.sort();
+    (kv.join(","), Value::Object(m.clone()))
+}
+
+/// Local time like Go's `time.Time.String()` without the monotonic part.
+pub fn go_time_string(unix: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_opt(unix, 0).single() {
+        Some(t) => {
+            let z = t.format("%Z").to_string();
+            let z = if z == "+00:00" { "UTC".to_string() } else { z };
+            format!("{} {}", t.format("%Y-%m-%d %H:%M:%S %z"), z)
+        }
+        None => unix.to_string(),
+    }
+}
+
+/// One `docker ps` formatter row for a container list entry.
+pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
+    let s = |k: &str| c.ci(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let id = s("Id");
+    let names: Vec<String> = c
+        .ci("Names")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|n| n.trim_start_matches('/'))
+                // Link names ("/other/alias") are hidden like docker does.
+                .filter(|n| !n.contains('/'))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut image = s("Image");
+    if image.is_empty() {
+        image = "<no image>".into();
+    } else if trunc {
+        if image.starts_with("sha256:") {
+            image = short_id(&image);
+        } else if let Some((n, _)) = image.split_once('@') {
+            image = n.to_string();
+        }
+    }
+    let command = s("Command");
+    let command = go_quote(&if trunc {
+        ellipsis(&command, 20)
+    } else {
+        command
+    });
+    let created = c.ci("Created").and_then(Value::as_i64).unwrap_or(0);
+    let state = s("State");
+    let mut status = s("Status");
+    if status.is_empty() {
+        status = status_string(&state, 0, None, None, now);
+    }
+    let ports = format_ports(
+        c.ci("Ports")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]),
+    );
+    let (labels, label_map) = labels_string(c.ci("Labels").and_then(Value::as_object));
+    let networks = c
+        .cptr("/NetworkSettings/Networks")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
+    let mounts: Vec<String> = c
+        .ci("Mounts")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|m| {
+                    let name = m
+                        .ci("Name")
+                        .and_then(Value::as_str)
+                        .filter(|n| !n.is_empty())
+                        .or_else(|| m.ci("Source").and_then(Value::as_str))
+                        .unwrap_or("");
+                    if trunc {
+                        ellipsis(name, 15)
+                    } else {
+                        name.to_string()
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let local_volumes = c
+        .ci("Mounts")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|m| m.ci("Driver").and_then(Value::as_str) == Some("local"))
+                .count()
+        })
+        .unwrap_or(0);
+    let size = {
+        let rw = c.ci("SizeRw").and_then(Value::as_i64).unwrap_or(0);
+        let root = c.ci("SizeRootFs").and_then(Value::as_i64).unwrap_or(0);
+        let srw = format::human_size_prec(rw as f64, 3);
+        if root > 0 {
+            format!(
+                "{srw} (virtual {})",
+                format::human_size_prec(root as f64, 3)
+            )
+        } else {
+            srw
+        }
+    };
+    json!({
+        "ID": if trunc { short_id(&id) } else { id },
+        "Names": names.join(","),
+        "Image": image,
+        "Command": command,
+        "CreatedAt": go_time_string(created),
+        "RunningFor": format!("{} ago", human_duration(now - created)),
+        "Status": status,
+        "State": state,
+        "Ports": ports,
+        "Labels": labels,
+        "__Label": label_map,
+        "Networks": networks,
+        "Mounts": mounts.join(","),
+        "LocalVolumes": local_volumes.to_string(),
+        "Size": size,
+        "__json_html": true,
+        "Platform": c.ci("ImageManifestDescriptor").and_then(|d| d.ci("platform")).cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// Header names of the `docker ps` columns.
+pub fn ps_headers() -> Value {
+    json!({
+        "ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
+        "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
+        "State": "STATE", "Ports": "PORTS", "Labels": "LABELS", "Networks": "NETWORKS",
+        "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "Platform": "PLATFORM", "__json_html": true,
+        "__Label": {}
+    })
+}
+
+/// `berth ps`
+pub async fn ps(client: &Client, a: PsArgs) -> Result<i32> {
+    let mut params = Vec::new();
+    let limit = if a.latest { 1 } else { a.last };
+    if a.all || limit > 0 {
+        params.push(("all", "1".to_string()));
+    }
+    if limit > 0 {
+        params.push(("limit", limit.to_string()));
+    }
+    // Like docker, ask for sizes when the format shows them.
+    let wants_size = a.size
+        || (!a.quiet
+            && a.format
+                .as_deref()
+                .is_some_and(|f| f == "json" || f.contains(".Size") || f.contains("json .}}")));
+    if wants_size {
+        params.push(("size", "1".to_string()));
+    }
+    if let Some(f) = filters_json(&a.filter)? {
+        params.push(("filters", f));
+    }
+    let list = client
+        .get_json(&format!("/containers/json{}", query(&params)))
+        .await?;
+    let now = chrono::Utc::now().timestamp();
+    let rows: Vec<Value> = list
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|c| ps_row(c, !a.no_trunc, now))
+        .collect();
+    let format = if a.quiet {
+        "{{.ID}}".to_string()
+    } else {
+        match a.format.as_deref() {
+            Some("table") => default_ps_format(a.size),
+            Some("json") => "{{json .}}".to_string(),
+            Some(f) => f.to_string(),
+            None => default_ps_format(a.size),
+        }
+    };
+    print!("{}", format::render_rows(&format, &ps_headers(), &rows)?);
+    Ok(0)
+}
+
+fn default_ps_format(size: bool) -> String {
+    let mut f = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".to_string();
+    if size {
+        f.push_str("\t{{.Size}}");
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ps_rows() {
+        let c = json!({
+            "Id": "0123456789abcdef0123", "Names": ["/web"], "Image": "busybox",
+            "Command": "sleep 100000000000000000000", "Created": 1000, "State": "running",
+            "Status": "Up 3 seconds",
+            "Ports": [{"PrivatePort": 80, "PublicPort": 8080, "Type": "tcp", "IP": "0.0.0.0"},
+                      {"PrivatePort": 53, "Type": "udp"}],
+            "Labels": {"b": "2", "a": "1"}
+        });
+        let r = ps_row(&c, true, 1005);
+        assert_eq!(r["ID"], "0123456789ab");
+        assert_eq!(r["Names"], "web");
+        assert_eq!(r["Command"], "\"sleep 1000000000000…\"");
+        assert_eq!(r["RunningFor"], "5 seconds ago");
+        assert_eq!(r["Ports"], "53/udp, 0.0.0.0:8080->80/tcp");
+        assert_eq!(r["Labels"], "a=1,b=2");
+        let t = gotemplate::Template::parse("{{.Label \"b\"}}").unwrap();
+        assert_eq!(t.execute(&r).unwrap(), "2");
+        let full = ps_row(&c, false, 1005);
+        assert_eq!(full["ID"], "0123456789abcdef0123");
+        assert_eq!(full["Command"], "\"sleep 100000000000000000000\"");
+    }
+
+    #[test]
+    fn filters() {
+        assert_eq!(filters_json(&[]).unwrap(), None);
+        assert_eq!(
+            filters_json(&["status=exited".into(), "label=a=b".into()])
+                .unwrap()
+                .unwrap(),
+            r#"{"label":{"a=b":true},"status":{"exited":true}}"#
+        );
+        assert!(filters_json(&["bad".into()]).is_err());
+    }
+}
