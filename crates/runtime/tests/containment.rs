@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{base_spec, collect, Ctr, Rt};
-use runtime::spec::{ContainerSpec, Resources};
+use runtime::spec::{ContainerSpec, MountSpec, Resources};
 
 /// The hostname the probe insists on before it does anything (it refuses to run
 /// on a host).
@@ -211,6 +211,9 @@ async fn differential(label: &str, tweak: fn(&mut ContainerSpec)) {
             "sys.setns",
             "sys.sysrq-trigger.open",
             "sys.proc-sys-kernel.open",
+            "sys.io_uring_setup",
+            "sys.bpf",
+            "sys.perf_event_open",
         ] {
             let v = view.get(key).map(String::as_str).unwrap_or("<missing>");
             assert!(v != "ok" && v != "<missing>", "{name}: {key}={v}");
@@ -400,11 +403,64 @@ async fn differential_no_new_privileges() {
     .await
 }
 
+/// Mount destinations that are symlinks in the image, aimed at a host file by an
+/// absolute path and by `..`: the runtime resolves them inside the container's
+/// root (the container may fail to start, or gets the mount inside); the host file
+/// is never mounted over.
+async fn symlinked_mount_destinations_stay_inside(rt: Rt) {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let host = tempfile::tempdir().unwrap();
+    let victim = host.path().join("victim");
+    std::fs::write(&victim, "host\n").unwrap();
+    let payload = dir.path().join("payload");
+    std::fs::write(&payload, "payload\n").unwrap();
+    let mut spec = probe_spec(
+        dir.path(),
+        &["sh", "-c", "cat /etc/evil-abs /etc/evil-rel; echo done"],
+    );
+    let etc = spec.rootfs.join("etc");
+    std::os::unix::fs::symlink(&victim, etc.join("evil-abs")).unwrap();
+    std::os::unix::fs::symlink(
+        format!("../../../../../../../../..{}", victim.display()),
+        etc.join("evil-rel"),
+    )
+    .unwrap();
+    for dest in ["/etc/evil-abs", "/etc/evil-rel"] {
+        spec.mounts.push(MountSpec {
+            destination: dest.into(),
+            source: payload.display().to_string(),
+            kind: "bind".into(),
+            options: vec!["ro".into()],
+        });
+    }
+    let c = Ctr::create(rt, dir, spec, false, None).await;
+    let session = c.client.attach(false, true, true).await.unwrap();
+    match c.client.start().await {
+        Ok(_) => {
+            let (out, err, code) = collect(session, 30).await;
+            assert_eq!(code, Some(0), "{rt:?}: {err}");
+            assert_eq!(out, "payload\npayload\ndone\n", "{rt:?}");
+        }
+        Err(err) => eprintln!("{rt:?} refused the symlinked destinations: {err}"),
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "host\n");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&*victim.to_string_lossy()),
+        "{rt:?}: the host file was mounted over"
+    );
+}
+
 macro_rules! per_runtime {
     ($rt:expr) => {
         #[tokio::test]
         async fn capability_rules() {
             super::capability_rules($rt).await
+        }
+        #[tokio::test]
+        async fn symlinked_mount_destinations_stay_inside() {
+            super::symlinked_mount_destinations_stay_inside($rt).await
         }
         #[tokio::test]
         async fn breakouts_are_refused() {
