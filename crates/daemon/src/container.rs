@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::DaemonError;
+use crate::plan::ContainerPlan;
 
 /// Lifecycle status, as `State.Status` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -71,6 +72,22 @@ pub struct ContainerRecord {
     pub manual_stop: bool,
     #[serde(default)]
     pub has_been_started: bool,
+    /// The plan made at create (None only for a record of an older version whose
+    /// HostConfig no longer plans on this host; see `Daemon::load_records`).
+    #[serde(default)]
+    pub plan: Option<ContainerPlan>,
+}
+
+impl ContainerRecord {
+    /// The container's plan.
+    pub fn plan(&self) -> Result<&ContainerPlan, DaemonError> {
+        self.plan.as_ref().ok_or_else(|| {
+            DaemonError::Invalid(format!(
+                "container {} was created by an older Berth with options this host no longer supports (see the daemon log); remove and recreate it",
+                self.id
+            ))
+        })
+    }
 }
 
 /// What waiters watch: a counter of exits and whether the container is gone.

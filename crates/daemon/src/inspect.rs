@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::attach;
 use crate::container::{Container, ContainerRecord, PendingAttach, Status};
 use crate::error::{DaemonError, Result};
+use crate::plan::MountKind;
 use crate::util;
 use crate::Daemon;
 
@@ -56,9 +57,13 @@ pub fn status_text(rec: &ContainerRecord) -> String {
 }
 
 fn network_name(rec: &ContainerRecord) -> String {
-    match rec.host_config.network_mode.as_deref() {
-        None | Some("") | Some("default") => "bridge".into(),
-        Some(m) => m.to_string(),
+    match &rec.plan {
+        Some(plan) => plan.network.mode.name().to_owned(),
+        // No plan (see ContainerRecord::plan): as the client asked.
+        None => match rec.host_config.network_mode.as_deref() {
+            None | Some("") | Some("default") => "bridge".into(),
+            Some(m) => m.to_string(),
+        },
     }
 }
 
@@ -234,17 +239,26 @@ impl Daemon {
             Err(_) => Vec::new(),
         };
         let st = &rec.state;
-        let mounts: Vec<serde_json::Value> = crate::spec::user_mounts(&rec.host_config)
-            .unwrap_or_default()
-            .into_iter()
+        // From the plan: inspect parses nothing and touches nothing on the host.
+        let mounts: Vec<serde_json::Value> = rec
+            .plan
+            .iter()
+            .flat_map(|p| &p.mounts)
             .map(|m| {
+                let (kind, source) = match &m.kind {
+                    MountKind::Bind { source, .. } => ("bind", source.display().to_string()),
+                    MountKind::Tmpfs => ("tmpfs", String::new()),
+                };
                 json!({
-                    "Type": m.kind,
-                    "Source": if m.kind == "bind" { m.source.clone() } else { String::new() },
+                    "Type": kind,
+                    "Source": source,
                     "Destination": m.destination,
-                    "Mode": if m.options.iter().any(|o| o == "ro") { "ro" } else { "" },
-                    "RW": !m.options.iter().any(|o| o == "ro"),
-                    "Propagation": if m.kind == "bind" { "rprivate" } else { "" },
+                    "Mode": if m.read_only() { "ro" } else { "" },
+                    "RW": !m.read_only(),
+                    "Propagation": match &m.kind {
+                        MountKind::Bind { .. } => m.propagation().unwrap_or("rprivate"),
+                        MountKind::Tmpfs => "",
+                    },
                 })
             })
             .collect();
@@ -320,13 +334,7 @@ impl Daemon {
             )));
         }
         let rec = c.get();
-        let parent = rec
-            .host_config
-            .cgroup_parent
-            .clone()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| self.cfg.cgroup_parent.clone());
-        let pids = runtime::cgroups::procs(&format!("{}/{}", parent.trim_end_matches('/'), rec.id))
+        let pids = runtime::cgroups::procs(&rec.plan()?.cgroup_path)
             .map_err(|e| DaemonError::Conflict(e.to_string()))?;
         let args = ps_args.unwrap_or_else(|| "-ef".into());
         let out = tokio::process::Command::new("ps")

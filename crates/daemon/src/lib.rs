@@ -13,6 +13,7 @@ mod exec;
 mod images;
 mod inspect;
 mod lifecycle;
+pub mod plan;
 mod registry;
 mod spec;
 mod system;
@@ -149,6 +150,16 @@ impl Daemon {
         }
     }
 
+    /// The daemon's side of every container plan.
+    fn plan_defaults(&self) -> plan::PlanDefaults<'_> {
+        plan::PlanDefaults {
+            cgroup_parent: &self.cfg.cgroup_parent,
+            log_max_size: self.cfg.log_max_size,
+            log_max_file: self.cfg.log_max_file,
+            init_path: self.cfg.init_path.as_deref(),
+        }
+    }
+
     fn persist(&self, rec: &ContainerRecord) -> Result<()> {
         let data = serde_json::to_vec(rec)
             .map_err(|e| DaemonError::Internal(format!("encoding container record: {e}")))?;
@@ -180,7 +191,27 @@ impl Daemon {
         let mut out = Vec::new();
         for (id, data) in rows {
             match serde_json::from_slice::<ContainerRecord>(&data) {
-                Ok(rec) => out.push(rec),
+                Ok(mut rec) => {
+                    if rec.plan.is_none() {
+                        // A record written before plans existed: plan it now from
+                        // its HostConfig, once, and keep the plan.
+                        match plan::ContainerPlan::from_host_config(
+                            &rec.id,
+                            &rec.host_config,
+                            &self.plan_defaults(),
+                        ) {
+                            Ok(p) => {
+                                rec.plan = Some(p);
+                                if let Err(e) = self.persist(&rec) {
+                                    tracing::warn!(container = %id, error = %e, "persisting the migrated plan");
+                                }
+                            }
+                            Err(e) => tracing::error!(container = %id, error = %e,
+                                "the container's HostConfig is no longer valid here; it cannot start until recreated"),
+                        }
+                    }
+                    out.push(rec)
+                }
                 Err(e) => tracing::error!(container = %id, error = %e,
                     "container record is unreadable; leaving it in the database untouched"),
             }

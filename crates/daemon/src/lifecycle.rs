@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine_types::models::{ContainerConfig, ContainerCreateBody, HostConfig};
+use engine_types::models::{ContainerConfig, ContainerCreateBody};
 use futures::future::BoxFuture;
 use runtime::shim::{ExitInfo, ShimClient, ShimConfig};
 
 use crate::container::{Container, ContainerRecord, Events, StateRecord, Status};
 use crate::error::{DaemonError, Result};
+use crate::plan::ContainerPlan;
 use crate::spec;
 use crate::util;
 use crate::Daemon;
@@ -36,9 +37,8 @@ impl Daemon {
                 .map_err(|e| DaemonError::Internal(format!("image lookup task: {e}")))??
         };
         let mut hc = body.host_config.clone().unwrap_or_default();
-        self.validate_host_config(&mut hc)?;
-
         let id = util::new_id();
+        let plan = ContainerPlan::from_host_config(&id, &hc, &self.plan_defaults())?;
         let (config, path, args) = merge_config(&body, &image, &id)?;
         let runtime = hc
             .runtime
@@ -117,62 +117,12 @@ impl Daemon {
             runtime,
             manual_stop: false,
             has_been_started: false,
+            plan: Some(plan),
         };
         self.persist(&rec)?;
         self.insert_container(Arc::new(Container::new(rec)));
         tracing::info!(container = %id, "created");
         Ok((id, Vec::new()))
-    }
-
-    fn validate_host_config(&self, hc: &mut HostConfig) -> Result<()> {
-        spec::net_mode(hc)?;
-        spec::security_opts(hc)?;
-        spec::user_mounts(hc)?;
-        if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
-            || hc.publish_all_ports == Some(true)
-        {
-            return Err(DaemonError::NotImplemented(
-                "publishing ports (-p/-P) is not implemented by Berth yet".into(),
-            ));
-        }
-        let policy = hc
-            .restart_policy
-            .as_ref()
-            .and_then(|p| p.name.as_ref())
-            .map(|n| n.to_string())
-            .unwrap_or_default();
-        let policy = policy.as_str();
-        if !matches!(
-            policy,
-            "" | "no" | "always" | "unless-stopped" | "on-failure"
-        ) {
-            return Err(DaemonError::Invalid(format!(
-                "invalid restart policy: {policy}"
-            )));
-        }
-        if hc.auto_remove == Some(true) && !matches!(policy, "" | "no") {
-            return Err(DaemonError::Invalid(
-                "can't create 'AutoRemove' container with restart policy".into(),
-            ));
-        }
-        if let (Some(m), Some(s)) = (hc.memory, hc.memory_swap) {
-            if m > 0 && s > 0 && s < m {
-                return Err(DaemonError::Invalid(
-                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
-                ));
-            }
-        }
-        if hc.memory.is_some_and(|m| m > 0 && m < 6 * 1024 * 1024) {
-            return Err(DaemonError::Invalid(
-                "Minimum memory limit allowed is 6MB".into(),
-            ));
-        }
-        if hc.init == Some(true) && self.cfg.init_path.is_none() {
-            return Err(DaemonError::Invalid(
-                "--init: no init binary found on the host (install Debian's tini package, which provides /usr/bin/tini-static)".into(),
-            ));
-        }
-        Ok(())
     }
 
     pub async fn start_container(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
@@ -210,7 +160,7 @@ impl Daemon {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.release_resources(&id, None).await;
-                let code = start_error_exit_code(&e.to_string(), 128);
+                let code = start_exit_code(&e);
                 let msg = e.to_string();
                 let rec = c.update(|r| {
                     r.state.status = if r.has_been_started {
@@ -234,7 +184,7 @@ impl Daemon {
                     ev.exit_code = code;
                     ev.error = Some(msg.clone());
                 });
-                if rec.host_config.auto_remove == Some(true) {
+                if rec.plan.as_ref().is_some_and(|p| p.auto_remove) {
                     // As Docker: a --rm container that failed to start is removed
                     // (the CLI waits for that before it exits).
                     let me = self.clone();
@@ -255,24 +205,23 @@ impl Daemon {
         rootfs: &std::path::Path,
     ) -> Result<()> {
         let id = rec.id.clone();
+        let plan = rec.plan()?;
         let t0 = std::time::Instant::now();
-        let mode = spec::net_mode(&rec.host_config)?;
-        let endpoint = self.net.connect(&id, mode).await?;
+        let endpoint = self.net.connect(&id, plan.network.mode.net_mode()).await?;
         let t_net = t0.elapsed();
         // Record the endpoint at once so a failure below releases it.
         let rec = c.update(|r| r.endpoint = Some(endpoint.clone()));
-        self.write_etc_files(&rec, &endpoint)?;
+        self.write_etc_files(&rec, plan, &endpoint)?;
         if let Some(wd) = rec.config.working_dir.as_deref().filter(|w| !w.is_empty()) {
             spec::mkdir_in_root(rootfs, wd)?;
         }
         let dir = self.container_dir(&id);
         let cspec = spec::container_spec(spec::SpecInputs {
             rec: &rec,
+            plan,
             rootfs: rootfs.to_path_buf(),
             container_dir: &dir,
             endpoint: &endpoint,
-            cgroup_parent: &self.cfg.cgroup_parent,
-            init_path: self.cfg.init_path.as_deref(),
         })?;
         let state_dir = self.state_dir(&id);
         let oci = runtime::spec::generate_spec(&cspec)?;
@@ -280,15 +229,14 @@ impl Daemon {
         let runtime_spec = self.cfg.runtime_spec(&rec.runtime, &id).ok_or_else(|| {
             DaemonError::Invalid(format!("unknown or invalid runtime name: {}", rec.runtime))
         })?;
-        let (max_size, max_file) = self.log_options(&rec.host_config)?;
         let shim_cfg = ShimConfig {
             id: id.clone(),
             bundle: state_dir.clone(),
             runtime: runtime_spec,
             state_dir: state_dir.clone(),
             log_path: self.log_path(&id),
-            log_max_size: max_size,
-            log_max_file: max_file,
+            log_max_size: plan.log.max_size,
+            log_max_file: plan.log.max_file,
             tty: rec.config.tty.unwrap_or(false),
             open_stdin: rec.config.open_stdin.unwrap_or(false),
             stdin_once: rec.config.stdin_once.unwrap_or(false),
@@ -339,67 +287,28 @@ impl Daemon {
         Ok(())
     }
 
-    fn log_options(&self, hc: &HostConfig) -> Result<(Option<u64>, u32)> {
-        let mut max_size = self.cfg.log_max_size;
-        let mut max_file = self.cfg.log_max_file;
-        if let Some(lc) = &hc.log_config {
-            match lc.typ.as_deref() {
-                None | Some("") | Some("json-file") => {}
-                Some(other) => {
-                    return Err(DaemonError::NotImplemented(format!(
-                        "log driver {other:?} is not implemented by Berth yet (json-file is)"
-                    )))
-                }
-            }
-            for (k, v) in lc.config.iter().flatten() {
-                match k.as_str() {
-                    "max-size" => {
-                        max_size = Some(util::parse_size(v).ok_or_else(|| {
-                            DaemonError::Invalid(format!("invalid log-opt max-size: {v:?}"))
-                        })?)
-                    }
-                    "max-file" => {
-                        max_file = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                            DaemonError::Invalid(format!("invalid log-opt max-file: {v:?}"))
-                        })?
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok((max_size, max_file))
-    }
-
-    fn write_etc_files(&self, rec: &ContainerRecord, ep: &network::Endpoint) -> Result<()> {
+    fn write_etc_files(
+        &self,
+        rec: &ContainerRecord,
+        plan: &ContainerPlan,
+        ep: &network::Endpoint,
+    ) -> Result<()> {
         let dir = self.container_dir(&rec.id);
         let hostname = rec.config.hostname.clone().unwrap_or_default();
-        let extra: Vec<(String, String)> = rec
-            .host_config
-            .extra_hosts
-            .iter()
-            .flatten()
-            .filter_map(|h| {
-                h.split_once(':')
-                    .map(|(n, ip)| (n.to_string(), ip.to_string()))
-            })
-            .collect();
-        let host_mode = spec::net_mode(&rec.host_config)? == network::NetMode::Host;
+        let net = &plan.network;
+        let extra = &net.extra_hosts;
+        let host_mode = net.mode == crate::plan::NetworkMode::Host;
         let hosts = if host_mode {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         } else {
-            network::hosts_file(&hostname, ep.ip, &extra)
+            network::hosts_file(&hostname, ep.ip, extra)
         };
-        let dns = rec.host_config.dns.clone().unwrap_or_default();
+        let dns = &net.dns;
         let resolv = if host_mode && dns.is_empty() {
             // The host's resolvers are reachable from the host's network as they are.
             self.host_resolv.clone()
         } else {
-            network::resolv_conf(
-                &self.host_resolv,
-                &dns,
-                &rec.host_config.dns_search.clone().unwrap_or_default(),
-                &rec.host_config.dns_options.clone().unwrap_or_default(),
-            )
+            network::resolv_conf(&self.host_resolv, dns, &net.dns_search, &net.dns_options)
         };
         for (name, content) in [
             ("hostname", format!("{hostname}\n")),
@@ -475,8 +384,14 @@ impl Daemon {
                 ev.error = info.error.clone();
             });
             tracing::info!(container = %c.id, exit_code = info.exit_code, oom = info.oom_killed, "exited");
-            let auto_remove = rec.host_config.auto_remove == Some(true);
-            let restart = should_restart(&rec);
+            let (auto_remove, restart) = match &rec.plan {
+                Some(plan) => (
+                    plan.auto_remove,
+                    plan.restart
+                        .restarts(rec.state.exit_code, rec.restart_count, rec.manual_stop),
+                ),
+                None => (false, false),
+            };
             (rec, auto_remove, restart)
         };
         if auto_remove {
@@ -681,36 +596,28 @@ impl Daemon {
         body: engine_types::models::ContainerUpdateBody,
     ) -> Result<()> {
         let nano = body.nano_cpus.filter(|n| *n > 0);
+        let (cpu_quota, cpu_period) =
+            crate::plan::cpu_quota_period(nano, body.cpu_quota, body.cpu_period);
         let upd = runtime::cgroups::ResourceUpdate {
             memory: body.memory.filter(|m| *m != 0),
             memory_swap: body.memory_swap.filter(|m| *m != 0),
             cpu_shares: body.cpu_shares.filter(|s| *s > 0).map(|s| s as u64),
-            cpu_quota: nano
-                .map(|n| n * 100_000 / 1_000_000_000)
-                .or(body.cpu_quota.filter(|q| *q != 0)),
-            cpu_period: nano
-                .map(|_| 100_000)
-                .or(body.cpu_period.filter(|p| *p > 0).map(|p| p as u64)),
+            cpu_quota,
+            cpu_period,
             pids_limit: body.pids_limit.filter(|p| *p != 0),
+            cpuset_cpus: None,
         };
-        if let (Some(m), Some(s)) = (upd.memory, upd.memory_swap) {
-            if m > 0 && s > 0 && s < m {
-                return Err(DaemonError::Invalid(
-                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
-                ));
-            }
-        }
+        // Validated against the plan (one place for the rules) before the
+        // cgroup changes.
+        let restart = body
+            .restart_policy
+            .as_ref()
+            .map(ContainerPlan::restart_policy_of)
+            .transpose()?;
+        let plan = c.get().plan()?.updated(&upd, restart)?;
         if c.is_running() {
-            let rec = c.get();
-            let parent = rec
-                .host_config
-                .cgroup_parent
-                .clone()
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| self.cfg.cgroup_parent.clone());
-            let path = format!("{}/{}", parent.trim_end_matches('/'), rec.id);
-            runtime::cgroups::update(&path, &upd).map_err(|e| {
-                DaemonError::Invalid(format!("Cannot update container {}: {e}", rec.id))
+            runtime::cgroups::update(&plan.cgroup_path, &upd).map_err(|e| {
+                DaemonError::Invalid(format!("Cannot update container {}: {e}", c.id))
             })?;
         }
         let rec = c.update(|r| {
@@ -739,6 +646,7 @@ impl Daemon {
             if let Some(rp) = &body.restart_policy {
                 hc.restart_policy = Some(rp.clone());
             }
+            r.plan = Some(plan);
         });
         self.persist(&rec)
     }
@@ -898,34 +806,15 @@ async fn wait_process_gone(pid: u32, limit: Duration) {
     }
 }
 
-fn should_restart(rec: &ContainerRecord) -> bool {
-    if rec.manual_stop {
-        return false;
-    }
-    let Some(p) = &rec.host_config.restart_policy else {
-        return false;
-    };
-    let name = p.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
-    match name.as_str() {
-        "always" | "unless-stopped" => true,
-        "on-failure" => {
-            rec.state.exit_code != 0
-                && p.maximum_retry_count
-                    .is_none_or(|m| m <= 0 || rec.restart_count < m)
+/// `State.ExitCode` of a container that failed to start: the code the shim
+/// decided (127: command not found, 126: not executable, as the HTTP status
+/// derived from the same error), else Docker's 128.
+fn start_exit_code(e: &DaemonError) -> i64 {
+    match e {
+        DaemonError::Shim(runtime::shim::ShimError::Start { exit_code, .. }) => {
+            i64::from(*exit_code)
         }
-        _ => false,
-    }
-}
-
-/// Docker's exit codes for a process that could not be started: 127 when the
-/// command is missing, 126 when it cannot be run, else `other`.
-pub(crate) fn start_error_exit_code(msg: &str, other: i64) -> i64 {
-    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
-        127
-    } else if msg.contains("permission denied") {
-        126
-    } else {
-        other
+        _ => 128,
     }
 }
 

@@ -4,17 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-/// Limits to change; `None` leaves a limit as it is.
-#[derive(Debug, Clone, Default)]
-pub struct ResourceUpdate {
-    pub memory: Option<i64>,
-    /// Memory + swap (Docker's `--memory-swap`); -1 = unlimited.
-    pub memory_swap: Option<i64>,
-    pub cpu_shares: Option<u64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<u64>,
-    pub pids_limit: Option<i64>,
-}
+/// Limits to change (`docker update`): the container's resources, where `None`
+/// leaves a limit as it is (the cpuset is not changed).
+pub use crate::spec::Resources as ResourceUpdate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {

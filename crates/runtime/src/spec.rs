@@ -42,8 +42,9 @@ pub struct ContainerSpec {
     pub no_new_privileges: bool,
     pub seccomp_unconfined: bool,
     pub ulimits: Vec<Ulimit>,
-    /// Default "/berth": cgroupsPath = "<cgroup_parent>/<id>".
-    pub cgroup_parent: String,
+    /// `linux.cgroupsPath`, decided by the caller (the daemon's plan); empty:
+    /// `/berth/<id>`.
+    pub cgroups_path: String,
     /// `--init`: host path of an init binary, bind-mounted at /sbin/docker-init and
     /// prepended to args (`/sbin/docker-init -- args...`).
     pub init: Option<PathBuf>,
@@ -77,7 +78,7 @@ pub enum NetNs {
 }
 
 /// Resource limits (Docker's HostConfig fields).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Resources {
     pub memory: Option<i64>,
     /// Memory + swap; unset with a memory limit = twice the memory (Docker); -1 = unlimited.
@@ -90,7 +91,7 @@ pub struct Resources {
 }
 
 /// `--ulimit name=soft:hard`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ulimit {
     pub name: String,
     pub soft: u64,
@@ -946,19 +947,17 @@ pub fn generate_spec(spec: &ContainerSpec) -> Result<oci_spec::runtime::Spec, Sp
         resources["pids"] = json!({"limit": p});
     }
 
-    let parent = if spec.cgroup_parent.is_empty() {
-        "/berth".to_string()
-    } else if spec.cgroup_parent.starts_with('/') {
-        spec.cgroup_parent.trim_end_matches('/').to_string()
+    let cgroups_path = if spec.cgroups_path.is_empty() {
+        format!("/berth/{}", spec.id)
     } else {
-        format!("/{}", spec.cgroup_parent.trim_end_matches('/'))
+        spec.cgroups_path.clone()
     };
 
     let mut linux = json!({
         "namespaces": namespaces,
         "devices": devices,
         "resources": resources,
-        "cgroupsPath": format!("{parent}/{}", spec.id),
+        "cgroupsPath": cgroups_path,
         "sysctl": spec.sysctls,
     });
     if !spec.privileged {
@@ -1242,7 +1241,7 @@ mod tests {
         s.privileged = true;
         s.read_only = true;
         s.netns = NetNs::Path("/run/netns/x".into());
-        s.cgroup_parent = "custom".into();
+        s.cgroups_path = "/custom/abc".into();
         s.ulimits = vec![Ulimit {
             name: "nofile".into(),
             soft: 100,

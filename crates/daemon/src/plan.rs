@@ -1,0 +1,814 @@
+//! The container plan: HostConfig (and the daemon's defaults) parsed and validated
+//! once, at create, into typed decisions that are persisted with the container.
+//! Start, inspect, update, restart and restore read the plan; nothing re-parses
+//! HostConfig, and every validation error has one place and one message here.
+//!
+//! The record keeps the HostConfig the client sent, as Docker shows it in inspect;
+//! records written before plans existed get theirs when they are loaded
+//! ([`ContainerPlan::from_host_config`] on the stored HostConfig).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use engine_types::models::HostConfig;
+use serde::{Deserialize, Serialize};
+
+use runtime::spec::{Resources, Ulimit};
+
+use crate::error::{DaemonError, Result};
+use crate::util;
+
+/// How the container is networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    Bridge,
+    None,
+    Host,
+}
+
+impl NetworkMode {
+    /// The network crate's mode.
+    pub fn net_mode(self) -> network::NetMode {
+        match self {
+            NetworkMode::Bridge => network::NetMode::Bridge,
+            NetworkMode::None => network::NetMode::None,
+            NetworkMode::Host => network::NetMode::Host,
+        }
+    }
+
+    /// The name inspect shows for the container's network.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+        }
+    }
+}
+
+/// Name resolution and network attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkPlan {
+    pub mode: NetworkMode,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--add-host name:ip`.
+    pub extra_hosts: Vec<(String, String)>,
+}
+
+/// What a mount is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path. `create_source`: `-v` creates a missing source directory when
+    /// the container starts (`--mount` refuses a missing one at create).
+    Bind {
+        source: PathBuf,
+        create_source: bool,
+    },
+    Tmpfs,
+}
+
+/// A user mount (`-v`, `--mount`, `--tmpfs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountPlan {
+    pub destination: String,
+    #[serde(flatten)]
+    pub kind: MountKind,
+    /// Options as the OCI spec takes them (`rbind`, `ro`, `rprivate`, `size=..`).
+    pub options: Vec<String>,
+}
+
+impl MountPlan {
+    pub fn read_only(&self) -> bool {
+        self.options.iter().any(|o| o == "ro")
+    }
+
+    /// The propagation option, if any (`rprivate`, ...).
+    pub fn propagation(&self) -> Option<&str> {
+        const PROPAGATION: [&str; 6] = [
+            "shared", "rshared", "slave", "rslave", "private", "rprivate",
+        ];
+        self.options
+            .iter()
+            .map(String::as_str)
+            .find(|o| PROPAGATION.contains(o))
+    }
+}
+
+/// Privileges and confinement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityPlan {
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub no_new_privileges: bool,
+    pub seccomp_unconfined: bool,
+    pub read_only_rootfs: bool,
+    /// None: Docker's defaults.
+    pub masked_paths: Option<Vec<String>>,
+    /// None: Docker's defaults.
+    pub readonly_paths: Option<Vec<String>>,
+    pub sysctls: BTreeMap<String, String>,
+}
+
+/// Resource limits, normalised (`--cpus` is a quota over a 100 ms period; zero and
+/// negative "unset" values are `None`), and ulimits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourcePlan {
+    pub limits: Resources,
+    pub ulimits: Vec<Ulimit>,
+}
+
+impl ResourcePlan {
+    /// The memory-swap rule (one place): swap, when set, is at least the memory.
+    fn check_swap(memory: Option<i64>, swap: Option<i64>) -> Result<()> {
+        if let (Some(m), Some(s)) = (memory, swap) {
+            if m > 0 && s > 0 && s < m {
+                return Err(DaemonError::Invalid(
+                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn from_host_config(hc: &HostConfig) -> Result<Self> {
+        let memory = hc.memory.filter(|m| *m > 0);
+        if memory.is_some_and(|m| m < 6 * 1024 * 1024) {
+            return Err(DaemonError::Invalid(
+                "Minimum memory limit allowed is 6MB".into(),
+            ));
+        }
+        let memory_swap = hc.memory_swap.filter(|m| *m != 0);
+        Self::check_swap(memory, memory_swap)?;
+        let (cpu_quota, cpu_period) = cpu_quota_period(hc.nano_cpus, hc.cpu_quota, hc.cpu_period);
+        let mut ulimits = Vec::new();
+        for u in hc.ulimits.iter().flatten() {
+            let name = u.name.clone().unwrap_or_default();
+            if name.is_empty() {
+                return Err(DaemonError::Invalid("invalid ulimit: no name".into()));
+            }
+            ulimits.push(Ulimit {
+                name,
+                soft: u.soft.unwrap_or(0).max(0) as u64,
+                hard: u.hard.unwrap_or(0).max(0) as u64,
+            });
+        }
+        Ok(Self {
+            limits: Resources {
+                memory,
+                memory_swap,
+                cpu_shares: hc.cpu_shares.filter(|s| *s > 0).map(|s| s as u64),
+                cpu_quota,
+                cpu_period,
+                pids_limit: hc.pids_limit.filter(|p| *p > 0),
+                cpuset_cpus: hc.cpuset_cpus.clone().filter(|s| !s.is_empty()),
+            },
+            ulimits,
+        })
+    }
+}
+
+/// `--cpus` (nano CPUs) wins over `--cpu-quota`/`--cpu-period`.
+pub fn cpu_quota_period(
+    nano_cpus: Option<i64>,
+    quota: Option<i64>,
+    period: Option<i64>,
+) -> (Option<i64>, Option<u64>) {
+    match nano_cpus.filter(|n| *n > 0) {
+        Some(nano) => (Some(nano * 100_000 / 1_000_000_000), Some(100_000)),
+        None => (
+            quota.filter(|q| *q > 0),
+            period.filter(|p| *p > 0).map(|p| p as u64),
+        ),
+    }
+}
+
+/// The json-file log driver's options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPlan {
+    pub max_size: Option<u64>,
+    pub max_file: u32,
+}
+
+/// When the daemon restarts the container after it exits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    UnlessStopped,
+    OnFailure {
+        /// 0: no limit.
+        max_retries: i64,
+    },
+}
+
+impl RestartPolicy {
+    /// Whether a container that exited with `exit_code` after `restarts` restarts
+    /// is started again (not after a manual stop).
+    pub fn restarts(self, exit_code: i64, restarts: i64, manual_stop: bool) -> bool {
+        if manual_stop {
+            return false;
+        }
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+            RestartPolicy::OnFailure { max_retries } => {
+                exit_code != 0 && (max_retries <= 0 || restarts < max_retries)
+            }
+        }
+    }
+
+    fn from_host_config(hc: &HostConfig) -> Result<Self> {
+        let Some(p) = &hc.restart_policy else {
+            return Ok(RestartPolicy::No);
+        };
+        let name = p.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
+        Ok(match name.as_str() {
+            "" | "no" => RestartPolicy::No,
+            "always" => RestartPolicy::Always,
+            "unless-stopped" => RestartPolicy::UnlessStopped,
+            "on-failure" => RestartPolicy::OnFailure {
+                max_retries: p.maximum_retry_count.unwrap_or(0).max(0),
+            },
+            other => {
+                return Err(DaemonError::Invalid(format!(
+                    "invalid restart policy: {other}"
+                )))
+            }
+        })
+    }
+}
+
+/// The daemon's side of a plan: defaults and what the host offers.
+#[derive(Debug, Clone)]
+pub struct PlanDefaults<'a> {
+    /// `--cgroup-parent` of the daemon.
+    pub cgroup_parent: &'a str,
+    pub log_max_size: Option<u64>,
+    pub log_max_file: u32,
+    /// The init binary for `--init`, if the host has one.
+    pub init_path: Option<&'a std::path::Path>,
+}
+
+/// Everything decided about a container at create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerPlan {
+    pub network: NetworkPlan,
+    pub mounts: Vec<MountPlan>,
+    pub security: SecurityPlan,
+    pub resources: ResourcePlan,
+    /// The container's cgroup (`<parent>/<id>`, absolute), for the runtime spec,
+    /// `update` and stats.
+    pub cgroup_path: String,
+    /// The init binary bind-mounted at /sbin/docker-init (`--init`).
+    pub init: Option<PathBuf>,
+    pub log: LogPlan,
+    pub restart: RestartPolicy,
+    pub auto_remove: bool,
+}
+
+/// The one message for `--init` on a host without an init binary.
+const NO_INIT: &str = "--init: no init binary found on the host (install Debian's tini package, which provides /usr/bin/tini-static, or set --init-path)";
+
+impl ContainerPlan {
+    /// Parses and validates `hc` for container `id`.
+    pub fn from_host_config(id: &str, hc: &HostConfig, d: &PlanDefaults<'_>) -> Result<Self> {
+        let network = NetworkPlan {
+            mode: network_mode(hc)?,
+            dns: hc.dns.clone().unwrap_or_default(),
+            dns_search: hc.dns_search.clone().unwrap_or_default(),
+            dns_options: hc.dns_options.clone().unwrap_or_default(),
+            extra_hosts: extra_hosts(hc)?,
+        };
+        if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
+            || hc.publish_all_ports == Some(true)
+        {
+            return Err(DaemonError::NotImplemented(
+                "publishing ports (-p/-P) is not implemented by Berth yet".into(),
+            ));
+        }
+        let restart = RestartPolicy::from_host_config(hc)?;
+        let auto_remove = hc.auto_remove == Some(true);
+        if auto_remove && restart != RestartPolicy::No {
+            return Err(DaemonError::Invalid(
+                "can't create 'AutoRemove' container with restart policy".into(),
+            ));
+        }
+        let init = match hc.init {
+            Some(true) => Some(
+                d.init_path
+                    .map(std::path::Path::to_path_buf)
+                    .ok_or_else(|| DaemonError::Invalid(NO_INIT.into()))?,
+            ),
+            _ => None,
+        };
+        let parent = hc
+            .cgroup_parent
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or(d.cgroup_parent);
+        Ok(Self {
+            network,
+            mounts: mounts(hc)?,
+            security: security(hc)?,
+            resources: ResourcePlan::from_host_config(hc)?,
+            cgroup_path: cgroup_path(parent, id),
+            init,
+            log: log(hc, d)?,
+            restart,
+            auto_remove,
+        })
+    }
+
+    /// Applies `docker update` (limits to change; `None` keeps a limit) to the
+    /// plan, validated as at create; returns the new plan.
+    pub fn updated(&self, upd: &Resources, restart: Option<RestartPolicy>) -> Result<Self> {
+        let mut next = self.clone();
+        let r = &mut next.resources.limits;
+        if upd.memory.is_some() {
+            r.memory = upd.memory;
+        }
+        if upd.memory_swap.is_some() {
+            r.memory_swap = upd.memory_swap;
+        }
+        if upd.cpu_shares.is_some() {
+            r.cpu_shares = upd.cpu_shares;
+        }
+        if upd.cpu_quota.is_some() {
+            r.cpu_quota = upd.cpu_quota;
+        }
+        if upd.cpu_period.is_some() {
+            r.cpu_period = upd.cpu_period;
+        }
+        if upd.pids_limit.is_some() {
+            r.pids_limit = upd.pids_limit;
+        }
+        ResourcePlan::check_swap(r.memory, r.memory_swap)?;
+        if let Some(policy) = restart {
+            if next.auto_remove && policy != RestartPolicy::No {
+                return Err(DaemonError::Invalid(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+                ));
+            }
+            next.restart = policy;
+        }
+        Ok(next)
+    }
+
+    /// The restart policy of a `docker update` body.
+    pub fn restart_policy_of(
+        hc_policy: &engine_types::models::RestartPolicy,
+    ) -> Result<RestartPolicy> {
+        RestartPolicy::from_host_config(&HostConfig {
+            restart_policy: Some(hc_policy.clone()),
+            ..Default::default()
+        })
+    }
+}
+
+/// `<parent>/<id>`, absolute, without a doubled slash.
+pub fn cgroup_path(parent: &str, id: &str) -> String {
+    let parent = parent.trim_matches('/');
+    if parent.is_empty() {
+        format!("/{id}")
+    } else {
+        format!("/{parent}/{id}")
+    }
+}
+
+fn network_mode(hc: &HostConfig) -> Result<NetworkMode> {
+    match hc.network_mode.as_deref().unwrap_or("") {
+        "" | "default" | "bridge" => Ok(NetworkMode::Bridge),
+        "none" => Ok(NetworkMode::None),
+        "host" => Ok(NetworkMode::Host),
+        m if m.starts_with("container:") => Err(DaemonError::NotImplemented(format!(
+            "network mode {m:?} (sharing another container's network) is not implemented by Berth yet"
+        ))),
+        other => Err(DaemonError::NoSuchNetwork(other.to_string())),
+    }
+}
+
+fn extra_hosts(hc: &HostConfig) -> Result<Vec<(String, String)>> {
+    hc.extra_hosts
+        .iter()
+        .flatten()
+        .map(|h| {
+            h.split_once(':')
+                .map(|(n, ip)| (n.to_string(), ip.to_string()))
+                .ok_or_else(|| {
+                    DaemonError::Invalid(format!(
+                        "invalid argument {h:?} for \"--add-host\" flag: expected HOST:IP"
+                    ))
+                })
+        })
+        .collect()
+}
+
+fn security(hc: &HostConfig) -> Result<SecurityPlan> {
+    let mut out = SecurityPlan {
+        privileged: hc.privileged.unwrap_or(false),
+        cap_add: hc.cap_add.clone().unwrap_or_default(),
+        cap_drop: hc.cap_drop.clone().unwrap_or_default(),
+        read_only_rootfs: hc.readonly_rootfs.unwrap_or(false),
+        masked_paths: hc.masked_paths.clone(),
+        readonly_paths: hc.readonly_paths.clone(),
+        sysctls: hc.sysctls.clone().unwrap_or_default().into_iter().collect(),
+        ..Default::default()
+    };
+    for opt in hc.security_opt.iter().flatten() {
+        let (k, v) = opt
+            .split_once(['=', ':'])
+            .map(|(k, v)| (k, Some(v)))
+            .unwrap_or((opt.as_str(), None));
+        match (k, v) {
+            ("no-new-privileges", None | Some("true")) => out.no_new_privileges = true,
+            ("no-new-privileges", Some("false")) => out.no_new_privileges = false,
+            ("seccomp", Some("unconfined")) => out.seccomp_unconfined = true,
+            ("seccomp", Some(p)) => {
+                return Err(DaemonError::NotImplemented(format!(
+                    "custom seccomp profiles (seccomp={p}) are not implemented by Berth yet; use the default or seccomp=unconfined"
+                )))
+            }
+            ("apparmor" | "label", _) => {
+                tracing::debug!(option = %opt, "security option ignored: not supported on this host")
+            }
+            _ => {
+                return Err(DaemonError::Invalid(format!(
+                    "invalid --security-opt: {opt:?}"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn log(hc: &HostConfig, d: &PlanDefaults<'_>) -> Result<LogPlan> {
+    let mut plan = LogPlan {
+        max_size: d.log_max_size,
+        max_file: d.log_max_file,
+    };
+    let Some(lc) = &hc.log_config else {
+        return Ok(plan);
+    };
+    match lc.typ.as_deref() {
+        None | Some("") | Some("json-file") => {}
+        Some(other) => {
+            return Err(DaemonError::NotImplemented(format!(
+                "log driver {other:?} is not implemented by Berth yet (json-file is)"
+            )))
+        }
+    }
+    for (k, v) in lc.config.iter().flatten() {
+        match k.as_str() {
+            "max-size" => {
+                plan.max_size = Some(util::parse_size(v).ok_or_else(|| {
+                    DaemonError::Invalid(format!("invalid log-opt max-size: {v:?}"))
+                })?)
+            }
+            "max-file" => {
+                plan.max_file = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    DaemonError::Invalid(format!("invalid log-opt max-file: {v:?}"))
+                })?
+            }
+            _ => {}
+        }
+    }
+    Ok(plan)
+}
+
+/// A `-v host:ctr[:opts]` bind.
+fn bind(spec: &str) -> Result<MountPlan> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, opts) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, o] => (*s, *d, *o),
+        _ => {
+            return Err(DaemonError::Invalid(format!(
+                "invalid volume specification: {spec:?}"
+            )))
+        }
+    };
+    if !src.starts_with('/') {
+        return Err(DaemonError::NotImplemented(format!(
+            "named volumes ({src}) are not implemented by Berth yet: bind-mount a host path instead (-v /host/path:{dst})"
+        )));
+    }
+    if !dst.starts_with('/') {
+        return Err(DaemonError::Invalid(format!(
+            "invalid volume specification: {spec:?}: mount path must be absolute"
+        )));
+    }
+    let mut options = vec!["rbind".to_string()];
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" | "rw" => options.push(o.to_string()),
+            "z" | "Z" | "consistent" | "cached" | "delegated" | "nocopy" => {}
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                options.push(o.to_string())
+            }
+            _ => {
+                return Err(DaemonError::Invalid(format!(
+                    "invalid mode {o:?} in volume specification {spec:?}"
+                )))
+            }
+        }
+    }
+    Ok(MountPlan {
+        destination: dst.to_string(),
+        kind: MountKind::Bind {
+            source: PathBuf::from(src),
+            create_source: true,
+        },
+        options,
+    })
+}
+
+/// All user mounts: `-v` binds, `--mount`, `--tmpfs`. Pure: nothing on the host is
+/// created or changed (a `-v` source is created at start).
+fn mounts(hc: &HostConfig) -> Result<Vec<MountPlan>> {
+    let mut out = Vec::new();
+    for b in hc.binds.iter().flatten() {
+        out.push(bind(b)?);
+    }
+    for m in hc.mounts.iter().flatten() {
+        let target = m.target.clone().unwrap_or_default();
+        if !target.starts_with('/') {
+            return Err(DaemonError::Invalid(format!(
+                "invalid mount config: mount path must be absolute: {target:?}"
+            )));
+        }
+        let kind = m
+            .typ
+            .as_ref()
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "volume".into());
+        match kind.as_str() {
+            "bind" => {
+                let mut options = vec!["rbind".to_string()];
+                if m.read_only == Some(true) {
+                    options.push("ro".into());
+                }
+                let source = m.source.clone().unwrap_or_default();
+                if !std::path::Path::new(&source).exists() {
+                    return Err(DaemonError::Invalid(format!(
+                        "invalid mount config for type \"bind\": bind source path does not exist: {source}"
+                    )));
+                }
+                out.push(MountPlan {
+                    destination: target,
+                    kind: MountKind::Bind {
+                        source: PathBuf::from(source),
+                        create_source: false,
+                    },
+                    options,
+                });
+            }
+            "tmpfs" => {
+                let mut options = vec!["nosuid".to_string(), "nodev".to_string()];
+                if let Some(t) = &m.tmpfs_options {
+                    if let Some(size) = t.size_bytes {
+                        options.push(format!("size={size}"));
+                    }
+                    if let Some(mode) = t.mode {
+                        options.push(format!("mode={mode:o}"));
+                    }
+                }
+                out.push(MountPlan {
+                    destination: target,
+                    kind: MountKind::Tmpfs,
+                    options,
+                });
+            }
+            other => {
+                return Err(DaemonError::NotImplemented(format!(
+                    "mounts of type {other:?} are not implemented by Berth yet"
+                )))
+            }
+        }
+    }
+    for (dst, opts) in hc.tmpfs.iter().flatten() {
+        let mut options = vec![
+            "nosuid".to_string(),
+            "nodev".to_string(),
+            "noexec".to_string(),
+        ];
+        options.extend(
+            opts.split(',')
+                .filter(|o| !o.is_empty())
+                .map(str::to_string),
+        );
+        out.push(MountPlan {
+            destination: dst.clone(),
+            kind: MountKind::Tmpfs,
+            options,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine_types::models::{HostConfigLogConfig, Mount, MountType, RestartPolicyNameEnum};
+
+    const DEFAULTS: PlanDefaults<'static> = PlanDefaults {
+        cgroup_parent: "/berth",
+        log_max_size: None,
+        log_max_file: 1,
+        init_path: None,
+    };
+
+    fn plan(hc: HostConfig) -> Result<ContainerPlan> {
+        ContainerPlan::from_host_config("abc", &hc, &DEFAULTS)
+    }
+
+    fn invalid(hc: HostConfig) -> String {
+        match plan(hc) {
+            Err(e) => e.to_string(),
+            Ok(p) => panic!("accepted: {p:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let p = plan(HostConfig::default()).unwrap();
+        assert_eq!(p.network.mode, NetworkMode::Bridge);
+        assert_eq!(p.cgroup_path, "/berth/abc");
+        assert_eq!(p.restart, RestartPolicy::No);
+        assert!(p.mounts.is_empty() && p.init.is_none() && !p.auto_remove);
+        assert_eq!(
+            p.log,
+            LogPlan {
+                max_size: None,
+                max_file: 1
+            }
+        );
+        // Round trip through the record's JSON.
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<ContainerPlan>(&json).unwrap(), p);
+    }
+
+    #[test]
+    fn every_rule_has_one_message() {
+        let m = invalid(HostConfig {
+            memory: Some(64 << 20),
+            memory_swap: Some(32 << 20),
+            ..Default::default()
+        });
+        assert!(m.contains("Minimum memoryswap limit"), "{m}");
+        assert!(invalid(HostConfig {
+            memory: Some(1024),
+            ..Default::default()
+        })
+        .contains("Minimum memory limit allowed is 6MB"));
+        assert!(invalid(HostConfig {
+            init: Some(true),
+            ..Default::default()
+        })
+        .starts_with("--init: no init binary found"));
+        assert!(invalid(HostConfig {
+            network_mode: Some("container:x".into()),
+            ..Default::default()
+        })
+        .contains("not implemented"));
+        assert!(invalid(HostConfig {
+            security_opt: Some(vec!["bogus".into()]),
+            ..Default::default()
+        })
+        .contains("invalid --security-opt"));
+        assert!(invalid(HostConfig {
+            auto_remove: Some(true),
+            restart_policy: Some(engine_types::models::RestartPolicy {
+                name: Some(RestartPolicyNameEnum::ALWAYS),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        })
+        .contains("AutoRemove"));
+        assert!(invalid(HostConfig {
+            binds: Some(vec!["/a:/b:bogus".into()]),
+            ..Default::default()
+        })
+        .contains("invalid mode"));
+        assert!(invalid(HostConfig {
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("syslog".into()),
+                config: None,
+            }),
+            ..Default::default()
+        })
+        .contains("log driver"));
+        assert!(invalid(HostConfig {
+            extra_hosts: Some(vec!["nocolon".into()]),
+            ..Default::default()
+        })
+        .contains("--add-host"));
+    }
+
+    #[test]
+    fn mounts_are_parsed_without_touching_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let p = plan(HostConfig {
+            binds: Some(vec![format!("{}:/data:ro,rslave", missing.display())]),
+            tmpfs: Some([("/run".to_string(), "size=1m".to_string())].into()),
+            mounts: Some(vec![Mount {
+                target: Some("/m".into()),
+                source: Some(dir.path().display().to_string()),
+                typ: Some(MountType::BIND),
+                read_only: Some(true),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!missing.exists());
+        assert_eq!(p.mounts.len(), 3);
+        assert_eq!(
+            p.mounts[0].kind,
+            MountKind::Bind {
+                source: missing.clone(),
+                create_source: true
+            }
+        );
+        assert!(p.mounts[0].read_only());
+        assert_eq!(p.mounts[0].propagation(), Some("rslave"));
+        assert!(matches!(
+            p.mounts[1].kind,
+            MountKind::Bind {
+                create_source: false,
+                ..
+            }
+        ));
+        assert_eq!(p.mounts[2].kind, MountKind::Tmpfs);
+        // --mount refuses a missing source at create.
+        let m = invalid(HostConfig {
+            mounts: Some(vec![Mount {
+                target: Some("/m".into()),
+                source: Some(missing.display().to_string()),
+                typ: Some(MountType::BIND),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        assert!(m.contains("bind source path does not exist"), "{m}");
+    }
+
+    #[test]
+    fn resources_cgroup_and_restart() {
+        let p = ContainerPlan::from_host_config(
+            "abc",
+            &HostConfig {
+                nano_cpus: Some(1_500_000_000),
+                cpu_quota: Some(5),
+                pids_limit: Some(-1),
+                cgroup_parent: Some("custom/".into()),
+                restart_policy: Some(engine_types::models::RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::ON_FAILURE),
+                    maximum_retry_count: Some(2),
+                }),
+                ..Default::default()
+            },
+            &DEFAULTS,
+        )
+        .unwrap();
+        assert_eq!(p.resources.limits.cpu_quota, Some(150_000));
+        assert_eq!(p.resources.limits.cpu_period, Some(100_000));
+        assert_eq!(p.resources.limits.pids_limit, None);
+        assert_eq!(p.cgroup_path, "/custom/abc");
+        assert_eq!(p.restart, RestartPolicy::OnFailure { max_retries: 2 });
+        assert!(p.restart.restarts(1, 1, false));
+        assert!(!p.restart.restarts(1, 2, false));
+        assert!(!p.restart.restarts(0, 0, false));
+        assert!(!RestartPolicy::Always.restarts(1, 0, true));
+        assert_eq!(cgroup_path("/", "x"), "/x");
+
+        let up = p
+            .updated(
+                &Resources {
+                    memory: Some(64 << 20),
+                    ..Default::default()
+                },
+                Some(RestartPolicy::Always),
+            )
+            .unwrap();
+        assert_eq!(up.resources.limits.memory, Some(64 << 20));
+        assert_eq!(up.resources.limits.cpu_quota, Some(150_000));
+        assert_eq!(up.restart, RestartPolicy::Always);
+        assert!(up
+            .updated(
+                &Resources {
+                    memory_swap: Some(1 << 20),
+                    ..Default::default()
+                },
+                None
+            )
+            .is_err());
+    }
+}
