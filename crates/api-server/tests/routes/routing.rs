@@ -1,0 +1,147 @@
+//! What the route table does around the handlers: version prefixes, unknown
+//! routes, routes not implemented yet, methods not allowed, common headers.
+
+use axum::body::Body;
+
+use crate::Api;
+
+#[tokio::test]
+async fn supported_versions_and_no_version_reach_the_handler() {
+    let api = Api::new();
+    for uri in [
+        "/_ping",
+        "/v1.24/_ping",
+        "/v1.41/_ping",
+        "/v1.47/_ping",
+        "/v1.51/_ping",
+    ] {
+        assert_eq!(api.get(uri).await.status(200).text(), "OK", "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn the_query_survives_the_version_prefix() {
+    let api = Api::new();
+    api.post("/v1.41/containers/c1/rename?name=new%20name")
+        .await
+        .status(204);
+    match api.fake.only_call() {
+        crate::fake::Call::ContainerRename { id, name } => {
+            assert_eq!((id.as_str(), name.as_str()), ("c1", "new name"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_too_new_version_is_refused_with_400() {
+    let api = Api::new();
+    let message = api.get("/v1.99/containers/json").await.error(400);
+    assert_eq!(
+        message,
+        format!(
+            "client version 1.99 is too new. Maximum supported API version is {}",
+            engine_types::API_VERSION
+        )
+    );
+    assert!(api.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_too_old_version_is_refused_with_400() {
+    let api = Api::new();
+    let message = api.post("/v1.23/containers/c1/start").await.error(400);
+    assert!(
+        message.contains("client version 1.23 is too old"),
+        "{message}"
+    );
+    assert!(message.contains(engine_types::MIN_API_VERSION), "{message}");
+    assert!(api.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_version_is_an_unknown_route() {
+    let api = Api::new();
+    for uri in ["/v1/_ping", "/vX.Y/_ping", "/v1.41", "/v1.41x/_ping"] {
+        api.get(uri).await.error_with(404, "page not found");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_404_json() {
+    let api = Api::new();
+    for (method, uri) in [
+        ("GET", "/"),
+        ("GET", "/nope"),
+        ("POST", "/nope/deeper?x=1"),
+        ("GET", "/images/busybox"),
+        ("GET", "/images/busybox/unknown"),
+        ("POST", "/images/busybox/json"),
+        ("GET", "/v1.41/nope"),
+    ] {
+        let answer = api.call(method, uri, Body::empty()).await;
+        assert_eq!(answer.error(404), "page not found", "{method} {uri}");
+    }
+    assert!(api.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn endpoints_berth_does_not_serve_yet_answer_501_json() {
+    let api = Api::new();
+    for (method, uri) in [
+        ("GET", "/networks"),
+        ("POST", "/volumes/create"),
+        ("GET", "/events"),
+        ("GET", "/system/df"),
+        ("POST", "/swarm/init"),
+        ("GET", "/images/search?term=x"),
+        ("GET", "/containers/c1/stats"),
+        ("POST", "/containers/c1/pause"),
+        ("GET", "/v1.41/plugins"),
+    ] {
+        let message = api.call(method, uri, Body::empty()).await.error(501);
+        assert!(
+            message.contains("not implemented"),
+            "{method} {uri}: {message}"
+        );
+        assert!(message.contains(method), "{message}");
+    }
+    assert!(api.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn wrong_methods_answer_405_json() {
+    let api = Api::new();
+    for (method, uri) in [
+        ("GET", "/containers/create"),
+        ("DELETE", "/containers/json"),
+        ("GET", "/containers/c1/start"),
+        ("PUT", "/containers/c1/stop"),
+        ("GET", "/containers/c1"),
+        ("GET", "/exec/e1/start"),
+        ("POST", "/exec/e1/json"),
+        ("GET", "/auth"),
+        ("GET", "/build"),
+        ("POST", "/images/json"),
+        ("GET", "/images/load"),
+        ("POST", "/v1.41/containers/c1/json"),
+    ] {
+        let message = api.call(method, uri, Body::empty()).await.error(405);
+        assert!(message.contains(method), "{method} {uri}: {message}");
+    }
+    assert!(api.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn errors_carry_the_common_headers() {
+    let api = Api::new();
+    for uri in ["/nope", "/v1.99/info", "/networks"] {
+        let answer = api.get(uri).await;
+        assert_eq!(
+            answer.header("api-version"),
+            Some(engine_types::API_VERSION),
+            "{uri}"
+        );
+        assert_eq!(answer.header("ostype"), Some("linux"), "{uri}");
+    }
+}
