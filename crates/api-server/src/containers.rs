@@ -233,11 +233,16 @@ pub async fn logs(
     let time = |key: &str| -> Result<Option<f64>, ApiError> {
         match q.get(key) {
             None | Some("") | Some("0") => Ok(None),
-            Some(v) => v.parse::<f64>().map(Some).map_err(|_| {
-                ApiError::invalid(format!(
-                    "invalid value for {key}: {v:?}: expected a unix timestamp"
-                ))
-            }),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite())
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "invalid value for {key}: {v:?}: expected a unix timestamp"
+                    ))
+                }),
         }
     };
     let tail = match q.get("tail") {

@@ -495,6 +495,9 @@ async fn logs_refuse_malformed_options() {
         ("tail=ten", "tail"),
         ("since=yesterday", "since"),
         ("until=12h", "until"),
+        ("since=NaN", "since"),
+        ("until=inf", "until"),
+        ("since=-infinity", "since"),
         ("follow=please", "follow"),
         ("timestamps=2", "timestamps"),
     ] {
