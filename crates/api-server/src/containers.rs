@@ -20,7 +20,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body)
+    crate::json::object(body)
         .map(Some)
         .map_err(|e| ApiError::invalid(format!("invalid JSON in request body: {e}")))
 }

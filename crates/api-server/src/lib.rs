@@ -7,6 +7,7 @@ pub mod backend;
 mod containers;
 pub mod error;
 mod images;
+mod json;
 pub mod query;
 pub mod stream;
 mod system;

@@ -135,6 +135,16 @@ async fn build_takes_registry_credentials_from_x_registry_config() {
     .await;
     build_refused(
         "",
+        &[(
+            "X-Registry-Config",
+            b64_json(serde_json::json!({ "r.io": ["u", "p"] })),
+        )],
+        400,
+        "r.io: expected a JSON object",
+    )
+    .await;
+    build_refused(
+        "",
         &[("X-Registry-Config", b64_json(serde_json::json!(["r.io"])))],
         400,
         "X-Registry-Config",
@@ -261,7 +271,7 @@ async fn auth_answers_login_succeeded_with_an_identity_token() {
 #[tokio::test]
 async fn auth_refuses_a_malformed_body() {
     let api = Api::new();
-    for body in ["", "{", r#"{"username":5}"#] {
+    for body in ["", "{", "[]", r#"["u","p"]"#, r#"{"username":5}"#] {
         api.call("POST", "/auth", body)
             .await
             .error_with(400, "invalid credentials JSON");

@@ -117,6 +117,10 @@ async fn malformed_registry_auth_headers_are_refused() {
     for (value, part) in [
         ("!!!", "not base64"),
         (
+            b64_json(serde_json::json!(["u", "p"])).as_str(),
+            "invalid X-Registry-Auth header: expected a JSON object",
+        ),
+        (
             b64_json(serde_json::json!({ "username": 5 })).as_str(),
             "invalid X-Registry-Auth header",
         ),
