@@ -145,3 +145,24 @@ async fn errors_carry_the_common_headers() {
         assert_eq!(answer.header("ostype"), Some("linux"), "{uri}");
     }
 }
+
+/// Axum's own rejections (before any handler code runs) answer Docker's JSON too.
+#[tokio::test]
+async fn extractor_rejections_are_json_errors() {
+    let api = Api::new();
+    let message = api.get("/containers/%FF%FE/json").await.error(400);
+    assert!(message.contains("Invalid URL"), "{message}");
+    let message = api.post("/exec/%C3%28/start").await.error(400);
+    assert!(message.contains("Invalid URL"), "{message}");
+    // A request body over axum's buffering limit (2 MiB).
+    let huge = format!(
+        r#"{{"Image":"busybox","Env":["A={}"]}}"#,
+        "x".repeat(3 << 20)
+    );
+    let message = api
+        .call("POST", "/containers/create", huge)
+        .await
+        .error(413);
+    assert!(message.contains("length limit"), "{message}");
+    assert!(api.fake.calls().is_empty());
+}
