@@ -171,10 +171,15 @@ pub async fn rename(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `h` and `w` of a resize, both required as in Docker (a missing one would
+/// otherwise size the terminal to 0).
 fn size_args(q: &Query) -> Result<(u16, u16), ApiError> {
-    let h = q.int::<u16>("h")?.unwrap_or(0);
-    let w = q.int::<u16>("w")?.unwrap_or(0);
-    Ok((h, w))
+    let dim = |key: &str| {
+        q.int::<u16>(key)?.ok_or_else(|| {
+            ApiError::invalid(format!("resize: {key} is required (?h=<rows>&w=<columns>)"))
+        })
+    };
+    Ok((dim("h")?, dim("w")?))
 }
 
 pub async fn resize(

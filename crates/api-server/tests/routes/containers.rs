@@ -360,13 +360,20 @@ async fn resize_parses_h_and_w() {
         panic!("not a resize")
     };
     assert_eq!((id.as_str(), height, width), ("web", 40, 120));
-    for bad in ["h=-1", "w=70000", "h=abc"] {
+    for bad in ["h=-1&w=1", "h=1&w=70000", "h=abc&w=1"] {
         refused(
             "POST",
             &format!("/containers/web/resize?{bad}"),
             "expected an integer",
         )
         .await;
+    }
+    for (query, part) in [
+        ("", "h is required"),
+        ("?h=1", "w is required"),
+        ("?w=1&h=", "h is required"),
+    ] {
+        refused("POST", &format!("/containers/web/resize{query}"), part).await;
     }
 }
 

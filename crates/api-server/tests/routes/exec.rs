@@ -101,9 +101,12 @@ async fn exec_resize_parses_h_and_w() {
         panic!("not an exec resize")
     };
     assert_eq!((id.as_str(), height, width), ("e1", 24, 80));
-    api.post("/exec/e1/resize?h=tall")
+    api.post("/exec/e1/resize?h=tall&w=80")
         .await
         .error_with(400, "invalid value for h");
+    api.post("/exec/e1/resize?h=24")
+        .await
+        .error_with(400, "w is required");
     assert_eq!(api.fake.calls().len(), 1);
 }
 
