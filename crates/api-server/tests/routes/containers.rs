@@ -310,6 +310,18 @@ async fn wait_answers_the_exit_code_and_parses_the_condition() {
     refused("POST", "/containers/web/wait?condition=exited", "condition").await;
 }
 
+/// The headers are out when the wait fails: the failure is in the body.
+#[tokio::test]
+async fn a_wait_that_fails_after_registering_answers_200_with_the_error() {
+    let api = Api::new();
+    api.fake.fail_wait(ApiError::internal("container vanished"));
+    let doc = api.post("/containers/web/wait").await.json(200);
+    assert_eq!(
+        doc,
+        serde_json::json!({ "StatusCode": -1, "Error": { "Message": "container vanished" } })
+    );
+}
+
 #[tokio::test]
 async fn remove_parses_force_v_and_link() {
     for &(text, value) in BOOLS {

@@ -151,6 +151,7 @@ pub struct Fake {
     calls: Mutex<Vec<Call>>,
     fail: Mutex<Option<ApiError>>,
     tty: Mutex<bool>,
+    wait_error: Mutex<Option<ApiError>>,
 }
 
 impl Fake {
@@ -166,6 +167,11 @@ impl Fake {
     /// Logs, attach and exec answer as for a container with a tty.
     pub fn set_tty(&self, tty: bool) {
         *self.tty.lock().unwrap() = tty;
+    }
+
+    /// A wait registers, then resolves to `err` instead of the exit code.
+    pub fn fail_wait(&self, err: ApiError) {
+        *self.wait_error.lock().unwrap() = Some(err);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -294,13 +300,14 @@ impl Backend for Fake {
             id: id.into(),
             condition,
         })?;
-        Ok(async {
-            Ok(WaitResult {
+        let outcome = match self.wait_error.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(WaitResult {
                 status_code: EXIT_CODE,
                 error: None,
-            })
-        }
-        .boxed())
+            }),
+        };
+        Ok(async move { outcome }.boxed())
     }
 
     async fn container_remove(

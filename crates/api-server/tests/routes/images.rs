@@ -138,6 +138,31 @@ async fn malformed_registry_auth_headers_are_refused() {
 }
 
 #[tokio::test]
+async fn credential_headers_that_are_not_ascii_are_refused() {
+    let value = axum::http::HeaderValue::from_bytes(b"eyJ\xff\xfe").unwrap();
+    for (method, uri, header) in [
+        (
+            "POST",
+            "/images/create?fromImage=busybox",
+            "X-Registry-Auth",
+        ),
+        ("POST", "/images/busybox/push", "X-Registry-Auth"),
+        ("POST", "/build", "X-Registry-Config"),
+        ("POST", "/build", "X-Berth-Build-Secrets"),
+        ("POST", "/build", "X-Berth-Build-Ssh"),
+    ] {
+        let api = Api::new();
+        let req = request(method, uri)
+            .header(header, value.clone())
+            .body(Body::empty())
+            .unwrap();
+        let message = api.send(req).await.error_with(400, "not ASCII");
+        assert!(message.contains(header), "{message}");
+        assert!(api.fake.calls().is_empty());
+    }
+}
+
+#[tokio::test]
 async fn import_reads_the_body_and_parses_its_options() {
     let api = Api::new();
     let answer = api

@@ -166,3 +166,55 @@ async fn extractor_rejections_are_json_errors() {
     assert!(message.contains("length limit"), "{message}");
     assert!(api.fake.calls().is_empty());
 }
+
+/// Routes of the table tested elsewhere than in [`crate::errors::ROUTES`] (which
+/// holds one request for every route that calls the backend), and why.
+const NOT_IN_ERROR_TABLE: &[(&str, &str)] = &[
+    ("/_ping", "no backend call: system::ping_*"),
+    (
+        "/images/search",
+        "not implemented: endpoints_berth_does_not_serve_yet_*",
+    ),
+    (
+        "/__berth_bad_version/{version}",
+        "internal: a_too_new_version_*, a_too_old_version_*",
+    ),
+];
+
+/// Does `uri` (with its query) match the route template `route`?
+fn matches(route: &str, uri: &str) -> bool {
+    let path = uri.split('?').next().unwrap_or_default();
+    let (mut r, mut p) = (route.split('/'), path.split('/'));
+    loop {
+        match (r.next(), p.next()) {
+            (None, None) => return true,
+            (Some(t), Some(_)) if t.starts_with("{*") => return true,
+            (Some(t), Some(s)) if t.starts_with('{') && !s.is_empty() => {}
+            (Some(t), Some(s)) if t == s => {}
+            _ => return false,
+        }
+    }
+}
+
+/// A new route in `src/lib.rs` fails here until a request for it is in the
+/// error table (and so is tested for status, error mapping and versions).
+#[test]
+fn every_route_of_the_table_has_a_test_request() {
+    let table = include_str!("../../src/lib.rs");
+    let routes: Vec<&str> = table
+        .split(".route(\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert!(routes.len() > 30, "route table not found: {routes:?}");
+    for route in &routes {
+        let tested = crate::errors::ROUTES
+            .iter()
+            .any(|(_, uri, _)| matches(route, uri));
+        let excused = NOT_IN_ERROR_TABLE.iter().any(|(r, _)| r == route);
+        assert!(
+            tested != excused,
+            "{route}: tested {tested}, excused {excused}"
+        );
+    }
+}
