@@ -133,6 +133,20 @@ async fn wrong_methods_answer_405_json() {
 }
 
 #[tokio::test]
+async fn head_of_a_get_route_runs_it_without_a_body() {
+    let api = Api::new();
+    let answer = api
+        .call("HEAD", "/v1.41/containers/json?all=1", Body::empty())
+        .await;
+    answer.status(200);
+    assert!(answer.body.is_empty());
+    assert_eq!(api.fake.calls().len(), 1);
+    api.call("OPTIONS", "/_ping", Body::empty())
+        .await
+        .error_with(405, "OPTIONS");
+}
+
+#[tokio::test]
 async fn errors_carry_the_common_headers() {
     let api = Api::new();
     for uri in ["/nope", "/v1.99/info", "/networks"] {
