@@ -20,7 +20,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body)
+    crate::json::object(body)
         .map(Some)
         .map_err(|e| ApiError::invalid(format!("invalid JSON in request body: {e}")))
 }
@@ -171,10 +171,15 @@ pub async fn rename(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `h` and `w` of a resize, both required as in Docker (a missing one would
+/// otherwise size the terminal to 0).
 fn size_args(q: &Query) -> Result<(u16, u16), ApiError> {
-    let h = q.int::<u16>("h")?.unwrap_or(0);
-    let w = q.int::<u16>("w")?.unwrap_or(0);
-    Ok((h, w))
+    let dim = |key: &str| {
+        q.int::<u16>(key)?.ok_or_else(|| {
+            ApiError::invalid(format!("resize: {key} is required (?h=<rows>&w=<columns>)"))
+        })
+    };
+    Ok((dim("h")?, dim("w")?))
 }
 
 pub async fn resize(
@@ -233,11 +238,16 @@ pub async fn logs(
     let time = |key: &str| -> Result<Option<f64>, ApiError> {
         match q.get(key) {
             None | Some("") | Some("0") => Ok(None),
-            Some(v) => v.parse::<f64>().map(Some).map_err(|_| {
-                ApiError::invalid(format!(
-                    "invalid value for {key}: {v:?}: expected a unix timestamp"
-                ))
-            }),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite())
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "invalid value for {key}: {v:?}: expected a unix timestamp"
+                    ))
+                }),
         }
     };
     let tail = match q.get("tail") {

@@ -83,6 +83,42 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The most of a non-JSON error body that [`json_errors`] reads into the message.
+const REJECTION_BODY_LIMIT: usize = 64 * 1024;
+
+/// Every error answer carries Docker's `{"message": ...}` body: axum's own
+/// rejections (a path that is not UTF-8, a body over the buffering limit) are
+/// text/plain, and are rewritten here with their status kept.
+pub async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_BODY_LIMIT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let json = axum::Json(ErrorBody { message }).into_response();
+    let (json_parts, json_body) = json.into_parts();
+    parts.headers.extend(json_parts.headers);
+    Response::from_parts(parts, json_body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

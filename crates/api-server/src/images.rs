@@ -15,6 +15,7 @@ use crate::backend::{
     BodyReader, BuildRequest, ImportOptions, JsonStream, LocalContext, PullOptions, RegistryAuth,
 };
 use crate::error::ApiError;
+use crate::json;
 use crate::query::Query;
 use crate::stream::json_line;
 use crate::AppState;
@@ -71,7 +72,7 @@ pub(crate) fn decode_auth_header(value: &str) -> Result<RegistryAuth, ApiError> 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(RegistryAuth::default());
     }
-    serde_json::from_slice(&bytes)
+    json::object(&bytes)
         .map_err(|e| ApiError::invalid(format!("invalid X-Registry-Auth header: {e}")))
 }
 
@@ -99,8 +100,14 @@ fn registry_config(headers: &HeaderMap) -> Result<HashMap<String, RegistryAuth>,
     }
     let bytes = decode_base64(v)
         .ok_or_else(|| ApiError::invalid("invalid X-Registry-Config header: not base64"))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::invalid(format!("invalid X-Registry-Config header: {e}")))
+    let bad = |e: String| ApiError::invalid(format!("invalid X-Registry-Config header: {e}"));
+    let raw: HashMap<String, serde_json::Value> = json::object(&bytes).map_err(bad)?;
+    raw.into_iter()
+        .map(|(registry, auth)| {
+            let auth = json::object_value(auth).map_err(|e| bad(format!("{registry}: {e}")))?;
+            Ok((registry, auth))
+        })
+        .collect()
 }
 
 /// Decodes base64 in any of the alphabets Docker clients use.
@@ -244,7 +251,7 @@ pub async fn auth(
     State(b): State<AppState>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let auth: RegistryAuth = serde_json::from_slice(&body)
+    let auth: RegistryAuth = json::object(&body)
         .map_err(|e| ApiError::invalid(format!("invalid credentials JSON: {e}")))?;
     let token = b.registry_login(auth).await?;
     Ok(Json(serde_json::json!({

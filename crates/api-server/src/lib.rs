@@ -7,6 +7,7 @@ pub mod backend;
 mod containers;
 pub mod error;
 mod images;
+mod json;
 pub mod query;
 pub mod stream;
 mod system;
@@ -67,6 +68,7 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         .route("/__berth_bad_version/{version}", any(bad_version))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(error::json_errors))
         .layer(axum::middleware::map_response(common_headers))
         .with_state(backend);
     Router::new()
