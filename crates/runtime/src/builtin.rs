@@ -117,7 +117,7 @@ pub const NAME: &str = "berth";
 
 /// Serializes libcontainer calls within this process: creating a container or an
 /// exec changes the process's working directory for a moment and clones from the
-/// calling thread.
+/// calling thread; kill and delete rewrite the container's state file in place.
 static LIBCONTAINER: Mutex<()> = Mutex::new(());
 
 fn libcontainer_lock() -> MutexGuard<'static, ()> {
@@ -995,6 +995,10 @@ impl Runtime for BuiltinRuntime {
 
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
         const ACTION: &str = "kill";
+        // libcontainer rewrites state.json in place (truncate, write) on kill and
+        // delete: a kill racing the shim's delete read a truncated file, failed
+        // the delete, and left the container's cgroups behind. One call at a time.
+        let _lock = libcontainer_lock();
         let mut container = self
             .load(ACTION, id)?
             .ok_or_else(|| self.failed(ACTION, id, "container does not exist".into()))?;
@@ -1050,6 +1054,7 @@ impl Runtime for BuiltinRuntime {
 
     fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
         const ACTION: &str = "delete";
+        let _lock = libcontainer_lock();
         let dir = self.container_dir(ACTION, id)?;
         if !dir.exists() {
             self.remove_derived_bundle(id);

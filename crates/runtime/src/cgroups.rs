@@ -164,3 +164,36 @@ pub fn procs(cgroups_path: &str) -> Result<Vec<u32>, CgroupError> {
         .map_err(|_| CgroupError::Missing(dir.clone()))?;
     Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
+
+/// Removes the container's cgroup at `cgroups_path` from every hierarchy (cgroup
+/// v1: each controller's tree; v2: the unified one): the last resort when the
+/// runtime's own delete failed, so that a container never leaves its cgroups
+/// behind. Waits up to `patience` for exiting processes to leave them (`EBUSY`).
+/// Returns the directories that could not be removed.
+pub fn remove(cgroups_path: &str, patience: std::time::Duration) -> Vec<PathBuf> {
+    let rel = cgroups_path.trim_start_matches('/');
+    if rel.is_empty() || rel.split('/').any(|c| c == ".." || c == ".") {
+        return Vec::new();
+    }
+    let mut dirs: Vec<PathBuf> = vec![Path::new(ROOT).join(rel)];
+    if !unified() {
+        dirs.extend(
+            std::fs::read_dir(ROOT)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path().join(rel)),
+        );
+    }
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        dirs.retain(|d| match std::fs::remove_dir(d) {
+            Ok(()) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound && !d.as_os_str().is_empty(),
+        });
+        if dirs.is_empty() || std::time::Instant::now() >= deadline {
+            return dirs;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -860,6 +860,14 @@ impl Shim {
             diag(&self.state_dir, &format!("delete: {e}"));
             if let Err(e) = self.rt.delete(&self.cfg.id, true) {
                 diag(&self.state_dir, &format!("delete --force: {e}"));
+                // The runtime could not clean up: its cgroups must not outlive
+                // the container all the same.
+                if let Some(cg) = cgroups_path(&self.cfg.bundle) {
+                    let left = crate::cgroups::remove(&cg, Duration::from_secs(2));
+                    if !left.is_empty() {
+                        diag(&self.state_dir, &format!("cgroups left: {left:?}"));
+                    }
+                }
             }
         }
         self.shutdown();
