@@ -154,14 +154,14 @@ pub(super) async fn run_attached(
         params.push(("detachKeys", k.clone()));
     }
     let path = format!("/containers/{}/attach{}", enc(id), query(&params));
-    let conn = match client.hijack(&path, None).await {
+    let conn = match client.hijack(&path, None::<&()>).await {
         Ok(c) => c,
         Err(e) => {
             if start {
-                print_run_error(cmd, &e);
+                print_run_error(cmd, &e.into());
                 return Ok(125);
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     let wait = spawn_wait(client, id, condition).await;
@@ -260,7 +260,7 @@ pub struct AttachArgs {
 /// `berth attach`
 pub async fn attach(client: &Client, a: AttachArgs) -> Result<i32> {
     let info = client
-        .get_json(&format!("/containers/{}/json", enc(&a.container)))
+        .get_json::<Value>(&format!("/containers/{}/json", enc(&a.container)))
         .await?;
     let running = info
         .cptr("/State/Running")

@@ -82,7 +82,7 @@ async fn create_container(
             "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
         ),
     }
-    let created = match client.post_json(&path, Some(&body)).await {
+    let created = match client.post_json::<_, Value>(&path, &body).await {
         Ok(v) => v,
         Err(e)
             if opts.pull == "missing"
@@ -97,9 +97,9 @@ async fn create_container(
                 eprintln!("Unable to find image '{shown}' locally");
             }
             pull_image(client, ic.image(), opts.platform.as_deref(), opts.quiet).await?;
-            client.post_json(&path, Some(&body)).await?
+            client.post_json::<_, Value>(&path, &body).await?
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     if let Some(ws) = created.ci("Warnings").and_then(Value::as_array) {
         for w in ws.iter().filter_map(Value::as_str) {

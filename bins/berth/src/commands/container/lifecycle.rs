@@ -63,7 +63,10 @@ async fn call_each(
     for_each(names, true, |n| {
         let url = path(&enc(&n));
         let method = method.clone();
-        async move { client.call(method, &url, None, empty()).await.map(|_| ()) }
+        async move {
+            client.call(method, &url, None, empty()).await?;
+            Ok(())
+        }
     })
     .await
 }
@@ -76,7 +79,7 @@ pub async fn start(client: &Client, a: StartArgs) -> Result<i32> {
         }
         let id = &a.containers[0];
         let info = client
-            .get_json(&format!("/containers/{}/json", enc(id)))
+            .get_json::<Value>(&format!("/containers/{}/json", enc(id)))
             .await?;
         let t = info
             .cptr("/Config/Tty")
@@ -277,7 +280,7 @@ pub async fn rename(client: &Client, a: RenameArgs) -> Result<i32> {
         query(&[("name", a.new_name.clone())])
     );
     if let Err(e) = client.call(Method::POST, &path, None, empty()).await {
-        eprint_err(&e);
+        eprint_err(&e.into());
         eprintln!("Error: failed to rename container named {}", a.container);
         return Ok(1);
     }
@@ -303,15 +306,8 @@ pub async fn unpause(client: &Client, a: PauseArgs) -> Result<i32> {
 
 async fn simple_post_each(client: &Client, names: &[String], action: &str) -> Result<i32> {
     for_each(names, true, |n| async move {
-        client
-            .call(
-                Method::POST,
-                &format!("/containers/{}/{action}", enc(&n)),
-                None,
-                empty(),
-            )
-            .await
-            .map(|_| ())
+        let path = format!("/containers/{}/{action}", enc(&n));
+        Ok(client.call_empty(Method::POST, &path).await?)
     })
     .await
 }

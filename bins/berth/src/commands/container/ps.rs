@@ -285,7 +285,7 @@ pub async fn ps(client: &Client, a: PsArgs) -> Result<i32> {
         params.push(("filters", f));
     }
     let list = client
-        .get_json(&format!("/containers/json{}", query(&params)))
+        .get_json::<Value>(&format!("/containers/json{}", query(&params)))
         .await?;
     let now = chrono::Utc::now().timestamp();
     let rows: Vec<Value> = list

@@ -128,7 +128,7 @@ pub async fn images(client: &Client, a: ImagesArgs) -> Result<i32> {
         params.push(("filters", f));
     }
     let list = client
-        .get_json(&format!("/images/json{}", query(&params)))
+        .get_json::<Value>(&format!("/images/json{}", query(&params)))
         .await?;
     let now = chrono::Utc::now().timestamp();
     let rows = image_rows(
@@ -194,7 +194,7 @@ pub struct HistoryArgs {
 /// `berth image history`
 pub async fn history(client: &Client, a: HistoryArgs) -> Result<i32> {
     let v = client
-        .get_json(&format!("/images/{}/history", a.image))
+        .get_json::<Value>(&format!("/images/{}/history", a.image))
         .await?;
     let now = chrono::Utc::now().timestamp();
     let rows: Vec<Value> = v
