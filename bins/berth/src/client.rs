@@ -7,8 +7,9 @@ use hyper::body::Incoming;
 use hyper::Response;
 
 pub use ::client::{
-    check, empty, enc, full, models, query, stream_body, Body, Client, CreateOptions, DaemonError,
-    Host, ReqOpts, DEFAULT_HOST, MAX_API_VERSION,
+    check, empty, enc, full, models, query, stream_body, Body, Client, ContainerListOptions,
+    CreateOptions, DaemonError, Host, ImageListOptions, RemoveOptions, ReqOpts, DEFAULT_HOST,
+    MAX_API_VERSION,
 };
 
 /// An error that may be the daemon's.
