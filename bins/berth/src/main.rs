@@ -12,7 +12,7 @@ mod tty;
 
 use clap::{Parser, Subcommand};
 
-use client::{Client, Host, DEFAULT_HOST};
+use crate::client::{Client, Host, DEFAULT_HOST};
 use commands::{container as c, image as i, resource as r, system as s};
 
 #[derive(Parser, Debug)]

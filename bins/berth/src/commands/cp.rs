@@ -77,7 +77,7 @@ async fn stat(client: &Client, container: &str, path: &str) -> Result<Option<(bo
             Ok(Some((mode & MODE_DIR != 0, name)))
         }
         Err(e) if daemon_error(&e).is_some_and(|d| d.status == 404) => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

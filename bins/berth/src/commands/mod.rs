@@ -92,7 +92,7 @@ async fn fetch_raw(
             Ok(b) => return Ok(Ok(b)),
             Err(e) => match daemon_error(&e) {
                 Some(d) if d.status == 404 => missing = d.message.clone(),
-                _ => return Err(e),
+                _ => return Err(e.into()),
             },
         }
     }

@@ -1,10 +1,16 @@
 //! `run`/`create` flags and their translation into a ContainerCreate body.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args};
-use serde_json::{json, Map, Value};
+
+use crate::client::models::{
+    ContainerCreateBody, DeviceMapping, EndpointSettings, HostConfig, HostConfigLogConfig, Mount,
+    MountBindOptions, MountBindOptionsPropagationEnum, MountTmpfsOptions, MountType,
+    MountVolumeOptions, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
+};
 
 use crate::format::{parse_go_duration, parse_ram_bytes};
 
@@ -305,7 +311,7 @@ pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>> {
 }
 
 /// Parses a `--mount` value into a HostConfig.Mounts entry.
-pub fn parse_mount(spec: &str) -> Result<Value> {
+pub fn parse_mount(spec: &str) -> Result<Mount> {
     let mut typ = "volume".to_string();
     let mut source = String::new();
     let mut target = String::new();
@@ -331,7 +337,13 @@ pub fn parse_mount(spec: &str) -> Result<Value> {
             "source" | "src" => source = v.unwrap_or("").to_string(),
             "target" | "destination" | "dst" => target = v.unwrap_or("").to_string(),
             "readonly" | "ro" => read_only = flag(v)?,
-            "bind-propagation" => propagation = v.map(str::to_string),
+            "bind-propagation" => {
+                let p = v.unwrap_or("");
+                propagation = Some(
+                    p.parse::<MountBindOptionsPropagationEnum>()
+                        .map_err(|_| anyhow!("invalid value for {k}: {p}"))?,
+                )
+            }
             "tmpfs-size" => tmpfs_size = Some(parse_ram_bytes(v.unwrap_or(""))?),
             "tmpfs-mode" => {
                 tmpfs_mode =
@@ -343,36 +355,42 @@ pub fn parse_mount(spec: &str) -> Result<Value> {
             other => bail!("unexpected key '{other}' in '{field}'"),
         }
     }
-    if !matches!(typ.as_str(), "bind" | "volume" | "tmpfs") {
-        bail!("invalid mount type: {typ:?}");
-    }
+    let mount_type = match typ.as_str() {
+        "bind" => MountType::BIND,
+        "volume" => MountType::VOLUME,
+        "tmpfs" => MountType::TMPFS,
+        _ => bail!("invalid mount type: {typ:?}"),
+    };
     if target.is_empty() {
         bail!("target is required");
     }
-    if typ == "bind" && source.is_empty() {
+    if mount_type == MountType::BIND && source.is_empty() {
         bail!("source is required when specifying bind mounts");
     }
-    let mut m = json!({"Type": typ, "Source": source, "Target": target, "ReadOnly": read_only});
-    if let Some(p) = propagation {
-        m["BindOptions"] = json!({"Propagation": p});
-    }
-    if tmpfs_size.is_some() || tmpfs_mode.is_some() {
-        let mut t = Map::new();
-        if let Some(sz) = tmpfs_size {
-            t.insert("SizeBytes".into(), json!(sz));
-        }
-        if let Some(md) = tmpfs_mode {
-            t.insert("Mode".into(), json!(md));
-        }
-        m["TmpfsOptions"] = Value::Object(t);
-    }
-    if nocopy {
-        m["VolumeOptions"] = json!({"NoCopy": true});
-    }
-    Ok(m)
+    let tmpfs_options = (tmpfs_size.is_some() || tmpfs_mode.is_some()).then(|| MountTmpfsOptions {
+        size_bytes: tmpfs_size,
+        mode: tmpfs_mode.map(i64::from),
+        ..Default::default()
+    });
+    Ok(Mount {
+        typ: Some(mount_type),
+        source: Some(source),
+        target: Some(target),
+        read_only: Some(read_only),
+        bind_options: propagation.map(|p| MountBindOptions {
+            propagation: Some(p),
+            ..Default::default()
+        }),
+        tmpfs_options,
+        volume_options: nocopy.then(|| MountVolumeOptions {
+            no_copy: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
 }
 
-fn parse_ulimit(s: &str) -> Result<Value> {
+fn parse_ulimit(s: &str) -> Result<ResourcesUlimits> {
     let (name, vals) = s
         .split_once('=')
         .ok_or_else(|| anyhow!("invalid ulimit argument: {s}"))?;
@@ -386,10 +404,14 @@ fn parse_ulimit(s: &str) -> Result<Value> {
     if soft > hard && hard != -1 {
         bail!("ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}");
     }
-    Ok(json!({"Name": name, "Soft": soft, "Hard": hard}))
+    Ok(ResourcesUlimits {
+        name: Some(name.to_string()),
+        soft: Some(soft),
+        hard: Some(hard),
+    })
 }
 
-fn parse_restart(s: &str) -> Result<Value> {
+fn parse_restart(s: &str) -> Result<RestartPolicy> {
     let (name, count) = match s.split_once(':') {
         Some((n, c)) => (
             n,
@@ -398,14 +420,20 @@ fn parse_restart(s: &str) -> Result<Value> {
         ),
         None => (s, 0),
     };
-    match name {
-        "no" | "" | "always" | "unless-stopped" | "on-failure" => {}
+    let policy = match name {
+        "no" | "" => RestartPolicyNameEnum::NO,
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
         other => bail!("invalid restart policy '{other}'"),
-    }
-    if count != 0 && name != "on-failure" {
+    };
+    if count != 0 && policy != RestartPolicyNameEnum::ON_FAILURE {
         bail!("maximum retry count cannot be used with restart policy '{name}'");
     }
-    Ok(json!({"Name": if name.is_empty() { "no" } else { name }, "MaximumRetryCount": count}))
+    Ok(RestartPolicy {
+        name: Some(policy),
+        maximum_retry_count: Some(count),
+    })
 }
 
 /// Capabilities as docker's CLI sends them: upper case with a `CAP_` prefix
@@ -423,14 +451,14 @@ pub fn normalize_caps(caps: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn kv_map(items: &[String], what: &str) -> Result<Map<String, Value>> {
-    let mut m = Map::new();
+fn kv_map(items: &[String], what: &str) -> Result<HashMap<String, String>> {
+    let mut m = HashMap::new();
     for it in items {
         let (k, v) = it.split_once('=').unwrap_or((it.as_str(), ""));
         if k.is_empty() {
             bail!("invalid {what}: {it}");
         }
-        m.insert(k.to_string(), Value::String(v.to_string()));
+        m.insert(k.to_string(), v.to_string());
     }
     Ok(m)
 }
@@ -457,7 +485,7 @@ impl ContainerOpts {
     }
 
     /// The ContainerCreate request body, as docker's CLI builds it.
-    pub fn create_body(&self, ic: &ImageAndCommand, detach: bool) -> Result<Value> {
+    pub fn create_body(&self, ic: &ImageAndCommand, detach: bool) -> Result<ContainerCreateBody> {
         let (ai, ao, ae) = self.attach_streams(detach)?;
         let mut env: Vec<String> = Vec::new();
         for f in &self.env_file {
@@ -467,15 +495,19 @@ impl ContainerOpts {
 
         let labels = kv_map(&self.label, "label")?;
 
-        let mut exposed = Map::new();
-        let mut bindings: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut exposed = BTreeSet::new();
+        let mut bindings: PortMap = HashMap::new();
         for p in &self.publish {
             for (port, ip, host) in parse_publish(p)? {
-                exposed.insert(port.clone(), json!({}));
+                exposed.insert(port.clone());
                 bindings
                     .entry(port)
                     .or_default()
-                    .push(json!({"HostIp": ip, "HostPort": host}));
+                    .get_or_insert_with(Vec::new)
+                    .push(PortBinding {
+                        host_ip: Some(ip),
+                        host_port: Some(host),
+                    });
             }
         }
         for e in &self.expose {
@@ -488,12 +520,12 @@ impl ContainerOpts {
                 .parse()
                 .map_err(|_| anyhow!("invalid range format for --expose: {e}"))?;
             for p in a..=b {
-                exposed.insert(format!("{p}/{proto}"), json!({}));
+                exposed.insert(format!("{p}/{proto}"));
             }
         }
 
         let mut binds = Vec::new();
-        let mut volumes = Map::new();
+        let mut volumes = BTreeSet::new();
         for v in &self.volume {
             let parts: Vec<&str> = v.split(':').collect();
             match parts.len() {
@@ -501,25 +533,28 @@ impl ContainerOpts {
                     if !v.starts_with('/') {
                         bail!("invalid volume specification: '{v}': invalid mount config for type \"volume\": invalid mount path: '{v}' mount path must be absolute");
                     }
-                    volumes.insert(v.clone(), json!({}));
+                    volumes.insert(v.clone());
                 }
                 2 | 3 => {
                     if !parts[1].starts_with('/') {
                         bail!("invalid volume specification: '{v}'");
                     }
-                    binds.push(Value::String(v.clone()));
+                    binds.push(v.clone());
                 }
                 _ => bail!("invalid volume specification: '{v}'"),
             }
         }
 
-        let mut tmpfs = Map::new();
-        for t in &self.tmpfs {
-            let (p, o) = t.split_once(':').unwrap_or((t.as_str(), ""));
-            tmpfs.insert(p.to_string(), Value::String(o.to_string()));
-        }
+        let tmpfs: HashMap<String, String> = self
+            .tmpfs
+            .iter()
+            .map(|t| {
+                let (p, o) = t.split_once(':').unwrap_or((t.as_str(), ""));
+                (p.to_string(), o.to_string())
+            })
+            .collect();
 
-        let ulimits: Vec<Value> = self
+        let ulimits: Vec<ResourcesUlimits> = self
             .ulimit
             .iter()
             .map(|u| parse_ulimit(u))
@@ -531,88 +566,52 @@ impl ContainerOpts {
             if k == "seccomp" && v != "unconfined" && !v.is_empty() && v != "builtin" {
                 let text = std::fs::read_to_string(v)
                     .with_context(|| format!("opening seccomp profile ({v}) failed"))?;
-                let parsed: Value = serde_json::from_str(&text)
+                let parsed: serde_json::Value = serde_json::from_str(&text)
                     .with_context(|| format!("decoding seccomp profile ({v}) failed"))?;
-                security_opt.push(Value::String(format!("seccomp={parsed}")));
+                security_opt.push(format!("seccomp={parsed}"));
             } else {
-                security_opt.push(Value::String(s.clone()));
+                security_opt.push(s.clone());
             }
         }
 
-        let memory = self.memory.as_deref().map(parse_ram_bytes).transpose()?;
         let memory_swap = match self.memory_swap.as_deref() {
             Some("-1") => Some(-1),
             Some(s) => Some(parse_ram_bytes(s)?),
             None => None,
         };
-        let shm = self.shm_size.as_deref().map(parse_ram_bytes).transpose()?;
 
-        let log_config = if self.log_driver.is_some() || !self.log_opt.is_empty() {
-            json!({"Type": self.log_driver.clone().unwrap_or_default(),
-                   "Config": kv_map(&self.log_opt, "log-opt")?})
-        } else {
-            json!({"Type": "", "Config": {}})
-        };
-
-        let extra_hosts: Vec<Value> = self
+        let extra_hosts: Vec<String> = self
             .add_host
             .iter()
             .map(|h| {
                 // docker accepts host:ip and host=ip.
                 match h.split_once('=') {
-                    Some((n, ip)) => Value::String(format!("{n}:{ip}")),
-                    None => Value::String(h.clone()),
+                    Some((n, ip)) => format!("{n}:{ip}"),
+                    None => h.clone(),
                 }
             })
             .collect();
 
-        let devices: Vec<Value> = self
+        let devices: Vec<DeviceMapping> = self
             .device
             .iter()
             .map(|d| {
-                let parts: Vec<&str> = d.split(':').collect();
-                let host = parts[0];
-                let ctr = parts.get(1).copied().unwrap_or(host);
-                let perms = parts.get(2).copied().unwrap_or("rwm");
-                json!({"PathOnHost": host, "PathInContainer": ctr, "CgroupPermissions": perms})
+                let mut parts = d.split(':');
+                let host = parts.next().unwrap_or_default();
+                let ctr = parts.next().unwrap_or(host);
+                let perms = parts.next().unwrap_or("rwm");
+                DeviceMapping {
+                    path_on_host: Some(host.to_string()),
+                    path_in_container: Some(ctr.to_string()),
+                    cgroup_permissions: Some(perms.to_string()),
+                }
             })
             .collect();
 
-        let network = self.network.clone().unwrap_or_else(|| "default".into());
-        let mut host_config = json!({
-            "Binds": if binds.is_empty() { Value::Null } else { Value::Array(binds) },
-            "NetworkMode": network,
-            "PortBindings": bindings,
-            "RestartPolicy": parse_restart(&self.restart)?,
-            "AutoRemove": self.rm,
-            "CapAdd": normalize_caps(&self.cap_add),
-            "CapDrop": normalize_caps(&self.cap_drop),
-            "BlkioWeightDevice": [],
-            "BlkioDeviceReadBps": [],
-            "BlkioDeviceWriteBps": [],
-            "BlkioDeviceReadIOps": [],
-            "BlkioDeviceWriteIOps": [],
-            "Dns": self.dns,
-            "DnsOptions": self.dns_option,
-            "DnsSearch": self.dns_search,
-            "ExtraHosts": extra_hosts,
-            "GroupAdd": if self.group_add.is_empty() { Value::Null } else { json!(self.group_add) },
-            "Privileged": self.privileged,
-            "PublishAllPorts": self.publish_all,
-            "ReadonlyRootfs": self.read_only,
-            "SecurityOpt": security_opt,
-            "LogConfig": log_config,
-            "Devices": devices,
-            "Ulimits": ulimits,
-        });
-        let hc = host_config
-            .as_object_mut()
-            .ok_or_else(|| anyhow!("internal: host config is not an object"))?;
-        if !tmpfs.is_empty() {
-            hc.insert("Tmpfs".into(), Value::Object(tmpfs));
-        }
-        if !self.mount.is_empty() {
-            let mounts: Vec<Value> = self
+        let mounts = if self.mount.is_empty() {
+            None
+        } else {
+            let mounts = self
                 .mount
                 .iter()
                 .map(|m| {
@@ -620,104 +619,110 @@ impl ContainerOpts {
                         .map_err(|e| anyhow!("invalid argument \"{m}\" for \"--mount\" flag: {e}"))
                 })
                 .collect::<Result<_>>()?;
-            hc.insert("Mounts".into(), Value::Array(mounts));
-        }
-        if self.init {
-            hc.insert("Init".into(), Value::Bool(true));
-        }
-        if self.tty && ai {
+            Some(mounts)
+        };
+
+        let network = self.network.clone().unwrap_or_else(|| "default".into());
+        // Like docker, an empty list is sent as such where its CLI sends one
+        // (the daemon tells [] from absent for some of these).
+        let host_config = HostConfig {
+            binds: (!binds.is_empty()).then_some(binds),
+            network_mode: Some(network.clone()),
+            port_bindings: Some(bindings),
+            restart_policy: Some(parse_restart(&self.restart)?),
+            auto_remove: Some(self.rm),
+            cap_add: Some(normalize_caps(&self.cap_add)),
+            cap_drop: Some(normalize_caps(&self.cap_drop)),
+            blkio_weight_device: Some(Vec::new()),
+            blkio_device_read_bps: Some(Vec::new()),
+            blkio_device_write_bps: Some(Vec::new()),
+            blkio_device_read_iops: Some(Vec::new()),
+            blkio_device_write_iops: Some(Vec::new()),
+            dns: Some(self.dns.clone()),
+            dns_options: Some(self.dns_option.clone()),
+            dns_search: Some(self.dns_search.clone()),
+            extra_hosts: Some(extra_hosts),
+            group_add: (!self.group_add.is_empty()).then(|| self.group_add.clone()),
+            privileged: Some(self.privileged),
+            publish_all_ports: Some(self.publish_all),
+            readonly_rootfs: Some(self.read_only),
+            security_opt: Some(security_opt),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some(self.log_driver.clone().unwrap_or_default()),
+                config: Some(kv_map(&self.log_opt, "log-opt")?),
+            }),
+            devices: Some(devices),
+            ulimits: Some(ulimits),
+            tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+            mounts,
+            init: self.init.then_some(true),
             // Initial size, so the first prompt already fits (API >= 1.42).
-            if let Some((h, w)) = crate::tty::size() {
-                hc.insert("ConsoleSize".into(), json!([h, w]));
-            }
-        }
-        if let Some(r) = &self.runtime {
-            hc.insert("Runtime".into(), Value::String(r.clone()));
-        }
-        if let Some(m) = memory {
-            hc.insert("Memory".into(), json!(m));
-        }
-        if let Some(m) = memory_swap {
-            hc.insert("MemorySwap".into(), json!(m));
-        }
-        if let Some(c) = self.cpus {
-            hc.insert("NanoCpus".into(), json!((c * 1e9).round() as i64));
-        }
-        if let Some(c) = self.cpu_shares {
-            hc.insert("CpuShares".into(), json!(c));
-        }
-        if let Some(p) = self.pids_limit {
-            hc.insert("PidsLimit".into(), json!(p));
-        }
-        if let Some(s) = shm {
-            hc.insert("ShmSize".into(), json!(s));
-        }
-        if let Some(p) = &self.pid {
-            hc.insert("PidMode".into(), json!(p));
-        }
-        if let Some(p) = &self.ipc {
-            hc.insert("IpcMode".into(), json!(p));
-        }
-        if let Some(p) = &self.uts {
-            hc.insert("UTSMode".into(), json!(p));
-        }
-        if self.oom_kill_disable {
-            hc.insert("OomKillDisable".into(), json!(true));
-        }
-        if !self.sysctl.is_empty() {
-            hc.insert(
-                "Sysctls".into(),
-                Value::Object(kv_map(&self.sysctl, "sysctl")?),
+            console_size: (self.tty && ai)
+                .then(crate::tty::size)
+                .flatten()
+                .map(|(h, w)| vec![usize::from(h), usize::from(w)]),
+            runtime: self.runtime.clone(),
+            memory: self.memory.as_deref().map(parse_ram_bytes).transpose()?,
+            memory_swap,
+            nano_cpus: self.cpus.map(|c| (c * 1e9).round() as i64),
+            cpu_shares: self.cpu_shares,
+            pids_limit: self.pids_limit,
+            shm_size: self.shm_size.as_deref().map(parse_ram_bytes).transpose()?,
+            pid_mode: self.pid.clone(),
+            ipc_mode: self.ipc.clone(),
+            uts_mode: self.uts.clone(),
+            oom_kill_disable: self.oom_kill_disable.then_some(true),
+            sysctls: if self.sysctl.is_empty() {
+                None
+            } else {
+                Some(kv_map(&self.sysctl, "sysctl")?)
+            },
+            ..Default::default()
+        };
+
+        // Endpoint settings go to the network named by --network; the
+        // builtin modes take none. Since API 1.44 the MAC address is an
+        // endpoint setting (the container config's field is gone).
+        let mut endpoints = HashMap::new();
+        let builtin = matches!(network.as_str(), "none" | "host" | "bridge" | "default")
+            || network.starts_with("container:");
+        if !builtin || self.mac_address.is_some() {
+            endpoints.insert(
+                network,
+                EndpointSettings {
+                    mac_address: self.mac_address.clone(),
+                    ..Default::default()
+                },
             );
         }
 
-        let mut body = json!({
-            "Hostname": self.hostname.clone().unwrap_or_default(),
-            "Domainname": self.domainname.clone().unwrap_or_default(),
-            "User": self.user.clone().unwrap_or_default(),
-            "AttachStdin": ai,
-            "AttachStdout": ao,
-            "AttachStderr": ae,
-            "Tty": self.tty,
-            "OpenStdin": self.interactive,
-            "StdinOnce": ai && !detach,
-            "Env": env,
-            "Cmd": if ic.command().is_empty() { Value::Null } else { json!(ic.command()) },
-            "Image": ic.image(),
-            "Volumes": volumes,
-            "WorkingDir": self.workdir.clone().unwrap_or_default(),
-            "Labels": labels,
-            "ExposedPorts": exposed,
-            "HostConfig": host_config,
-            "NetworkingConfig": {"EndpointsConfig": {}},
-        });
-        let b = body
-            .as_object_mut()
-            .ok_or_else(|| anyhow!("internal: body is not an object"))?;
-        if let Some(ep) = &self.entrypoint {
-            // `--entrypoint ""` resets the image's entrypoint.
-            b.insert("Entrypoint".into(), json!([ep]));
-        }
-        if let Some(s) = &self.stop_signal {
-            b.insert("StopSignal".into(), json!(s));
-        }
-        if let Some(t) = self.stop_timeout {
-            b.insert("StopTimeout".into(), json!(t));
-        }
-        if let Some(m) = &self.mac_address {
-            b.insert("MacAddress".into(), json!(m));
-        }
-        if let Some(n) = &self.network {
-            if !matches!(n.as_str(), "none" | "host" | "bridge" | "default")
-                && !n.starts_with("container:")
-            {
-                b.insert(
-                    "NetworkingConfig".into(),
-                    json!({"EndpointsConfig": {n.clone(): {}}}),
-                );
-            }
-        }
-        Ok(body)
+        Ok(ContainerCreateBody {
+            hostname: Some(self.hostname.clone().unwrap_or_default()),
+            domainname: Some(self.domainname.clone().unwrap_or_default()),
+            user: Some(self.user.clone().unwrap_or_default()),
+            attach_stdin: Some(ai),
+            attach_stdout: Some(ao),
+            attach_stderr: Some(ae),
+            tty: Some(self.tty),
+            open_stdin: Some(self.interactive),
+            stdin_once: Some(ai && !detach),
+            env: Some(env),
+            cmd: (!ic.command().is_empty()).then(|| ic.command().to_vec()),
+            image: Some(ic.image().to_string()),
+            volumes: Some(volumes.into_iter().collect()),
+            working_dir: Some(self.workdir.clone().unwrap_or_default()),
+            labels: Some(labels),
+            exposed_ports: Some(exposed.into_iter().collect()),
+            // `--entrypoint ""` resets the image's entrypoint: sent as [""].
+            entrypoint: self.entrypoint.clone().map(|ep| vec![ep]),
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            host_config: Some(host_config),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(endpoints),
+            }),
+            ..Default::default()
+        })
     }
 }
 
@@ -741,6 +746,7 @@ pub fn timestamp_arg(s: &str, now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     fn ic(cmd: &[&str]) -> ImageAndCommand {
         ImageAndCommand {
@@ -770,72 +776,184 @@ mod tests {
         assert!(parse_publish("80/xyz").is_err());
     }
 
-    #[test]
-    fn create_body_fields() {
+    /// A run with (nearly) every flag set.
+    fn rich() -> (ContainerOpts, ImageAndCommand) {
         let o = ContainerOpts {
             interactive: true,
             tty: true,
-            env: vec!["A=1".into()],
-            memory: Some("64m".into()),
-            cpus: Some(1.5),
-            ulimit: vec!["nofile=100:200".into()],
-            tmpfs: vec!["/run:size=1m".into()],
-            volume: vec!["/tmp:/data:ro".into()],
+            attach: vec![],
+            rm: true,
+            name: Some("web".into()),
+            env: vec!["A=1".into(), "B=two words".into()],
+            env_file: vec![],
+            workdir: Some("/srv".into()),
+            user: Some("1000:1000".into()),
             entrypoint: Some(String::new()),
+            hostname: Some("h1".into()),
+            domainname: Some("example.org".into()),
+            label: vec!["k=v".into(), "empty".into()],
+            read_only: true,
+            memory: Some("64m".into()),
+            memory_swap: Some("-1".into()),
+            cpus: Some(1.5),
+            cpu_shares: Some(512),
+            pids_limit: Some(-1),
+            cap_add: vec!["net_admin".into(), "CAP_SYS_TIME".into()],
+            cap_drop: vec!["all".into()],
+            privileged: false,
+            security_opt: vec!["no-new-privileges".into(), "seccomp=unconfined".into()],
+            network: Some("mynet".into()),
+            stop_signal: Some("SIGUSR1".into()),
+            stop_timeout: Some(7),
+            init: true,
+            ulimit: vec!["nofile=100:200".into(), "nproc=50".into()],
+            tmpfs: vec!["/run:size=1m".into(), "/tmp".into()],
+            volume: vec!["/host:/data:ro".into(), "named:/v".into(), "/anon".into()],
+            mount: vec![
+                "type=bind,source=/src,target=/dst,readonly,bind-propagation=rslave".into(),
+                "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770".into(),
+                "type=volume,src=vol,dst=/vv,volume-nocopy".into(),
+            ],
+            publish: vec![
+                "8080:80".into(),
+                "127.0.0.1:53:53/udp".into(),
+                "9000-9001:9000-9001".into(),
+                "443".into(),
+            ],
+            publish_all: true,
+            expose: vec!["7000-7001/udp".into(), "6000".into()],
             restart: "on-failure:3".into(),
-            label: vec!["k=v".into()],
+            runtime: Some("runc".into()),
+            log_driver: Some("json-file".into()),
+            log_opt: vec!["max-size=10m".into()],
+            detach_keys: None,
+            platform: None,
+            pull: "missing".into(),
+            quiet: false,
+            disable_content_trust: true,
+            add_host: vec!["db:10.0.0.2".into(), "cache=10.0.0.3".into()],
+            dns: vec!["1.1.1.1".into()],
+            dns_search: vec!["example.org".into()],
+            dns_option: vec!["ndots:2".into()],
+            sig_proxy: true,
+            shm_size: Some("128m".into()),
+            group_add: vec!["audio".into()],
+            pid: Some("host".into()),
+            ipc: Some("private".into()),
+            uts: Some("host".into()),
+            device: vec!["/dev/fuse".into(), "/dev/sda:/dev/xvda:r".into()],
+            mac_address: Some("02:42:ac:11:00:02".into()),
+            oom_kill_disable: true,
+            sysctl: vec!["net.ipv4.ip_forward=1".into()],
+        };
+        (o, ic(&["sh", "-c", "echo hi"]))
+    }
+    /// Drops nulls: the daemon reads an absent field and a null alike.
+    fn without_nulls(v: Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k, without_nulls(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
+            v => v,
+        }
+    }
+
+    /// The typed body serializes to the JSON the CLI sent when it built the
+    /// body by hand (testdata: that builder's output for the same flags).
+    #[test]
+    fn create_body_matches_the_hand_built_json() {
+        let (o, cmd) = rich();
+        let body = serde_json::to_value(o.create_body(&cmd, false).unwrap()).unwrap();
+        let mut old: Value =
+            serde_json::from_str(include_str!("testdata/create_body_rich.json")).unwrap();
+        // The one intended change: the MAC address moved from the top level,
+        // which ContainerCreateBody lacks since API 1.44 (so the daemon never
+        // read it), to the endpoint settings, where docker sends it.
+        let mac = old
+            .as_object_mut()
+            .and_then(|m| m.remove("MacAddress"))
+            .unwrap();
+        old["NetworkingConfig"]["EndpointsConfig"]["mynet"]["MacAddress"] = mac;
+        assert_eq!(body, without_nulls(old));
+
+        let plain = ContainerOpts {
             pull: "missing".into(),
             sig_proxy: true,
+            restart: "no".into(),
             ..Default::default()
         };
-        let b = o.create_body(&ic(&["sh", "-c", "echo hi"]), false).unwrap();
-        assert_eq!(b["Cmd"], json!(["sh", "-c", "echo hi"]));
-        assert_eq!(b["Entrypoint"], json!([""]));
-        assert_eq!(b["AttachStdin"], json!(true));
-        assert_eq!(b["StdinOnce"], json!(true));
-        assert_eq!(b["Tty"], json!(true));
-        assert_eq!(b["Labels"]["k"], json!("v"));
-        let hc = &b["HostConfig"];
-        assert_eq!(hc["Memory"], json!(64 * 1024 * 1024));
-        assert_eq!(hc["NanoCpus"], json!(1_500_000_000i64));
+        let body = serde_json::to_value(plain.create_body(&ic(&[]), true).unwrap()).unwrap();
+        let old: Value =
+            serde_json::from_str(include_str!("testdata/create_body_plain.json")).unwrap();
+        assert_eq!(body, without_nulls(old));
+    }
+
+    #[test]
+    fn create_body_fields() {
+        let (o, cmd) = rich();
+        let b = o.create_body(&cmd, false).unwrap();
+        assert_eq!(b.cmd.as_deref(), Some(&cmd.args[1..]));
+        assert_eq!(b.entrypoint, Some(vec![String::new()]));
+        assert_eq!(b.stdin_once, Some(true));
+        let hc = b.host_config.unwrap();
+        assert_eq!(hc.memory, Some(64 * 1024 * 1024));
+        assert_eq!(hc.nano_cpus, Some(1_500_000_000));
+        assert_eq!(hc.pids_limit, Some(-1));
         assert_eq!(
-            hc["Ulimits"][0],
-            json!({"Name": "nofile", "Soft": 100, "Hard": 200})
+            hc.restart_policy.and_then(|r| r.name),
+            Some(RestartPolicyNameEnum::ON_FAILURE)
         );
-        assert_eq!(hc["Tmpfs"]["/run"], json!("size=1m"));
-        assert_eq!(hc["Binds"], json!(["/tmp:/data:ro"]));
-        assert_eq!(
-            hc["RestartPolicy"],
-            json!({"Name": "on-failure", "MaximumRetryCount": 3})
-        );
-        assert_eq!(hc["NetworkMode"], json!("default"));
         assert_eq!(
             normalize_caps(&["net_admin".into(), "CAP_CHOWN".into(), "all".into()]),
             ["CAP_NET_ADMIN", "CAP_CHOWN", "ALL"]
         );
+        // A plain run sends no entrypoint, so the image's stays.
+        let d = ContainerOpts::default()
+            .create_body(&ic(&[]), true)
+            .unwrap();
+        assert_eq!(d.entrypoint, None);
+        assert_eq!(d.cmd, None);
+        assert_eq!(d.attach_stdout, Some(false));
+        let v = serde_json::to_value(&d).unwrap();
+        assert!(v.get("Entrypoint").is_none() && v.get("Cmd").is_none());
+        // A MAC address on the default network goes to its endpoint.
+        let m = ContainerOpts {
+            mac_address: Some("02:00:00:00:00:01".into()),
+            ..Default::default()
+        }
+        .create_body(&ic(&[]), true)
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(m.networking_config).unwrap(),
+            json!({"EndpointsConfig": {"default": {"MacAddress": "02:00:00:00:00:01"}}})
+        );
+    }
 
-        let d = o.create_body(&ic(&[]), true).unwrap();
-        assert_eq!(d["Cmd"], Value::Null);
-        assert_eq!(d["AttachStdout"], json!(false));
-        assert_eq!(d["StdinOnce"], json!(false));
+    fn mount_json(spec: &str) -> Value {
+        serde_json::to_value(parse_mount(spec).unwrap()).unwrap()
     }
 
     #[test]
     fn mounts() {
         assert_eq!(
-            parse_mount("type=bind,source=/tmp,target=/data,readonly").unwrap(),
+            mount_json("type=bind,source=/tmp,target=/data,readonly"),
             json!({"Type": "bind", "Source": "/tmp", "Target": "/data", "ReadOnly": true})
         );
         assert_eq!(
-            parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap(),
+            mount_json("type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770"),
             json!({"Type": "tmpfs", "Source": "", "Target": "/t", "ReadOnly": false,
                    "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 0o1770}})
         );
-        assert_eq!(parse_mount("src=vol,dst=/v").unwrap()["Type"], "volume");
+        assert_eq!(mount_json("src=vol,dst=/v")["Type"], "volume");
         assert!(parse_mount("type=bind,target=/x").is_err());
         assert!(parse_mount("type=nfs,target=/x").is_err());
         assert!(parse_mount("source=/x").is_err());
         assert!(parse_mount("target=/x,bogus=1").is_err());
+        assert!(parse_mount("type=bind,src=/a,dst=/b,bind-propagation=sideways").is_err());
     }
 
     #[test]

@@ -53,7 +53,7 @@ async fn rm_each(client: &Client, names: &[String], path: impl Fn(&str) -> Strin
         match client.call(Method::DELETE, &path(n), None, empty()).await {
             Ok(_) => println!("{n}"),
             Err(e) => {
-                eprint_err(&e);
+                eprint_err(&e.into());
                 code = 1;
             }
         }
@@ -88,7 +88,7 @@ pub async fn network_ls(client: &Client, a: NetworkLsArgs) -> Result<i32> {
         Some(f) => query(&[("filters", f)]),
         None => String::new(),
     };
-    let list = client.get_json(&format!("/networks{q}")).await?;
+    let list = client.get_json::<Value>(&format!("/networks{q}")).await?;
     let mut nets: Vec<Value> = list.as_array().cloned().unwrap_or_default();
     nets.sort_by(|x, y| {
         let n = |v: &Value| {
@@ -196,7 +196,9 @@ pub async fn network_create(client: &Client, a: NetworkCreateArgs) -> Result<i32
         "Options": kv_map(&a.opt),
         "IPAM": {"Driver": "default", "Config": config, "Options": {}},
     });
-    let v = client.post_json("/networks/create", Some(&body)).await?;
+    let v = client
+        .post_json::<_, Value>("/networks/create", &body)
+        .await?;
     if let Some(w) = v
         .ci("Warning")
         .and_then(Value::as_str)
@@ -240,7 +242,7 @@ pub async fn network_rm(client: &Client, a: NetworkRmArgs) -> Result<i32> {
             Err(e) => {
                 let missing = crate::client::daemon_error(&e).is_some_and(|d| d.status == 404);
                 if !(a.force && missing) {
-                    eprint_err(&e);
+                    eprint_err(&e.into());
                     code = 1;
                 }
             }
@@ -295,9 +297,9 @@ pub async fn network_connect(client: &Client, a: NetworkConnectArgs) -> Result<i
         ep["IPAMConfig"] = json!({"IPv4Address": ip});
     }
     client
-        .post_json(
+        .post_json::<_, Value>(
             &format!("/networks/{}/connect", enc(&a.network)),
-            Some(&json!({"Container": a.container, "EndpointConfig": ep})),
+            &json!({"Container": a.container, "EndpointConfig": ep}),
         )
         .await?;
     Ok(0)
@@ -316,9 +318,9 @@ pub struct NetworkDisconnectArgs {
 /// `berth network disconnect`
 pub async fn network_disconnect(client: &Client, a: NetworkDisconnectArgs) -> Result<i32> {
     client
-        .post_json(
+        .post_json::<_, Value>(
             &format!("/networks/{}/disconnect", enc(&a.network)),
-            Some(&json!({"Container": a.container, "Force": a.force})),
+            &json!({"Container": a.container, "Force": a.force}),
         )
         .await?;
     Ok(0)
@@ -348,9 +350,7 @@ pub async fn network_prune(client: &Client, a: NetworkPruneArgs) -> Result<i32> 
         Some(f) => query(&[("filters", f)]),
         None => String::new(),
     };
-    let v = client
-        .post_json(&format!("/networks/prune{q}"), None)
-        .await?;
+    let v = client.post::<Value>(&format!("/networks/prune{q}")).await?;
     let nets: Vec<&str> = v
         .ci("NetworksDeleted")
         .and_then(Value::as_array)
@@ -386,7 +386,7 @@ pub async fn volume_ls(client: &Client, a: VolumeLsArgs) -> Result<i32> {
         Some(f) => query(&[("filters", f)]),
         None => String::new(),
     };
-    let v = client.get_json(&format!("/volumes{q}")).await?;
+    let v = client.get_json::<Value>(&format!("/volumes{q}")).await?;
     let mut vols: Vec<Value> = v
         .ci("Volumes")
         .and_then(Value::as_array)
@@ -465,7 +465,9 @@ pub async fn volume_create(client: &Client, a: VolumeCreateArgs) -> Result<i32> 
         "DriverOpts": kv_map(&a.opt),
         "Labels": kv_map(&a.label),
     });
-    let v = client.post_json("/volumes/create", Some(&body)).await?;
+    let v = client
+        .post_json::<_, Value>("/volumes/create", &body)
+        .await?;
     println!("{}", v.ci("Name").and_then(Value::as_str).unwrap_or(""));
     Ok(0)
 }
@@ -540,9 +542,7 @@ pub async fn volume_prune(client: &Client, a: VolumePruneArgs) -> Result<i32> {
         Some(f) => query(&[("filters", f)]),
         None => String::new(),
     };
-    let v = client
-        .post_json(&format!("/volumes/prune{q}"), None)
-        .await?;
+    let v = client.post::<Value>(&format!("/volumes/prune{q}")).await?;
     let vols: Vec<&str> = v
         .ci("VolumesDeleted")
         .and_then(Value::as_array)

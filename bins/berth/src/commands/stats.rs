@@ -136,7 +136,7 @@ pub async fn stats(client: &Client, a: StatsArgs) -> Result<i32> {
                 params.push(("all", "1".to_string()));
             }
             let list = client
-                .get_json(&format!("/containers/json{}", query(&params)))
+                .get_json::<Value>(&format!("/containers/json{}", query(&params)))
                 .await?;
             list.as_array()
                 .map(|l| {
@@ -152,7 +152,7 @@ pub async fn stats(client: &Client, a: StatsArgs) -> Result<i32> {
         let mut code = 0;
         for t in &targets {
             match client
-                .get_json(&format!("/containers/{}/stats?stream=false", enc(t)))
+                .get_json::<Value>(&format!("/containers/{}/stats?stream=false", enc(t)))
                 .await
             {
                 Ok(s) => {
@@ -165,7 +165,7 @@ pub async fn stats(client: &Client, a: StatsArgs) -> Result<i32> {
                     rows.push(stats_row(&name, &id, &s, !a.no_trunc));
                 }
                 Err(e) => {
-                    eprint_err(&e);
+                    eprint_err(&e.into());
                     code = 1;
                 }
             }
@@ -276,7 +276,7 @@ pub async fn update(client: &Client, a: UpdateArgs) -> Result<i32> {
     let mut code = 0;
     for c in &a.containers {
         match client
-            .post_json(&format!("/containers/{}/update", enc(c)), Some(&body))
+            .post_json::<_, Value>(&format!("/containers/{}/update", enc(c)), &body)
             .await
         {
             Ok(v) => {
@@ -293,7 +293,7 @@ pub async fn update(client: &Client, a: UpdateArgs) -> Result<i32> {
                 println!("{c}");
             }
             Err(e) => {
-                eprint_err(&e);
+                eprint_err(&e.into());
                 code = 1;
             }
         }

@@ -5,7 +5,7 @@ use clap::Args;
 use gotemplate::{go_print, JsonExt, Template};
 use serde_json::{json, Value};
 
-use crate::client::{from_bollard, Client, MAX_API_VERSION};
+use crate::client::{Client, MAX_API_VERSION};
 use crate::format::{self, bytes_size};
 
 /// `berth version`
@@ -27,19 +27,20 @@ fn kv(out: &mut String, indent: &str, key: &str, val: &str) {
 /// `berth version`
 pub async fn version(client: &Client, a: VersionArgs) -> Result<i32> {
     let ours = format!("{}.{}", MAX_API_VERSION.0, MAX_API_VERSION.1);
-    let api = if client.version != ours {
-        format!("{} (downgraded from {ours})", client.version)
+    let negotiated = client.api_version();
+    let api = if negotiated != ours {
+        format!("{negotiated} (downgraded from {ours})")
     } else {
         ours.clone()
     };
     let client_v = json!({
         "Version": env!("CARGO_PKG_VERSION"),
-        "ApiVersion": client.version,
+        "ApiVersion": negotiated,
         "DefaultAPIVersion": ours,
         "Os": std::env::consts::OS,
         "Arch": go_arch(),
     });
-    let server = client.docker.version().await.map_err(from_bollard);
+    let server = client.version().await.map_err(anyhow::Error::from);
     if let Some(f) = &a.format {
         let data = json!({
             "Client": client_v,
@@ -58,7 +59,7 @@ pub async fn version(client: &Client, a: VersionArgs) -> Result<i32> {
         "OS/Arch",
         &format!("{}/{}", std::env::consts::OS, go_arch()),
     );
-    kv(&mut out, " ", "Host", &client.host.to_string());
+    kv(&mut out, " ", "Host", &client.host().to_string());
     print!("{out}");
     let s = server?;
     let mut out = String::new();
@@ -145,7 +146,7 @@ pub struct InfoArgs {
 
 /// `berth info`
 pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
-    let v = client.get_json("/info").await?;
+    let v = client.get_json::<Value>("/info").await?;
     if let Some(f) = &a.format {
         let t = Template::parse(f)?;
         println!("{}", t.execute(&v)?);
@@ -161,7 +162,7 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
     let mut out = String::new();
     out.push_str("Client:\n");
     out.push_str(&format!(" Version:    {}\n", env!("CARGO_PKG_VERSION")));
-    out.push_str(&format!(" Host:       {}\n", client.host));
+    out.push_str(&format!(" Host:       {}\n", client.host()));
     out.push_str("\nServer:\n");
     out.push_str(&format!(" Containers: {}\n", s("Containers")));
     out.push_str(&format!("  Running: {}\n", s("ContainersRunning")));
@@ -293,7 +294,7 @@ pub async fn system_prune(client: &Client, a: SystemPruneArgs) -> Result<i32> {
     };
     let mut reclaimed = 0i64;
     let c = client
-        .post_json(&format!("/containers/prune{}", q(None)?), None)
+        .post::<Value>(&format!("/containers/prune{}", q(None)?))
         .await?;
     let ids = strings(&c, "ContainersDeleted");
     if !ids.is_empty() {
@@ -301,17 +302,17 @@ pub async fn system_prune(client: &Client, a: SystemPruneArgs) -> Result<i32> {
     }
     reclaimed += c.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
     let n = client
-        .post_json(&format!("/networks/prune{}", q(None)?), None)
+        .post::<Value>(&format!("/networks/prune{}", q(None)?))
         .await?;
     let nets = strings(&n, "NetworksDeleted");
     if !nets.is_empty() {
         println!("Deleted Networks:\n{}\n", nets.join("\n"));
     }
     let i = client
-        .post_json(
-            &format!("/images/prune{}", q(Some(format!("dangling={}", !a.all)))?),
-            None,
-        )
+        .post::<Value>(&format!(
+            "/images/prune{}",
+            q(Some(format!("dangling={}", !a.all)))?
+        ))
         .await?;
     if let Some(del) = i
         .ci("ImagesDeleted")
@@ -331,7 +332,7 @@ pub async fn system_prune(client: &Client, a: SystemPruneArgs) -> Result<i32> {
     }
     reclaimed += i.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
     let bq = if a.all { "?all=1" } else { "" };
-    let b = client.post_json(&format!("/build/prune{bq}"), None).await?;
+    let b = client.post::<Value>(&format!("/build/prune{bq}")).await?;
     let caches = strings(&b, "CachesDeleted");
     if !caches.is_empty() {
         println!("Deleted build cache objects:\n{}\n", caches.join("\n"));
@@ -365,7 +366,7 @@ pub async fn container_prune(client: &Client, a: ContainerPruneArgs) -> Result<i
         None => String::new(),
     };
     let c = client
-        .post_json(&format!("/containers/prune{q}"), None)
+        .post::<Value>(&format!("/containers/prune{q}"))
         .await?;
     let ids = strings(&c, "ContainersDeleted");
     if !ids.is_empty() {

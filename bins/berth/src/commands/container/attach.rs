@@ -5,28 +5,17 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{ArgAction, Args};
-use gotemplate::JsonExt;
-use http_body_util::BodyExt;
 use hyper::Method;
-use serde_json::Value;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::oneshot;
 
 use super::create::{print_run_error, start_failure_code};
-use crate::client::{empty, enc, query, Client, ReqOpts};
+use crate::client::{empty, enc, query, Client};
 use crate::stream::{parse_detach_keys, pump_input, pump_output, DetachWatch};
 use crate::tty;
 
 pub(super) async fn start_container(client: &Client, id: &str) -> Result<()> {
-    client
-        .call(
-            Method::POST,
-            &format!("/containers/{}/start", enc(id)),
-            None,
-            empty(),
-        )
-        .await?;
-    Ok(())
+    Ok(client.container_start(id).await?)
 }
 
 /// How to attach to a container.
@@ -50,30 +39,13 @@ pub(super) async fn spawn_wait(
 ) -> tokio::task::JoinHandle<Result<i64>> {
     let (tx, rx) = oneshot::channel();
     let c = client.clone();
-    let path = format!("/containers/{}/wait?condition={condition}", enc(id));
+    let (id, condition) = (id.to_string(), condition.to_string());
     let h = tokio::spawn(async move {
-        let resp = c
-            .request(
-                Method::POST,
-                &path,
-                empty(),
-                ReqOpts {
-                    sent: Some(tx),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        let resp = crate::client::check(resp).await?;
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        let v: Value = serde_json::from_slice(&bytes)?;
-        if let Some(m) = v
-            .cptr("/Error/Message")
-            .and_then(Value::as_str)
-            .filter(|m| !m.is_empty())
-        {
+        let w = c.container_wait_notify(&id, &condition, Some(tx)).await?;
+        if let Some(m) = w.error.and_then(|e| e.message).filter(|m| !m.is_empty()) {
             bail!("{m}");
         }
-        Ok(v.ci("StatusCode").and_then(Value::as_i64).unwrap_or(0))
+        Ok(w.status_code)
     });
     let _ = tokio::time::timeout(Duration::from_secs(2), rx).await;
     h
@@ -154,14 +126,14 @@ pub(super) async fn run_attached(
         params.push(("detachKeys", k.clone()));
     }
     let path = format!("/containers/{}/attach{}", enc(id), query(&params));
-    let conn = match client.hijack(&path, None).await {
+    let conn = match client.hijack(&path, None::<&()>).await {
         Ok(c) => c,
         Err(e) => {
             if start {
-                print_run_error(cmd, &e);
+                print_run_error(cmd, &e.into());
                 return Ok(125);
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     let wait = spawn_wait(client, id, condition).await;
@@ -259,31 +231,17 @@ pub struct AttachArgs {
 
 /// `berth attach`
 pub async fn attach(client: &Client, a: AttachArgs) -> Result<i32> {
-    let info = client
-        .get_json(&format!("/containers/{}/json", enc(&a.container)))
-        .await?;
-    let running = info
-        .cptr("/State/Running")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if !running {
+    let info = client.container_inspect(&a.container).await?;
+    let state = info.state.unwrap_or_default();
+    if !state.running.unwrap_or(false) {
         bail!("You cannot attach to a stopped container, start it first");
     }
-    if info
-        .cptr("/State/Paused")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
+    if state.paused.unwrap_or(false) {
         bail!("You cannot attach to a paused container, unpause it first");
     }
-    let t = info
-        .cptr("/Config/Tty")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let open_stdin = info
-        .cptr("/Config/OpenStdin")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let config = info.config.unwrap_or_default();
+    let t = config.tty.unwrap_or(false);
+    let open_stdin = config.open_stdin.unwrap_or(false);
     let stdin = !a.no_stdin && open_stdin;
     if t && stdin && !tty::stdin_is_tty() {
         bail!("the input device is not a TTY");
@@ -302,10 +260,6 @@ pub async fn attach(client: &Client, a: AttachArgs) -> Result<i32> {
         sig_proxy: a.sig_proxy && !t,
         logs: false,
     };
-    let id = info
-        .ci("Id")
-        .and_then(Value::as_str)
-        .unwrap_or(&a.container)
-        .to_string();
+    let id = info.id.unwrap_or(a.container);
     run_attached(client, &id, &spec, "not-running", false, "attach").await
 }

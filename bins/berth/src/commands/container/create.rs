@@ -3,11 +3,9 @@
 
 use anyhow::{anyhow, bail, Result};
 use clap::{ArgAction, Args};
-use gotemplate::JsonExt;
-use serde_json::Value;
 
 use super::attach::{run_attached, start_container, AttachSpec};
-use crate::client::{daemon_error, query, Client};
+use crate::client::{daemon_error, Client, CreateOptions};
 use crate::commands::eprint_err;
 use crate::commands::image::pull_image;
 use crate::commands::opts::{ContainerOpts, ImageAndCommand};
@@ -65,14 +63,10 @@ async fn create_container(
     detach: bool,
 ) -> Result<String> {
     let body = opts.create_body(ic, detach)?;
-    let mut params = Vec::new();
-    if let Some(n) = &opts.name {
-        params.push(("name", n.clone()));
-    }
-    if let Some(p) = &opts.platform {
-        params.push(("platform", p.clone()));
-    }
-    let path = format!("/containers/create{}", query(&params));
+    let create_opts = CreateOptions {
+        name: opts.name.as_deref(),
+        platform: opts.platform.as_deref(),
+    };
     match opts.pull.as_str() {
         "always" => {
             pull_image(client, ic.image(), opts.platform.as_deref(), opts.quiet).await?;
@@ -82,7 +76,7 @@ async fn create_container(
             "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
         ),
     }
-    let created = match client.post_json(&path, Some(&body)).await {
+    let created = match client.container_create(create_opts, &body).await {
         Ok(v) => v,
         Err(e)
             if opts.pull == "missing"
@@ -97,20 +91,17 @@ async fn create_container(
                 eprintln!("Unable to find image '{shown}' locally");
             }
             pull_image(client, ic.image(), opts.platform.as_deref(), opts.quiet).await?;
-            client.post_json(&path, Some(&body)).await?
+            client.container_create(create_opts, &body).await?
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
-    if let Some(ws) = created.ci("Warnings").and_then(Value::as_array) {
-        for w in ws.iter().filter_map(Value::as_str) {
-            eprintln!("WARNING: {w}");
-        }
+    for w in &created.warnings {
+        eprintln!("WARNING: {w}");
     }
-    created
-        .ci("Id")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("daemon returned no container id"))
+    if created.id.is_empty() {
+        bail!("daemon returned no container id");
+    }
+    Ok(created.id)
 }
 
 /// Exit status docker uses when the daemon refuses to start a command.

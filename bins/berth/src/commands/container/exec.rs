@@ -79,11 +79,8 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
             body["ConsoleSize"] = json!([h, w]);
         }
     }
-    let created = client
-        .post_json(
-            &format!("/containers/{}/exec", enc(&a.args[0])),
-            Some(&body),
-        )
+    let created: Value = client
+        .post_json(&format!("/containers/{}/exec", enc(&a.args[0])), &body)
         .await?;
     let exec_id = created
         .ci("Id")
@@ -93,7 +90,7 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
     let start_path = format!("/exec/{}/start", enc(&exec_id));
     if a.detach {
         client
-            .post_json(&start_path, Some(&json!({"Detach": true, "Tty": a.tty})))
+            .post_json::<_, Value>(&start_path, &json!({"Detach": true, "Tty": a.tty}))
             .await?;
         return Ok(0);
     }
@@ -139,13 +136,13 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
     // The stream can close a moment before the daemon records the exit
     // code: poll briefly while the exec still shows as running.
     let path = format!("/exec/{}/json", enc(&exec_id));
-    let mut info = client.get_json(&path).await?;
+    let mut info = client.get_json::<Value>(&path).await?;
     for _ in 0..100 {
         if !info.ci("Running").and_then(Value::as_bool).unwrap_or(false) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        info = client.get_json(&path).await?;
+        info = client.get_json::<Value>(&path).await?;
     }
     Ok(info.ci("ExitCode").and_then(Value::as_i64).unwrap_or(0) as i32)
 }

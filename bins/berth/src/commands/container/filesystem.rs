@@ -18,7 +18,7 @@ pub struct DiffArgs {
 /// `berth diff`
 pub async fn diff(client: &Client, a: DiffArgs) -> Result<i32> {
     let v = client
-        .get_json(&format!("/containers/{}/changes", enc(&a.container)))
+        .get_json::<Value>(&format!("/containers/{}/changes", enc(&a.container)))
         .await?;
     for c in v.as_array().map(Vec::as_slice).unwrap_or(&[]) {
         let kind = match c.ci("Kind").and_then(Value::as_i64) {
@@ -129,7 +129,7 @@ pub async fn commit(client: &Client, a: CommitArgs) -> Result<i32> {
     }
     params.push(("pause", a.pause.to_string()));
     let v = client
-        .post_json(&format!("/commit{}", query(&params)), Some(&json!({})))
+        .post_json::<_, Value>(&format!("/commit{}", query(&params)), &json!({}))
         .await?;
     println!("{}", v.ci("Id").and_then(Value::as_str).unwrap_or(""));
     Ok(0)

@@ -53,7 +53,7 @@ pub async fn top(client: &Client, a: TopArgs) -> Result<i32> {
         query(&[("ps_args", ps_args.join(" "))])
     };
     let v = client
-        .get_json(&format!("/containers/{}/top{q}", enc(&container)))
+        .get_json::<Value>(&format!("/containers/{}/top{q}", enc(&container)))
         .await?;
     let titles: Vec<String> = v
         .ci("Titles")
@@ -97,7 +97,7 @@ pub struct PortArgs {
 /// `berth port`
 pub async fn port(client: &Client, a: PortArgs) -> Result<i32> {
     let info = client
-        .get_json(&format!("/containers/{}/json", enc(&a.container)))
+        .get_json::<Value>(&format!("/containers/{}/json", enc(&a.container)))
         .await?;
     let ports = info
         .cptr("/NetworkSettings/Ports")

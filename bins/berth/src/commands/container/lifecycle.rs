@@ -3,12 +3,10 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use gotemplate::JsonExt;
 use hyper::Method;
-use serde_json::Value;
 
 use super::attach::{run_attached, spawn_wait, start_container, AttachSpec};
-use crate::client::{empty, enc, query, Client};
+use crate::client::{enc, query, Client, RemoveOptions};
 use crate::commands::eprint_err;
 use crate::stream::parse_detach_keys;
 use crate::tty;
@@ -52,22 +50,6 @@ where
     Ok(code)
 }
 
-/// Sends one bodyless request per container (`path` builds the URL from the
-/// encoded name) and prints each name that succeeded, like docker.
-async fn call_each(
-    client: &Client,
-    names: &[String],
-    method: Method,
-    path: impl Fn(&str) -> String,
-) -> Result<i32> {
-    for_each(names, true, |n| {
-        let url = path(&enc(&n));
-        let method = method.clone();
-        async move { client.call(method, &url, None, empty()).await.map(|_| ()) }
-    })
-    .await
-}
-
 /// `berth start`
 pub async fn start(client: &Client, a: StartArgs) -> Result<i32> {
     if a.attach || a.interactive {
@@ -75,17 +57,10 @@ pub async fn start(client: &Client, a: StartArgs) -> Result<i32> {
             bail!("you cannot start and attach multiple containers at once");
         }
         let id = &a.containers[0];
-        let info = client
-            .get_json(&format!("/containers/{}/json", enc(id)))
-            .await?;
-        let t = info
-            .cptr("/Config/Tty")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let open_stdin = info
-            .cptr("/Config/OpenStdin")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let info = client.container_inspect(id).await?;
+        let config = info.config.unwrap_or_default();
+        let t = config.tty.unwrap_or(false);
+        let open_stdin = config.open_stdin.unwrap_or(false);
         let stdin = a.interactive && open_stdin;
         if t && stdin && !tty::stdin_is_tty() {
             bail!("the input device is not a TTY");
@@ -104,11 +79,7 @@ pub async fn start(client: &Client, a: StartArgs) -> Result<i32> {
             sig_proxy: !t,
             logs: false,
         };
-        let full_id = info
-            .ci("Id")
-            .and_then(Value::as_str)
-            .unwrap_or(id)
-            .to_string();
+        let full_id = info.id.unwrap_or_else(|| id.clone());
         return run_attached(client, &full_id, &spec, "next-exit", true, "start").await;
     }
     let mut code = 0;
@@ -161,16 +132,14 @@ pub async fn restart(client: &Client, a: RestartArgs) -> Result<i32> {
 }
 
 async fn stop_or_restart(client: &Client, a: StopArgs, action: &str) -> Result<i32> {
-    let mut params = Vec::new();
-    if let Some(t) = a.time {
-        params.push(("t", t.to_string()));
-    }
-    if let Some(s) = &a.signal {
-        params.push(("signal", s.clone()));
-    }
-    let q = query(&params);
-    call_each(client, &a.containers, Method::POST, |n| {
-        format!("/containers/{n}/{action}{q}")
+    let signal = a.signal.as_deref();
+    for_each(&a.containers, true, |n| async move {
+        if action == "restart" {
+            client.container_restart(&n, signal, a.time).await?;
+        } else {
+            client.container_stop(&n, signal, a.time).await?;
+        }
+        Ok(())
     })
     .await
 }
@@ -187,12 +156,9 @@ pub struct KillArgs {
 
 /// `berth kill`
 pub async fn kill(client: &Client, a: KillArgs) -> Result<i32> {
-    let q = match &a.signal {
-        Some(s) => query(&[("signal", s.clone())]),
-        None => String::new(),
-    };
-    call_each(client, &a.containers, Method::POST, |n| {
-        format!("/containers/{n}/kill{q}")
+    let signal = a.signal.as_deref();
+    for_each(&a.containers, true, |n| async move {
+        Ok(client.container_kill(&n, signal).await?)
     })
     .await
 }
@@ -242,19 +208,13 @@ pub struct RmArgs {
 
 /// `berth rm`
 pub async fn rm(client: &Client, a: RmArgs) -> Result<i32> {
-    let mut params = Vec::new();
-    if a.force {
-        params.push(("force", "1".to_string()));
-    }
-    if a.volumes {
-        params.push(("v", "1".to_string()));
-    }
-    if a.link {
-        params.push(("link", "1".to_string()));
-    }
-    let q = query(&params);
-    call_each(client, &a.containers, Method::DELETE, |n| {
-        format!("/containers/{n}{q}")
+    let opts = RemoveOptions {
+        force: a.force,
+        volumes: a.volumes,
+        link: a.link,
+    };
+    for_each(&a.containers, true, |n| async move {
+        Ok(client.container_remove(&n, opts).await?)
     })
     .await
 }
@@ -276,8 +236,8 @@ pub async fn rename(client: &Client, a: RenameArgs) -> Result<i32> {
         enc(&a.container),
         query(&[("name", a.new_name.clone())])
     );
-    if let Err(e) = client.call(Method::POST, &path, None, empty()).await {
-        eprint_err(&e);
+    if let Err(e) = client.call_empty(Method::POST, &path).await {
+        eprint_err(&e.into());
         eprintln!("Error: failed to rename container named {}", a.container);
         return Ok(1);
     }
@@ -303,15 +263,8 @@ pub async fn unpause(client: &Client, a: PauseArgs) -> Result<i32> {
 
 async fn simple_post_each(client: &Client, names: &[String], action: &str) -> Result<i32> {
     for_each(names, true, |n| async move {
-        client
-            .call(
-                Method::POST,
-                &format!("/containers/{}/{action}", enc(&n)),
-                None,
-                empty(),
-            )
-            .await
-            .map(|_| ())
+        let path = format!("/containers/{}/{action}", enc(&n));
+        Ok(client.call_empty(Method::POST, &path).await?)
     })
     .await
 }

@@ -37,7 +37,7 @@ pub struct LogsArgs {
 /// `berth logs`
 pub async fn logs(client: &Client, a: LogsArgs) -> Result<i32> {
     let info = client
-        .get_json(&format!("/containers/{}/json", enc(&a.container)))
+        .get_json::<Value>(&format!("/containers/{}/json", enc(&a.container)))
         .await?;
     let tty = info
         .cptr("/Config/Tty")

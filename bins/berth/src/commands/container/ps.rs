@@ -1,14 +1,14 @@
 //! `berth ps`: the rows docker's formatter shows (also the filters flag and
 //! Go time strings the image and resource listings share).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{anyhow, Result};
 use clap::Args;
-use gotemplate::JsonExt;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::client::{query, Client};
+use crate::client::models::{ContainerSummary, PortSummary, PortSummaryTypeEnum};
+use crate::client::{Client, ContainerListOptions};
 use crate::format::{self, ellipsis, human_duration, short_id, status_string};
 
 /// `berth ps`
@@ -77,32 +77,31 @@ fn go_quote(s: &str) -> String {
     out
 }
 
-fn format_ports(ports: &[Value]) -> String {
-    let mut items: Vec<(String, u64, String)> = ports
+fn format_ports(ports: &[PortSummary]) -> String {
+    let mut items: Vec<(&str, u16, String)> = ports
         .iter()
         .map(|p| {
-            let private = p.ci("PrivatePort").and_then(Value::as_u64).unwrap_or(0);
-            let typ = p.ci("Type").and_then(Value::as_str).unwrap_or("tcp");
-            let s = match p.ci("PublicPort").and_then(Value::as_u64) {
+            let private = p.private_port;
+            let typ = match p.typ {
+                Some(t) if t != PortSummaryTypeEnum::EMPTY => t.to_string(),
+                _ => "tcp".to_string(),
+            };
+            let ip = p.ip.as_deref().unwrap_or("");
+            let s = match p.public_port {
                 Some(public) if public != 0 => {
-                    let ip = p.ci("IP").and_then(Value::as_str).unwrap_or("");
-                    let ip = if ip.contains(':') {
+                    let shown = if ip.contains(':') {
                         format!("[{ip}]")
                     } else {
                         ip.to_string()
                     };
-                    format!("{ip}:{public}->{private}/{typ}")
+                    format!("{shown}:{public}->{private}/{typ}")
                 }
                 _ => format!("{private}/{typ}"),
             };
-            (
-                p.ci("IP").and_then(Value::as_str).unwrap_or("").to_string(),
-                private,
-                s,
-            )
+            (ip, private, s)
         })
         .collect();
-    items.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    items.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
     items.dedup_by(|a, b| a.2 == b.2);
     items
         .into_iter()
@@ -111,16 +110,14 @@ fn format_ports(ports: &[Value]) -> String {
         .join(", ")
 }
 
-fn labels_string(labels: Option<&Map<String, Value>>) -> (String, Value) {
+/// "k=v,..." sorted, and the labels as a map for `{{.Label "k"}}`.
+fn labels_string(labels: Option<&HashMap<String, String>>) -> (String, Value) {
     let Some(m) = labels else {
         return (String::new(), json!({}));
     };
-    let mut kv: Vec<String> = m
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
+    let mut kv: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
     kv.sort();
-    (kv.join(","), Value::Object(m.clone()))
+    (kv.join(","), json!(m))
 }
 
 /// Local time like Go's `time.Time.String()` without the monotonic part.
@@ -137,23 +134,17 @@ pub fn go_time_string(unix: i64) -> String {
 }
 
 /// One `docker ps` formatter row for a container list entry.
-pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
-    let s = |k: &str| c.ci(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let id = s("Id");
-    let names: Vec<String> = c
-        .ci("Names")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|n| n.trim_start_matches('/'))
-                // Link names ("/other/alias") are hidden like docker does.
-                .filter(|n| !n.contains('/'))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut image = s("Image");
+pub fn ps_row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
+    let id = c.id.clone().unwrap_or_default();
+    let names: Vec<&str> = c
+        .names
+        .iter()
+        .flatten()
+        .map(|n| n.trim_start_matches('/'))
+        // Link names ("/other/alias") are hidden like docker does.
+        .filter(|n| !n.contains('/'))
+        .collect();
+    let mut image = c.image.clone().unwrap_or_default();
     if image.is_empty() {
         image = "<no image>".into();
     } else if trunc {
@@ -163,63 +154,54 @@ pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
             image = n.to_string();
         }
     }
-    let command = s("Command");
+    let command = c.command.clone().unwrap_or_default();
     let command = go_quote(&if trunc {
         ellipsis(&command, 20)
     } else {
         command
     });
-    let created = c.ci("Created").and_then(Value::as_i64).unwrap_or(0);
-    let state = s("State");
-    let mut status = s("Status");
+    let created = c.created.unwrap_or(0);
+    let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+    let mut status = c.status.clone().unwrap_or_default();
     if status.is_empty() {
         status = status_string(&state, 0, None, None, now);
     }
-    let ports = format_ports(
-        c.ci("Ports")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]),
-    );
-    let (labels, label_map) = labels_string(c.ci("Labels").and_then(Value::as_object));
-    let networks = c
-        .cptr("/NetworkSettings/Networks")
-        .and_then(Value::as_object)
-        .map(|m| m.keys().cloned().collect::<Vec<_>>().join(","))
-        .unwrap_or_default();
+    let ports = format_ports(c.ports.as_deref().unwrap_or(&[]));
+    let (labels, label_map) = labels_string(c.labels.as_ref());
+    let mut networks: Vec<&str> = c
+        .network_settings
+        .iter()
+        .flat_map(|n| n.networks.iter().flatten())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    networks.sort_unstable();
     let mounts: Vec<String> = c
-        .ci("Mounts")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|m| {
-                    let name = m
-                        .ci("Name")
-                        .and_then(Value::as_str)
-                        .filter(|n| !n.is_empty())
-                        .or_else(|| m.ci("Source").and_then(Value::as_str))
-                        .unwrap_or("");
-                    if trunc {
-                        ellipsis(name, 15)
-                    } else {
-                        name.to_string()
-                    }
-                })
-                .collect()
+        .mounts
+        .iter()
+        .flatten()
+        .map(|m| {
+            let name = m
+                .name
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .or(m.source.as_deref())
+                .unwrap_or("");
+            if trunc {
+                ellipsis(name, 15)
+            } else {
+                name.to_string()
+            }
         })
-        .unwrap_or_default();
+        .collect();
     let local_volumes = c
-        .ci("Mounts")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter(|m| m.ci("Driver").and_then(Value::as_str) == Some("local"))
-                .count()
-        })
-        .unwrap_or(0);
+        .mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.driver.as_deref() == Some("local"))
+        .count();
     let size = {
-        let rw = c.ci("SizeRw").and_then(Value::as_i64).unwrap_or(0);
-        let root = c.ci("SizeRootFs").and_then(Value::as_i64).unwrap_or(0);
+        let rw = c.size_rw.unwrap_or(0);
+        let root = c.size_root_fs.unwrap_or(0);
         let srw = format::human_size_prec(rw as f64, 3);
         if root > 0 {
             format!(
@@ -230,6 +212,12 @@ pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
             srw
         }
     };
+    let platform = c
+        .image_manifest_descriptor
+        .as_ref()
+        .and_then(|d| d.platform.as_ref())
+        .map(|p| json!(p))
+        .unwrap_or(Value::Null);
     json!({
         "ID": if trunc { short_id(&id) } else { id },
         "Names": names.join(","),
@@ -242,12 +230,12 @@ pub fn ps_row(c: &Value, trunc: bool, now: i64) -> Value {
         "Ports": ports,
         "Labels": labels,
         "__Label": label_map,
-        "Networks": networks,
+        "Networks": networks.join(","),
         "Mounts": mounts.join(","),
         "LocalVolumes": local_volumes.to_string(),
         "Size": size,
         "__json_html": true,
-        "Platform": c.ci("ImageManifestDescriptor").and_then(|d| d.ci("platform")).cloned().unwrap_or(Value::Null),
+        "Platform": platform,
     })
 }
 
@@ -264,37 +252,23 @@ pub fn ps_headers() -> Value {
 
 /// `berth ps`
 pub async fn ps(client: &Client, a: PsArgs) -> Result<i32> {
-    let mut params = Vec::new();
     let limit = if a.latest { 1 } else { a.last };
-    if a.all || limit > 0 {
-        params.push(("all", "1".to_string()));
-    }
-    if limit > 0 {
-        params.push(("limit", limit.to_string()));
-    }
     // Like docker, ask for sizes when the format shows them.
     let wants_size = a.size
         || (!a.quiet
             && a.format
                 .as_deref()
                 .is_some_and(|f| f == "json" || f.contains(".Size") || f.contains("json .}}")));
-    if wants_size {
-        params.push(("size", "1".to_string()));
-    }
-    if let Some(f) = filters_json(&a.filter)? {
-        params.push(("filters", f));
-    }
     let list = client
-        .get_json(&format!("/containers/json{}", query(&params)))
+        .container_list(&ContainerListOptions {
+            all: a.all || limit > 0,
+            limit: (limit > 0).then_some(limit),
+            size: wants_size,
+            filters: filters_json(&a.filter)?,
+        })
         .await?;
     let now = chrono::Utc::now().timestamp();
-    let rows: Vec<Value> = list
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or(&[])
-        .iter()
-        .map(|c| ps_row(c, !a.no_trunc, now))
-        .collect();
+    let rows: Vec<Value> = list.iter().map(|c| ps_row(c, !a.no_trunc, now)).collect();
     let format = if a.quiet {
         "{{.ID}}".to_string()
     } else {
@@ -331,6 +305,7 @@ mod tests {
                       {"PrivatePort": 53, "Type": "udp"}],
             "Labels": {"b": "2", "a": "1"}
         });
+        let c: ContainerSummary = serde_json::from_value(c).unwrap();
         let r = ps_row(&c, true, 1005);
         assert_eq!(r["ID"], "0123456789ab");
         assert_eq!(r["Names"], "web");

@@ -166,7 +166,7 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
     // A daemon on this machine reads a local directory context in place (Berth's
     // fast path: no tar, and its file-hash cache makes no-op rebuilds cheap);
     // anything else goes as a tar, as the docker CLI sends it.
-    let local = match client.host {
+    let local = match client.host() {
         crate::client::Host::Unix(_) => build_context::local_dir(&a.context, a.file.as_deref()),
         crate::client::Host::Tcp(_) => None,
     };

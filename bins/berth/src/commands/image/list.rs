@@ -6,7 +6,8 @@ use gotemplate::JsonExt;
 use serde_json::{json, Value};
 
 use super::split_ref;
-use crate::client::{query, Client};
+use crate::client::models::ImageSummary;
+use crate::client::{Client, ImageListOptions};
 use crate::commands::container::{filters_json, go_time_string};
 use crate::commands::{inspect_objects, InspectKind};
 use crate::format::{self, human_duration, human_size_prec, short_id};
@@ -46,45 +47,28 @@ fn image_headers() -> Value {
 }
 
 /// docker's image list rows (one per repo:tag, `<none>` for untagged).
-pub fn image_rows(list: &[Value], trunc: bool, now: i64) -> Vec<Value> {
+pub fn image_rows(list: &[ImageSummary], trunc: bool, now: i64) -> Vec<Value> {
     let mut rows = Vec::new();
     for img in list {
-        let id = img.ci("Id").and_then(Value::as_str).unwrap_or("");
+        let id = img.id.as_str();
         let id_s = if trunc { short_id(id) } else { id.to_string() };
-        let created = img.ci("Created").and_then(Value::as_i64).unwrap_or(0);
-        let size = img.ci("Size").and_then(Value::as_i64).unwrap_or(0);
-        let digests: Vec<String> = img
-            .ci("RepoDigests")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let created = img.created;
+        let size = img.size;
+        let digests = &img.repo_digests;
         let mut tags: Vec<(String, String)> = img
-            .ci("RepoTags")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .filter(|t| *t != "<none>:<none>")
-                    .map(split_ref)
-                    .collect()
-            })
-            .unwrap_or_default();
+            .repo_tags
+            .iter()
+            .map(String::as_str)
+            .filter(|t| *t != "<none>:<none>")
+            .map(split_ref)
+            .collect();
         if tags.is_empty() {
             match digests.first() {
                 Some(d) => tags.push((split_ref(d).0, "<none>".into())),
                 None => tags.push(("<none>".into(), "<none>".into())),
             }
         }
-        let labels = img
-            .ci("Labels")
-            .cloned()
-            .filter(Value::is_object)
-            .unwrap_or(json!({}));
+        let labels = json!(img.labels);
         for (repo, tag) in tags {
             let digest = digests
                 .iter()
@@ -103,9 +87,10 @@ pub fn image_rows(list: &[Value], trunc: bool, now: i64) -> Vec<Value> {
                 "__json_html": true,
                 "SharedSize": "N/A",
                 "UniqueSize": "N/A",
-                "Containers": match img.ci("Containers").and_then(Value::as_i64) {
-                    Some(c) if c >= 0 => c.to_string(),
-                    _ => "N/A".to_string(),
+                "Containers": if img.containers >= 0 {
+                    img.containers.to_string()
+                } else {
+                    "N/A".to_string()
                 },
                 "__Label": labels,
             }));
@@ -120,22 +105,14 @@ pub async fn images(client: &Client, a: ImagesArgs) -> Result<i32> {
     if let Some(r) = &a.reference {
         filters.push(format!("reference={r}"));
     }
-    let mut params = Vec::new();
-    if a.all {
-        params.push(("all", "1".to_string()));
-    }
-    if let Some(f) = filters_json(&filters)? {
-        params.push(("filters", f));
-    }
     let list = client
-        .get_json(&format!("/images/json{}", query(&params)))
+        .image_list(&ImageListOptions {
+            all: a.all,
+            filters: filters_json(&filters)?,
+        })
         .await?;
     let now = chrono::Utc::now().timestamp();
-    let rows = image_rows(
-        list.as_array().map(Vec::as_slice).unwrap_or(&[]),
-        !a.no_trunc,
-        now,
-    );
+    let rows = image_rows(&list, !a.no_trunc, now);
     let format = if a.quiet {
         "{{.ID}}".to_string()
     } else {
@@ -194,7 +171,7 @@ pub struct HistoryArgs {
 /// `berth image history`
 pub async fn history(client: &Client, a: HistoryArgs) -> Result<i32> {
     let v = client
-        .get_json(&format!("/images/{}/history", a.image))
+        .get_json::<Value>(&format!("/images/{}/history", a.image))
         .await?;
     let now = chrono::Utc::now().timestamp();
     let rows: Vec<Value> = v
@@ -259,9 +236,19 @@ mod tests {
     #[test]
     fn image_list_rows() {
         let list = vec![
-            json!({"Id": "sha256:3a34af191aeb10f8", "RepoTags": ["busybox:latest", "bb:x"],
-                   "Created": 100, "Size": 1982256}),
-            json!({"Id": "sha256:a1107799d20d33e0", "RepoTags": null, "Created": 100, "Size": 1920}),
+            ImageSummary {
+                id: "sha256:3a34af191aeb10f8".into(),
+                repo_tags: vec!["busybox:latest".into(), "bb:x".into()],
+                created: 100,
+                size: 1982256,
+                ..Default::default()
+            },
+            ImageSummary {
+                id: "sha256:a1107799d20d33e0".into(),
+                created: 100,
+                size: 1920,
+                ..Default::default()
+            },
         ];
         let rows = image_rows(&list, true, 103);
         assert_eq!(rows.len(), 3);

@@ -55,10 +55,10 @@ async fn image_create(
             },
         )
         .await?;
-    crate::client::check(resp).await
+    Ok(crate::client::check(resp).await?)
 }
 
-fn is_unauthorized(e: &anyhow::Error) -> bool {
+fn is_unauthorized(e: &impl crate::client::MaybeDaemonError) -> bool {
     daemon_error(e).is_some_and(|d| d.status == 401)
 }
 
@@ -353,10 +353,10 @@ pub async fn push(client: &Client, a: PushArgs) -> Result<i32> {
         }
     }
     if let Some(pj) = platform {
-        if version_less(&client.version, "1.46") {
+        if version_less(&client.api_version(), "1.46") {
             bail!(
                 "\"platform\" requires API version 1.46, but the Docker daemon API version is {}",
-                client.version
+                client.api_version()
             );
         }
         params.push(("platform", pj));

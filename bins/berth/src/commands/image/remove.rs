@@ -90,9 +90,9 @@ pub async fn rmi(client: &Client, a: RmiArgs) -> Result<i32> {
                 print_deleted(&v);
             }
             Err(e) => {
-                eprint_err(&e);
                 // docker rmi -f does not fail on missing images.
                 let missing = daemon_error(&e).is_some_and(|d| d.status == 404);
+                eprint_err(&e.into());
                 if !(a.force && missing) {
                     code = 1;
                 }
@@ -143,7 +143,7 @@ pub async fn prune(client: &Client, a: PruneArgs) -> Result<i32> {
         Some(f) => query(&[("filters", f)]),
         None => String::new(),
     };
-    let v = client.post_json(&format!("/images/prune{q}"), None).await?;
+    let v = client.post::<Value>(&format!("/images/prune{q}")).await?;
     let deleted = v
         .ci("ImagesDeleted")
         .and_then(Value::as_array)

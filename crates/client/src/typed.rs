@@ -1,0 +1,228 @@
+//! Typed endpoint methods on [`engine_types::models`].
+
+use bytes::Bytes;
+use hyper::Method;
+use tokio::sync::oneshot;
+
+use engine_types::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
+    ContainerWaitResponse, ImageSummary, SystemVersion,
+};
+
+use crate::{check, collect, decode, empty, enc, enc_ref, query, Client, ReqOpts, Result};
+
+/// Query of `POST /containers/create`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CreateOptions<'a> {
+    /// The container's name (`?name=`).
+    pub name: Option<&'a str>,
+    /// The image platform, e.g. "linux/amd64" (`?platform=`).
+    pub platform: Option<&'a str>,
+}
+
+/// Query of `GET /containers/json`.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerListOptions {
+    /// Include stopped containers.
+    pub all: bool,
+    /// The last `limit` created containers (all states).
+    pub limit: Option<i64>,
+    /// Report SizeRw and SizeRootFs.
+    pub size: bool,
+    /// Filters as Docker's JSON map (`{"status":{"exited":true}}`).
+    pub filters: Option<String>,
+}
+
+/// Query of `GET /images/json`.
+#[derive(Debug, Clone, Default)]
+pub struct ImageListOptions {
+    /// Include intermediate images.
+    pub all: bool,
+    /// Filters as Docker's JSON map.
+    pub filters: Option<String>,
+}
+
+/// Query of `DELETE /containers/{id}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RemoveOptions {
+    /// Kill a running container first.
+    pub force: bool,
+    /// Remove its anonymous volumes.
+    pub volumes: bool,
+    /// Remove the link, not the container.
+    pub link: bool,
+}
+
+fn flag(params: &mut Vec<(&'static str, String)>, name: &'static str, on: bool) {
+    if on {
+        params.push((name, "1".to_string()));
+    }
+}
+
+impl Client {
+    /// `GET /version`.
+    pub async fn version(&self) -> Result<SystemVersion> {
+        self.get_json("/version").await
+    }
+
+    /// `POST /containers/create`.
+    pub async fn container_create(
+        &self,
+        opts: CreateOptions<'_>,
+        body: &ContainerCreateBody,
+    ) -> Result<ContainerCreateResponse> {
+        let mut params = Vec::new();
+        if let Some(n) = opts.name {
+            params.push(("name", n.to_string()));
+        }
+        if let Some(p) = opts.platform {
+            params.push(("platform", p.to_string()));
+        }
+        self.post_json(&format!("/containers/create{}", query(&params)), body)
+            .await
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn container_start(&self, id: &str) -> Result<()> {
+        self.call_empty(Method::POST, &format!("/containers/{}/start", enc(id)))
+            .await
+    }
+
+    /// `POST /containers/{id}/stop`, with an optional signal and timeout
+    /// (seconds; -1 waits forever).
+    pub async fn container_stop(
+        &self,
+        id: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
+        self.stop_like(id, "stop", signal, timeout).await
+    }
+
+    /// `POST /containers/{id}/restart`, like [`Client::container_stop`].
+    pub async fn container_restart(
+        &self,
+        id: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
+        self.stop_like(id, "restart", signal, timeout).await
+    }
+
+    async fn stop_like(
+        &self,
+        id: &str,
+        action: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
+        let mut params = Vec::new();
+        if let Some(s) = signal {
+            params.push(("signal", s.to_string()));
+        }
+        if let Some(t) = timeout {
+            params.push(("t", t.to_string()));
+        }
+        let path = format!("/containers/{}/{action}{}", enc(id), query(&params));
+        self.call_empty(Method::POST, &path).await
+    }
+
+    /// `POST /containers/{id}/kill` (the daemon's default signal is SIGKILL).
+    pub async fn container_kill(&self, id: &str, signal: Option<&str>) -> Result<()> {
+        let params: Vec<_> = signal
+            .map(|s| ("signal", s.to_string()))
+            .into_iter()
+            .collect();
+        let path = format!("/containers/{}/kill{}", enc(id), query(&params));
+        self.call_empty(Method::POST, &path).await
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn container_remove(&self, id: &str, opts: RemoveOptions) -> Result<()> {
+        let mut params = Vec::new();
+        flag(&mut params, "force", opts.force);
+        flag(&mut params, "v", opts.volumes);
+        flag(&mut params, "link", opts.link);
+        let path = format!("/containers/{}{}", enc(id), query(&params));
+        self.call_empty(Method::DELETE, &path).await
+    }
+
+    /// `POST /containers/{id}/wait?condition=`: blocks until the condition
+    /// ("not-running", "next-exit", "removed"; "" for the default) holds.
+    pub async fn container_wait(&self, id: &str, condition: &str) -> Result<ContainerWaitResponse> {
+        self.container_wait_notify(id, condition, None).await
+    }
+
+    /// [`Client::container_wait`] that fires `sent` once the request reached
+    /// the daemon (so a caller can start the container without missing its
+    /// exit).
+    pub async fn container_wait_notify(
+        &self,
+        id: &str,
+        condition: &str,
+        sent: Option<oneshot::Sender<()>>,
+    ) -> Result<ContainerWaitResponse> {
+        let params: Vec<_> = Some(condition)
+            .filter(|c| !c.is_empty())
+            .map(|c| ("condition", c.to_string()))
+            .into_iter()
+            .collect();
+        let path = format!("/containers/{}/wait{}", enc(id), query(&params));
+        let opts = ReqOpts {
+            sent,
+            ..Default::default()
+        };
+        let resp = check(self.request(Method::POST, &path, empty(), opts).await?).await?;
+        decode(&collect(resp).await?)
+    }
+
+    /// `GET /containers/{id}/json`, decoded.
+    pub async fn container_inspect(&self, id: &str) -> Result<ContainerInspectResponse> {
+        self.get_json(&format!("/containers/{}/json", enc(id)))
+            .await
+    }
+
+    /// `GET /containers/{id}/json` as the daemon sent it (field order,
+    /// nulls and fields the models do not know included).
+    pub async fn container_inspect_raw(&self, id: &str, size: bool) -> Result<Bytes> {
+        let q = if size { "?size=1" } else { "" };
+        self.get_bytes(&format!("/containers/{}/json{q}", enc(id)))
+            .await
+    }
+
+    /// `GET /containers/json`.
+    pub async fn container_list(
+        &self,
+        opts: &ContainerListOptions,
+    ) -> Result<Vec<ContainerSummary>> {
+        let mut params = Vec::new();
+        flag(&mut params, "all", opts.all);
+        if let Some(l) = opts.limit {
+            params.push(("limit", l.to_string()));
+        }
+        flag(&mut params, "size", opts.size);
+        if let Some(f) = &opts.filters {
+            params.push(("filters", f.clone()));
+        }
+        self.get_json(&format!("/containers/json{}", query(&params)))
+            .await
+    }
+
+    /// `GET /images/json`.
+    pub async fn image_list(&self, opts: &ImageListOptions) -> Result<Vec<ImageSummary>> {
+        let mut params = Vec::new();
+        flag(&mut params, "all", opts.all);
+        if let Some(f) = &opts.filters {
+            params.push(("filters", f.clone()));
+        }
+        self.get_json(&format!("/images/json{}", query(&params)))
+            .await
+    }
+
+    /// `GET /images/{name}/json` as the daemon sent it. References keep
+    /// their `/`, `:` and `@` in the path, as docker's do.
+    pub async fn image_inspect_raw(&self, name: &str) -> Result<Bytes> {
+        self.get_bytes(&format!("/images/{}/json", enc_ref(name)))
+            .await
+    }
+}
