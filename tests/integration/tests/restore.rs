@@ -155,3 +155,97 @@ fn tty_container_can_be_attached_after_restart() {
     assert_eq!(d.inspect("stdinc")["State"]["Running"], true);
     d.docker(&["rm", "-f", "stdinc"]).ok();
 }
+
+/// The container's pids limit as it sees it (cgroup v1 or v2).
+const PIDS_MAX: &str =
+    "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max";
+
+/// A data root written by a version without container plans: the records (a
+/// created and a running container) get their plan when the daemon loads them,
+/// once, and everything that reads the plan works on them (issue 10: on-disk state
+/// is migrated, not lost).
+#[test]
+fn records_without_a_plan_are_migrated() {
+    let mut d = daemon_or_skip!();
+    skip_if!(!d.is_berth(), "edits berthd's own database");
+    skip_if!(
+        std::process::Command::new("python3")
+            .arg("-V")
+            .output()
+            .is_err(),
+        "needs python3 to edit the database"
+    );
+    d.import_busybox();
+    let src = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/data:ro", src.path().display());
+    d.docker(&[
+        "create",
+        "--name",
+        "old-created",
+        "-v",
+        &bind,
+        "--pids-limit",
+        "30",
+        "busybox",
+        "sleep",
+        "30",
+    ])
+    .ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "old-running",
+        "--pids-limit",
+        "30",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    d.stop_daemon(Duration::from_secs(15));
+    // What an older berthd wrote: the same records without "plan".
+    let db = d.data_root.join("berth.db");
+    let script = r#"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT id, data FROM containers").fetchall()
+for id, data in rows:
+    rec = json.loads(bytes(data))
+    assert "plan" in rec, "the current version writes a plan"
+    del rec["plan"]
+    db.execute("UPDATE containers SET data = ? WHERE id = ?", (json.dumps(rec).encode(), id))
+db.commit()
+print(len(rows))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    d.restart();
+
+    // The created one: inspect shows the mount, start uses the plan.
+    let v = d.inspect("old-created");
+    assert_eq!(v["Mounts"][0]["Destination"], "/data", "{}", v["Mounts"]);
+    assert_eq!(v["Mounts"][0]["RW"], false);
+    d.docker(&["start", "old-created"]).ok();
+    let limit = d
+        .docker(&["exec", "old-created", "sh", "-c", PIDS_MAX])
+        .ok();
+    assert_eq!(limit.out(), "30");
+    // The running one, reconnected: update and stop read the plan.
+    d.docker(&["update", "--pids-limit", "40", "old-running"])
+        .ok();
+    let limit = d
+        .docker(&["exec", "old-running", "sh", "-c", PIDS_MAX])
+        .ok();
+    assert_eq!(limit.out(), "40");
+    d.docker(&["rm", "-f", "old-created", "old-running"]).ok();
+}
