@@ -225,10 +225,17 @@ impl Daemon {
         })?;
         let state_dir = self.state_dir(&id);
         let oci = runtime::spec::generate_spec(&cspec)?;
-        runtime::spec::write_bundle(&state_dir, &oci)?;
         let runtime_spec = self.cfg.runtime_spec(&rec.runtime, &id).ok_or_else(|| {
             DaemonError::Invalid(format!("unknown or invalid runtime name: {}", rec.runtime))
         })?;
+        // The spec is written once, in the form the container's runtime runs it.
+        match &runtime_spec {
+            runtime::shim::RuntimeSpec::Builtin { root } => {
+                runtime::builtin::BuiltinRuntime::new(root.clone())
+                    .write_bundle(&id, &state_dir, &oci)?
+            }
+            _ => runtime::spec::write_bundle(&state_dir, &oci)?,
+        }
         let shim_cfg = ShimConfig {
             id: id.clone(),
             bundle: state_dir.clone(),

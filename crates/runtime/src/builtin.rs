@@ -32,18 +32,19 @@
 //! Seccomp filters come from a cache of compiled BPF programs ([`seccomp`],
 //! `<root>/@seccomp/<key>.bpf`): libseccomp compiling Docker's profile took about
 //! 10 ms of every start and exec inside the container's process. For a cacheable
-//! profile (no notify action), `run` writes a *derived bundle*
-//! `<root>/@bundles/<id>/config.json` (the bundle's config without `linux.seccomp`,
-//! CAP_SYS_ADMIN/CAP_SETPCAP raised when the process lacks them and has no
-//! no_new_privs, the rootfs as an absolute path; the original bundle is not
-//! modified) and hands that to libcontainer, whose state then records the derived
-//! bundle; `seccomp.ref` there names the cached program for exec. The executor
+//! profile (no notify action, no OCI hooks), the bundle libcontainer runs holds the
+//! spec without `linux.seccomp` (CAP_SYS_ADMIN/CAP_SETPCAP raised when the process
+//! lacks them and has no no_new_privs), `seccomp.ref` naming the cached program and
+//! `capabilities.json` with the capabilities to restore. The daemon writes the
+//! bundle in that form once ([`BuiltinRuntime::write_bundle`]); a plain bundle
+//! given to `run` (another caller) gets a *derived bundle*
+//! `<root>/@bundles/<id>/` of that form, which `delete` removes. The executor
 //! (`SeccompExecutor`) installs the cached program in the init or exec'd process
 //! where libcontainer would have loaded the filter (after capabilities are set,
 //! before the process reports ready, so errors reach `run`/`exec`), then drops the
-//! raised capabilities (runc's order). `delete` removes the derived bundle. Notify
-//! profiles (run only; exec refuses them) and specs with OCI hooks (which are
-//! given the bundle path) keep libcontainer's own path.
+//! raised capabilities (runc's order). Notify profiles (run only; exec refuses
+//! them) and specs with OCI hooks (which are given the bundle path) keep
+//! libcontainer's own path.
 //!
 //! Works around libcontainer 0.7 defects (each covered by a test):
 //! * it leaves the cgroup v1 hierarchies read-write although the spec asks for
@@ -109,8 +110,12 @@ const SECCOMP_CACHE_DIR: &str = "@seccomp";
 const DERIVED_BUNDLES_DIR: &str = "@bundles";
 
 /// In a derived bundle: the reference of the container's cached seccomp program
-/// (see [`seccomp::reference()`]), for exec.
+/// (see [`seccomp::reference()`]), for run and exec.
 const DERIVED_SECCOMP_FILE: &str = "seccomp.ref";
+
+/// In a derived bundle: the capabilities the container's process gets back once
+/// the program is installed (when they were raised to install it).
+const RESTORE_CAPS_FILE: &str = "capabilities.json";
 
 /// The name shown in `inspect` for containers run by this runtime.
 pub const NAME: &str = "berth";
@@ -213,10 +218,21 @@ impl BuiltinRuntime {
             source,
         })?;
         // A config libcontainer cannot parse either: let it report the error.
-        let Ok(mut spec) = serde_json::from_slice::<Spec>(&text) else {
+        let Ok(spec) = serde_json::from_slice::<Spec>(&text) else {
             return Ok(as_is(Vec::new()));
         };
         let mounts = mounts::expectations(&spec);
+        // Written by `write_bundle` (the daemon): run it as it is.
+        if let Some(executor) = self
+            .written_executor(bundle)
+            .map_err(|e| self.failed(ACTION, id, e))?
+        {
+            return Ok(Prepared {
+                bundle: bundle.to_owned(),
+                executor: Some(executor),
+                mounts,
+            });
+        }
         let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().clone()) else {
             // Without seccomp, `noNewPrivileges: false` and absent are the same to
             // libcontainer.
@@ -229,9 +245,37 @@ impl BuiltinRuntime {
                 .map_err(|e| self.failed(ACTION, id, format!("{}: {e}", config.display())))?;
             return Ok(as_is(mounts));
         }
-        let program = seccomp::load_or_compile(&self.seccomp_cache_dir(), &profile)
-            .map_err(|e| self.failed(ACTION, id, describe(&e)))?;
+        let (mut spec, executor) = self.derive(ACTION, id, spec, &profile)?;
+        // The rootfs stays where the original bundle has it.
+        if let Some(mut root) = spec.root().clone() {
+            if root.path().is_relative() {
+                root.set_path(bundle.join(root.path()));
+                spec.set_root(Some(root));
+            }
+        }
+        let dir = self.derived_bundle(id);
+        // A leftover of an interrupted run of the same id: replace it.
+        self.remove_derived_bundle(id);
+        self.write_derived(ACTION, id, &dir, &spec, &executor)?;
+        Ok(Prepared {
+            bundle: dir,
+            executor: Some(executor),
+            mounts,
+        })
+    }
 
+    /// The spec libcontainer runs when the seccomp program comes from the cache:
+    /// without `linux.seccomp`, with CAP_SYS_ADMIN raised for loading the program
+    /// if needed (see [`elevate_for_seccomp`]); and the executor that installs it.
+    fn derive(
+        &self,
+        action: &'static str,
+        id: &str,
+        mut spec: Spec,
+        profile: &oci_spec::runtime::LinuxSeccomp,
+    ) -> Result<(Spec, SeccompExecutor), RuntimeError> {
+        let program = seccomp::load_or_compile(&self.seccomp_cache_dir(), profile)
+            .map_err(|e| self.failed(action, id, describe(&e)))?;
         let mut restore_caps = None;
         if let Some(process) = spec.process() {
             let (elevated, restore) = elevate_for_seccomp(process);
@@ -242,14 +286,27 @@ impl BuiltinRuntime {
             linux.set_seccomp(None);
             spec.set_linux(Some(linux));
         }
-        if let Some(mut root) = spec.root().clone() {
-            if root.path().is_relative() {
-                root.set_path(bundle.join(root.path()));
-                spec.set_root(Some(root));
-            }
-        }
+        Ok((
+            spec,
+            SeccompExecutor {
+                program,
+                restore_caps,
+            },
+        ))
+    }
 
-        let dir = self.derived_bundle(id);
+    /// Writes a bundle for libcontainer into `dir`: `config.json` (the derived
+    /// spec; a relative rootfs is made absolute against `dir`), `seccomp.ref` (the
+    /// cached program) and, when
+    /// capabilities were raised, the ones to restore (`capabilities.json`).
+    fn write_derived(
+        &self,
+        action: &'static str,
+        id: &str,
+        dir: &Path,
+        spec: &Spec,
+        executor: &SeccompExecutor,
+    ) -> Result<(), RuntimeError> {
         let io = |context: String| {
             move |source| RuntimeError::Io {
                 runtime: NAME.to_owned(),
@@ -258,34 +315,89 @@ impl BuiltinRuntime {
             }
         };
         let serialize_failed = |e: serde_json::Error| {
-            self.failed(ACTION, id, format!("serializing the derived spec: {e}"))
+            self.failed(action, id, format!("serializing the derived spec: {e}"))
         };
-        let spec_json = serde_json::to_vec(&spec).map_err(serialize_failed)?;
-        // A leftover of an interrupted run of the same id: replace it.
-        self.remove_derived_bundle(id);
+        let mut spec = spec.clone();
+        if let Some(mut root) = spec.root().clone() {
+            if root.path().is_relative() {
+                root.set_path(dir.join(root.path()));
+                spec.set_root(Some(root));
+            }
+        }
+        let mut files = vec![
+            (
+                "config.json",
+                serde_json::to_vec(&spec).map_err(serialize_failed)?,
+            ),
+            (
+                DERIVED_SECCOMP_FILE,
+                seccomp::reference(&executor.program).into_bytes(),
+            ),
+        ];
+        if let Some(caps) = &executor.restore_caps {
+            files.push((
+                RESTORE_CAPS_FILE,
+                serde_json::to_vec(caps).map_err(serialize_failed)?,
+            ));
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(&dir)
+            .create(dir)
             .map_err(io(format!("creating {}", dir.display())))?;
-        for (name, bytes) in [
-            ("config.json", spec_json),
-            (
-                DERIVED_SECCOMP_FILE,
-                seccomp::reference(&program).into_bytes(),
-            ),
-        ] {
+        for (name, bytes) in files {
             let path = dir.join(name);
-            std::fs::write(&path, bytes).map_err(io(format!("writing {}", path.display())))?;
+            let tmp = dir.join(format!(".{name}.tmp"));
+            std::fs::write(&tmp, bytes).map_err(io(format!("writing {}", tmp.display())))?;
+            std::fs::rename(&tmp, &path).map_err(io(format!("renaming {}", path.display())))?;
         }
-        Ok(Prepared {
-            bundle: dir,
-            executor: Some(SeccompExecutor {
-                program,
-                restore_caps,
-            }),
-            mounts,
-        })
+        Ok(())
+    }
+
+    /// Writes the bundle of container `id` into `dir` in the form this runtime runs
+    /// it (the daemon's one write of the spec): with a cacheable seccomp profile,
+    /// the spec libcontainer gets (without `linux.seccomp`) plus the reference of
+    /// the cached program, so that `run` derives nothing; otherwise the spec as
+    /// it is (libcontainer loads the profile).
+    pub fn write_bundle(&self, id: &str, dir: &Path, spec: &Spec) -> Result<(), RuntimeError> {
+        const ACTION: &str = "run";
+        let profile = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+        match profile {
+            Some(profile) if seccomp::cacheable(&profile) && spec.hooks().is_none() => {
+                let (derived, executor) = self.derive(ACTION, id, spec.clone(), &profile)?;
+                self.write_derived(ACTION, id, dir, &derived, &executor)
+            }
+            _ => {
+                crate::spec::write_bundle(dir, spec)
+                    .map_err(|e| self.failed(ACTION, id, e.to_string()))?;
+                normalize_for_libcontainer(&dir.join("config.json"))
+                    .map_err(|e| self.failed(ACTION, id, e))
+            }
+        }
+    }
+
+    /// A bundle written by [`BuiltinRuntime::write_bundle`] with a cached
+    /// program: the executor that installs it (None for other bundles).
+    fn written_executor(&self, bundle: &Path) -> Result<Option<SeccompExecutor>, String> {
+        let read = |name: &str| match std::fs::read(bundle.join(name)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("reading {}: {e}", bundle.join(name).display())),
+        };
+        let Some(reference) = read(DERIVED_SECCOMP_FILE)? else {
+            return Ok(None);
+        };
+        let reference = String::from_utf8_lossy(&reference);
+        let program = seccomp::load_reference(&self.seccomp_cache_dir(), &reference)
+            .map_err(|e| describe(&e))?;
+        let restore_caps = read(RESTORE_CAPS_FILE)?
+            .map(|bytes| serde_json::from_slice(&bytes))
+            .transpose()
+            .map_err(|e| format!("{RESTORE_CAPS_FILE}: {e}"))?;
+        Ok(Some(SeccompExecutor {
+            program,
+            restore_caps,
+        }))
     }
 
     fn failed(&self, action: &'static str, id: &str, message: String) -> RuntimeError {

@@ -459,6 +459,58 @@ fn containers_run_the_cached_program() {
     assert_eq!(seccomp::compilations(), compiled + 1);
 }
 
+/// A bundle written by `BuiltinRuntime::write_bundle` (what the daemon does) is run
+/// as it is: the program comes from the reference written beside the spec, the
+/// raised capabilities are dropped again, and no second bundle is derived.
+#[test]
+fn bundles_written_for_the_runtime_are_run_as_they_are() {
+    let Some(_g) = setup() else { return };
+    let fx = Fixture::new("written");
+    let rt = fx.runtime();
+    let probe = "grep -E 'Seccomp:|CapEff:' /proc/self/status; hostname other || echo denied";
+    fx.write_spec(
+        &["sh", "-c", probe],
+        Some(deny_sethostname(libc::EPERM as u32)),
+    );
+    let mut spec = Spec::load(fx.bundle().join("config.json")).unwrap();
+    let mut root = spec.root().clone().unwrap();
+    root.set_path(fx.bundle().join("rootfs"));
+    spec.set_root(Some(root));
+    let written = fx.dir.path().join("written");
+    let id = fx.id(0);
+    rt.write_bundle(&id, &written, &spec).unwrap();
+    let on_disk = Spec::load(written.join("config.json")).unwrap();
+    assert!(on_disk.linux().as_ref().unwrap().seccomp().is_none());
+    assert!(written.join("seccomp.ref").is_file());
+    assert!(written.join("capabilities.json").is_file());
+
+    let compiled = seccomp::compilations();
+    let (stdio, mut out) = pipe_stdio();
+    let pid = rt.run(&id, &written, stdio).unwrap();
+    let _cleanup = Cleanup {
+        rt: &rt,
+        id: &id,
+        pids: vec![pid],
+    };
+    assert!(
+        !rt.root().join("@bundles").join(&id).exists(),
+        "a second bundle was derived"
+    );
+    let mut text = String::new();
+    out.read_to_string(&mut text).unwrap();
+    assert_eq!(wait_exit(pid), 0, "{text}");
+    assert!(text.contains("Seccomp:\t2"), "{text}");
+    // Docker's capabilities only: CAP_SYS_ADMIN (bit 21) was dropped again.
+    let eff = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    assert_eq!(eff & (1 << 21), 0, "{text}");
+    assert!(text.ends_with("denied\n"), "{text}");
+    assert_eq!(seccomp::compilations(), compiled, "compiled again at run");
+}
+
 /// A profile with a notify action is left to libcontainer (which loads it
 /// itself and hands the listener to the runtime): no cache file, no derived bundle.
 #[test]
