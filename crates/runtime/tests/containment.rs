@@ -51,6 +51,9 @@ fn probe_spec(dir: &Path, args: &[&str]) -> ContainerSpec {
     for d in ["mnt", "sys/fs/cgroup"] {
         std::fs::create_dir_all(spec.rootfs.join(d)).unwrap();
     }
+    for applet in ["date", "cmp"] {
+        std::os::unix::fs::symlink("busybox", spec.rootfs.join("bin").join(applet)).unwrap();
+    }
     spec.hostname = PROBE_HOSTNAME.into();
     spec.resources = Resources {
         pids_limit: Some(PIDS_LIMIT),
@@ -452,6 +455,72 @@ async fn symlinked_mount_destinations_stay_inside(rt: Rt) {
     );
 }
 
+/// CVE-2019-5736: while the runtime enters the container for `exec`, a process of
+/// the container must not be able to open the runtime's binary through
+/// `/proc/<pid>/exe` (the first step to overwriting it on the host). The container
+/// scans /proc for 4 s while the host execs into it again and again; every exe it
+/// can open must be its own binary (busybox, compared by content), and the shim's
+/// binary is unchanged.
+async fn runtime_binary_is_out_of_reach_during_exec(rt: Rt) {
+    require_root!();
+    let shim_exe = PathBuf::from(env!("CARGO_BIN_EXE_berth-shim-test"));
+    let before = std::fs::read(&shim_exe).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let scan = "end=$(( $(date +%s) + 4 )); \
+                while [ $(date +%s) -lt $end ]; do \
+                  for p in /proc/[0-9]*; do \
+                    if cat $p/exe > /tmp/exe 2>/dev/null; then \
+                      cmp -s /tmp/exe /bin/busybox || echo \"OPENED $p $(wc -c < /tmp/exe)\"; \
+                    fi; \
+                  done; \
+                done; echo scan.done; sleep 30";
+    let spec = probe_spec(dir.path(), &["sh", "-c", scan]);
+    let c = Ctr::create(rt, dir, spec, false, None).await;
+    c.client.start().await.unwrap();
+    let base: oci_spec::runtime::Spec =
+        serde_json::from_slice(&std::fs::read(c.cfg.bundle.join("config.json")).unwrap()).unwrap();
+    let rootfs = c.dir.path().join("rootfs");
+    let mut execs = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.log_text().contains("scan.done") {
+        assert!(
+            Instant::now() < deadline,
+            "the scan did not finish: {}",
+            c.log_text()
+        );
+        let p = runtime::spec::exec_process(
+            &base,
+            &rootfs,
+            &runtime::spec::ExecConfig {
+                args: vec!["true".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let (_, s) = c
+            .client
+            .exec(&format!("e{execs}"), p, false, false)
+            .await
+            .unwrap();
+        collect(s, 20).await;
+        execs += 1;
+    }
+    let log = c.log_text();
+    let opened: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("OPENED ").nth(1))
+        .map(|l| l.split('"').next().unwrap_or(l).trim_end_matches("\\n"))
+        .collect();
+    assert!(execs > 5, "{rt:?}: only {execs} execs during the scan");
+    assert!(opened.is_empty(), "{rt:?}: opened {opened:?}");
+    assert!(
+        std::fs::read(&shim_exe).unwrap() == before,
+        "{rt:?}: the shim binary changed"
+    );
+    c.client.kill(9).await.unwrap();
+    c.client.wait().await.unwrap();
+}
+
 macro_rules! per_runtime {
     ($rt:expr) => {
         #[tokio::test]
@@ -461,6 +530,10 @@ macro_rules! per_runtime {
         #[tokio::test]
         async fn symlinked_mount_destinations_stay_inside() {
             super::symlinked_mount_destinations_stay_inside($rt).await
+        }
+        #[tokio::test]
+        async fn runtime_binary_is_out_of_reach_during_exec() {
+            super::runtime_binary_is_out_of_reach_during_exec($rt).await
         }
         #[tokio::test]
         async fn breakouts_are_refused() {
