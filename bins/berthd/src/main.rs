@@ -1,6 +1,6 @@
 #![forbid(unsafe_code)]
 //! `berthd`: the Berth daemon. Wiring only: flags and daemon.json, logging,
-//! listeners. Run as `berthd shim <state dir>` it is a container's shim.
+//! listeners. Each container's shim is the `berth-shim` binary next to this one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -111,20 +111,29 @@ struct AddressPool {
 }
 
 fn main() {
-    let mut args = std::env::args_os();
-    let _ = args.next();
-    if args.next().as_deref() == Some(std::ffi::OsStr::new("shim")) {
-        let Some(dir) = args.next() else {
-            eprintln!("usage: berthd shim <state dir>");
-            std::process::exit(2);
-        };
-        std::process::exit(runtime::shim::shim_main(Path::new(&dir)));
-    }
     if let Err(e) = run() {
         eprintln!("berthd: {e:#}");
         std::process::exit(1);
     }
 }
+
+/// The shim binary: `berth-shim` in the directory of this executable. Shims that an
+/// older berthd started keep running their own binary; the daemon only reconnects to
+/// them (over their socket), it never re-executes one.
+fn shim_exe() -> Result<PathBuf> {
+    let me = std::env::current_exe().context("locating the berthd binary")?;
+    let shim = me.with_file_name(SHIM_BINARY);
+    if !shim.is_file() {
+        bail!(
+            "the shim binary {} is missing: install {SHIM_BINARY} in the same directory as berthd ({})",
+            shim.display(),
+            me.parent().unwrap_or(Path::new("/")).display()
+        );
+    }
+    Ok(shim)
+}
+
+const SHIM_BINARY: &str = "berth-shim";
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")
@@ -285,7 +294,7 @@ fn run() -> Result<()> {
     let cfg = daemon::DaemonConfig {
         data_root,
         exec_root: exec_root.clone(),
-        shim_exe: std::env::current_exe().context("locating the berthd binary for shims")?,
+        shim_exe: shim_exe()?,
         default_runtime,
         runtimes,
         bridge: bridge_cfg,
