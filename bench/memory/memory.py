@@ -123,8 +123,12 @@ def make_context(top):
     return ctx, big
 
 
-def workload(e, reg, top, args):
-    ctx, big = make_context(top)
+def workload(e, reg, ctx, big, args):
+    t0 = time.time()
+
+    def log(msg):  # noqa: F811  (with the time into the round)
+        print(f"[bench-memory] {time.time() - t0:6.1f}s {msg}", file=sys.stderr, flush=True)
+
     n = args.containers
     log(f"{n} x create / start / rm -f")
     for i in range(n):
@@ -166,6 +170,7 @@ def workload(e, reg, top, args):
         e.run("docker", "rmi", "-f", *imgs, check=False)
     e.run("docker", "image", "prune", "-f", check=False)
     e.run("docker", "builder", "prune", "-a", "-f", check=False)
+    log("done")
 
 
 def settle(e, seconds):
@@ -191,9 +196,10 @@ def main():
     ap.add_argument("--builds", type=int, default=20)
     ap.add_argument("--pushes", type=int, default=10)
     ap.add_argument("--malformed", type=int, default=300)
-    ap.add_argument("--rounds", type=int, default=1, help="repeat the workload")
+    ap.add_argument("--rounds", type=int, default=3, help="repeat the workload")
     ap.add_argument("--settle", type=float, default=30, help="idle seconds before measuring")
     ap.add_argument("--max-idle-mb", type=float, help="fail when settled RSS is above this")
+    ap.add_argument("--smaps", help="copy the settled daemon's /proc/PID/smaps here")
     args = ap.parse_args()
 
     top = tempfile.mkdtemp(prefix="bm-", dir="/tmp")
@@ -208,12 +214,15 @@ def main():
         e.run("docker", "import", "--change", 'CMD ["sh"]', args.tar, "busybox:latest")
         e.run("docker", "run", "--rm", "--network", "none", "busybox", "true")
         rows.append(("idle, before the workload", settle(e, args.settle)))
+        ctx, big = make_context(top)
         for r in range(args.rounds):
-            workload(e, reg, top, args)
+            workload(e, reg, ctx, big, args)
             rows.append((f"right after workload round {r + 1}", status(e.proc.pid)))
             rows.append((f"idle {args.settle:.0f} s after round {r + 1}", settle(e, args.settle)))
         if e.proc.poll() is not None:
             raise RuntimeError(f"berthd died; log tail:\n{e.tail()}")
+        if args.smaps:
+            shutil.copyfile(f"/proc/{e.proc.pid}/smaps", args.smaps)
     finally:
         reg.stop()
         e.cleanup()

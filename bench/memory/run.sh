@@ -2,7 +2,7 @@
 # berthd's idle memory before and after a burst of API traffic (issue 10).
 #
 #   sudo bench/memory/run.sh [--containers 200] [--builds 20] [--pushes 10]
-#                            [--malformed 300] [--rounds 1] [--settle 30] [--max-idle-mb 25]
+#                            [--malformed 300] [--rounds 3] [--settle 30] [--max-idle-mb 25]
 #
 # Builds the release binaries (unless BERTH_BIN_DIR is set), then bench/memory/memory.py
 # starts its own berthd (private socket, temporary roots, its own bridge) and a

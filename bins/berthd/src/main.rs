@@ -1,11 +1,17 @@
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 //! `berthd`: the Berth daemon. Wiring only: flags and daemon.json, logging,
-//! listeners. Each container's shim is the `berth-shim` binary next to this one.
+//! listeners, the allocator's policy. Each container's shim is the `berth-shim`
+//! binary next to this one.
+
+mod idle;
+#[allow(unsafe_code)]
+mod malloc;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use axum::serve::ListenerExt;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -110,7 +116,14 @@ struct AddressPool {
     base: String,
 }
 
+/// glibc malloc arenas. One: freed memory then always lands in the heap that
+/// `malloc_trim` gives back best, and glibc's per-thread caches keep the threads off
+/// its lock for small allocations (bench/memory: no slower than with 2 arenas, and
+/// 3 MiB instead of 5.5 of anonymous memory left after the workload).
+const MALLOC_ARENAS: i32 = 1;
+
 fn main() {
+    malloc::limit_arenas(MALLOC_ARENAS);
     if let Err(e) = run() {
         eprintln!("berthd: {e:#}");
         std::process::exit(1);
@@ -345,7 +358,14 @@ async fn serve(
     let d = daemon::Daemon::start(cfg)
         .await
         .context("starting the daemon")?;
-    let app = api_server::app(d.backend());
+    let activity = std::sync::Arc::new(idle::Activity::default());
+    tokio::spawn(activity.clone().trim_when_idle());
+    // Restoring containers allocated too: trim once the start is done.
+    activity.touch();
+    let app = api_server::app(d.backend()).layer(axum::middleware::from_fn_with_state(
+        activity.clone(),
+        idle::track,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     // (path, inode) of each socket we bound: on shutdown we remove only our own
@@ -380,6 +400,7 @@ async fn serve(
                 our_sockets.push((path.clone(), meta.ino()));
             }
             tracing::info!(socket = %path.display(), "API listening");
+            let listener = listener.tap_io(activity.on_accept());
             servers.push(tokio::spawn(api_server::serve(listener, app.clone(), stop)));
         } else if let Some(addr) = host.strip_prefix("tcp://") {
             let sock: std::net::SocketAddr = addr
@@ -392,6 +413,7 @@ async fn serve(
                 .await
                 .with_context(|| format!("listening on {host}"))?;
             tracing::info!(address = %sock, "API listening");
+            let listener = listener.tap_io(activity.on_accept());
             servers.push(tokio::spawn(api_server::serve(listener, app.clone(), stop)));
         } else {
             bail!("-H {host}: expected unix:///path or tcp://127.0.0.1:port");
