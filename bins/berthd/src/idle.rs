@@ -3,15 +3,17 @@
 //! the allocator; once no request has started or ended and no connection has been
 //! accepted for [`QUIET`], the allocator is trimmed, once per burst.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http_body_util::BodyExt;
+use http_body::{Frame, SizeHint};
 
 /// How long the API must be quiet before the allocator is trimmed.
 pub const QUIET: Duration = Duration::from_secs(2);
@@ -60,20 +62,38 @@ impl Activity {
 pub async fn track(State(activity): State<Arc<Activity>>, req: Request, next: Next) -> Response {
     activity.touch();
     let resp = next.run(req).await;
-    let done = Touch(activity);
-    resp.map(|body| {
-        Body::new(body.map_frame(move |frame| {
-            let _ = &done;
-            frame
-        }))
-    })
+    resp.map(|inner| Body::new(Tracked { inner, activity }))
 }
 
-/// Touches its [`Activity`] when dropped.
-struct Touch(Arc<Activity>);
+/// A response body that touches its [`Activity`] when dropped. Everything else is
+/// the inner body's, the size hint too (hyper's Content-Length comes from it).
+struct Tracked {
+    inner: Body,
+    activity: Arc<Activity>,
+}
 
-impl Drop for Touch {
+impl HttpBody for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Tracked {
     fn drop(&mut self) {
-        self.0.touch();
+        self.activity.touch();
     }
 }
