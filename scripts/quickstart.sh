@@ -9,7 +9,7 @@
 # Env:   BERTH_HOST (default unix:///run/berth/berth.sock), BERTHD_LOG (default /var/log/berthd.log),
 #        BERTH_DATA_ROOT / BERTH_EXEC_ROOT / BERTH_BRIDGE: passed to berthd as
 #        --data-root / --exec-root / --bridge when set (defaults: berthd's own);
-#        BERTH_BIN_DIR: use the berthd/berth binaries there instead of building.
+#        BERTH_BIN_DIR: use the berthd/berth-shim/berth binaries there instead of building.
 set -euo pipefail
 
 self="$(realpath "${BASH_SOURCE[0]}")"
@@ -34,6 +34,13 @@ else
     cargo build --release --bins
     bin="${CARGO_TARGET_DIR:-$repo/target}/release"
 fi
+for b in berthd berth-shim berth; do
+    # berthd runs the berth-shim beside it for every container.
+    if [ ! -x "$bin/$b" ]; then
+        echo "quickstart: $bin/$b is missing (cargo build --release --bins makes all three)" >&2
+        exit 1
+    fi
+done
 export BERTH_HOST="${BERTH_HOST:-unix:///run/berth/berth.sock}"
 berth=("$bin/berth" -H "$BERTH_HOST")
 

@@ -1,11 +1,17 @@
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 //! `berthd`: the Berth daemon. Wiring only: flags and daemon.json, logging,
-//! listeners. Run as `berthd shim <state dir>` it is a container's shim.
+//! listeners, the allocator's policy. Each container's shim is the `berth-shim`
+//! binary next to this one.
+
+mod idle;
+#[allow(unsafe_code)]
+mod malloc;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use axum::serve::ListenerExt;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -110,21 +116,37 @@ struct AddressPool {
     base: String,
 }
 
+/// glibc malloc arenas. One: freed memory then always lands in the heap that
+/// `malloc_trim` gives back best, and glibc's per-thread caches keep the threads off
+/// its lock for small allocations (bench/memory: no slower than with 2 arenas, and
+/// 3 MiB instead of 5.5 of anonymous memory left after the workload).
+const MALLOC_ARENAS: i32 = 1;
+
 fn main() {
-    let mut args = std::env::args_os();
-    let _ = args.next();
-    if args.next().as_deref() == Some(std::ffi::OsStr::new("shim")) {
-        let Some(dir) = args.next() else {
-            eprintln!("usage: berthd shim <state dir>");
-            std::process::exit(2);
-        };
-        std::process::exit(runtime::shim::shim_main(Path::new(&dir)));
-    }
+    malloc::limit_arenas(MALLOC_ARENAS);
     if let Err(e) = run() {
         eprintln!("berthd: {e:#}");
         std::process::exit(1);
     }
 }
+
+/// The shim binary: `berth-shim` in the directory of this executable. Shims that an
+/// older berthd started keep running their own binary; the daemon only reconnects to
+/// them (over their socket), it never re-executes one.
+fn shim_exe() -> Result<PathBuf> {
+    let me = std::env::current_exe().context("locating the berthd binary")?;
+    let shim = me.with_file_name(SHIM_BINARY);
+    if !shim.is_file() {
+        bail!(
+            "the shim binary {} is missing: install {SHIM_BINARY} in the same directory as berthd ({})",
+            shim.display(),
+            me.parent().unwrap_or(Path::new("/")).display()
+        );
+    }
+    Ok(shim)
+}
+
+const SHIM_BINARY: &str = "berth-shim";
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")
@@ -285,7 +307,7 @@ fn run() -> Result<()> {
     let cfg = daemon::DaemonConfig {
         data_root,
         exec_root: exec_root.clone(),
-        shim_exe: std::env::current_exe().context("locating the berthd binary for shims")?,
+        shim_exe: shim_exe()?,
         default_runtime,
         runtimes,
         bridge: bridge_cfg,
@@ -336,7 +358,14 @@ async fn serve(
     let d = daemon::Daemon::start(cfg)
         .await
         .context("starting the daemon")?;
-    let app = api_server::app(d.backend());
+    let activity = std::sync::Arc::new(idle::Activity::default());
+    tokio::spawn(activity.clone().trim_when_idle());
+    // Restoring containers allocated too: trim once the start is done.
+    activity.touch();
+    let app = api_server::app(d.backend()).layer(axum::middleware::from_fn_with_state(
+        activity.clone(),
+        idle::track,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     // (path, inode) of each socket we bound: on shutdown we remove only our own
@@ -371,6 +400,7 @@ async fn serve(
                 our_sockets.push((path.clone(), meta.ino()));
             }
             tracing::info!(socket = %path.display(), "API listening");
+            let listener = listener.tap_io(activity.on_accept());
             servers.push(tokio::spawn(api_server::serve(listener, app.clone(), stop)));
         } else if let Some(addr) = host.strip_prefix("tcp://") {
             let sock: std::net::SocketAddr = addr
@@ -383,6 +413,7 @@ async fn serve(
                 .await
                 .with_context(|| format!("listening on {host}"))?;
             tracing::info!(address = %sock, "API listening");
+            let listener = listener.tap_io(activity.on_accept());
             servers.push(tokio::spawn(api_server::serve(listener, app.clone(), stop)));
         } else {
             bail!("-H {host}: expected unix:///path or tcp://127.0.0.1:port");

@@ -10,7 +10,7 @@ pub const BUILTIN_RUNTIME: &str = "berth";
 pub struct DaemonConfig {
     pub data_root: PathBuf,
     pub exec_root: PathBuf,
-    /// The binary run as `<shim_exe> shim <state dir>`: berthd itself.
+    /// The shim binary, run as `<shim_exe> <state dir>` (`berth-shim`, next to berthd).
     pub shim_exe: PathBuf,
     /// Runtime used when a container names none.
     pub default_runtime: String,

@@ -463,7 +463,7 @@ async fn symlinked_mount_destinations_stay_inside(rt: Rt) {
 /// binary is unchanged.
 async fn runtime_binary_is_out_of_reach_during_exec(rt: Rt) {
     require_root!();
-    let shim_exe = PathBuf::from(env!("CARGO_BIN_EXE_berth-shim-test"));
+    let shim_exe = PathBuf::from(env!("CARGO_BIN_EXE_berth-shim"));
     let before = std::fs::read(&shim_exe).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let scan = "end=$(( $(date +%s) + 4 )); \

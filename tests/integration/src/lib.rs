@@ -7,7 +7,7 @@
 //! test panicked (then the tail of the daemon log is printed).
 //!
 //! Environment:
-//! - `BERTH_BIN_DIR`: directory with `berthd` and `berth` (default: the newer of
+//! - `BERTH_BIN_DIR`: directory with `berthd`, `berth-shim` and `berth` (default: the newer of
 //!   `<workspace>/target/release` and `<workspace>/target/debug`).
 //! - `BERTH_TEST_DOCKERD=1`: run the same tests against Debian's real `dockerd` (with
 //!   `--bridge none --iptables=false --live-restore`); the `berth` helpers then use the
@@ -112,7 +112,7 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Directory holding `berthd` and `berth`.
+/// Directory holding `berthd`, `berth-shim` (berthd runs the one beside it) and `berth`.
 pub fn bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("BERTH_BIN_DIR") {
         // Test binaries run in the crate directory: a relative path means the workspace's.

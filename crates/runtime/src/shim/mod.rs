@@ -1,5 +1,5 @@
-//! The per-container shim (a mode of the `berthd` binary: `berthd shim <state_dir>`)
-//! and the daemon's client for it.
+//! The per-container shim (the `berth-shim` binary: `berth-shim <state_dir>`, installed
+//! next to `berthd`) and the daemon's client for it.
 //!
 //! The shim owns the container's stdio (pty master or pipes), writes the json-file
 //! log, reaps the container's init and exec processes (it is a child subreaper) and
@@ -246,7 +246,7 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Daemon side: writes `shim.json`, spawns `<exe> shim <state_dir>` detached (own
+/// Daemon side: writes `shim.json`, spawns `<exe> <state_dir>` detached (own
 /// session, stdio /dev/null, survives the daemon), waits until its socket listens and
 /// returns its pid. A dropped child is reaped by tokio if the daemon is still its parent.
 pub async fn spawn_shim(exe: &Path, cfg: &ShimConfig) -> Result<u32, ShimError> {
@@ -269,8 +269,7 @@ pub async fn spawn_shim(exe: &Path, cfg: &ShimConfig) -> Result<u32, ShimError> 
         .open(&shim_log_path)
         .map_err(io(format!("opening {}", shim_log_path.display())))?;
     let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("shim")
-        .arg(&cfg.state_dir)
+    cmd.arg(&cfg.state_dir)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(shim_log)

@@ -46,10 +46,12 @@ fn spawn<F: FnOnce() + Send + 'static>(f: F) {
 }
 
 /// Drops this process's page-table references to clean, read-only file-backed pages
-/// (the loader's reads of relocation tables, startup code): they stay in the page
-/// cache, shared, and fault back in if used again. The shim is small in steady state
-/// but is the daemon's (large) binary; this keeps its RSS to what it really uses.
-/// Mappings holding any anonymous (copy-on-write) page, such as RELRO, are left alone.
+/// (the loader's pass over the relocation table of this position-independent binary,
+/// startup code): they stay in the page cache, shared, and fault back in if used
+/// again. The shim is small in steady state; this keeps its RSS to what it really
+/// uses (about 2 MiB instead of 7.5 for a running container, measured). Mappings
+/// holding any anonymous (copy-on-write) page, such as RELRO, are dropped only page
+/// by page where a page is still the file's own.
 fn trim_rss() {
     // Free heap pages back to the kernel first (the runtime call allocates and frees a
     // lot, e.g. libcontainer in-process; glibc keeps freed arena pages otherwise).
@@ -114,14 +116,22 @@ fn trim_rss() {
 /// (pagemap bit 61 set; a modified private copy has it clear).
 fn clean_file_runs(a: usize, b: usize) -> Vec<(usize, usize)> {
     use std::io::{Read, Seek, SeekFrom};
-    const PAGE: usize = 4096;
     let mut out = Vec::new();
+    // pagemap has one entry per page of the system's size (4, 16 or 64 KiB...).
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let Ok(page) = usize::try_from(page) else {
+        return out;
+    };
+    if page == 0 || !a.is_multiple_of(page) || !b.is_multiple_of(page) {
+        return out;
+    }
     let Ok(mut f) = std::fs::File::open("/proc/self/pagemap") else {
         return out;
     };
-    let pages = (b - a) / PAGE;
+    let pages = (b - a) / page;
     let mut buf = vec![0u8; pages * 8];
-    if f.seek(SeekFrom::Start((a / PAGE * 8) as u64)).is_err() || f.read_exact(&mut buf).is_err() {
+    if f.seek(SeekFrom::Start((a / page * 8) as u64)).is_err() || f.read_exact(&mut buf).is_err() {
         return out;
     }
     let mut run: Option<usize> = None;
@@ -135,7 +145,7 @@ fn clean_file_runs(a: usize, b: usize) -> Vec<(usize, usize)> {
         match (clean, run) {
             (true, None) => run = Some(i),
             (false, Some(start)) => {
-                out.push((a + start * PAGE, a + i * PAGE));
+                out.push((a + start * page, a + i * page));
                 run = None;
             }
             _ => {}
@@ -149,7 +159,7 @@ fn trim_rss_locked(shim: &Shim) {
     trim_rss();
 }
 
-/// The shim's main; `berthd shim <state_dir>` calls it. Returns the exit code.
+/// The shim's main; `berth-shim <state_dir>` calls it. Returns the exit code.
 pub fn shim_main(state_dir: &Path) -> i32 {
     match run(state_dir) {
         Ok(()) => 0,

@@ -120,7 +120,7 @@ impl Ctr {
         // BERTH_SHIM_EXE: measure another build of the shim (e.g. release).
         let exe = std::env::var_os("BERTH_SHIM_EXE")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth-shim-test")));
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth-shim")));
         let shim_pid = runtime::shim::spawn_shim(&exe, &cfg).await.unwrap();
         Ctr {
             id: spec.id.clone(),
