@@ -619,7 +619,7 @@ impl Daemon {
         let restart = body
             .restart_policy
             .as_ref()
-            .map(ContainerPlan::restart_policy_of)
+            .map(|p| crate::plan::RestartPolicy::parse(Some(p)))
             .transpose()?;
         let plan = c.get().plan()?.updated(&upd, restart)?;
         if c.is_running() {

@@ -224,8 +224,9 @@ impl RestartPolicy {
         }
     }
 
-    fn from_host_config(hc: &HostConfig) -> Result<Self> {
-        let Some(p) = &hc.restart_policy else {
+    /// The policy a client sent (absent: `no`).
+    pub fn parse(p: Option<&engine_types::models::RestartPolicy>) -> Result<Self> {
+        let Some(p) = p else {
             return Ok(RestartPolicy::No);
         };
         let name = p.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
@@ -293,7 +294,7 @@ impl ContainerPlan {
                 "publishing ports (-p/-P) is not implemented by Berth yet".into(),
             ));
         }
-        let restart = RestartPolicy::from_host_config(hc)?;
+        let restart = RestartPolicy::parse(hc.restart_policy.as_ref())?;
         let auto_remove = hc.auto_remove == Some(true);
         if auto_remove && restart != RestartPolicy::No {
             return Err(DaemonError::Invalid(
@@ -359,16 +360,6 @@ impl ContainerPlan {
             next.restart = policy;
         }
         Ok(next)
-    }
-
-    /// The restart policy of a `docker update` body.
-    pub fn restart_policy_of(
-        hc_policy: &engine_types::models::RestartPolicy,
-    ) -> Result<RestartPolicy> {
-        RestartPolicy::from_host_config(&HostConfig {
-            restart_policy: Some(hc_policy.clone()),
-            ..Default::default()
-        })
     }
 }
 

@@ -30,6 +30,38 @@ pub struct AttachSpec {
     pub logs: bool,
 }
 
+impl AttachSpec {
+    /// Attaching to an existing container (`attach`, `start -a`): stdin only when
+    /// asked for and the container keeps it open, a tty as the container has one,
+    /// signals proxied (when `sig_proxy`) only without a tty.
+    pub(super) fn for_container(
+        config: &crate::client::models::ContainerConfig,
+        want_stdin: bool,
+        detach_keys: &Option<String>,
+        sig_proxy: bool,
+    ) -> Result<Self> {
+        let t = config.tty.unwrap_or(false);
+        let stdin = want_stdin && config.open_stdin.unwrap_or(false);
+        if t && stdin && !tty::stdin_is_tty() {
+            bail!("the input device is not a TTY");
+        }
+        let detach_seq = match detach_keys {
+            Some(k) => parse_detach_keys(k)?,
+            None => vec![16, 17],
+        };
+        Ok(Self {
+            stdin,
+            stdout: true,
+            stderr: true,
+            tty: t,
+            detach_keys: detach_keys.clone(),
+            detach_seq,
+            sig_proxy: sig_proxy && !t,
+            logs: false,
+        })
+    }
+}
+
 /// Sends `POST /containers/{id}/wait?condition=` and returns once the
 /// request has reached the daemon; the handle yields the exit code.
 pub(super) async fn spawn_wait(
@@ -240,26 +272,7 @@ pub async fn attach(client: &Client, a: AttachArgs) -> Result<i32> {
         bail!("You cannot attach to a paused container, unpause it first");
     }
     let config = info.config.unwrap_or_default();
-    let t = config.tty.unwrap_or(false);
-    let open_stdin = config.open_stdin.unwrap_or(false);
-    let stdin = !a.no_stdin && open_stdin;
-    if t && stdin && !tty::stdin_is_tty() {
-        bail!("the input device is not a TTY");
-    }
-    let seq = match &a.detach_keys {
-        Some(k) => parse_detach_keys(k)?,
-        None => vec![16, 17],
-    };
-    let spec = AttachSpec {
-        stdin,
-        stdout: true,
-        stderr: true,
-        tty: t,
-        detach_keys: a.detach_keys.clone(),
-        detach_seq: seq,
-        sig_proxy: a.sig_proxy && !t,
-        logs: false,
-    };
+    let spec = AttachSpec::for_container(&config, !a.no_stdin, &a.detach_keys, a.sig_proxy)?;
     let id = info.id.unwrap_or(a.container);
     run_attached(client, &id, &spec, "not-running", false, "attach").await
 }

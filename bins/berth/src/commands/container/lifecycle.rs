@@ -8,8 +8,6 @@ use hyper::Method;
 use super::attach::{run_attached, spawn_wait, start_container, AttachSpec};
 use crate::client::{enc, query, Client, RemoveOptions};
 use crate::commands::eprint_err;
-use crate::stream::parse_detach_keys;
-use crate::tty;
 
 /// `berth start`
 #[derive(Args, Debug)]
@@ -59,26 +57,7 @@ pub async fn start(client: &Client, a: StartArgs) -> Result<i32> {
         let id = &a.containers[0];
         let info = client.container_inspect(id).await?;
         let config = info.config.unwrap_or_default();
-        let t = config.tty.unwrap_or(false);
-        let open_stdin = config.open_stdin.unwrap_or(false);
-        let stdin = a.interactive && open_stdin;
-        if t && stdin && !tty::stdin_is_tty() {
-            bail!("the input device is not a TTY");
-        }
-        let seq = match &a.detach_keys {
-            Some(k) => parse_detach_keys(k)?,
-            None => vec![16, 17],
-        };
-        let spec = AttachSpec {
-            stdin,
-            stdout: true,
-            stderr: true,
-            tty: t,
-            detach_keys: a.detach_keys.clone(),
-            detach_seq: seq,
-            sig_proxy: !t,
-            logs: false,
-        };
+        let spec = AttachSpec::for_container(&config, a.interactive, &a.detach_keys, true)?;
         let full_id = info.id.unwrap_or_else(|| id.clone());
         return run_attached(client, &full_id, &spec, "next-exit", true, "start").await;
     }
