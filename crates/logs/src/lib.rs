@@ -501,22 +501,44 @@ impl Reader {
         found.into_iter().map(|(_, p)| p).collect()
     }
 
-    /// The files written after the file with inode `ino`, oldest first (the writer
-    /// may have rotated several times since). Retries while a rotation is under way.
-    async fn successors(&self, ino: u64) -> Vec<PathBuf> {
-        let mut rotated = Vec::new();
-        for _ in 0..20 {
-            rotated = self.rotated_files();
-            let pos = rotated
-                .iter()
-                .position(|p| std::fs::metadata(p).is_ok_and(|m| m.ino() == ino));
-            if let Some(i) = pos {
-                return rotated[i + 1..].to_vec();
+    /// Opens the file written right after the one with inode `ino` (a rotated file
+    /// or the main file); None when `ino` is still the main file. Names shift while
+    /// the writer rotates, so the file is opened first and then checked to still be
+    /// the name right after `ino`'s: the pair was adjacent at that moment, and the
+    /// open file stays the same whatever is renamed later. A file already deleted by
+    /// rotation continues with the oldest one left.
+    async fn open_after(&self, ino: u64) -> Result<Option<Cur>, LogError> {
+        for _ in 0..200 {
+            let mut chain = self.rotated_files();
+            chain.push(self.path.clone());
+            let ino_of = |p: &Path| std::fs::metadata(p).ok().map(|m| m.ino());
+            let next = match chain.iter().position(|p| ino_of(p) == Some(ino)) {
+                Some(i) if i + 1 == chain.len() => return Ok(None),
+                Some(i) => i + 1,
+                None => 0,
+            };
+            let path = chain[next].clone();
+            match tokio::fs::File::open(&path).await {
+                Ok(f) => {
+                    let opened = f.metadata().await.map_err(io_err(&path, "stat"))?.ino();
+                    let adjacent = next == 0 || ino_of(&chain[next - 1]) == Some(ino);
+                    if adjacent && ino_of(&path) == Some(opened) {
+                        return Ok(Some(Cur {
+                            reader: BufReader::new(f),
+                            is_main: next + 1 == chain.len(),
+                            path,
+                            ino: opened,
+                            pos: 0,
+                        }));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path, "open")(e)),
             }
+            // A rotation is under way: look again.
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        // Deleted by rotation before we could read on: continue with the oldest.
-        rotated
+        Ok(None)
     }
 
     fn accept(&self, rec: &[u8]) -> Option<LogEntry> {
@@ -583,6 +605,14 @@ impl Reader {
         if !cur.is_main {
             // A torn last record of a rotated file is dropped.
             self.partial.clear();
+            if self.opts.follow {
+                // Follow the chain by inode: the names queued at the start may have
+                // shifted by further rotations since.
+                let ino = cur.ino;
+                self.files.clear();
+                self.cur = self.open_after(ino).await?;
+                return Ok(self.cur.is_some());
+            }
             self.cur = None;
             return self.open_next().await;
         }
@@ -590,13 +620,9 @@ impl Reader {
             Ok(m) if m.ino() != cur.ino => {
                 // Rotated: the old file is complete now, but records may have been
                 // appended to it between our last read and the rotation. Read it to
-                // its end as a rotated file, then its successors: the file rotated
-                // right after it (when the writer rotated several times since), and
-                // the current one.
-                let old_ino = cur.ino;
+                // its end as a rotated file, then the files written after it (see
+                // `open_after`).
                 cur.is_main = false;
-                self.files = self.successors(old_ino).await.into();
-                self.files.push_back(self.path.clone());
                 Ok(true)
             }
             Ok(m) if m.len() < cur.pos => {
