@@ -1,5 +1,6 @@
 //! The error type of the network crate.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use errdefs::{ErrorKind, HasKind};
@@ -48,6 +49,38 @@ pub enum NetworkError {
     /// A network mode this crate does not implement (e.g. `container:<id>`).
     #[error("network mode {mode:?} is not supported")]
     UnsupportedMode { mode: String },
+    /// Something of Docker's networking this engine does not implement.
+    #[error("{what} is not supported by Berth yet")]
+    Unsupported { what: String },
+    /// A network of that name exists.
+    #[error("network with name {name} already exists")]
+    NetworkExists { name: String },
+    /// No network has that id or name.
+    #[error("network {name} not found")]
+    NoSuchNetwork { name: String },
+    /// The subnet overlaps one of another network.
+    #[error("invalid pool request: Pool overlaps with other one on this address space ({subnet} overlaps {other} of network {network})")]
+    PoolOverlap {
+        subnet: ipnet::Ipv4Net,
+        other: ipnet::Ipv4Net,
+        network: String,
+    },
+    /// The requested address is taken (or reserved).
+    #[error("Address already in use: {ip} on network {network}")]
+    AddressInUse { ip: Ipv4Addr, network: String },
+    /// A host port is taken by another container or by a host process.
+    #[error("driver failed programming external connectivity: Bind for {host_ip}:{port} failed: {reason}")]
+    PortUnavailable {
+        host_ip: Ipv4Addr,
+        port: u16,
+        reason: String,
+    },
+    /// The operation is not allowed on this network.
+    #[error("{reason}")]
+    Forbidden { reason: String },
+    /// The network still has containers attached.
+    #[error("error while removing network: network {name} id {id} has active endpoints")]
+    ActiveEndpoints { name: String, id: String },
     /// The helper thread that creates a namespace died.
     #[error("netns helper thread for {path} failed", path = path.display())]
     Thread { path: PathBuf },
@@ -64,7 +97,19 @@ impl HasKind for NetworkError {
     fn kind(&self) -> ErrorKind {
         match self {
             NetworkError::InvalidConfig { .. } => ErrorKind::InvalidArgument,
-            NetworkError::UnsupportedMode { .. } => ErrorKind::NotImplemented,
+            NetworkError::UnsupportedMode { .. } | NetworkError::Unsupported { .. } => {
+                ErrorKind::NotImplemented
+            }
+            NetworkError::NetworkExists { .. } | NetworkError::AddressInUse { .. } => {
+                ErrorKind::Conflict
+            }
+            NetworkError::NoSuchNetwork { .. } => ErrorKind::NotFound,
+            NetworkError::PoolOverlap { .. }
+            | NetworkError::ActiveEndpoints { .. }
+            | NetworkError::Forbidden { .. } => {
+                ErrorKind::Forbidden
+            }
+            NetworkError::PortUnavailable { .. } => ErrorKind::Internal,
             NetworkError::PoolExhausted { .. } => ErrorKind::Unavailable,
             NetworkError::WithCleanup { error, .. } => error.kind(),
             NetworkError::Netlink { .. }

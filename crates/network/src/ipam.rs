@@ -16,6 +16,8 @@ pub(crate) struct Ipam {
     used: BTreeSet<u32>,
     /// Next offset to try.
     next: u32,
+    /// Dynamic addresses come only from this range (`--ip-range`).
+    range: Option<Ipv4Net>,
 }
 
 impl Ipam {
@@ -26,7 +28,27 @@ impl Ipam {
             gateway,
             used: BTreeSet::new(),
             next: 1,
+            range: None,
         }
+    }
+
+    /// Limits dynamic allocation to `range` (static addresses may be anywhere in
+    /// the subnet, as Docker allows).
+    pub(crate) fn with_range(mut self, range: Option<Ipv4Net>) -> Self {
+        self.range = range.map(|r| r.trunc());
+        self
+    }
+
+    /// The offsets dynamic allocation may use.
+    fn alloc_bounds(&self) -> Option<(u32, u32)> {
+        let (first, last) = self.first_last()?;
+        let Some(r) = self.range else {
+            return Some((first, last));
+        };
+        let lo = u32::from(r.network()).checked_sub(self.base())?;
+        let hi = u32::from(r.broadcast()).checked_sub(self.base())?;
+        let (lo, hi) = (lo.max(first), hi.min(last));
+        (lo <= hi).then_some((lo, hi))
     }
 
     fn base(&self) -> u32 {
@@ -65,7 +87,7 @@ impl Ipam {
 
     /// Allocates the next free address.
     pub(crate) fn allocate(&mut self) -> Option<Ipv4Addr> {
-        let (first, last) = self.first_last()?;
+        let (first, last) = self.alloc_bounds()?;
         let span = u64::from(last - first) + 1;
         let mut off = self.next.clamp(first, last);
         for _ in 0..span {
@@ -163,6 +185,16 @@ mod tests {
         assert!(ipam.reserve("10.9.0.7".parse().unwrap()));
         assert!(!ipam.reserve("10.9.0.7".parse().unwrap()), "twice");
         assert_eq!(ipam.allocate(), Some("10.9.0.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn range_limits_dynamic_addresses_only() {
+        let mut ipam = Ipam::new(net("10.9.0.0/24"), "10.9.0.1".parse().unwrap())
+            .with_range(Some(net("10.9.0.128/30")));
+        let got: Vec<_> = std::iter::from_fn(|| ipam.allocate()).collect();
+        let want: Vec<Ipv4Addr> = (128..=131).map(|i| Ipv4Addr::new(10, 9, 0, i)).collect();
+        assert_eq!(got, want);
+        assert!(ipam.reserve("10.9.0.5".parse().unwrap()), "static outside the range");
     }
 
     #[test]

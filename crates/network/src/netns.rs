@@ -167,3 +167,34 @@ impl Spare {
         }
     }
 }
+
+/// Opens an existing namespace (a bound netns file): an fd of it and a netlink
+/// socket inside it, made on a throw-away thread that enters it.
+pub(crate) async fn open(path: &Path) -> Result<NewNetns, NetworkError> {
+    let path = path.to_path_buf();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let p2 = path.clone();
+    let spawned = std::thread::Builder::new()
+        .name("berth-netns-open".into())
+        .spawn(move || {
+            let res = (|| {
+                let ns_fd: OwnedFd = File::open(&p2)
+                    .map_err(|e| NetworkError::io("opening the netns file", &p2, e))?
+                    .into();
+                nix::sched::setns(&ns_fd, CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| NetworkError::sys("setns into the container's netns", &p2, e))?;
+                let socket = Socket::new(NETLINK_ROUTE).map_err(|e| {
+                    NetworkError::io("opening a netlink socket in the netns", &p2, e)
+                })?;
+                Ok(NewNetns { ns_fd, socket })
+            })();
+            let _ = tx.send(res);
+        });
+    if let Err(e) = spawned {
+        return Err(NetworkError::io("spawning the netns thread", path, e));
+    }
+    match rx.await {
+        Ok(res) => res,
+        Err(_) => Err(NetworkError::Thread { path }),
+    }
+}

@@ -144,7 +144,7 @@ fn link_gone_soon(name: &str) -> bool {
 async fn bridge_endpoints_talk_and_clean_up() {
     require_root!();
     let g = Guard::new();
-    let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+    let mgr = NetworkManager::start(g.cfg(), &g.state_dir(), &[])
         .await
         .unwrap();
     let br = mgr.bridge().unwrap();
@@ -161,8 +161,8 @@ async fn bridge_endpoints_talk_and_clean_up() {
     assert!(rules.contains("masquerade"), "{rules}");
     assert!(rules.contains(&br.subnet.to_string()), "{rules}");
 
-    let a = mgr.connect("aaaa", NetMode::Bridge).await.unwrap();
-    let b = mgr.connect("bbbb", NetMode::Bridge).await.unwrap();
+    let a = mgr.connect_one("aaaa", NetMode::Bridge).await.unwrap();
+    let b = mgr.connect_one("bbbb", NetMode::Bridge).await.unwrap();
     let a_ns = a.netns.clone().unwrap();
     let b_ns = b.netns.clone().unwrap();
     let a_ip = a.ip.unwrap();
@@ -210,7 +210,7 @@ async fn bridge_endpoints_talk_and_clean_up() {
     assert!(!a_ns.exists());
     mgr.disconnect(&a).await.unwrap(); // idempotent
                                        // The released address is not handed out at once (sequential allocation).
-    let c = mgr.connect("cccc", NetMode::Bridge).await.unwrap();
+    let c = mgr.connect_one("cccc", NetMode::Bridge).await.unwrap();
     assert_ne!(c.ip, Some(a_ip));
     mgr.disconnect(&c).await.unwrap();
     mgr.disconnect(&b).await.unwrap();
@@ -223,17 +223,17 @@ async fn bridge_endpoints_talk_and_clean_up() {
 async fn restart_restores_and_cleans_stale() {
     require_root!();
     let g = Guard::new();
-    let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+    let mgr = NetworkManager::start(g.cfg(), &g.state_dir(), &[])
         .await
         .unwrap();
     let br = mgr.bridge().unwrap();
-    let live = mgr.connect("live", NetMode::Bridge).await.unwrap();
-    let stale = mgr.connect("stale", NetMode::Bridge).await.unwrap();
-    let stale_none = mgr.connect("stalenone", NetMode::None).await.unwrap();
+    let live = mgr.connect_one("live", NetMode::Bridge).await.unwrap();
+    let stale = mgr.connect_one("stale", NetMode::Bridge).await.unwrap();
+    let stale_none = mgr.connect_one("stalenone", NetMode::None).await.unwrap();
     // "Crash": the manager goes away without disconnecting.
     drop(mgr);
 
-    let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+    let mgr = NetworkManager::start(g.cfg(), &g.state_dir(), &[])
         .await
         .unwrap();
     let br2 = mgr.bridge().unwrap();
@@ -241,8 +241,8 @@ async fn restart_restores_and_cleans_stale() {
         br2, br,
         "same bridge, subnet and persisted id after restart"
     );
-    mgr.restore(std::slice::from_ref(&live));
-    mgr.cleanup_stale(std::slice::from_ref(&live))
+    mgr.restore(&[sandbox_of(&live)]).await.unwrap();
+    mgr.cleanup_stale(&[sandbox_of(&live)])
         .await
         .unwrap();
     assert!(!stale.netns.as_ref().unwrap().exists());
@@ -259,7 +259,7 @@ async fn restart_restores_and_cleans_stale() {
     let mut eps = Vec::new();
     for i in 0..3 {
         let ep = mgr
-            .connect(&format!("new{i}"), NetMode::Bridge)
+            .connect_one(&format!("new{i}"), NetMode::Bridge)
             .await
             .unwrap();
         assert_ne!(ep.ip, live.ip);
@@ -274,10 +274,10 @@ async fn restart_restores_and_cleans_stale() {
 async fn none_and_host_modes() {
     require_root!();
     let g = Guard::new();
-    let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+    let mgr = NetworkManager::start(g.cfg(), &g.state_dir(), &[])
         .await
         .unwrap();
-    let ep = mgr.connect("nonemode", NetMode::None).await.unwrap();
+    let ep = mgr.connect_one("nonemode", NetMode::None).await.unwrap();
     assert_eq!(ep.ip, None);
     assert_eq!(ep.host_veth, None);
     assert_eq!(ep.network_id, "");
@@ -289,11 +289,11 @@ async fn none_and_host_modes() {
     mgr.disconnect(&ep).await.unwrap();
     assert!(!ns.exists());
 
-    let host = mgr.connect("hostmode", NetMode::Host).await.unwrap();
+    let host = mgr.connect_one("hostmode", NetMode::Host).await.unwrap();
     assert_eq!(host.netns, None);
     mgr.disconnect(&host).await.unwrap();
 
-    assert!(mgr.connect("../x", NetMode::None).await.is_err());
+    assert!(mgr.connect_one("../x", NetMode::None).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,9 +304,9 @@ async fn bridge_none_means_no_bridge() {
         bridge: None,
         ..g.cfg()
     };
-    let mgr = NetworkManager::start(cfg, &g.state_dir()).await.unwrap();
+    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[]).await.unwrap();
     assert!(mgr.bridge().is_none());
-    let ep = mgr.connect("nobridge", NetMode::Bridge).await.unwrap();
+    let ep = mgr.connect_one("nobridge", NetMode::Bridge).await.unwrap();
     assert_eq!(ep.ip, None);
     let (_, links) = in_ns(ep.netns.as_ref().unwrap(), &["ip", "-o", "link"]);
     assert_eq!(links.lines().count(), 1, "{links}");
@@ -352,7 +352,7 @@ async fn subnet_choice_avoids_host_routes() {
         ],
         ..g.cfg()
     };
-    let mgr = NetworkManager::start(cfg, &g.state_dir()).await.unwrap();
+    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[]).await.unwrap();
     let br = mgr.bridge().unwrap();
     assert!(
         !subnet::overlaps(&br.subnet, &docker_default),
@@ -375,13 +375,13 @@ async fn bip_is_used_and_replaced() {
         bip: Some(bip),
         ..g.cfg()
     };
-    let mgr = NetworkManager::start(cfg.clone(), &g.state_dir())
+    let mgr = NetworkManager::start(cfg.clone(), &g.state_dir(), &[])
         .await
         .unwrap();
     let br = mgr.bridge().unwrap();
     assert_eq!(br.subnet, bip.trunc());
     assert_eq!(br.gateway, bip.addr());
-    let ep = mgr.connect("bipc", NetMode::Bridge).await.unwrap();
+    let ep = mgr.connect_one("bipc", NetMode::Bridge).await.unwrap();
     assert_eq!(ep.ip, Some(Ipv4Addr::from(u32::from(bip.addr()) + 1)));
     assert_eq!(ep.prefix_len, 24);
     assert!(ping(ep.netns.as_ref().unwrap(), br.gateway));
@@ -398,6 +398,7 @@ async fn bip_is_used_and_replaced() {
             ..cfg
         },
         &g.state_dir(),
+        &[],
     )
     .await
     .unwrap();
@@ -416,20 +417,20 @@ async fn bip_is_used_and_replaced() {
         ..g.cfg()
     };
     assert!(matches!(
-        NetworkManager::start(bad, &g.state_dir()).await,
+        NetworkManager::start(bad, &g.state_dir(), &[]).await,
         Err(NetworkError::InvalidConfig { .. })
     ));
     let bad = BridgeConfig {
         bridge: Some("this-name-is-too-long".into()),
         ..g.cfg()
     };
-    assert!(NetworkManager::start(bad, &g.state_dir()).await.is_err());
+    assert!(NetworkManager::start(bad, &g.state_dir(), &[]).await.is_err());
     // An existing device that is not a bridge is not adopted.
     let bad = BridgeConfig {
         bridge: Some("lo".into()),
         ..g.cfg()
     };
-    let err = NetworkManager::start(bad, &g.state_dir())
+    let err = NetworkManager::start(bad, &g.state_dir(), &[])
         .await
         .err()
         .unwrap();
@@ -443,7 +444,7 @@ async fn bip_is_used_and_replaced() {
 async fn connect_disconnect_latency() {
     require_root!();
     let g = Guard::new();
-    let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+    let mgr = NetworkManager::start(g.cfg(), &g.state_dir(), &[])
         .await
         .unwrap();
     let mut connect = Vec::new();
@@ -453,7 +454,7 @@ async fn connect_disconnect_latency() {
         tokio::time::sleep(Duration::from_millis(5)).await;
         let t = Instant::now();
         let ep = mgr
-            .connect(&format!("lat{i}"), NetMode::Bridge)
+            .connect_one(&format!("lat{i}"), NetMode::Bridge)
             .await
             .unwrap();
         connect.push(t.elapsed());
@@ -465,7 +466,7 @@ async fn connect_disconnect_latency() {
         tokio::time::sleep(Duration::from_millis(5)).await;
         let t = Instant::now();
         let ep = mgr
-            .connect(&format!("latn{i}"), NetMode::None)
+            .connect_one(&format!("latn{i}"), NetMode::None)
             .await
             .unwrap();
         mgr.disconnect(&ep).await.unwrap();
@@ -496,7 +497,7 @@ async fn connect_disconnect_latency() {
 async fn masquerade_reaches_outside_host() {
     require_root!();
     let mut g = Guard::new();
-    let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+    let mgr = NetworkManager::start(g.cfg(), &g.state_dir(), &[])
         .await
         .unwrap();
     let br = mgr.bridge().unwrap();
@@ -556,7 +557,7 @@ async fn masquerade_reaches_outside_host() {
         "the outside host must have no route back: {routes}"
     );
 
-    let a = mgr.connect("natc", NetMode::Bridge).await.unwrap();
+    let a = mgr.connect_one("natc", NetMode::Bridge).await.unwrap();
     assert!(br.subnet.contains(&a.ip.unwrap()));
     assert!(
         ping(a.netns.as_ref().unwrap(), outer_side),
@@ -571,13 +572,13 @@ async fn masquerade_reaches_outside_host() {
         nat: false,
         ..g.cfg()
     };
-    let mgr = NetworkManager::start(cfg, &g.state_dir()).await.unwrap();
+    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[]).await.unwrap();
     let out = Command::new("nft")
         .args(["list", "table", "ip", &table_name(&g.bridge)])
         .output()
         .unwrap();
     assert!(!out.status.success(), "table removed with nat=false");
-    let b = mgr.connect("natd", NetMode::Bridge).await.unwrap();
+    let b = mgr.connect_one("natd", NetMode::Bridge).await.unwrap();
     let t = outer_side.to_string();
     let (ok, _) = in_ns(
         b.netns.as_ref().unwrap(),
@@ -606,7 +607,7 @@ async fn concurrent_connects_and_exhaustion() {
         bip: Some(bip),
         ..g.cfg()
     };
-    let mgr = NetworkManager::start(cfg, &g.state_dir()).await.unwrap();
+    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[]).await.unwrap();
     let eps = futures::future::join_all((0..5).map(|i| mgr.connect_owned(format!("conc{i}"))))
         .await
         .into_iter()
@@ -617,7 +618,7 @@ async fn concurrent_connects_and_exhaustion() {
     let veths: HashSet<_> = eps.iter().map(|e| e.host_veth.clone().unwrap()).collect();
     assert_eq!(veths.len(), 5);
 
-    let err = mgr.connect("conc-full", NetMode::Bridge).await.unwrap_err();
+    let err = mgr.connect_one("conc-full", NetMode::Bridge).await.unwrap_err();
     assert!(matches!(err, NetworkError::PoolExhausted { .. }), "{err}");
     assert_eq!(
         errdefs::HasKind::kind(&err),
@@ -627,7 +628,7 @@ async fn concurrent_connects_and_exhaustion() {
 
     // Freeing one address makes room again.
     mgr.disconnect(&eps[2]).await.unwrap();
-    let again = mgr.connect("conc-again", NetMode::Bridge).await.unwrap();
+    let again = mgr.connect_one("conc-again", NetMode::Bridge).await.unwrap();
     assert_eq!(again.ip, eps[2].ip);
     assert!(ping(again.netns.as_ref().unwrap(), eps[0].ip.unwrap()));
     for ep in eps.iter().chain([&again]) {
@@ -635,9 +636,43 @@ async fn concurrent_connects_and_exhaustion() {
     }
 }
 
+/// The sandbox of a single-network endpoint (as `connect_one` made it).
+fn sandbox_of(ep: &Endpoint) -> Sandbox {
+    Sandbox {
+        netns: ep.netns.clone(),
+        endpoints: if ep.network_id.is_empty() {
+            Vec::new()
+        } else {
+            vec![ep.clone()]
+        },
+        ports: Vec::new(),
+    }
+}
+
 impl NetworkManager {
     async fn connect_owned(&self, id: String) -> Result<Endpoint, NetworkError> {
-        self.connect(&id, NetMode::Bridge).await
+        self.connect_one(&id, NetMode::Bridge).await
+    }
+
+    /// `connect` with the default attachment, as one endpoint (an endpoint without
+    /// address for none, without netns for host).
+    async fn connect_one(&self, id: &str, mode: NetMode) -> Result<Endpoint, NetworkError> {
+        let sb = self.connect(id, mode, &[]).await?;
+        Ok(sb.endpoints.into_iter().next().unwrap_or(Endpoint {
+            container_id: id.to_owned(),
+            netns: sb.netns,
+            ip: None,
+            prefix_len: 0,
+            gateway: None,
+            mac: None,
+            host_veth: None,
+            network_id: String::new(),
+            ifname: String::new(),
+        }))
+    }
+
+    async fn disconnect(&self, ep: &Endpoint) -> Result<(), NetworkError> {
+        self.release(&sandbox_of(ep)).await
     }
 }
 
@@ -662,7 +697,7 @@ fn bridge_ports(bridge: &str) -> Vec<String> {
 async fn cancelled_connect_rolls_back() {
     require_root!();
     let g = Guard::new();
-    let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+    let mgr = NetworkManager::start(g.cfg(), &g.state_dir(), &[])
         .await
         .unwrap();
     let mut cancelled = 0;
@@ -670,7 +705,7 @@ async fn cancelled_connect_rolls_back() {
         let id = format!("cancel{k}");
         match tokio::time::timeout(
             Duration::from_micros(k * 150),
-            mgr.connect(&id, NetMode::Bridge),
+            mgr.connect_one(&id, NetMode::Bridge),
         )
         .await
         {
@@ -697,7 +732,7 @@ async fn cancelled_connect_rolls_back() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Every address was released.
-    let in_use = mgr.bridge.as_ref().unwrap().ipam.lock().unwrap().in_use();
+    let in_use = mgr.net(mgr.default_network_id().unwrap()).unwrap().ipam.lock().unwrap().in_use();
     assert_eq!(in_use, 0);
     eprintln!("cancelled {cancelled} of 30 connects");
 }
@@ -710,12 +745,12 @@ async fn first_ping_on_fresh_bridge() {
     let mut fails = 0;
     for i in 0..30 {
         let g = Guard::new();
-        let mgr = NetworkManager::start(g.cfg(), &g.state_dir())
+        let mgr = NetworkManager::start(g.cfg(), &g.state_dir(), &[])
             .await
             .unwrap();
         let br = mgr.bridge().unwrap();
         let ep = mgr
-            .connect(&format!("first{i}"), NetMode::Bridge)
+            .connect_one(&format!("first{i}"), NetMode::Bridge)
             .await
             .unwrap();
         let ns = ep.netns.clone().unwrap();
@@ -755,12 +790,13 @@ fn manager_and_futures_are_send() {
     fn is_send<T: Send>(_: &T) {}
     is_send_sync::<NetworkManager>();
     let check = |m: &NetworkManager, ep: &Endpoint| {
-        is_send(&m.connect("x", NetMode::Bridge));
+        is_send(&m.connect_one("x", NetMode::Bridge));
         is_send(&m.disconnect(ep));
         is_send(&m.cleanup_stale(&[]));
         is_send(&NetworkManager::start(
             BridgeConfig::default(),
             Path::new("/"),
+            &[],
         ));
     };
     let _ = check;
