@@ -231,7 +231,6 @@ impl Net {
             device: &self.info.device,
             subnet: self.info.subnet,
             internal: self.info.internal,
-            icc: self.info.icc,
             masquerade: self.info.masquerade,
         }
     }
@@ -375,13 +374,13 @@ fn set_route_localnet(device: &str) -> Result<(), NetworkError> {
     std::fs::write(&path, b"1").map_err(|e| NetworkError::io("enabling route_localnet", path, e))
 }
 
-/// Lets a container reach itself through its own published port (the frame goes
-/// back out of the port it came in on).
-fn set_hairpin(veth: &str) {
-    let path = format!("/sys/class/net/{veth}/brport/hairpin_mode");
-    if let Err(e) = std::fs::write(&path, b"1") {
-        warn!(veth, error = %e, "enabling hairpin mode failed");
-    }
+/// Sets a flag of a bridge port: `hairpin_mode` lets a container reach itself
+/// through its own published port (the frame goes back out of the port it came in
+/// on); `isolated` keeps the port from talking to the other isolated ports of the
+/// bridge (a network without ICC: every container port is isolated).
+fn set_brport(veth: &str, flag: &str) -> Result<(), NetworkError> {
+    let path = PathBuf::from(format!("/sys/class/net/{veth}/brport/{flag}"));
+    std::fs::write(&path, b"1").map_err(|e| NetworkError::io("setting a bridge port flag", path, e))
 }
 
 /// The address a bridge must have.
@@ -1294,6 +1293,10 @@ impl NetworkManager {
                 });
             };
             match res {
+                Ok(()) if !p.net.info.icc => {
+                    set_brport(&name, "isolated")?;
+                    return Ok((name, waiter, bridge_up));
+                }
                 Ok(()) => return Ok((name, waiter, bridge_up)),
                 Err(e) if nl_errno(&e) == Some(libc::EEXIST) => {
                     // Someone else's link: never delete it.
@@ -1450,7 +1453,9 @@ impl NetworkManager {
             .unwrap_or_else(|p| p.into_inner())
             .publish(container_id, ip, default_host, reqs)?;
         if let Some(veth) = &ep.host_veth {
-            set_hairpin(veth);
+            if let Err(e) = set_brport(veth, "hairpin_mode") {
+                warn!(error = %e, "hairpin: a container cannot reach its own published port");
+            }
         }
         if let Err(e) = self.apply_rules().await {
             self.ports

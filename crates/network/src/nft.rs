@@ -19,7 +19,6 @@ pub(crate) struct NetRules<'a> {
     pub device: &'a str,
     pub subnet: Ipv4Net,
     pub internal: bool,
-    pub icc: bool,
     pub masquerade: bool,
 }
 
@@ -33,11 +32,12 @@ fn push_map(s: &mut String, name: &str, key: &str, elems: &[String]) {
     s.push_str("\t}\n");
 }
 
-/// The ruleset that replaces the daemon's tables (one transaction): `ip <table>`
+/// The ruleset that replaces the daemon's table (one transaction): `ip <table>`
 /// with NAT (masquerade out of each network, DNAT of published ports from outside,
 /// from the host itself and from containers — hairpin), and the forward filter that
-/// isolates networks from each other and keeps internal networks inside; `bridge
-/// <table>` drops traffic between containers of networks without ICC. With `nat`
+/// isolates networks from each other and keeps internal networks inside (traffic
+/// between containers of a network without ICC is stopped by the bridge itself:
+/// their ports are isolated, see `set_brport`). With `nat`
 /// false (dockerd `--iptables=false`) the tables are only removed.
 pub(crate) fn ruleset(
     table: &str,
@@ -47,7 +47,7 @@ pub(crate) fn ruleset(
 ) -> String {
     // Declaring a table first makes its delete succeed when it does not exist.
     let mut s = format!(
-        "table ip {table}\ndelete table ip {table}\ntable bridge {table}\ndelete table bridge {table}\n"
+        "table ip {table}\ndelete table ip {table}\n"
     );
     if !nat {
         return s;
@@ -118,16 +118,6 @@ pub(crate) fn ruleset(
         }
     }
     s.push_str("\t}\n}\n");
-    let no_icc: Vec<&str> = nets.iter().filter(|n| !n.icc).map(|n| n.device).collect();
-    if !no_icc.is_empty() {
-        s.push_str(&format!(
-            "table bridge {table} {{\n\tchain forward {{\n\t\ttype filter hook forward priority 0; policy accept;\n"
-        ));
-        for dev in no_icc {
-            s.push_str(&format!("\t\tmeta ibrname \"{dev}\" drop\n"));
-        }
-        s.push_str("\t}\n}\n");
-    }
     s
 }
 
@@ -186,14 +176,12 @@ mod tests {
                 device: "berth0",
                 subnet: "172.17.0.0/16".parse().unwrap(),
                 internal: false,
-                icc: true,
                 masquerade: true,
             },
             NetRules {
                 device: "br-1",
                 subnet: "10.5.0.0/24".parse().unwrap(),
                 internal: true,
-                icc: false,
                 masquerade: true,
             },
         ];
@@ -210,7 +198,6 @@ mod tests {
         assert!(!r.contains("ip saddr 10.5.0.0/24 oifname != \"br-1\" masquerade"));
         assert!(r.contains("elements = { 8080 : 172.17.0.2 . 80 }"), "{r}");
         assert!(r.contains("iifname \"br-1\" oifname != \"br-1\" drop"));
-        assert!(r.contains("meta ibrname \"br-1\" drop"));
         let off = ruleset("berth-berth0", &nets, &ports, false);
         assert!(!off.contains("masquerade"));
     }
@@ -225,7 +212,6 @@ mod tests {
             device: "bt-nfttest",
             subnet: "10.250.0.0/24".parse().unwrap(),
             internal: false,
-            icc: false,
             masquerade: true,
         }];
         let r = ruleset("berth-nfttest", &nets, &[], true);
