@@ -44,6 +44,8 @@ mod forward;
 mod query;
 mod resolv;
 mod serve;
+#[cfg(test)]
+mod tests;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
