@@ -18,6 +18,9 @@ use tracing::debug;
 use crate::query::{encode, response_to, Transport};
 use crate::serve::frame;
 
+/// The largest upstream answer taken over UDP.
+const MAX_UDP_ANSWER: usize = 4096;
+
 /// Why one upstream gave no usable answer.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
@@ -157,7 +160,10 @@ async fn udp_exchange(
     let socket = UdpSocket::bind(local).await?;
     socket.connect(upstream).await?;
     socket.send(wire).await?;
-    // One byte more than the client takes: a datagram that fills it is too large.
+    // One byte more than we take: a datagram that fills it is too large for the
+    // client (or for us: larger answers are fetched over TCP, which keeps the memory
+    // of a forward small whatever payload size the client announced).
+    let limit = limit.min(MAX_UDP_ANSWER);
     let mut buf = vec![0; limit + 1];
     loop {
         let n = socket.recv(&mut buf).await?;

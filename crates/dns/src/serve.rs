@@ -94,7 +94,6 @@ impl DnsServer {
         asker: &str,
     ) -> Result<Listener, DnsError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| DnsError::NoRuntime)?;
-        let _entered = runtime.enter();
         udp.set_nonblocking(true)
             .map_err(|e| DnsError::io("making the UDP socket non-blocking", e))?;
         tcp.set_nonblocking(true)

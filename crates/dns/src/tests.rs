@@ -104,6 +104,8 @@ enum Mode {
     ServFail,
     /// Answers truncated (TC, no records) over UDP, fully over TCP.
     TruncateUdp,
+    /// Answers 100 `A` records, over UDP too (ignoring the 512-byte limit).
+    Big,
 }
 
 /// A tiny resolver on 127.0.0.1 (UDP and TCP on the same port) counting queries.
@@ -149,6 +151,12 @@ fn upstream_answer(mode: Mode, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
         }
         Mode::TruncateUdp if !tcp => {
             answer.set_truncated(true);
+        }
+        Mode::Big => {
+            for i in 1..=100 {
+                let rdata = RData::A(A(Ipv4Addr::new(192, 0, 2, i)));
+                answer.add_answer(Record::from_rdata(q.name().clone(), 60, rdata));
+            }
         }
         Mode::Answer | Mode::TruncateUdp => {
             if q.query_type() == RecordType::A {
@@ -456,6 +464,22 @@ async fn a_truncated_upstream_answer_is_asked_again_over_tcp() {
     assert!(!answer.truncated());
     assert_eq!(ips(&answer), vec![IpAddr::V4(UPSTREAM_IP)]);
     assert_eq!(up.queries(), (1, 1));
+}
+
+#[tokio::test]
+async fn a_forwarded_answer_too_big_for_the_client_is_truncated() {
+    let (up, l) = with_upstream(Mode::Big).await;
+    let answer = udp_ask(l.udp_addr(), "many.example.", RecordType::A).await;
+    assert!(answer.truncated());
+    assert!(answer.answers().is_empty());
+    assert_eq!(answer.response_code(), ResponseCode::NoError);
+    // The oversized datagram made the server ask again over TCP.
+    assert_eq!(up.queries(), (1, 1));
+    let mut stream = TcpStream::connect(l.tcp_addr()).await.unwrap();
+    let answer = tcp_exchange(&mut stream, &question("many.example.", RecordType::A)).await;
+    assert!(!answer.truncated());
+    assert_eq!(ips(&answer).len(), 100);
+    assert_eq!(up.queries(), (1, 2));
 }
 
 #[tokio::test]
