@@ -10,7 +10,9 @@ use engine_types::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
     ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
     ExecInspectResponse, IdResponse, ImageDeleteResponseItem, ImageHistoryResponseItem,
-    ImageInspect, ImagePruneResponse, ImageSummary, SystemVersion,
+    ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    SystemVersion,
 };
 use futures::future::BoxFuture;
 use futures::Stream;
@@ -287,6 +289,22 @@ pub trait Backend: Send + Sync + 'static {
         body: ContainerUpdateBody,
     ) -> Result<ContainerUpdateResponse, ApiError>;
     async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse, ApiError>;
+
+    // --- networks ---
+    async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError>;
+    async fn network_inspect(&self, id: &str) -> Result<NetworkInspect, ApiError>;
+    async fn network_create(
+        &self,
+        req: NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse, ApiError>;
+    async fn network_remove(&self, id: &str) -> Result<(), ApiError>;
+    async fn network_prune(&self, filters: Filters) -> Result<NetworkPruneResponse, ApiError>;
+    async fn network_connect(&self, id: &str, req: NetworkConnectRequest) -> Result<(), ApiError>;
+    async fn network_disconnect(
+        &self,
+        id: &str,
+        req: NetworkDisconnectRequest,
+    ) -> Result<(), ApiError>;
 
     // --- exec ---
     async fn exec_create(&self, id: &str, config: ExecConfig) -> Result<IdResponse, ApiError>;

@@ -8,6 +8,7 @@ mod containers;
 pub mod error;
 mod images;
 mod json;
+mod networks;
 pub mod query;
 pub mod stream;
 mod system;
@@ -56,6 +57,15 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         .route("/exec/{id}/start", post(containers::exec_start))
         .route("/exec/{id}/resize", post(containers::exec_resize))
         .route("/exec/{id}/json", get(containers::exec_inspect))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/auth", post(images::auth))
         .route("/build", post(images::build))
         .route("/images/json", get(images::list))
@@ -151,7 +161,6 @@ async fn common_headers(mut resp: Response) -> Response {
 
 /// Endpoints of the Engine API that Berth does not serve yet.
 const NOT_YET: &[&str] = &[
-    "/networks",
     "/volumes",
     "/build/",
     "/session",

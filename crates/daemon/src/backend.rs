@@ -13,7 +13,9 @@ use engine_types::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
     ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
     ExecInspectResponse, IdResponse, ImageDeleteResponseItem, ImageHistoryResponseItem,
-    ImageInspect, ImagePruneResponse, ImageSummary, SystemVersion,
+    ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    SystemVersion,
 };
 use futures::future::BoxFuture;
 
@@ -145,6 +147,34 @@ impl Backend for DaemonBackend {
         Ok(ContainerUpdateResponse {
             warnings: Some(Vec::new()),
         })
+    }
+
+    async fn network_list(&self, filters: Filters) -> R<Vec<NetworkInspect>> {
+        Ok(self.0.network_list(&filters).await?)
+    }
+
+    async fn network_inspect(&self, id: &str) -> R<NetworkInspect> {
+        Ok(self.0.network_inspect(id).await?)
+    }
+
+    async fn network_create(&self, req: NetworkCreateRequest) -> R<NetworkCreateResponse> {
+        Ok(self.0.network_create(req).await?)
+    }
+
+    async fn network_remove(&self, id: &str) -> R<()> {
+        Ok(self.0.network_remove(id).await?)
+    }
+
+    async fn network_prune(&self, filters: Filters) -> R<NetworkPruneResponse> {
+        Ok(self.0.network_prune(&filters).await?)
+    }
+
+    async fn network_connect(&self, id: &str, req: NetworkConnectRequest) -> R<()> {
+        Ok(self.0.network_connect(id, req).await?)
+    }
+
+    async fn network_disconnect(&self, id: &str, req: NetworkDisconnectRequest) -> R<()> {
+        Ok(self.0.network_disconnect(id, req).await?)
     }
 
     async fn container_prune(&self, filters: Filters) -> R<ContainerPruneResponse> {

@@ -63,7 +63,13 @@ pub struct ContainerRecord {
     pub config: ContainerConfig,
     pub host_config: HostConfig,
     pub state: StateRecord,
+    /// The network sandbox while the container runs (None for `container:` mode,
+    /// whose sandbox is the other container's).
     #[serde(default)]
+    pub sandbox: Option<network::Sandbox>,
+    /// The single endpoint records of older versions kept; moved into `sandbox`
+    /// when loaded.
+    #[serde(default, skip_serializing)]
     pub endpoint: Option<network::Endpoint>,
     #[serde(default)]
     pub restart_count: i64,

@@ -16,6 +16,8 @@ pub enum DaemonError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotImplemented(String),
     #[error("container already in the requested state")]
     NotModified,
@@ -60,6 +62,7 @@ impl HasKind for DaemonError {
             | DaemonError::NoSuchNetwork(_) => ErrorKind::NotFound,
             DaemonError::Invalid(_) => ErrorKind::InvalidArgument,
             DaemonError::Conflict(_) => ErrorKind::Conflict,
+            DaemonError::Forbidden(_) => ErrorKind::Forbidden,
             DaemonError::NotImplemented(_) => ErrorKind::NotImplemented,
             DaemonError::NotModified => ErrorKind::NotModified,
             DaemonError::Internal(_) | DaemonError::Io { .. } | DaemonError::Store(_) => {

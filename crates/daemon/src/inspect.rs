@@ -8,7 +8,7 @@ use api_server::backend::{
 };
 use engine_types::models::{
     ContainerSummary, ContainerSummaryHostConfig, ContainerSummaryNetworkSettings,
-    ContainerSummaryStateEnum, EndpointSettings,
+    ContainerSummaryStateEnum,
 };
 use futures::StreamExt;
 use runtime::shim::ShimClient;
@@ -53,42 +53,6 @@ pub fn status_text(rec: &ContainerRecord) -> String {
         Status::Exited | Status::Created => "Created".into(),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
-    }
-}
-
-fn network_name(rec: &ContainerRecord) -> String {
-    match &rec.plan {
-        Some(plan) => plan.network.mode.name().to_owned(),
-        // No plan (see ContainerRecord::plan): as the client asked.
-        None => match rec.host_config.network_mode.as_deref() {
-            None | Some("") | Some("default") => "bridge".into(),
-            Some(m) => m.to_string(),
-        },
-    }
-}
-
-fn endpoint_settings(rec: &ContainerRecord) -> EndpointSettings {
-    let ep = rec.endpoint.as_ref();
-    EndpointSettings {
-        network_id: ep.map(|e| e.network_id.clone()),
-        endpoint_id: ep.map(|e| e.container_id.clone()),
-        gateway: Some(
-            ep.and_then(|e| e.gateway)
-                .map(|g| g.to_string())
-                .unwrap_or_default(),
-        ),
-        ip_address: Some(
-            ep.and_then(|e| e.ip)
-                .map(|i| i.to_string())
-                .unwrap_or_default(),
-        ),
-        ip_prefix_len: Some(
-            ep.filter(|e| e.ip.is_some())
-                .map(|e| e.prefix_len as i64)
-                .unwrap_or(0),
-        ),
-        mac_address: Some(ep.and_then(|e| e.mac.clone()).unwrap_or_default()),
-        ..Default::default()
     }
 }
 
@@ -175,7 +139,16 @@ impl Daemon {
                     rec.state.status == Status::Exited
                         && v.parse::<i64>().ok() == Some(rec.state.exit_code)
                 }),
-                "network" => values.iter().any(|v| *v == network_name(rec)),
+                "network" => {
+                    let (mode, nets, _) = self.container_networks(rec);
+                    values.iter().any(|v| {
+                        *v == mode
+                            || nets.contains_key(v)
+                            || nets
+                                .values()
+                                .any(|e| e.network_id.as_deref().is_some_and(|id| !v.is_empty() && id.starts_with(v.as_str())))
+                    })
+                }
                 "before" | "since" | "volume" | "health" | "is-task" | "publish" | "expose" => true,
                 other => return Err(DaemonError::Invalid(format!("invalid filter '{other}'"))),
             };
@@ -199,8 +172,8 @@ impl Daemon {
             Status::Removing => ContainerSummaryStateEnum::REMOVING,
             Status::Dead => ContainerSummaryStateEnum::DEAD,
         };
-        let mut networks = HashMap::new();
-        networks.insert(network_name(rec), endpoint_settings(rec));
+        let (mode, nets, _) = self.container_networks(rec);
+        let networks: HashMap<_, _> = nets.into_iter().collect();
         ContainerSummary {
             id: Some(rec.id.clone()),
             names: Some(vec![format!("/{}", rec.name)]),
@@ -208,12 +181,12 @@ impl Daemon {
             image_id: Some(rec.image_id.clone()),
             command: Some(command),
             created: unix_of(&rec.created).map(|t| t.timestamp()),
-            ports: Some(Vec::new()),
+            ports: Some(self.summary_ports(rec)),
             labels: Some(rec.config.labels.clone().unwrap_or_default()),
             state: Some(state),
             status: Some(status_text(rec)),
             host_config: Some(ContainerSummaryHostConfig {
-                network_mode: Some(network_name(rec)),
+                network_mode: Some(mode),
                 annotations: None,
             }),
             network_settings: Some(ContainerSummaryNetworkSettings {
@@ -228,8 +201,8 @@ impl Daemon {
         let c = self.find(key)?;
         let rec = c.get();
         let dir = self.container_dir(&rec.id);
-        let ep = endpoint_settings(&rec);
-        let net = network_name(&rec);
+        let (_, nets, ep) = self.container_networks(&rec);
+        let ports = self.ports_doc(&rec);
         let exec_ids: Vec<String> = match self.execs.lock() {
             Ok(m) => m
                 .values()
@@ -300,14 +273,14 @@ impl Daemon {
             "NetworkSettings": {
                 "Bridge": "",
                 "SandboxID": rec.id,
-                "SandboxKey": rec.endpoint.as_ref().and_then(|e| e.netns.clone()).map(|p| p.display().to_string()).unwrap_or_default(),
+                "SandboxKey": rec.sandbox.as_ref().and_then(|s| s.netns.clone()).map(|p| p.display().to_string()).unwrap_or_default(),
                 "HairpinMode": false,
                 "LinkLocalIPv6Address": "",
                 "LinkLocalIPv6PrefixLen": 0,
-                "Ports": {},
+                "Ports": ports,
                 "SecondaryIPAddresses": null,
                 "SecondaryIPv6Addresses": null,
-                "EndpointID": if rec.endpoint.is_some() { rec.id.clone() } else { String::new() },
+                "EndpointID": ep.endpoint_id.clone().unwrap_or_default(),
                 "Gateway": ep.gateway.clone().unwrap_or_default(),
                 "GlobalIPv6Address": "",
                 "GlobalIPv6PrefixLen": 0,
@@ -315,7 +288,7 @@ impl Daemon {
                 "IPPrefixLen": ep.ip_prefix_len.unwrap_or(0),
                 "IPv6Gateway": "",
                 "MacAddress": ep.mac_address.clone().unwrap_or_default(),
-                "Networks": { net: ep },
+                "Networks": nets,
             },
         }))
     }

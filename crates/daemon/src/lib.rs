@@ -18,6 +18,7 @@ mod registry;
 mod spec;
 mod system;
 pub mod util;
+mod networks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -47,6 +48,11 @@ pub struct Daemon {
     registry: std::sync::OnceLock<distribution::Client>,
     /// One lock per build cache mount directory (`sharing=locked|private`).
     cache_mount_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Names of running containers on user networks, for the embedded DNS.
+    names: Arc<networks::NameIndex>,
+    dns: dns::DnsServer,
+    /// The embedded DNS server of each running container on a user network.
+    dns_listeners: std::sync::Mutex<HashMap<String, dns::Listener>>,
 }
 
 impl Daemon {
@@ -70,8 +76,10 @@ impl Daemon {
                 .await
                 .map_err(|e| DaemonError::Internal(format!("image store task: {e}")))??
         };
-        let net = NetworkManager::start(cfg.bridge.clone(), &cfg.data_root).await?;
+        let saved = Self::load_networks(&db)?;
+        let net = NetworkManager::start(cfg.bridge.clone(), &cfg.data_root, &saved).await?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let names = Arc::new(networks::NameIndex::new(&host_resolv));
         let daemon = Arc::new(Self {
             cfg,
             db,
@@ -83,6 +91,9 @@ impl Daemon {
             host_resolv,
             registry: std::sync::OnceLock::new(),
             cache_mount_locks: std::sync::Mutex::new(HashMap::new()),
+            dns: dns::DnsServer::new(names.clone()),
+            names,
+            dns_listeners: std::sync::Mutex::new(HashMap::new()),
         });
         daemon.restore().await?;
         Ok(daemon)
@@ -192,6 +203,18 @@ impl Daemon {
         for (id, data) in rows {
             match serde_json::from_slice::<ContainerRecord>(&data) {
                 Ok(mut rec) => {
+                    if let Some(ep) = rec.endpoint.take() {
+                        // One endpoint, as older versions recorded it.
+                        rec.sandbox = Some(network::Sandbox {
+                            netns: ep.netns.clone(),
+                            endpoints: if ep.network_id.is_empty() {
+                                Vec::new()
+                            } else {
+                                vec![ep]
+                            },
+                            ports: Vec::new(),
+                        });
+                    }
                     if rec.plan.is_none() {
                         // A record written before plans existed: plan it now from
                         // its HostConfig, once, and keep the plan.

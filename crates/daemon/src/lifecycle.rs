@@ -38,8 +38,15 @@ impl Daemon {
         };
         let mut hc = body.host_config.clone().unwrap_or_default();
         let id = util::new_id();
-        let plan = ContainerPlan::from_host_config(&id, &hc, &self.plan_defaults())?;
+        let mut plan = ContainerPlan::from_host_config(&id, &hc, &self.plan_defaults())?;
         let (config, path, args) = merge_config(&body, &image, &id)?;
+        let exposed: Vec<String> = config
+            .exposed_ports
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let warnings = self.plan_networks(&mut plan, &body, &exposed)?;
         let runtime = hc
             .runtime
             .clone()
@@ -112,6 +119,7 @@ impl Daemon {
                 finished_at: util::ZERO_TIME.into(),
                 ..Default::default()
             },
+            sandbox: None,
             endpoint: None,
             restart_count: 0,
             runtime,
@@ -122,7 +130,7 @@ impl Daemon {
         self.persist(&rec)?;
         self.insert_container(Arc::new(Container::new(rec)));
         tracing::info!(container = %id, "created");
-        Ok((id, Vec::new()))
+        Ok((id, warnings))
     }
 
     pub async fn start_container(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
@@ -171,7 +179,7 @@ impl Daemon {
                     r.state.exit_code = code;
                     r.state.error = msg.clone();
                     r.state.pid = 0;
-                    r.endpoint = None;
+                    r.sandbox = None;
                 });
                 let _ = self.persist(&rec);
                 // Attaches that waited for this start get the error.
@@ -207,11 +215,8 @@ impl Daemon {
         let id = rec.id.clone();
         let plan = rec.plan()?;
         let t0 = std::time::Instant::now();
-        let endpoint = self.net.connect(&id, plan.network.mode.net_mode()).await?;
+        let (rec, netns) = self.connect_sandbox(c, &rec, plan).await?;
         let t_net = t0.elapsed();
-        // Record the endpoint at once so a failure below releases it.
-        let rec = c.update(|r| r.endpoint = Some(endpoint.clone()));
-        self.write_etc_files(&rec, plan, &endpoint)?;
         if let Some(wd) = rec.config.working_dir.as_deref().filter(|w| !w.is_empty()) {
             spec::mkdir_in_root(rootfs, wd)?;
         }
@@ -221,7 +226,7 @@ impl Daemon {
             plan,
             rootfs: rootfs.to_path_buf(),
             container_dir: &dir,
-            endpoint: &endpoint,
+            netns: netns.as_deref(),
         })?;
         let state_dir = self.state_dir(&id);
         let oci = runtime::spec::generate_spec(&cspec)?;
@@ -294,43 +299,8 @@ impl Daemon {
         Ok(())
     }
 
-    fn write_etc_files(
-        &self,
-        rec: &ContainerRecord,
-        plan: &ContainerPlan,
-        ep: &network::Endpoint,
-    ) -> Result<()> {
-        let dir = self.container_dir(&rec.id);
-        let hostname = rec.config.hostname.clone().unwrap_or_default();
-        let net = &plan.network;
-        let extra = &net.extra_hosts;
-        let host_mode = net.mode == crate::plan::NetworkMode::Host;
-        let hosts = if host_mode {
-            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
-        } else {
-            network::hosts_file(&hostname, ep.ip, extra)
-        };
-        let dns = &net.dns;
-        let resolv = if host_mode && dns.is_empty() {
-            // The host's resolvers are reachable from the host's network as they are.
-            self.host_resolv.clone()
-        } else {
-            network::resolv_conf(&self.host_resolv, dns, &net.dns_search, &net.dns_options)
-        };
-        for (name, content) in [
-            ("hostname", format!("{hostname}\n")),
-            ("hosts", hosts),
-            ("resolv.conf", resolv),
-        ] {
-            let path = dir.join(name);
-            std::fs::write(&path, content)
-                .map_err(|e| DaemonError::io(format!("writing {}", path.display()), e))?;
-        }
-        Ok(())
-    }
-
-    /// Unmounts the rootfs, releases the network endpoint and the shim's state dir.
-    async fn release_resources(&self, id: &str, endpoint: Option<network::Endpoint>) {
+    /// Unmounts the rootfs, releases the network sandbox and the shim's state dir.
+    pub(crate) async fn release_resources(&self, id: &str, sandbox: Option<network::Sandbox>) {
         let state_dir = self.state_dir(id);
         let rootfs = state_dir.join("rootfs");
         let images = self.images.clone();
@@ -338,13 +308,14 @@ impl Daemon {
         if let Ok(Err(e)) = r {
             tracing::warn!(container = %id, error = %e, "unmounting rootfs");
         }
-        let ep = match endpoint {
-            Some(ep) => Some(ep),
-            None => self.find(id).ok().and_then(|c| c.get().endpoint),
+        let sb = match sandbox {
+            Some(sb) => Some(sb),
+            None => self.find(id).ok().and_then(|c| c.get().sandbox),
         };
-        if let Some(ep) = ep {
-            if let Err(e) = self.net.disconnect(&ep).await {
-                tracing::warn!(container = %id, error = %e, "releasing network endpoint");
+        self.stop_dns(id);
+        if let Some(sb) = sb {
+            if let Err(e) = self.net.release(&sb).await {
+                tracing::warn!(container = %id, error = %e, "releasing the network sandbox");
             }
         }
         let _ = std::fs::remove_dir_all(&state_dir);
@@ -371,7 +342,7 @@ impl Daemon {
         let (rec, auto_remove, restart) = {
             let _op = c.op.lock().await;
             let before = c.get();
-            self.release_resources(&c.id, before.endpoint.clone()).await;
+            self.release_resources(&c.id, before.sandbox.clone()).await;
             let rec = c.update(|r| {
                 r.state.status = Status::Exited;
                 r.state.pid = 0;
@@ -379,7 +350,7 @@ impl Daemon {
                 r.state.oom_killed = info.oom_killed;
                 r.state.error = info.error.clone().unwrap_or_default();
                 r.state.finished_at = info.finished_at.clone();
-                r.endpoint = None;
+                r.sandbox = None;
             });
             if let Err(e) = self.persist(&rec) {
                 tracing::error!(container = %c.id, error = %e, "persisting exit");
@@ -573,7 +544,7 @@ impl Daemon {
             )));
         }
         let rec = c.update(|r| r.state.status = Status::Removing);
-        self.release_resources(&c.id, rec.endpoint.clone()).await;
+        self.release_resources(&c.id, rec.sandbox.clone()).await;
         {
             let images = self.images.clone();
             let id = c.id.clone();
@@ -755,15 +726,15 @@ impl Daemon {
                             }
                         }
                     }
-                    self.release_resources(&rec.id, rec.endpoint.clone()).await;
+                    self.release_resources(&rec.id, rec.sandbox.clone()).await;
                 }
                 continue;
             }
             let client = ShimClient::new(&state_dir);
             c.set_shim_pid(ShimClient::read_shim_pid(&state_dir));
             if client.is_alive().await {
-                if let Some(ep) = rec.endpoint.clone() {
-                    live.push(ep);
+                if let Some(sb) = rec.sandbox.clone() {
+                    live.push(sb);
                 }
                 c.events.send_modify(|ev| ev.running = true);
                 let me = self.clone();
@@ -780,7 +751,10 @@ impl Daemon {
                 dead.push((c, info));
             }
         }
-        self.net.restore(&live);
+        if let Err(e) = self.net.restore(&live).await {
+            tracing::warn!(error = %e, "restoring published ports");
+        }
+        self.restore_dns(&live).await;
         for (c, info) in dead {
             tracing::info!(container = %c.id, exit_code = info.exit_code, "exited while the daemon was down");
             self.handle_exit(&c, info).await;

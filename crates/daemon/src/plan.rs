@@ -19,38 +19,67 @@ use crate::error::{DaemonError, Result};
 use crate::util;
 
 /// How the container is networked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
+    /// The default bridge.
     Bridge,
     None,
     Host,
+    /// A user-defined network (named by `HostConfig.NetworkMode`).
+    User,
+    /// Another container's network namespace (`container:<id>`; the id is resolved
+    /// at create).
+    Container(String),
 }
 
 impl NetworkMode {
-    /// The network crate's mode.
-    pub fn net_mode(self) -> network::NetMode {
+    /// The network crate's mode (a `container:` sandbox is the other container's).
+    pub fn net_mode(&self) -> network::NetMode {
         match self {
-            NetworkMode::Bridge => network::NetMode::Bridge,
-            NetworkMode::None => network::NetMode::None,
+            NetworkMode::Bridge | NetworkMode::User => network::NetMode::Bridge,
+            NetworkMode::None | NetworkMode::Container(_) => network::NetMode::None,
             NetworkMode::Host => network::NetMode::Host,
         }
     }
 
-    /// The name inspect shows for the container's network.
-    pub fn name(self) -> &'static str {
-        match self {
-            NetworkMode::Bridge => "bridge",
-            NetworkMode::None => "none",
-            NetworkMode::Host => "host",
-        }
+    /// Whether the container gets its own network namespace with attachments.
+    pub fn has_attachments(&self) -> bool {
+        matches!(self, NetworkMode::Bridge | NetworkMode::User)
     }
+}
+
+/// One network the container is attached to (from `--network` and
+/// `NetworkingConfig.EndpointsConfig`, or `network connect`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentPlan {
+    pub network_id: String,
+    pub network_name: String,
+    /// `--network-alias` (names other containers on the network resolve).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// `--ip`.
+    #[serde(default)]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--mac-address`.
+    #[serde(default)]
+    pub mac: Option<[u8; 6]>,
+    /// `--link name:alias` on this network.
+    #[serde(default)]
+    pub links: Vec<String>,
 }
 
 /// Name resolution and network attachment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkPlan {
     pub mode: NetworkMode,
+    /// Networks, in attach order (the first non-internal one gives the default
+    /// route and the published ports). Filled by the daemon at create.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentPlan>,
+    /// `-p`/`-P`, resolved against the exposed ports at create.
+    #[serde(default)]
+    pub ports: Vec<network::PortRequest>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
@@ -286,14 +315,9 @@ impl ContainerPlan {
             dns_search: hc.dns_search.clone().unwrap_or_default(),
             dns_options: hc.dns_options.clone().unwrap_or_default(),
             extra_hosts: extra_hosts(hc)?,
+            attachments: Vec::new(),
+            ports: Vec::new(),
         };
-        if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
-            || hc.publish_all_ports == Some(true)
-        {
-            return Err(DaemonError::NotImplemented(
-                "publishing ports (-p/-P) is not implemented by Berth yet".into(),
-            ));
-        }
         let restart = RestartPolicy::parse(hc.restart_policy.as_ref())?;
         let auto_remove = hc.auto_remove == Some(true);
         if auto_remove && restart != RestartPolicy::No {
@@ -378,11 +402,115 @@ fn network_mode(hc: &HostConfig) -> Result<NetworkMode> {
         "" | "default" | "bridge" => Ok(NetworkMode::Bridge),
         "none" => Ok(NetworkMode::None),
         "host" => Ok(NetworkMode::Host),
-        m if m.starts_with("container:") => Err(DaemonError::NotImplemented(format!(
-            "network mode {m:?} (sharing another container's network) is not implemented by Berth yet"
-        ))),
-        other => Err(DaemonError::NoSuchNetwork(other.to_string())),
+        m if m.starts_with("container:") => {
+            let other = &m["container:".len()..];
+            if other.is_empty() {
+                return Err(DaemonError::Invalid(
+                    "invalid network mode \"container:\": name the container (container:<name|id>)"
+                        .into(),
+                ));
+            }
+            Ok(NetworkMode::Container(other.to_owned()))
+        }
+        _ => Ok(NetworkMode::User),
     }
+}
+
+/// Parses one port key of `ExposedPorts`/`PortBindings` ("80", "80/tcp", "53/udp",
+/// "8000-8010/tcp") into (first, last, protocol).
+fn port_key(key: &str) -> Result<(u16, u16, network::Proto)> {
+    let (ports, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let proto = network::Proto::parse(proto)
+        .ok_or_else(|| DaemonError::Invalid(format!("invalid proto {proto:?} in port {key:?}")))?;
+    let (a, b) = port_range(ports)
+        .ok_or_else(|| DaemonError::Invalid(format!("invalid port {key:?}: expected PORT[-PORT][/PROTO]")))?;
+    Ok((a, b, proto))
+}
+
+/// "80" or "8000-8010" (0 is not a port).
+fn port_range(s: &str) -> Option<(u16, u16)> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b): (u16, u16) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a > 0 && a <= b).then_some((a, b))
+}
+
+/// The ports to publish: `PortBindings` (`-p`), and with `PublishAllPorts` (`-P`)
+/// every exposed port not bound otherwise, on an ephemeral host port.
+pub fn port_requests(
+    hc: &HostConfig,
+    exposed: &[String],
+) -> Result<Vec<network::PortRequest>> {
+    let mut out = Vec::new();
+    let mut bound = std::collections::BTreeSet::new();
+    let mut keys: Vec<_> = hc.port_bindings.iter().flatten().collect();
+    keys.sort_by(|a, b| a.0.cmp(b.0));
+    for (key, bindings) in keys {
+        let (first, last, proto) = port_key(key)?;
+        let bindings = bindings.clone().unwrap_or_default();
+        let bindings = if bindings.is_empty() {
+            vec![engine_types::models::PortBinding::default()]
+        } else {
+            bindings
+        };
+        for b in bindings {
+            let host_ip = match b.host_ip.as_deref().unwrap_or("") {
+                "" | "0.0.0.0" => None,
+                ip => match ip.parse::<std::net::IpAddr>() {
+                    Ok(std::net::IpAddr::V4(v4)) => Some(v4),
+                    Ok(std::net::IpAddr::V6(_)) => {
+                        return Err(DaemonError::NotImplemented(format!(
+                            "publishing on the IPv6 address {ip} is not implemented by Berth yet"
+                        )))
+                    }
+                    Err(_) => {
+                        return Err(DaemonError::Invalid(format!(
+                            "invalid host IP {ip:?} in the port binding of {key}"
+                        )))
+                    }
+                },
+            };
+            let (hfirst, hlast) = match b.host_port.as_deref().unwrap_or("") {
+                "" | "0" => (0, 0),
+                hp => port_range(hp).ok_or_else(|| {
+                    DaemonError::Invalid(format!("invalid host port {hp:?} for {key}"))
+                })?,
+            };
+            for (i, port) in (first..=last).enumerate() {
+                // A container range maps onto a host range of the same length.
+                let (hf, hl) = match (hfirst, last > first) {
+                    (0, _) => (0, 0),
+                    (f, true) if hlast - hfirst == last - first => (f + i as u16, f + i as u16),
+                    (f, true) if hlast == hfirst => (f + i as u16, f + i as u16),
+                    (f, _) => (f, hlast),
+                };
+                bound.insert((port, proto));
+                out.push(network::PortRequest {
+                    container_port: port,
+                    proto,
+                    host_ip,
+                    host_port_first: hf,
+                    host_port_last: hl,
+                });
+            }
+        }
+    }
+    if hc.publish_all_ports == Some(true) {
+        for key in exposed {
+            let (first, last, proto) = port_key(key)?;
+            for port in first..=last {
+                if bound.insert((port, proto)) {
+                    out.push(network::PortRequest {
+                        container_port: port,
+                        proto,
+                        host_ip: None,
+                        host_port_first: 0,
+                        host_port_last: 0,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn extra_hosts(hc: &HostConfig) -> Result<Vec<(String, String)>> {
@@ -630,6 +758,7 @@ mod tests {
     fn defaults() {
         let p = plan(HostConfig::default()).unwrap();
         assert_eq!(p.network.mode, NetworkMode::Bridge);
+        assert!(p.network.attachments.is_empty() && p.network.ports.is_empty());
         assert_eq!(p.cgroup_path, "/berth/abc");
         assert_eq!(p.restart, RestartPolicy::No);
         assert!(p.mounts.is_empty() && p.init.is_none() && !p.auto_remove);
@@ -664,10 +793,10 @@ mod tests {
         })
         .starts_with("--init: no init binary found"));
         assert!(invalid(HostConfig {
-            network_mode: Some("container:x".into()),
+            network_mode: Some("container:".into()),
             ..Default::default()
         })
-        .contains("not implemented"));
+        .contains("name the container"));
         assert!(invalid(HostConfig {
             security_opt: Some(vec!["bogus".into()]),
             ..Default::default()
@@ -801,5 +930,57 @@ mod tests {
                 None
             )
             .is_err());
+    }
+
+    #[test]
+    fn ports_from_bindings_and_publish_all() {
+        use engine_types::models::PortBinding;
+        let b = |ip: &str, port: &str| PortBinding {
+            host_ip: Some(ip.into()),
+            host_port: Some(port.into()),
+        };
+        let hc = HostConfig {
+            port_bindings: Some(
+                [
+                    ("80/tcp".to_string(), Some(vec![b("", "8080")])),
+                    ("53/udp".to_string(), Some(vec![b("127.0.0.1", "")])),
+                    ("7000-7001/tcp".to_string(), Some(vec![b("", "9000-9001")])),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            publish_all_ports: Some(true),
+            ..Default::default()
+        };
+        let exposed = vec!["80/tcp".to_string(), "443/tcp".to_string()];
+        let r = port_requests(&hc, &exposed).unwrap();
+        let summary: Vec<_> = r
+            .iter()
+            .map(|p| (p.container_port, p.proto, p.host_ip, p.host_port_first, p.host_port_last))
+            .collect();
+        use network::Proto::*;
+        let lo = Some(std::net::Ipv4Addr::LOCALHOST);
+        assert_eq!(
+            summary,
+            vec![
+                (53, Udp, lo, 0, 0),
+                (7000, Tcp, None, 9000, 9000),
+                (7001, Tcp, None, 9001, 9001),
+                (80, Tcp, None, 8080, 8080),
+                (443, Tcp, None, 0, 0),
+            ]
+        );
+        for bad in ["80/xtp", "0/tcp", "x"] {
+            let hc = HostConfig {
+                port_bindings: Some([(bad.to_string(), None)].into_iter().collect()),
+                ..Default::default()
+            };
+            assert!(port_requests(&hc, &[]).is_err(), "{bad}");
+        }
+        let hc = HostConfig {
+            port_bindings: Some([("80".to_string(), Some(vec![b("::", "1")]))].into_iter().collect()),
+            ..Default::default()
+        };
+        assert!(matches!(port_requests(&hc, &[]), Err(DaemonError::NotImplemented(_))));
     }
 }

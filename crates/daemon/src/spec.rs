@@ -34,7 +34,8 @@ pub struct SpecInputs<'a> {
     pub plan: &'a ContainerPlan,
     pub rootfs: PathBuf,
     pub container_dir: &'a Path,
-    pub endpoint: &'a network::Endpoint,
+    /// The network namespace to join (None: a new one, or the host's).
+    pub netns: Option<&'a Path>,
 }
 
 pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
@@ -73,9 +74,11 @@ pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
         },
     }));
 
-    let netns = match (&inp.endpoint.netns, plan.network.mode) {
+    let netns = match (inp.netns, &plan.network.mode) {
         (_, NetworkMode::Host) => NetNs::Host,
-        (Some(p), _) => NetNs::Path(p.clone()),
+        (Some(p), _) => NetNs::Path(p.to_path_buf()),
+        // A `container:` peer in the host's namespace.
+        (None, NetworkMode::Container(_)) => NetNs::Host,
         (None, _) => NetNs::New,
     };
     let r = &plan.resources;

@@ -367,6 +367,36 @@ pub fn parse_size(s: &str) -> Option<u64> {
 }
 
 /// RFC 3339 with nanoseconds in UTC, as Docker prints times.
+/// Whether an object created at `created` (RFC 3339) is older than a prune
+/// filter's `until`: a timestamp (RFC 3339, or Unix seconds) or a duration before
+/// now ("24h", "90m", "30s").
+pub fn created_before(created: &str, until: &str) -> crate::Result<bool> {
+    let bad = || {
+        crate::DaemonError::Invalid(format!(
+            "invalid filter 'until={until}': expected a timestamp or a duration such as 24h"
+        ))
+    };
+    let limit = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(until) {
+        t.with_timezone(&chrono::Utc)
+    } else if let Ok(secs) = until.parse::<f64>() {
+        chrono::DateTime::from_timestamp(secs as i64, 0).ok_or_else(bad)?
+    } else {
+        let (num, unit) = until.split_at(until.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(bad)?);
+        let n: i64 = num.parse().map_err(|_| bad())?;
+        let d = match unit {
+            "s" => chrono::Duration::seconds(n),
+            "m" => chrono::Duration::minutes(n),
+            "h" => chrono::Duration::hours(n),
+            _ => return Err(bad()),
+        };
+        chrono::Utc::now() - d
+    };
+    let created = chrono::DateTime::parse_from_rfc3339(created)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| crate::DaemonError::Internal(format!("bad creation time {created:?}")))?;
+    Ok(created < limit)
+}
+
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }

@@ -177,8 +177,48 @@ pub fn resolv_conf(
     out
 }
 
+/// The resolv.conf of a container on a user-defined network: the embedded DNS
+/// server at 127.0.0.11 (which forwards to the host's or `--dns` servers), the
+/// search list and options (`--dns-search`/`--dns-option`, else the host's), and
+/// `ndots:0` as Docker adds unless the user set ndots.
+pub fn resolv_conf_embedded(host_resolv: &str, search: &[String], options: &[String]) -> String {
+    let search: Vec<String> = if search.is_empty() {
+        words_of(host_resolv, "search").into_iter().map(str::to_owned).collect()
+    } else {
+        search.to_vec()
+    };
+    let mut options: Vec<String> = if options.is_empty() {
+        words_of(host_resolv, "options").into_iter().map(str::to_owned).collect()
+    } else {
+        options.to_vec()
+    };
+    if !options.iter().any(|o| o.starts_with("ndots:")) {
+        options.push("ndots:0".into());
+    }
+    let mut out = String::from("nameserver 127.0.0.11\n");
+    let search_line = search.join(" ");
+    if !search.is_empty() && search_line.trim() != "." {
+        out.push_str(&format!("search {search_line}\n"));
+    }
+    out.push_str(&format!("options {}\n", options.join(" ")));
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn resolv_embedded() {
+        let host = "nameserver 127.0.0.53\nsearch corp.example\noptions edns0\n";
+        assert_eq!(
+            super::resolv_conf_embedded(host, &[], &[]),
+            "nameserver 127.0.0.11\nsearch corp.example\noptions edns0 ndots:0\n"
+        );
+        assert_eq!(
+            super::resolv_conf_embedded(host, &["a.b".into()], &["ndots:3".into()]),
+            "nameserver 127.0.0.11\nsearch a.b\noptions ndots:3\n"
+        );
+    }
+
     use super::*;
 
     fn s(v: &[&str]) -> Vec<String> {

@@ -52,7 +52,7 @@ use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 use tracing::{debug, info, warn};
 
 pub use error::NetworkError;
-pub use etc::{hosts_file, resolv_conf, DEFAULT_DNS};
+pub use etc::{hosts_file, resolv_conf, resolv_conf_embedded, DEFAULT_DNS};
 pub use link::mac_for;
 pub use model::{
     NetworkInfo, NetworkRequest, PortMapping, PortRequest, Proto, OPT_BRIDGE_NAME,

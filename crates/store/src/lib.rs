@@ -79,6 +79,14 @@ const MIGRATIONS: &[&str] = &[
         dir TEXT NOT NULL             -- directory under overlay/ (upper = diff, work)
     );
     "#,
+    // 3: user-defined networks (JSON owned by the network crate's NetworkInfo).
+    r#"
+    CREATE TABLE networks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        data BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The open metadata database. Cheap to share behind an `Arc`; calls are serialized
