@@ -58,8 +58,10 @@ pub async fn disconnect(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: engine_types::models::NetworkDisconnectRequest = json_body(&body)?
-        .ok_or_else(|| ApiError::invalid("network disconnect: name the container (\"Container\")"))?;
+    let req: engine_types::models::NetworkDisconnectRequest =
+        json_body(&body)?.ok_or_else(|| {
+            ApiError::invalid("network disconnect: name the container (\"Container\")")
+        })?;
     b.network_disconnect(&id, req).await?;
     Ok(StatusCode::OK.into_response())
 }

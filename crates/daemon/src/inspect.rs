@@ -144,9 +144,11 @@ impl Daemon {
                     values.iter().any(|v| {
                         *v == mode
                             || nets.contains_key(v)
-                            || nets
-                                .values()
-                                .any(|e| e.network_id.as_deref().is_some_and(|id| !v.is_empty() && id.starts_with(v.as_str())))
+                            || nets.values().any(|e| {
+                                e.network_id
+                                    .as_deref()
+                                    .is_some_and(|id| !v.is_empty() && id.starts_with(v.as_str()))
+                            })
                     })
                 }
                 "before" | "since" | "volume" | "health" | "is-task" | "publish" | "expose" => true,

@@ -13,12 +13,12 @@ mod exec;
 mod images;
 mod inspect;
 mod lifecycle;
+mod networks;
 pub mod plan;
 mod registry;
 mod spec;
 mod system;
 pub mod util;
-mod networks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -40,12 +40,7 @@ impl Daemon {
         let id = util::new_id();
         let mut plan = ContainerPlan::from_host_config(&id, &hc, &self.plan_defaults())?;
         let (config, path, args) = merge_config(&body, &image, &id)?;
-        let exposed: Vec<String> = config
-            .exposed_ports
-            .iter()
-            .flatten()
-            .cloned()
-            .collect();
+        let exposed: Vec<String> = config.exposed_ports.iter().flatten().cloned().collect();
         let warnings = self.plan_networks(&mut plan, &body, &exposed)?;
         let runtime = hc
             .runtime
@@ -215,7 +210,7 @@ impl Daemon {
         let id = rec.id.clone();
         let plan = rec.plan()?;
         let t0 = std::time::Instant::now();
-        let (rec, netns) = self.connect_sandbox(c, &rec, plan).await?;
+        let (rec, netns) = self.connect_sandbox(c, rec, plan).await?;
         let t_net = t0.elapsed();
         if let Some(wd) = rec.config.working_dir.as_deref().filter(|w| !w.is_empty()) {
             spec::mkdir_in_root(rootfs, wd)?;

@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock};
 
 use engine_types::models::{
     ContainerCreateBody, EndpointResource, EndpointSettings, Ipam, IpamConfig,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkInspect, NetworkPruneResponse,
 };
 use network::{NetworkInfo, NetworkRequest, Sandbox};
 
@@ -28,7 +28,10 @@ const PSEUDO: [&str; 2] = ["host", "none"];
 pub(crate) enum NetRef {
     Bridge(NetworkInfo),
     /// `host` or `none`, with its id.
-    Pseudo { name: &'static str, id: String },
+    Pseudo {
+        name: &'static str,
+        id: String,
+    },
 }
 
 impl NetRef {
@@ -47,21 +50,25 @@ impl NetRef {
 }
 
 fn parse_v4(what: &str, s: &str) -> Result<Ipv4Addr> {
-    s.parse::<Ipv4Addr>().map_err(|_| match s.parse::<IpAddr>() {
-        Ok(IpAddr::V6(_)) => DaemonError::NotImplemented(format!(
-            "IPv6 {what} {s} is not supported by Berth yet (IPv4 only)"
-        )),
-        _ => DaemonError::Invalid(format!("invalid {what} {s:?}")),
-    })
+    s.parse::<Ipv4Addr>()
+        .map_err(|_| match s.parse::<IpAddr>() {
+            Ok(IpAddr::V6(_)) => DaemonError::NotImplemented(format!(
+                "IPv6 {what} {s} is not supported by Berth yet (IPv4 only)"
+            )),
+            _ => DaemonError::Invalid(format!("invalid {what} {s:?}")),
+        })
 }
 
 fn parse_net(what: &str, s: &str) -> Result<ipnet::Ipv4Net> {
-    s.parse::<ipnet::Ipv4Net>().map_err(|_| match s.parse::<ipnet::IpNet>() {
-        Ok(ipnet::IpNet::V6(_)) => DaemonError::NotImplemented(format!(
-            "IPv6 {what} {s} is not supported by Berth yet (IPv4 only)"
-        )),
-        _ => DaemonError::Invalid(format!("invalid {what} {s:?}: expected a CIDR such as 10.1.0.0/24")),
-    })
+    s.parse::<ipnet::Ipv4Net>()
+        .map_err(|_| match s.parse::<ipnet::IpNet>() {
+            Ok(ipnet::IpNet::V6(_)) => DaemonError::NotImplemented(format!(
+                "IPv6 {what} {s} is not supported by Berth yet (IPv4 only)"
+            )),
+            _ => DaemonError::Invalid(format!(
+                "invalid {what} {s:?}: expected a CIDR such as 10.1.0.0/24"
+            )),
+        })
 }
 
 /// `POST /networks/create` body → the network crate's request, refusing what
@@ -99,7 +106,11 @@ fn network_request(req: NetworkCreateRequest) -> Result<NetworkRequest> {
             "ingress and config-only networks are swarm features, not supported by Berth".into(),
         ));
     }
-    if let Some(scope) = req.scope.as_deref().filter(|s| !s.is_empty() && *s != "local") {
+    if let Some(scope) = req
+        .scope
+        .as_deref()
+        .filter(|s| !s.is_empty() && *s != "local")
+    {
         return Err(DaemonError::NotImplemented(format!(
             "network scope {scope:?} is not supported by Berth (only \"local\")"
         )));
@@ -113,7 +124,11 @@ fn network_request(req: NetworkCreateRequest) -> Result<NetworkRequest> {
         ..NetworkRequest::default()
     };
     if let Some(ipam) = req.ipam {
-        if let Some(d) = ipam.driver.as_deref().filter(|d| !d.is_empty() && *d != "default") {
+        if let Some(d) = ipam
+            .driver
+            .as_deref()
+            .filter(|d| !d.is_empty() && *d != "default")
+        {
             return Err(DaemonError::NotImplemented(format!(
                 "IPAM driver {d:?} is not supported by Berth (only \"default\")"
             )));
@@ -125,11 +140,24 @@ fn network_request(req: NetworkCreateRequest) -> Result<NetworkRequest> {
             ));
         }
         if let Some(c) = configs.into_iter().next() {
-            out.subnet = c.subnet.as_deref().map(|s| parse_net("subnet", s)).transpose()?;
-            out.gateway = c.gateway.as_deref().map(|s| parse_v4("gateway", s)).transpose()?;
-            out.ip_range = c.ip_range.as_deref().map(|s| parse_net("ip range", s)).transpose()?;
+            out.subnet = c
+                .subnet
+                .as_deref()
+                .map(|s| parse_net("subnet", s))
+                .transpose()?;
+            out.gateway = c
+                .gateway
+                .as_deref()
+                .map(|s| parse_v4("gateway", s))
+                .transpose()?;
+            out.ip_range = c
+                .ip_range
+                .as_deref()
+                .map(|s| parse_net("ip range", s))
+                .transpose()?;
             for (k, v) in c.auxiliary_addresses.unwrap_or_default() {
-                out.aux_addresses.insert(k, parse_v4("auxiliary address", &v)?);
+                out.aux_addresses
+                    .insert(k, parse_v4("auxiliary address", &v)?);
             }
         }
     }
@@ -170,7 +198,11 @@ impl NameIndex {
         };
     }
 
-    fn shared<R>(&self, asker: &str, mut f: impl FnMut(&NameEntry, &str, &str) -> Option<R>) -> Vec<R> {
+    fn shared<R>(
+        &self,
+        asker: &str,
+        mut f: impl FnMut(&NameEntry, &str, &str) -> Option<R>,
+    ) -> Vec<R> {
         let m = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let Some(me) = m.get(asker) else {
             return Vec::new();
@@ -195,7 +227,11 @@ impl dns::Names for NameIndex {
                 .and_then(|n| n.strip_suffix('.'))
                 .unwrap_or(name);
             let (_, _, ip, aliases) = e.endpoints.iter().find(|(n, ..)| n == net_id)?;
-            let hit = e.names.iter().chain(aliases.iter()).any(|n| n.eq_ignore_ascii_case(short));
+            let hit = e
+                .names
+                .iter()
+                .chain(aliases.iter())
+                .any(|n| n.eq_ignore_ascii_case(short));
             hit.then_some(IpAddr::V4(*ip))
         })
     }
@@ -225,12 +261,17 @@ fn endpoint_settings(
     ep: Option<&network::Endpoint>,
     info: Option<&NetworkInfo>,
 ) -> EndpointSettings {
-    let ip = ep.and_then(|e| e.ip).map(|i| i.to_string()).unwrap_or_default();
+    let ip = ep
+        .and_then(|e| e.ip)
+        .map(|i| i.to_string())
+        .unwrap_or_default();
     EndpointSettings {
-        ipam_config: att.and_then(|a| a.ip).map(|ip| engine_types::models::EndpointIpamConfig {
-            ipv4_address: Some(ip.to_string()),
-            ..Default::default()
-        }),
+        ipam_config: att
+            .and_then(|a| a.ip)
+            .map(|ip| engine_types::models::EndpointIpamConfig {
+                ipv4_address: Some(ip.to_string()),
+                ..Default::default()
+            }),
         links: att.map(|a| a.links.clone()).filter(|l| !l.is_empty()),
         aliases: att.map(|a| a.aliases.clone()).filter(|a| !a.is_empty()),
         mac_address: Some(ep.and_then(|e| e.mac.clone()).unwrap_or_default()),
@@ -239,8 +280,12 @@ fn endpoint_settings(
                 .or_else(|| att.map(|a| a.network_id.clone()))
                 .unwrap_or_default(),
         ),
-        endpoint_id: Some(ep.map(|e| endpoint_id(e)).unwrap_or_default()),
-        gateway: Some(ep.and_then(|e| e.gateway).map(|g| g.to_string()).unwrap_or_default()),
+        endpoint_id: Some(ep.map(endpoint_id).unwrap_or_default()),
+        gateway: Some(
+            ep.and_then(|e| e.gateway)
+                .map(|g| g.to_string())
+                .unwrap_or_default(),
+        ),
         ip_address: Some(ip),
         ip_prefix_len: Some(ep.map(|e| i64::from(e.prefix_len)).unwrap_or(0)),
         ipv6_gateway: Some(String::new()),
@@ -253,7 +298,10 @@ fn endpoint_settings(
 /// A stable endpoint id: the container and network ids hashed together.
 fn endpoint_id(ep: &network::Endpoint) -> String {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(format!("{}/{}", ep.container_id, ep.network_id)))
+    hex::encode(sha2::Sha256::digest(format!(
+        "{}/{}",
+        ep.container_id, ep.network_id
+    )))
 }
 
 impl Daemon {
@@ -290,8 +338,10 @@ impl Daemon {
     }
 
     fn delete_network_row(&self, id: &str) -> Result<()> {
-        self.db
-            .with(|c| c.execute("DELETE FROM networks WHERE id = ?1", [id]).map(|_| ()))?;
+        self.db.with(|c| {
+            c.execute("DELETE FROM networks WHERE id = ?1", [id])
+                .map(|_| ())
+        })?;
         Ok(())
     }
 
@@ -314,7 +364,12 @@ impl Daemon {
 
     /// Every network: bridge networks, then `host` and `none`.
     fn all_networks(&self) -> Vec<NetRef> {
-        let mut out: Vec<NetRef> = self.net.networks().into_iter().map(NetRef::Bridge).collect();
+        let mut out: Vec<NetRef> = self
+            .net
+            .networks()
+            .into_iter()
+            .map(NetRef::Bridge)
+            .collect();
         for name in PSEUDO {
             out.push(NetRef::Pseudo {
                 name,
@@ -333,7 +388,10 @@ impl Daemon {
         if let Some(n) = all.iter().find(|n| n.name() == key) {
             return Ok(n.clone());
         }
-        let m: Vec<_> = all.iter().filter(|n| !key.is_empty() && n.id().starts_with(key)).collect();
+        let m: Vec<_> = all
+            .iter()
+            .filter(|n| !key.is_empty() && n.id().starts_with(key))
+            .collect();
         match m.len() {
             1 => Ok(m[0].clone()),
             0 => Err(DaemonError::NoSuchNetwork(key.to_owned())),
@@ -446,7 +504,9 @@ impl Daemon {
         filters: &HashMap<String, Vec<String>>,
     ) -> Result<Vec<NetworkInspect>> {
         for key in filters.keys() {
-            if !["name", "id", "label", "driver", "type", "scope", "dangling"].contains(&key.as_str()) {
+            if !["name", "id", "label", "driver", "type", "scope", "dangling"]
+                .contains(&key.as_str())
+            {
                 return Err(DaemonError::Invalid(format!("invalid filter '{key}'")));
             }
         }
@@ -586,7 +646,8 @@ impl Daemon {
         match plan.network.mode.clone() {
             NetworkMode::Host | NetworkMode::None => {
                 if !plan.network.ports.is_empty() {
-                    warnings.push("Published ports are discarded when using host network mode".into());
+                    warnings
+                        .push("Published ports are discarded when using host network mode".into());
                     plan.network.ports.clear();
                 }
                 if endpoints.keys().any(|k| !PSEUDO.contains(&k.as_str())) {
@@ -598,7 +659,8 @@ impl Daemon {
             NetworkMode::Container(other) => {
                 if !plan.network.ports.is_empty() {
                     return Err(DaemonError::Invalid(
-                        "conflicting options: port publishing and the container type network mode".into(),
+                        "conflicting options: port publishing and the container type network mode"
+                            .into(),
                     ));
                 }
                 let c = self.find(&other)?;
@@ -610,7 +672,9 @@ impl Daemon {
                     Some(m) => m.to_owned(),
                 };
                 let mut names = vec![mode_name.clone()];
-                let mut rest: Vec<&String> = endpoints.keys().filter(|k| **k != mode_name).collect();
+                // The CLI names the default network "default" in EndpointsConfig.
+                let is_mode = |k: &str| k == mode_name || (mode_name == "bridge" && k == "default");
+                let mut rest: Vec<&String> = endpoints.keys().filter(|k| !is_mode(k)).collect();
                 rest.sort();
                 names.extend(rest.into_iter().cloned());
                 for name in names {
@@ -619,7 +683,14 @@ impl Daemon {
                         continue;
                     }
                     let info = self.find_bridge_network(&name)?;
-                    let es = endpoints.get(&name).or_else(|| endpoints.get(&info.id));
+                    let es = endpoints
+                        .get(&name)
+                        .or_else(|| endpoints.get(&info.id))
+                        .or_else(|| {
+                            (name == mode_name)
+                                .then(|| endpoints.get("default"))
+                                .flatten()
+                        });
                     plan.network.attachments.push(attachment(&info, es)?);
                 }
             }
@@ -661,7 +732,10 @@ impl Daemon {
                 mac: a.mac,
             })
             .collect();
-        let mut sandbox = self.net.connect(&id, plan.network.mode.net_mode(), &reqs).await?;
+        let mut sandbox = self
+            .net
+            .connect(&id, plan.network.mode.net_mode(), &reqs)
+            .await?;
         let rec = c.update(|r| r.sandbox = Some(sandbox.clone()));
         if let Some(ep) = sandbox.endpoints.first() {
             let ports = self.net.publish(&id, ep, &plan.network.ports).await?;
@@ -718,14 +792,21 @@ impl Daemon {
         }
     }
 
-    async fn start_dns(&self, rec: &ContainerRecord, plan: &ContainerPlan, sb: &Sandbox) -> Result<()> {
-        self.names.set(&rec.id, Some(self.name_entry(rec, plan, sb)));
-        let Some(netns) = &sb.netns else { return Ok(()) };
-        let listener = self
-            .dns
-            .serve_in(netns, &rec.id)
-            .await
-            .map_err(|e| DaemonError::Internal(format!("starting the embedded DNS server: {e}")))?;
+    async fn start_dns(
+        &self,
+        rec: &ContainerRecord,
+        plan: &ContainerPlan,
+        sb: &Sandbox,
+    ) -> Result<()> {
+        self.names
+            .set(&rec.id, Some(self.name_entry(rec, plan, sb)));
+        let Some(netns) = &sb.netns else {
+            return Ok(());
+        };
+        let listener =
+            self.dns.serve_in(netns, &rec.id).await.map_err(|e| {
+                DaemonError::Internal(format!("starting the embedded DNS server: {e}"))
+            })?;
         self.dns_listeners
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -753,7 +834,9 @@ impl Daemon {
             }
             let Ok(c) = self.find(&cid) else { continue };
             let rec = c.get();
-            let Some(plan) = rec.plan.clone() else { continue };
+            let Some(plan) = rec.plan.clone() else {
+                continue;
+            };
             if let Err(e) = self.start_dns(&rec, &plan, sb).await {
                 tracing::warn!(container = %cid, error = %e, "restoring the DNS server");
             }
@@ -763,9 +846,8 @@ impl Daemon {
     fn copy_etc_files(&self, from: &str, to: &str) -> Result<()> {
         let (src, dst) = (self.container_dir(from), self.container_dir(to));
         for name in ["hostname", "hosts", "resolv.conf"] {
-            std::fs::copy(src.join(name), dst.join(name)).map_err(|e| {
-                DaemonError::io(format!("copying {name} of container {from}"), e)
-            })?;
+            std::fs::copy(src.join(name), dst.join(name))
+                .map_err(|e| DaemonError::io(format!("copying {name} of container {from}"), e))?;
         }
         Ok(())
     }
@@ -809,7 +891,12 @@ impl Daemon {
             // The host's resolvers are reachable from the host's network as they are.
             self.host_resolv.clone()
         } else {
-            network::resolv_conf(&self.host_resolv, &net.dns, &net.dns_search, &net.dns_options)
+            network::resolv_conf(
+                &self.host_resolv,
+                &net.dns,
+                &net.dns_search,
+                &net.dns_options,
+            )
         };
         for (name, content) in [
             ("hostname", format!("{hostname}\n")),
@@ -836,7 +923,12 @@ impl Daemon {
                 rec.name, info.name, plan.network.mode
             )));
         }
-        if plan.network.attachments.iter().any(|a| a.network_id == info.id) {
+        if plan
+            .network
+            .attachments
+            .iter()
+            .any(|a| a.network_id == info.id)
+        {
             return Err(DaemonError::Forbidden(format!(
                 "endpoint with name {} already exists in network {}",
                 rec.name, info.name
@@ -880,7 +972,12 @@ impl Daemon {
 
     /// After a running container's networks changed: its names, and a DNS server
     /// if it is now on a user network.
-    async fn refresh_dns(&self, rec: &ContainerRecord, plan: &ContainerPlan, sb: &Sandbox) -> Result<()> {
+    async fn refresh_dns(
+        &self,
+        rec: &ContainerRecord,
+        plan: &ContainerPlan,
+        sb: &Sandbox,
+    ) -> Result<()> {
         let on_user = !self.user_network_endpoints(sb).is_empty();
         let serving = self
             .dns_listeners
@@ -889,7 +986,8 @@ impl Daemon {
             .contains_key(&rec.id);
         match (on_user, serving) {
             (true, true) => {
-                self.names.set(&rec.id, Some(self.name_entry(rec, plan, sb)));
+                self.names
+                    .set(&rec.id, Some(self.name_entry(rec, plan, sb)));
                 Ok(())
             }
             (true, false) => {
@@ -923,7 +1021,9 @@ impl Daemon {
         }
         let mut sb2 = sb.clone();
         if let (Some(ep), Some(sb2)) = (ep, sb2.as_mut()) {
-            if sb2.endpoints.first().map(|e| &e.network_id) == Some(&info.id) && !sb2.ports.is_empty() {
+            if sb2.endpoints.first().map(|e| &e.network_id) == Some(&info.id)
+                && !sb2.ports.is_empty()
+            {
                 self.net.unpublish(&rec.id).await?;
                 sb2.ports.clear();
             }
@@ -1012,6 +1112,134 @@ fn attachment(info: &NetworkInfo, es: Option<&EndpointSettings>) -> Result<Attac
     })
 }
 
+/// A container's networks as inspect and the list show them: (network mode name,
+/// settings by network name, the primary endpoint's settings).
+pub(crate) type NetworkView = (String, BTreeMap<String, EndpointSettings>, EndpointSettings);
+
+impl Daemon {
+    pub(crate) fn container_networks(&self, rec: &ContainerRecord) -> NetworkView {
+        let mode = match rec.host_config.network_mode.as_deref() {
+            None | Some("" | "default") => "bridge".to_owned(),
+            Some(m) => m.to_owned(),
+        };
+        let Some(plan) = &rec.plan else {
+            return (mode, BTreeMap::new(), endpoint_settings(None, None, None));
+        };
+        let sb = rec.sandbox.as_ref();
+        let mut nets = BTreeMap::new();
+        match &plan.network.mode {
+            NetworkMode::Host | NetworkMode::None => {
+                let name = if plan.network.mode == NetworkMode::Host {
+                    "host"
+                } else {
+                    "none"
+                };
+                let mut es = endpoint_settings(None, None, None);
+                es.network_id = Some(self.pseudo_id(name));
+                nets.insert(name.to_owned(), es);
+            }
+            NetworkMode::Container(_) => {}
+            NetworkMode::Bridge | NetworkMode::User => {
+                for a in &plan.network.attachments {
+                    let ep = sb.and_then(|s| s.endpoint(&a.network_id));
+                    let info = self.net.network(&a.network_id);
+                    let name = info
+                        .as_ref()
+                        .map(|i| i.name.clone())
+                        .unwrap_or_else(|| a.network_name.clone());
+                    nets.insert(name, endpoint_settings(Some(a), ep, info.as_ref()));
+                }
+            }
+        }
+        let primary = plan
+            .network
+            .attachments
+            .first()
+            .map(|a| {
+                let ep = sb.and_then(|s| s.endpoint(&a.network_id));
+                endpoint_settings(Some(a), ep, None)
+            })
+            .unwrap_or_else(|| endpoint_settings(None, None, None));
+        (mode, nets, primary)
+    }
+
+    /// `NetworkSettings.Ports`: every exposed or published port, with its host
+    /// bindings while the container runs (null when not published).
+    pub(crate) fn ports_doc(
+        &self,
+        rec: &ContainerRecord,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut out = serde_json::Map::new();
+        for key in rec.config.exposed_ports.iter().flatten() {
+            let key = if key.contains('/') {
+                key.clone()
+            } else {
+                format!("{key}/tcp")
+            };
+            out.insert(key, serde_json::Value::Null);
+        }
+        for m in rec.sandbox.iter().flat_map(|s| &s.ports) {
+            let key = format!("{}/{}", m.container_port, m.proto.as_str());
+            let entry = out
+                .entry(key)
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if !entry.is_array() {
+                *entry = serde_json::Value::Array(Vec::new());
+            }
+            if let serde_json::Value::Array(list) = entry {
+                list.push(serde_json::json!({
+                    "HostIp": m.host_ip.to_string(),
+                    "HostPort": m.host_port.to_string(),
+                }));
+            }
+        }
+        out
+    }
+
+    /// `Ports` of the container list.
+    pub(crate) fn summary_ports(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Vec<engine_types::models::PortSummary> {
+        use engine_types::models::{PortSummary as Port, PortSummaryTypeEnum as PortTypeEnum};
+        let typ = |p: network::Proto| match p {
+            network::Proto::Tcp => PortTypeEnum::TCP,
+            network::Proto::Udp => PortTypeEnum::UDP,
+            network::Proto::Sctp => PortTypeEnum::SCTP,
+        };
+        let mut out: Vec<Port> = rec
+            .sandbox
+            .iter()
+            .flat_map(|s| &s.ports)
+            .map(|m| Port {
+                ip: Some(m.host_ip.to_string()),
+                private_port: m.container_port,
+                public_port: Some(m.host_port),
+                typ: Some(typ(m.proto)),
+            })
+            .collect();
+        for key in rec.config.exposed_ports.iter().flatten() {
+            let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+            let (Ok(port), Some(proto)) = (port.parse::<u16>(), network::Proto::parse(proto))
+            else {
+                continue;
+            };
+            if !out
+                .iter()
+                .any(|p| p.private_port == port && p.typ == Some(typ(proto)))
+            {
+                out.push(Port {
+                    ip: None,
+                    private_port: port,
+                    public_port: None,
+                    typ: Some(typ(proto)),
+                });
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1038,25 +1266,40 @@ mod tests {
     #[test]
     fn names_resolve_on_shared_networks_only() {
         let idx = NameIndex::new("nameserver 10.0.0.53\n");
-        idx.set("a", Some(entry("web", &[("n1", "front", [10, 1, 0, 2], &["www"])])));
+        idx.set(
+            "a",
+            Some(entry("web", &[("n1", "front", [10, 1, 0, 2], &["www"])])),
+        );
         idx.set(
             "b",
             Some(entry(
                 "db",
-                &[("n1", "front", [10, 1, 0, 3], &[]), ("n2", "back", [10, 2, 0, 3], &["pg"])],
+                &[
+                    ("n1", "front", [10, 1, 0, 3], &[]),
+                    ("n2", "back", [10, 2, 0, 3], &["pg"]),
+                ],
             )),
         );
-        idx.set("c", Some(entry("other", &[("n2", "back", [10, 2, 0, 4], &["pg"])])));
+        idx.set(
+            "c",
+            Some(entry("other", &[("n2", "back", [10, 2, 0, 4], &["pg"])])),
+        );
         let v4 = |s: &str| IpAddr::V4(s.parse().unwrap());
         assert_eq!(idx.lookup("a", "db"), vec![v4("10.1.0.3")]);
         assert_eq!(idx.lookup("a", "DB.front"), vec![v4("10.1.0.3")]);
-        assert!(idx.lookup("a", "other").is_empty(), "not on a shared network");
+        assert!(
+            idx.lookup("a", "other").is_empty(),
+            "not on a shared network"
+        );
         assert!(idx.lookup("a", "pg").is_empty(), "alias of another network");
         let mut pg = idx.lookup("b", "pg");
         pg.sort();
         assert_eq!(pg, vec![v4("10.2.0.3"), v4("10.2.0.4")]);
         assert_eq!(idx.lookup("b", "www"), vec![v4("10.1.0.2")]);
-        assert_eq!(idx.reverse("b", v4("10.2.0.4")).as_deref(), Some("other.back"));
+        assert_eq!(
+            idx.reverse("b", v4("10.2.0.4")).as_deref(),
+            Some("other.back")
+        );
         assert_eq!(idx.upstreams("a"), vec!["10.0.0.53:53".parse().unwrap()]);
         idx.set("b", None);
         assert!(idx.lookup("a", "db").is_empty());
@@ -1103,112 +1346,5 @@ mod tests {
         })
         .unwrap();
         assert_eq!(ok.gateway, Some("10.1.0.254".parse().unwrap()));
-    }
-}
-
-/// A container's networks as inspect and the list show them: (network mode name,
-/// settings by network name, the primary endpoint's settings).
-pub(crate) type NetworkView = (String, BTreeMap<String, EndpointSettings>, EndpointSettings);
-
-impl Daemon {
-    pub(crate) fn container_networks(&self, rec: &ContainerRecord) -> NetworkView {
-        let mode = match rec.host_config.network_mode.as_deref() {
-            None | Some("" | "default") => "bridge".to_owned(),
-            Some(m) => m.to_owned(),
-        };
-        let Some(plan) = &rec.plan else {
-            return (mode, BTreeMap::new(), endpoint_settings(None, None, None));
-        };
-        let sb = rec.sandbox.as_ref();
-        let mut nets = BTreeMap::new();
-        match &plan.network.mode {
-            NetworkMode::Host | NetworkMode::None => {
-                let name = if plan.network.mode == NetworkMode::Host { "host" } else { "none" };
-                let mut es = endpoint_settings(None, None, None);
-                es.network_id = Some(self.pseudo_id(name));
-                nets.insert(name.to_owned(), es);
-            }
-            NetworkMode::Container(_) => {}
-            NetworkMode::Bridge | NetworkMode::User => {
-                for a in &plan.network.attachments {
-                    let ep = sb.and_then(|s| s.endpoint(&a.network_id));
-                    let info = self.net.network(&a.network_id);
-                    let name = info.as_ref().map(|i| i.name.clone()).unwrap_or_else(|| a.network_name.clone());
-                    nets.insert(name, endpoint_settings(Some(a), ep, info.as_ref()));
-                }
-            }
-        }
-        let primary = plan
-            .network
-            .attachments
-            .first()
-            .map(|a| {
-                let ep = sb.and_then(|s| s.endpoint(&a.network_id));
-                endpoint_settings(Some(a), ep, None)
-            })
-            .unwrap_or_else(|| endpoint_settings(None, None, None));
-        (mode, nets, primary)
-    }
-
-    /// `NetworkSettings.Ports`: every exposed or published port, with its host
-    /// bindings while the container runs (null when not published).
-    pub(crate) fn ports_doc(&self, rec: &ContainerRecord) -> serde_json::Map<String, serde_json::Value> {
-        let mut out = serde_json::Map::new();
-        for key in rec.config.exposed_ports.iter().flatten() {
-            let key = if key.contains('/') { key.clone() } else { format!("{key}/tcp") };
-            out.insert(key, serde_json::Value::Null);
-        }
-        for m in rec.sandbox.iter().flat_map(|s| &s.ports) {
-            let key = format!("{}/{}", m.container_port, m.proto.as_str());
-            let entry = out
-                .entry(key)
-                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-            if !entry.is_array() {
-                *entry = serde_json::Value::Array(Vec::new());
-            }
-            if let serde_json::Value::Array(list) = entry {
-                list.push(serde_json::json!({
-                    "HostIp": m.host_ip.to_string(),
-                    "HostPort": m.host_port.to_string(),
-                }));
-            }
-        }
-        out
-    }
-
-    /// `Ports` of the container list.
-    pub(crate) fn summary_ports(&self, rec: &ContainerRecord) -> Vec<engine_types::models::PortSummary> {
-        use engine_types::models::{PortSummary as Port, PortSummaryTypeEnum as PortTypeEnum};
-        let typ = |p: network::Proto| match p {
-            network::Proto::Tcp => PortTypeEnum::TCP,
-            network::Proto::Udp => PortTypeEnum::UDP,
-            network::Proto::Sctp => PortTypeEnum::SCTP,
-        };
-        let mut out: Vec<Port> = rec
-            .sandbox
-            .iter()
-            .flat_map(|s| &s.ports)
-            .map(|m| Port {
-                ip: Some(m.host_ip.to_string()),
-                private_port: m.container_port,
-                public_port: Some(m.host_port),
-                typ: Some(typ(m.proto)),
-            })
-            .collect();
-        for key in rec.config.exposed_ports.iter().flatten() {
-            let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
-            let (Ok(port), Some(proto)) = (port.parse::<u16>(), network::Proto::parse(proto)) else {
-                continue;
-            };
-            if !out.iter().any(|p| p.private_port == port && p.typ == Some(typ(proto))) {
-                out.push(Port {
-                    ip: None,
-                    private_port: port,
-                    public_port: None,
-                    typ: Some(typ(proto)),
-                });
-            }
-        }
-        out
     }
 }

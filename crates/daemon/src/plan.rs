@@ -422,8 +422,11 @@ fn port_key(key: &str) -> Result<(u16, u16, network::Proto)> {
     let (ports, proto) = key.split_once('/').unwrap_or((key, "tcp"));
     let proto = network::Proto::parse(proto)
         .ok_or_else(|| DaemonError::Invalid(format!("invalid proto {proto:?} in port {key:?}")))?;
-    let (a, b) = port_range(ports)
-        .ok_or_else(|| DaemonError::Invalid(format!("invalid port {key:?}: expected PORT[-PORT][/PROTO]")))?;
+    let (a, b) = port_range(ports).ok_or_else(|| {
+        DaemonError::Invalid(format!(
+            "invalid port {key:?}: expected PORT[-PORT][/PROTO]"
+        ))
+    })?;
     Ok((a, b, proto))
 }
 
@@ -436,10 +439,7 @@ fn port_range(s: &str) -> Option<(u16, u16)> {
 
 /// The ports to publish: `PortBindings` (`-p`), and with `PublishAllPorts` (`-P`)
 /// every exposed port not bound otherwise, on an ephemeral host port.
-pub fn port_requests(
-    hc: &HostConfig,
-    exposed: &[String],
-) -> Result<Vec<network::PortRequest>> {
+pub fn port_requests(hc: &HostConfig, exposed: &[String]) -> Result<Vec<network::PortRequest>> {
     let mut out = Vec::new();
     let mut bound = std::collections::BTreeSet::new();
     let mut keys: Vec<_> = hc.port_bindings.iter().flatten().collect();
@@ -956,7 +956,15 @@ mod tests {
         let r = port_requests(&hc, &exposed).unwrap();
         let summary: Vec<_> = r
             .iter()
-            .map(|p| (p.container_port, p.proto, p.host_ip, p.host_port_first, p.host_port_last))
+            .map(|p| {
+                (
+                    p.container_port,
+                    p.proto,
+                    p.host_ip,
+                    p.host_port_first,
+                    p.host_port_last,
+                )
+            })
             .collect();
         use network::Proto::*;
         let lo = Some(std::net::Ipv4Addr::LOCALHOST);
@@ -978,9 +986,16 @@ mod tests {
             assert!(port_requests(&hc, &[]).is_err(), "{bad}");
         }
         let hc = HostConfig {
-            port_bindings: Some([("80".to_string(), Some(vec![b("::", "1")]))].into_iter().collect()),
+            port_bindings: Some(
+                [("80".to_string(), Some(vec![b("::", "1")]))]
+                    .into_iter()
+                    .collect(),
+            ),
             ..Default::default()
         };
-        assert!(matches!(port_requests(&hc, &[]), Err(DaemonError::NotImplemented(_))));
+        assert!(matches!(
+            port_requests(&hc, &[]),
+            Err(DaemonError::NotImplemented(_))
+        ));
     }
 }

@@ -381,7 +381,11 @@ pub fn created_before(created: &str, until: &str) -> crate::Result<bool> {
     } else if let Ok(secs) = until.parse::<f64>() {
         chrono::DateTime::from_timestamp(secs as i64, 0).ok_or_else(bad)?
     } else {
-        let (num, unit) = until.split_at(until.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(bad)?);
+        let (num, unit) = until.split_at(
+            until
+                .find(|c: char| c.is_ascii_alphabetic())
+                .ok_or_else(bad)?,
+        );
         let n: i64 = num.parse().map_err(|_| bad())?;
         let d = match unit {
             "s" => chrono::Duration::seconds(n),

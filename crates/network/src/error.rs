@@ -106,9 +106,7 @@ impl HasKind for NetworkError {
             NetworkError::NoSuchNetwork { .. } => ErrorKind::NotFound,
             NetworkError::PoolOverlap { .. }
             | NetworkError::ActiveEndpoints { .. }
-            | NetworkError::Forbidden { .. } => {
-                ErrorKind::Forbidden
-            }
+            | NetworkError::Forbidden { .. } => ErrorKind::Forbidden,
             NetworkError::PortUnavailable { .. } => ErrorKind::Internal,
             NetworkError::PoolExhausted { .. } => ErrorKind::Unavailable,
             NetworkError::WithCleanup { error, .. } => error.kind(),

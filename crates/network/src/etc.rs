@@ -183,12 +183,18 @@ pub fn resolv_conf(
 /// `ndots:0` as Docker adds unless the user set ndots.
 pub fn resolv_conf_embedded(host_resolv: &str, search: &[String], options: &[String]) -> String {
     let search: Vec<String> = if search.is_empty() {
-        words_of(host_resolv, "search").into_iter().map(str::to_owned).collect()
+        words_of(host_resolv, "search")
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     } else {
         search.to_vec()
     };
     let mut options: Vec<String> = if options.is_empty() {
-        words_of(host_resolv, "options").into_iter().map(str::to_owned).collect()
+        words_of(host_resolv, "options")
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     } else {
         options.to_vec()
     };

@@ -194,7 +194,10 @@ mod tests {
         let got: Vec<_> = std::iter::from_fn(|| ipam.allocate()).collect();
         let want: Vec<Ipv4Addr> = (128..=131).map(|i| Ipv4Addr::new(10, 9, 0, i)).collect();
         assert_eq!(got, want);
-        assert!(ipam.reserve("10.9.0.5".parse().unwrap()), "static outside the range");
+        assert!(
+            ipam.reserve("10.9.0.5".parse().unwrap()),
+            "static outside the range"
+        );
     }
 
     #[test]

@@ -65,9 +65,9 @@ use error::nl_errno;
 use ipam::Ipam;
 pub(crate) use link::validate_ifname;
 use link::{
-    configure_in_netns, delete_link_by_name, delete_link_later, host_networks_in_use,
-    ipv4_addrs, link_index, link_oper_up, load_or_create_network_id, lock_host, mac_string,
-    set_ip_forward, validate_container_id, Creation, LinkUpWaiter, PortWatch,
+    configure_in_netns, delete_link_by_name, delete_link_later, host_networks_in_use, ipv4_addrs,
+    link_index, link_oper_up, load_or_create_network_id, lock_host, mac_string, set_ip_forward,
+    validate_container_id, Creation, LinkUpWaiter, PortWatch,
 };
 
 /// The host-wide lock that serializes choosing a subnet and creating a bridge, so
@@ -289,7 +289,10 @@ impl Drop for CancelGuard {
         }
         debug!(netns = ?self.netns, "connect failed or cancelled; rolling back");
         for (net, ip) in self.ips.drain(..) {
-            net.ipam.lock().unwrap_or_else(|p| p.into_inner()).release(ip);
+            net.ipam
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .release(ip);
         }
         for (veth, state) in self.veths.drain(..) {
             let created = {
@@ -531,7 +534,13 @@ impl NetworkManager {
                 }
             }
         }
-        if mgr.ip_forward && !mgr.nets.read().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        if mgr.ip_forward
+            && !mgr
+                .nets
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+        {
             set_ip_forward()?;
         }
         mgr.apply_rules().await?;
@@ -580,7 +589,9 @@ impl NetworkManager {
                 .all()
                 .copied()
                 .collect();
-            nft::ruleset(&self.table, &rules, &ports, self.nat)
+            // No network: no table at all (a daemon with `--bridge none` and no
+            // user network leaves nothing in the host's ruleset).
+            nft::ruleset(&self.table, &rules, &ports, self.nat && !rules.is_empty())
         };
         nft::apply(&script, &format!("installing table {}", self.table)).await
     }
@@ -802,8 +813,7 @@ impl NetworkManager {
             .iter()
             .find(|n| n.info.name == req.name || n.info.device == device)
         {
-            if n.info.name == req.name || ["bridge", "host", "none"].contains(&req.name.as_str())
-            {
+            if n.info.name == req.name || ["bridge", "host", "none"].contains(&req.name.as_str()) {
                 return Err(NetworkError::NetworkExists {
                     name: req.name.clone(),
                 });
@@ -958,7 +968,9 @@ fn check_pool(
 ) -> Result<(ipnet::Ipv4Net, Ipv4Addr), NetworkError> {
     let bad = |reason: String| Err(NetworkError::InvalidConfig { reason });
     if subnet.prefix_len() > 30 {
-        return bad(format!("subnet {subnet} is too small: it has no room for containers"));
+        return bad(format!(
+            "subnet {subnet} is too small: it has no room for containers"
+        ));
     }
     let gw = req.gateway.unwrap_or_else(|| subnet::first_host(&subnet));
     if !subnet.contains(&gw) || gw == subnet.network() || gw == subnet.broadcast() {
@@ -1064,8 +1076,13 @@ impl NetworkManager {
             armed: true,
         };
         let ns = netns::open(netns_path).await?;
-        let mut plans =
-            self.plan_ifaces(container_id, std::slice::from_ref(req), 0, false, &mut guard)?;
+        let mut plans = self.plan_ifaces(
+            container_id,
+            std::slice::from_ref(req),
+            0,
+            false,
+            &mut guard,
+        )?;
         if let Some(p) = plans.first_mut() {
             p.ifname = ifname.to_owned();
         }
@@ -1167,11 +1184,12 @@ impl NetworkManager {
             .collect();
         configure_in_netns(ns.socket, |h| async move {
             for (ifname, ip, prefix_len, gateway) in cfg {
-                let index = link_index(&h, &ifname).await?.ok_or_else(|| {
-                    NetworkError::InvalidConfig {
-                        reason: format!("{ifname} missing in the container's netns"),
-                    }
-                })?;
+                let index =
+                    link_index(&h, &ifname)
+                        .await?
+                        .ok_or_else(|| NetworkError::InvalidConfig {
+                            reason: format!("{ifname} missing in the container's netns"),
+                        })?;
                 // Netlink requests on one socket are handled in order: send them
                 // all, then wait for the answers (the link is up before its address
                 // is added, so the subnet route exists before the default route
@@ -1379,7 +1397,6 @@ impl NetworkManager {
         Ok(link.iter().any(link_oper_up))
     }
 
-
     /// Detaches one endpoint (`network disconnect`, or part of [`Self::release`]):
     /// releases its address and deletes its veth. Idempotent.
     pub async fn detach(&self, ep: &Endpoint) {
@@ -1393,7 +1410,10 @@ impl NetworkManager {
         let net = self.net(&ep.network_id).ok();
         if let (Some(ip), Some(net)) = (ep.ip, net) {
             if net.info.subnet.contains(&ip) {
-                net.ipam.lock().unwrap_or_else(|p| p.into_inner()).release(ip);
+                net.ipam
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .release(ip);
             }
             // Saturating: a release after a restart that lost the count is fine.
             let _ = net
@@ -1446,7 +1466,10 @@ impl NetworkManager {
         let Some(ip) = ep.ip else {
             return Ok(Vec::new());
         };
-        let default_host = self.net(&ep.network_id).ok().and_then(|n| n.info.host_binding);
+        let default_host = self
+            .net(&ep.network_id)
+            .ok()
+            .and_then(|n| n.info.host_binding);
         let mappings = self
             .ports
             .lock()
@@ -1493,7 +1516,12 @@ impl NetworkManager {
                 };
                 net.endpoints.fetch_add(1, Ordering::AcqRel);
                 let Some(ip) = ep.ip else { continue };
-                if !net.ipam.lock().unwrap_or_else(|p| p.into_inner()).reserve(ip) {
+                if !net
+                    .ipam
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .reserve(ip)
+                {
                     warn!(container = %ep.container_id, %ip, "endpoint address could not be reserved (taken or reserved)");
                 }
             }

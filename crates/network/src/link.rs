@@ -278,7 +278,9 @@ pub(crate) async fn ipv4_addrs(
 
 /// Every IPv4 route destination (all tables, default routes excluded) and address
 /// on the host: what a new bridge subnet must not overlap.
-pub(crate) async fn host_networks_in_use(handle: &Handle) -> Result<Vec<ipnet::Ipv4Net>, NetworkError> {
+pub(crate) async fn host_networks_in_use(
+    handle: &Handle,
+) -> Result<Vec<ipnet::Ipv4Net>, NetworkError> {
     let routes: Vec<_> = handle
         .route()
         .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
@@ -395,4 +397,3 @@ where
         _ = &mut conn => Err(NetworkError::netlink("netns netlink connection closed", rtnetlink::Error::RequestFailed)),
     }
 }
-

@@ -136,12 +136,11 @@ impl BridgeOptions {
                     out.mtu = Some(mtu);
                 }
                 OPT_HOST_BINDING => {
-                    out.host_binding =
-                        Some(v.parse().map_err(|_| NetworkError::InvalidConfig {
-                            reason: format!(
-                                "invalid {OPT_HOST_BINDING} {v:?}: expected an IPv4 address"
-                            ),
-                        })?)
+                    out.host_binding = Some(v.parse().map_err(|_| NetworkError::InvalidConfig {
+                        reason: format!(
+                            "invalid {OPT_HOST_BINDING} {v:?}: expected an IPv4 address"
+                        ),
+                    })?)
                 }
                 OPT_DEFAULT_BRIDGE => {}
                 "com.docker.network.bridge.enable_ipv6"
@@ -252,7 +251,10 @@ mod tests {
             ("com.docker.network.bridge.enable_icx", "true"),
         ] {
             let e = BridgeOptions::parse(&opts(&[bad])).unwrap_err();
-            assert!(e.to_string().contains(bad.0) || bad.0 == OPT_BRIDGE_NAME, "{e}");
+            assert!(
+                e.to_string().contains(bad.0) || bad.0 == OPT_BRIDGE_NAME,
+                "{e}"
+            );
         }
     }
 

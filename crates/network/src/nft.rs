@@ -46,9 +46,7 @@ pub(crate) fn ruleset(
     nat: bool,
 ) -> String {
     // Declaring a table first makes its delete succeed when it does not exist.
-    let mut s = format!(
-        "table ip {table}\ndelete table ip {table}\n"
-    );
+    let mut s = format!("table ip {table}\ndelete table ip {table}\n");
     if !nat {
         return s;
     }
@@ -64,7 +62,12 @@ pub(crate) fn ruleset(
             }
         }
         let p = proto.as_str();
-        push_map(&mut s, &format!("{p}_addr"), "ipv4_addr . inet_service", &addr);
+        push_map(
+            &mut s,
+            &format!("{p}_addr"),
+            "ipv4_addr . inet_service",
+            &addr,
+        );
         push_map(&mut s, &format!("{p}_any"), "inet_service", &any);
     }
     s.push_str("\tchain ports {\n");

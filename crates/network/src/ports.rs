@@ -7,10 +7,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::os::fd::OwnedFd;
 
-use nix::sys::socket::{
-    bind, socket, AddressFamily, SockFlag, SockProtocol, SockType,
-    SockaddrIn,
-};
+use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockProtocol, SockType, SockaddrIn};
 
 use crate::error::NetworkError;
 use crate::model::{PortMapping, PortRequest, Proto};
@@ -278,7 +275,9 @@ mod tests {
         assert!(e.to_string().contains("already allocated"), "{e}");
         assert!(!t.unpublish("b"));
         // A range skips the taken port.
-        let b = t.publish("b", ip, None, &[req(80, p, p.saturating_add(1))]).unwrap();
+        let b = t
+            .publish("b", ip, None, &[req(80, p, p.saturating_add(1))])
+            .unwrap();
         assert_eq!(b[0].host_port, p + 1);
         assert!(t.unpublish("a"));
         assert!(t.publish("c", ip, None, &[req(80, p, p)]).is_ok());
@@ -291,7 +290,12 @@ mod tests {
         let port = l.local_addr().unwrap().port();
         let mut t = PortTable::default();
         let e = t
-            .publish("a", Ipv4Addr::new(10, 0, 0, 2), None, &[req(80, port, port)])
+            .publish(
+                "a",
+                Ipv4Addr::new(10, 0, 0, 2),
+                None,
+                &[req(80, port, port)],
+            )
             .unwrap_err();
         assert!(e.to_string().contains("address already in use"), "{e}");
     }

@@ -242,9 +242,7 @@ async fn restart_restores_and_cleans_stale() {
         "same bridge, subnet and persisted id after restart"
     );
     mgr.restore(&[sandbox_of(&live)]).await.unwrap();
-    mgr.cleanup_stale(&[sandbox_of(&live)])
-        .await
-        .unwrap();
+    mgr.cleanup_stale(&[sandbox_of(&live)]).await.unwrap();
     assert!(!stale.netns.as_ref().unwrap().exists());
     assert!(!stale_none.netns.as_ref().unwrap().exists());
     assert!(!link_exists(stale.host_veth.as_deref().unwrap()));
@@ -304,7 +302,9 @@ async fn bridge_none_means_no_bridge() {
         bridge: None,
         ..g.cfg()
     };
-    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[]).await.unwrap();
+    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[])
+        .await
+        .unwrap();
     assert!(mgr.bridge().is_none());
     let ep = mgr.connect_one("nobridge", NetMode::Bridge).await.unwrap();
     assert_eq!(ep.ip, None);
@@ -352,7 +352,9 @@ async fn subnet_choice_avoids_host_routes() {
         ],
         ..g.cfg()
     };
-    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[]).await.unwrap();
+    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[])
+        .await
+        .unwrap();
     let br = mgr.bridge().unwrap();
     assert!(
         !subnet::overlaps(&br.subnet, &docker_default),
@@ -424,7 +426,9 @@ async fn bip_is_used_and_replaced() {
         bridge: Some("this-name-is-too-long".into()),
         ..g.cfg()
     };
-    assert!(NetworkManager::start(bad, &g.state_dir(), &[]).await.is_err());
+    assert!(NetworkManager::start(bad, &g.state_dir(), &[])
+        .await
+        .is_err());
     // An existing device that is not a bridge is not adopted.
     let bad = BridgeConfig {
         bridge: Some("lo".into()),
@@ -572,7 +576,9 @@ async fn masquerade_reaches_outside_host() {
         nat: false,
         ..g.cfg()
     };
-    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[]).await.unwrap();
+    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[])
+        .await
+        .unwrap();
     let out = Command::new("nft")
         .args(["list", "table", "ip", &table_name(&g.bridge)])
         .output()
@@ -607,7 +613,9 @@ async fn concurrent_connects_and_exhaustion() {
         bip: Some(bip),
         ..g.cfg()
     };
-    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[]).await.unwrap();
+    let mgr = NetworkManager::start(cfg, &g.state_dir(), &[])
+        .await
+        .unwrap();
     let eps = futures::future::join_all((0..5).map(|i| mgr.connect_owned(format!("conc{i}"))))
         .await
         .into_iter()
@@ -618,7 +626,10 @@ async fn concurrent_connects_and_exhaustion() {
     let veths: HashSet<_> = eps.iter().map(|e| e.host_veth.clone().unwrap()).collect();
     assert_eq!(veths.len(), 5);
 
-    let err = mgr.connect_one("conc-full", NetMode::Bridge).await.unwrap_err();
+    let err = mgr
+        .connect_one("conc-full", NetMode::Bridge)
+        .await
+        .unwrap_err();
     assert!(matches!(err, NetworkError::PoolExhausted { .. }), "{err}");
     assert_eq!(
         errdefs::HasKind::kind(&err),
@@ -628,7 +639,10 @@ async fn concurrent_connects_and_exhaustion() {
 
     // Freeing one address makes room again.
     mgr.disconnect(&eps[2]).await.unwrap();
-    let again = mgr.connect_one("conc-again", NetMode::Bridge).await.unwrap();
+    let again = mgr
+        .connect_one("conc-again", NetMode::Bridge)
+        .await
+        .unwrap();
     assert_eq!(again.ip, eps[2].ip);
     assert!(ping(again.netns.as_ref().unwrap(), eps[0].ip.unwrap()));
     for ep in eps.iter().chain([&again]) {
@@ -732,7 +746,13 @@ async fn cancelled_connect_rolls_back() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Every address was released.
-    let in_use = mgr.net(mgr.default_network_id().unwrap()).unwrap().ipam.lock().unwrap().in_use();
+    let in_use = mgr
+        .net(mgr.default_network_id().unwrap())
+        .unwrap()
+        .ipam
+        .lock()
+        .unwrap()
+        .in_use();
     assert_eq!(in_use, 0);
     eprintln!("cancelled {cancelled} of 30 connects");
 }

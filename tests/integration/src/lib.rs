@@ -181,6 +181,11 @@ pub struct Out {
 }
 
 impl Out {
+    /// Whether the command exited 0.
+    pub fn success(&self) -> bool {
+        self.code == 0
+    }
+
     /// Panics (showing everything) unless the command exited 0.
     #[track_caller]
     pub fn ok(self) -> Self {
@@ -1209,7 +1214,55 @@ impl TestDaemon {
         );
     }
 
+    /// Removes the user-defined networks (their bridges and rules live outside the
+    /// test's directories) and, first, the containers attached to them.
+    fn remove_networks(&mut self) {
+        if self.engine != Engine::Berth
+            || !matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+        {
+            return;
+        }
+        let get = |path: &str| {
+            http_request(&self.sock, "GET", path, None, "")
+                .ok()
+                .filter(|r| r.status == 200)
+                .map(|r| r.json())
+        };
+        let Some(nets) = get("/networks?filters=%7B%22type%22%3A%5B%22custom%22%5D%7D") else {
+            return;
+        };
+        let nets: Vec<String> = nets
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["Id"].as_str().map(str::to_owned))
+            .collect();
+        if nets.is_empty() {
+            return;
+        }
+        for c in get("/containers/json?all=1")
+            .as_ref()
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = c["Id"].as_str() {
+                let _ = http_request(
+                    &self.sock,
+                    "DELETE",
+                    &format!("/containers/{id}?force=1"),
+                    None,
+                    "",
+                );
+            }
+        }
+        for id in nets {
+            let _ = http_request(&self.sock, "DELETE", &format!("/networks/{id}"), None, "");
+        }
+    }
+
     fn teardown(&mut self) {
+        self.remove_networks();
         // "/tmp/bt-XXXXXX/": the slash keeps one test's marker from matching another's.
         let marker = format!("{}/", self.dir.display());
         let daemon_pid = self.pid();

@@ -14,7 +14,9 @@ use engine_types::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
     ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
     ExecInspectResponse, IdResponse, ImageDeleteResponseItem, ImageHistoryResponseItem,
-    ImageInspect, ImagePruneResponse, ImageSummary, SystemVersion,
+    ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    SystemVersion,
 };
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -86,6 +88,13 @@ pub enum Call {
         body: Box<ContainerUpdateBody>,
     },
     ContainerPrune(Filters),
+    NetworkList(Filters),
+    NetworkInspect(String),
+    NetworkCreate(Box<NetworkCreateRequest>),
+    NetworkRemove(String),
+    NetworkPrune(Filters),
+    NetworkConnect(String, Box<NetworkConnectRequest>),
+    NetworkDisconnect(String, Box<NetworkDisconnectRequest>),
     ExecCreate {
         id: String,
         config: Box<ExecConfig>,
@@ -425,6 +434,56 @@ impl Backend for Fake {
             containers_deleted: Some(vec![CREATED_ID.into()]),
             space_reclaimed: Some(42),
         })
+    }
+
+    async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {
+        self.record(Call::NetworkList(filters))?;
+        Ok(vec![NetworkInspect {
+            name: Some("bridge".into()),
+            ..Default::default()
+        }])
+    }
+
+    async fn network_inspect(&self, id: &str) -> Result<NetworkInspect, ApiError> {
+        self.record(Call::NetworkInspect(id.into()))?;
+        Ok(NetworkInspect {
+            id: Some(id.into()),
+            ..Default::default()
+        })
+    }
+
+    async fn network_create(
+        &self,
+        req: NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse, ApiError> {
+        self.record(Call::NetworkCreate(Box::new(req)))?;
+        Ok(NetworkCreateResponse {
+            id: CREATED_ID.into(),
+            warning: String::new(),
+        })
+    }
+
+    async fn network_remove(&self, id: &str) -> Result<(), ApiError> {
+        self.record(Call::NetworkRemove(id.into()))
+    }
+
+    async fn network_prune(&self, filters: Filters) -> Result<NetworkPruneResponse, ApiError> {
+        self.record(Call::NetworkPrune(filters))?;
+        Ok(NetworkPruneResponse {
+            networks_deleted: Some(vec!["n".into()]),
+        })
+    }
+
+    async fn network_connect(&self, id: &str, req: NetworkConnectRequest) -> Result<(), ApiError> {
+        self.record(Call::NetworkConnect(id.into(), Box::new(req)))
+    }
+
+    async fn network_disconnect(
+        &self,
+        id: &str,
+        req: NetworkDisconnectRequest,
+    ) -> Result<(), ApiError> {
+        self.record(Call::NetworkDisconnect(id.into(), Box::new(req)))
     }
 
     async fn exec_create(&self, id: &str, config: ExecConfig) -> Result<IdResponse, ApiError> {

@@ -8,6 +8,7 @@ mod containers;
 mod errors;
 mod exec;
 mod images;
+mod networks;
 mod routing;
 mod system;
 
