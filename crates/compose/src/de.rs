@@ -50,6 +50,9 @@ fn parse_int(s: &str) -> Option<i128> {
         i128::from_str_radix(h, 16).ok()?
     } else if let Some(o) = digits.strip_prefix("0o") {
         i128::from_str_radix(o, 8).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        // YAML 1.1 octal (`mode: 0440`), as Compose's YAML parser reads it.
+        i128::from_str_radix(&digits[1..], 8).ok()?
     } else {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
