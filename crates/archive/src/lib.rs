@@ -29,4 +29,4 @@ pub use error::ArchiveError;
 pub use extract::{clean_components, extract_tar, ExtractOptions, ExtractSummary};
 pub use root::Root;
 pub use stat::{go_file_mode, go_mode, stat, PathStat};
-pub use write::{export, write_tar};
+pub use write::{export, read_file, write_tar};

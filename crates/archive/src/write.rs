@@ -308,3 +308,32 @@ impl<R: io::Read> io::Read for Padded<R> {
         Ok(n)
     }
 }
+
+/// Reads the regular file `path` inside the root (at most `max` bytes), e.g. a
+/// container's `/etc/passwd`.
+pub fn read_file(root: &Root, path: &str, max: u64) -> Result<Vec<u8>> {
+    let req = RequestPath::parse(path);
+    let loc = locate(root, &req, true)?;
+    let not_found = || ArchiveError::NotFound {
+        path: show(&req.comps),
+    };
+    let name = loc.name.ok_or_else(not_found)?;
+    let fd = rustix::fs::openat(
+        &loc.dir,
+        name.as_os_str(),
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::NOENT | Errno::LOOP | Errno::NOTDIR => not_found(),
+        e => ArchiveError::io(format!("opening {}", show(&loc.comps)), e),
+    })?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| ArchiveError::io("stat", e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(not_found());
+    }
+    let mut out = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(File::from(fd), max), &mut out)
+        .map_err(|e| ArchiveError::io(format!("reading {}", show(&loc.comps)), e))?;
+    Ok(out)
+}
