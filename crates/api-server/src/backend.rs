@@ -14,6 +14,7 @@ use engine_types::models::{
     NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
     SystemVersion,
 };
+use engine_types::ContainerPathStat;
 use futures::future::BoxFuture;
 use futures::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -222,6 +223,29 @@ pub struct ExecStartOptions {
     pub tty: bool,
 }
 
+/// `PUT /containers/{id}/archive` options.
+#[derive(Debug, Clone, Default)]
+pub struct ArchivePutOptions {
+    pub no_overwrite_dir_non_dir: bool,
+    /// Own the files as the container's user (`copyUIDGID`).
+    pub copy_uid_gid: bool,
+}
+
+/// `POST /commit` options; `config` is the body.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    pub container: String,
+    pub repo: Option<String>,
+    pub tag: Option<String>,
+    pub comment: Option<String>,
+    pub author: Option<String>,
+    /// Freeze the container while its changes are read (default true).
+    pub pause: bool,
+    /// Dockerfile instructions applied to the config (`changes`, repeatable).
+    pub changes: Vec<String>,
+    pub config: Option<engine_types::models::ContainerConfig>,
+}
+
 /// The engine, as the HTTP layer sees it.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -305,6 +329,33 @@ pub trait Backend: Send + Sync + 'static {
         id: &str,
         req: NetworkDisconnectRequest,
     ) -> Result<(), ApiError>;
+    // --- a container's filesystem (archive.rs) ---
+    /// `HEAD /containers/{id}/archive`.
+    async fn container_path_stat(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> Result<ContainerPathStat, ApiError>;
+    /// `GET /containers/{id}/archive`: the stat and the tar.
+    async fn container_archive(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> Result<(ContainerPathStat, ByteStream), ApiError>;
+    /// `PUT /containers/{id}/archive`: extracts `tar` into directory `path`.
+    async fn container_extract(
+        &self,
+        id: &str,
+        path: &str,
+        opts: ArchivePutOptions,
+        tar: BodyReader,
+    ) -> Result<(), ApiError>;
+    async fn container_changes(
+        &self,
+        id: &str,
+    ) -> Result<Vec<engine_types::models::FilesystemChange>, ApiError>;
+    async fn container_export(&self, id: &str) -> Result<ByteStream, ApiError>;
+    async fn container_commit(&self, opts: CommitOptions) -> Result<IdResponse, ApiError>;
 
     // --- exec ---
     async fn exec_create(&self, id: &str, config: ExecConfig) -> Result<IdResponse, ApiError>;

@@ -20,7 +20,7 @@ use crate::query::Query;
 use crate::stream::json_line;
 use crate::AppState;
 
-fn body_reader(body: Body) -> BodyReader {
+pub(crate) fn body_reader(body: Body) -> BodyReader {
     Box::new(StreamReader::new(
         body.into_data_stream().map_err(std::io::Error::other),
     ))

@@ -3,6 +3,7 @@
 //! the [`Backend`] trait the daemon implements, error kind → status in one place,
 //! and hijacked connections for attach and exec.
 
+mod archive;
 pub mod backend;
 mod containers;
 pub mod error;
@@ -54,6 +55,15 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/exec", post(containers::exec_create))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::archive_get)
+                .head(archive::archive_head)
+                .put(archive::archive_put),
+        )
+        .route("/containers/{id}/changes", get(archive::changes))
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/commit", post(archive::commit))
         .route("/exec/{id}/start", post(containers::exec_start))
         .route("/exec/{id}/resize", post(containers::exec_resize))
         .route("/exec/{id}/json", get(containers::exec_inspect))
@@ -175,7 +185,6 @@ const NOT_YET: &[&str] = &[
     "/distribution",
     "/system/df",
     "/events",
-    "/commit",
     "/containers/",
 ];
 

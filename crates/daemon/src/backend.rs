@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use api_server::backend::{
-    AttachOptions, Backend, BodyReader, BuildRequest, ByteStream, ExecStartOptions, Filters,
-    ImportOptions, JsonStream, ListOptions, LogsOptions, LogsStream, PullOptions, RegistryAuth,
-    StreamPlan, WaitCondition, WaitResult,
+    ArchivePutOptions, AttachOptions, Backend, BodyReader, BuildRequest, ByteStream, CommitOptions,
+    ExecStartOptions, Filters, ImportOptions, JsonStream, ListOptions, LogsOptions, LogsStream,
+    PullOptions, RegistryAuth, StreamPlan, WaitCondition, WaitResult,
 };
 use api_server::ApiError;
+use engine_types::models::FilesystemChange;
 use engine_types::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerPruneResponse, ContainerSummary,
     ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
@@ -17,6 +18,7 @@ use engine_types::models::{
     NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
     SystemVersion,
 };
+use engine_types::ContainerPathStat;
 use futures::future::BoxFuture;
 
 use crate::container::Status;
@@ -175,6 +177,42 @@ impl Backend for DaemonBackend {
 
     async fn network_disconnect(&self, id: &str, req: NetworkDisconnectRequest) -> R<()> {
         Ok(self.0.network_disconnect(id, req).await?)
+    }
+
+    async fn container_path_stat(&self, id: &str, path: &str) -> R<ContainerPathStat> {
+        let c = self.0.find(id)?;
+        Ok(self.0.path_stat(&c, path).await?)
+    }
+
+    async fn container_archive(&self, id: &str, path: &str) -> R<(ContainerPathStat, ByteStream)> {
+        let c = self.0.find(id)?;
+        Ok(self.0.archive_get(&c, path).await?)
+    }
+
+    async fn container_extract(
+        &self,
+        id: &str,
+        path: &str,
+        opts: ArchivePutOptions,
+        tar: BodyReader,
+    ) -> R<()> {
+        let c = self.0.find(id)?;
+        Ok(self.0.archive_put(&c, path, opts, tar).await?)
+    }
+
+    async fn container_changes(&self, id: &str) -> R<Vec<FilesystemChange>> {
+        let c = self.0.find(id)?;
+        Ok(self.0.changes(&c).await?)
+    }
+
+    async fn container_export(&self, id: &str) -> R<ByteStream> {
+        let c = self.0.find(id)?;
+        Ok(self.0.export(&c).await?)
+    }
+
+    async fn container_commit(&self, opts: CommitOptions) -> R<IdResponse> {
+        let c = self.0.find(&opts.container)?;
+        Ok(self.0.commit(&c, opts).await?)
     }
 
     async fn container_prune(&self, filters: Filters) -> R<ContainerPruneResponse> {

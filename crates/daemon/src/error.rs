@@ -11,6 +11,9 @@ pub enum DaemonError {
     NoSuchNetwork(String),
     #[error("No such exec instance: {0}")]
     NoSuchExec(String),
+    /// A path missing in a container (Docker's message, with the container).
+    #[error("{0}")]
+    NoSuchPath(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -25,6 +28,8 @@ pub enum DaemonError {
     Internal(String),
     #[error(transparent)]
     Image(#[from] image::ImageError),
+    #[error(transparent)]
+    Archive(archive::ArchiveError),
     #[error(transparent)]
     Network(#[from] network::NetworkError),
     #[error(transparent)]
@@ -59,7 +64,8 @@ impl HasKind for DaemonError {
         match self {
             DaemonError::NoSuchContainer(_)
             | DaemonError::NoSuchExec(_)
-            | DaemonError::NoSuchNetwork(_) => ErrorKind::NotFound,
+            | DaemonError::NoSuchNetwork(_)
+            | DaemonError::NoSuchPath(_) => ErrorKind::NotFound,
             DaemonError::Invalid(_) => ErrorKind::InvalidArgument,
             DaemonError::Conflict(_) => ErrorKind::Conflict,
             DaemonError::Forbidden(_) => ErrorKind::Forbidden,
@@ -69,6 +75,7 @@ impl HasKind for DaemonError {
                 ErrorKind::Internal
             }
             DaemonError::Image(e) => e.kind(),
+            DaemonError::Archive(e) => e.kind(),
             DaemonError::Network(e) => e.kind(),
             DaemonError::Shim(e) => e.kind(),
             DaemonError::Spec(e) => e.kind(),

@@ -3,6 +3,7 @@
 //! The Daemon: containers and images as objects, their lifecycle, restore after a
 //! restart, and the implementation of the api-server backend.
 
+mod archive;
 mod attach;
 mod backend;
 mod build;

@@ -25,6 +25,18 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The `X-Docker-Container-Path-Stat` header's JSON (base64), Docker's
+/// `container.PathStat`: `mode` carries Go `os.FileMode` bits.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContainerPathStat {
+    pub name: String,
+    pub size: i64,
+    pub mode: u32,
+    pub mtime: String,
+    #[serde(rename = "linkTarget", default)]
+    pub link_target: String,
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

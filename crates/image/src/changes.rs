@@ -95,7 +95,7 @@ fn key_values(instr: &str, rest: &str) -> Result<Vec<(String, String)>, ImageErr
 }
 
 /// Applies each change line to `cfg`.
-pub(crate) fn apply_changes(cfg: &mut RunConfig, changes: &[String]) -> Result<(), ImageError> {
+pub fn apply_changes(cfg: &mut RunConfig, changes: &[String]) -> Result<(), ImageError> {
     for line in changes {
         let line = line.trim();
         if line.is_empty() {

@@ -41,6 +41,7 @@ mod split;
 mod tests;
 mod transfer;
 mod unpack;
+pub use changes::apply_changes;
 pub use commit::LayerReuse;
 pub use reference::Reference;
 pub use transfer::{PulledImage, PushImage, PushLayer, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
@@ -1405,6 +1406,25 @@ impl ImageStore {
             }
         }
         None
+    }
+
+    /// The lower directories of a container's rw layer as it is mounted (the
+    /// init layer, then the image's layers, top first), for `docker diff`.
+    pub fn rw_layer_lowers(&self, container_id: &str) -> Result<Vec<PathBuf>, ImageError> {
+        let image_id: Option<String> = self.db.with(|c| {
+            c.query_row(
+                "SELECT image_id FROM image_rw_layers WHERE container_id = ?1",
+                [container_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        let image_id = image_id.ok_or_else(|| {
+            ImageError::NotFound(format!("no read-write layer for container {container_id}"))
+        })?;
+        let mut lowers = self.lower_dirs(&image_id)?;
+        lowers.insert(0, self.init_layer_dir());
+        Ok(lowers)
     }
 
     /// The upper directory (the container's changes, in overlay format: whiteouts are

@@ -124,21 +124,7 @@ fn entry_io(entry: &str, what: &str, e: impl Into<io::Error>) -> ImageError {
     }
 }
 
-/// Cleans a tar path lexically into components relative to the layer root: strips
-/// leading `/`, drops `.` and empty components, resolves `..`; `None` if it escapes.
-pub(crate) fn clean_components(p: &[u8]) -> Option<Vec<OsString>> {
-    let mut out: Vec<OsString> = Vec::new();
-    for c in p.split(|b| *b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                out.pop()?;
-            }
-            c => out.push(OsString::from_vec(c.to_vec())),
-        }
-    }
-    Some(out)
-}
+pub(crate) use archive::clean_components;
 
 fn join(comps: &[OsString]) -> OsString {
     if comps.is_empty() {

@@ -197,3 +197,40 @@ pub fn remove(cgroups_path: &str, patience: std::time::Duration) -> Vec<PathBuf>
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// Freezes (`docker pause`, `commit --pause`) or thaws the container's cgroup;
+/// a freeze returns once the kernel reports the cgroup frozen.
+pub fn set_frozen(cgroups_path: &str, frozen: bool) -> Result<(), CgroupError> {
+    let rel = cgroups_path.trim_start_matches('/');
+    let (file, value, done) = if unified() {
+        let dir = Path::new(ROOT).join(rel);
+        let v = if frozen { "1" } else { "0" };
+        (dir.join("cgroup.freeze"), v, v)
+    } else {
+        let dir = Path::new(ROOT).join("freezer").join(rel);
+        if frozen {
+            (dir.join("freezer.state"), "FROZEN", "FROZEN")
+        } else {
+            (dir.join("freezer.state"), "THAWED", "THAWED")
+        }
+    };
+    if !file.exists() {
+        return Err(CgroupError::Missing(file));
+    }
+    write(file.clone(), value.to_string())?;
+    for _ in 0..500 {
+        let now = std::fs::read_to_string(&file).unwrap_or_default();
+        if now.trim() == done {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Err(CgroupError::Write {
+        path: file,
+        value: value.to_string(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the cgroup did not reach the state",
+        ),
+    })
+}

@@ -95,6 +95,24 @@ pub enum Call {
     NetworkPrune(Filters),
     NetworkConnect(String, Box<NetworkConnectRequest>),
     NetworkDisconnect(String, Box<NetworkDisconnectRequest>),
+    PathStat {
+        id: String,
+        path: String,
+    },
+    ArchiveGet {
+        id: String,
+        path: String,
+    },
+    ArchivePut {
+        id: String,
+        path: String,
+        no_overwrite_dir_non_dir: bool,
+        copy_uid_gid: bool,
+        body: Vec<u8>,
+    },
+    Changes(String),
+    Export(String),
+    Commit(Box<api_server::backend::CommitOptions>),
     ExecCreate {
         id: String,
         config: Box<ExecConfig>,
@@ -428,6 +446,81 @@ impl Backend for Fake {
         })
     }
 
+    async fn container_path_stat(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> Result<engine_types::ContainerPathStat, ApiError> {
+        self.record(Call::PathStat {
+            id: id.into(),
+            path: path.into(),
+        })?;
+        Ok(fake_stat())
+    }
+
+    async fn container_archive(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> Result<(engine_types::ContainerPathStat, ByteStream), ApiError> {
+        self.record(Call::ArchiveGet {
+            id: id.into(),
+            path: path.into(),
+        })?;
+        let body: ByteStream = Box::pin(futures::stream::iter(vec![Ok(Bytes::from_static(
+            b"tar bytes",
+        ))]));
+        Ok((fake_stat(), body))
+    }
+
+    async fn container_extract(
+        &self,
+        id: &str,
+        path: &str,
+        opts: api_server::backend::ArchivePutOptions,
+        mut tar: BodyReader,
+    ) -> Result<(), ApiError> {
+        let mut body = Vec::new();
+        tar.read_to_end(&mut body)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        self.record(Call::ArchivePut {
+            id: id.into(),
+            path: path.into(),
+            no_overwrite_dir_non_dir: opts.no_overwrite_dir_non_dir,
+            copy_uid_gid: opts.copy_uid_gid,
+            body,
+        })
+    }
+
+    async fn container_changes(
+        &self,
+        id: &str,
+    ) -> Result<Vec<engine_types::models::FilesystemChange>, ApiError> {
+        self.record(Call::Changes(id.into()))?;
+        Ok(vec![engine_types::models::FilesystemChange {
+            path: "/etc".into(),
+            kind: engine_types::models::ChangeType::_0,
+        }])
+    }
+
+    async fn container_export(&self, id: &str) -> Result<ByteStream, ApiError> {
+        self.record(Call::Export(id.into()))?;
+        Ok(Box::pin(futures::stream::iter(vec![Ok(
+            Bytes::from_static(b"export bytes"),
+        )])))
+    }
+
+    async fn container_commit(
+        &self,
+        opts: api_server::backend::CommitOptions,
+    ) -> Result<IdResponse, ApiError> {
+        self.record(Call::Commit(Box::new(opts)))?;
+        Ok(IdResponse {
+            id: "sha256:committed".into(),
+        })
+    }
+
     async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse, ApiError> {
         self.record(Call::ContainerPrune(filters))?;
         Ok(ContainerPruneResponse {
@@ -649,5 +742,16 @@ impl Backend for Fake {
         let token = (!auth.identitytoken.is_empty()).then(|| "token-1".to_string());
         self.record(Call::RegistryLogin(auth))?;
         Ok(token)
+    }
+}
+
+/// The stat every fake archive call answers.
+pub fn fake_stat() -> engine_types::ContainerPathStat {
+    engine_types::ContainerPathStat {
+        name: "passwd".into(),
+        size: 42,
+        mode: 0o644,
+        mtime: "2024-01-01T00:00:00Z".into(),
+        link_target: String::new(),
     }
 }

@@ -3,6 +3,7 @@
 
 mod fake;
 
+mod archive;
 mod build;
 mod containers;
 mod errors;
