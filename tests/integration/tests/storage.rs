@@ -104,6 +104,9 @@ fn raw_entry(
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
     h.set_size(data.len() as u64);
     h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
     h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
