@@ -652,3 +652,63 @@ fn nothing_is_left_behind() {
         "nft rules for {dev} left"
     );
 }
+
+/// Builds the static UDP echo server (tests/net/udpecho.c) with the host's gcc.
+fn udpecho_binary() -> std::path::PathBuf {
+    let src = workspace_root().join("tests/integration/tests/net/udpecho.c");
+    let out = std::env::temp_dir().join(format!("berth-udpecho-{}", std::process::id()));
+    let st = std::process::Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("running gcc (Debian's gcc and libc6-dev build the UDP echo server)");
+    assert!(st.success(), "gcc failed to build {}", src.display());
+    out
+}
+
+#[test]
+fn published_udp_port_answers_from_the_host() {
+    let d = daemon_or_skip!();
+    skip_if!(
+        !d.is_berth() || !d.has_bridge(),
+        "berthd with a bridge only"
+    );
+    d.import_busybox();
+    let bin = udpecho_binary();
+    d.docker(&["network", "create", "udpnet"]).ok();
+    d.docker(&[
+        "create",
+        "--name",
+        "echo",
+        "--network",
+        "udpnet",
+        "-p",
+        "127.0.0.1::9999/udp",
+        "busybox",
+        "/udpecho",
+        "9999",
+    ])
+    .ok();
+    d.docker(&["cp", bin.to_str().unwrap(), "echo:/udpecho"])
+        .ok();
+    let _ = std::fs::remove_file(&bin);
+    d.docker(&["start", "echo"]).ok();
+    let port = host_port(&d, "echo", "9999/udp");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let got = wait_until(Duration::from_secs(10), || {
+        sock.send_to(b"hello", ("127.0.0.1", port)).is_ok()
+            && sock
+                .recv(&mut buf)
+                .is_ok_and(|n| &buf[..n] == b"echo:hello")
+    });
+    assert!(got, "no UDP answer through 127.0.0.1:{port}");
+    let ps = d.docker(&["ps", "--format", "{{.Ports}}"]).ok();
+    assert!(
+        ps.stdout.contains(&format!("127.0.0.1:{port}->9999/udp")),
+        "{ps}"
+    );
+}
