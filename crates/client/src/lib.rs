@@ -18,7 +18,9 @@
 
 mod conn;
 mod error;
+mod networks;
 mod typed;
+mod volumes;
 
 #[cfg(test)]
 mod tests;
@@ -35,6 +37,7 @@ use serde::Serialize;
 pub use conn::{Conn, Host, DEFAULT_HOST};
 pub use engine_types::models;
 pub use error::{DaemonError, Error, Result};
+pub use networks::NetworkInspectOptions;
 pub use typed::{ContainerListOptions, CreateOptions, ImageListOptions, RemoveOptions};
 
 /// Highest API version this client speaks.
