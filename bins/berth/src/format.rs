@@ -237,6 +237,116 @@ pub fn short_id(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
+/// `sortorder.NaturalLess` as an ordering: runs of digits compare as
+/// numbers (fewer leading zeros first on a tie), other bytes bytewise, and
+/// digits sort before other characters. docker sorts `network ls`,
+/// `volume ls` and `port` this way.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (da, db) = (a[i].is_ascii_digit(), b[j].is_ascii_digit());
+        if da != db {
+            return if da {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        if !da {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let skip_zeros = |s: &[u8], mut k: usize| {
+            while k < s.len() && s[k] == b'0' {
+                k += 1;
+            }
+            k
+        };
+        let end_digits = |s: &[u8], mut k: usize| {
+            while k < s.len() && s[k].is_ascii_digit() {
+                k += 1;
+            }
+            k
+        };
+        let (nz_a, nz_b) = (skip_zeros(a, i), skip_zeros(b, j));
+        let (end_a, end_b) = (end_digits(a, nz_a), end_digits(b, nz_b));
+        let by_number = (end_a - nz_a)
+            .cmp(&(end_b - nz_b))
+            .then_with(|| a[nz_a..end_a].cmp(&b[nz_b..end_b]))
+            .then_with(|| nz_a.cmp(&nz_b));
+        if by_number != Ordering::Equal {
+            return by_number;
+        }
+        (i, j) = (end_a, end_b);
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
+/// Go's `time.Time.String()` of an RFC 3339 timestamp as the daemon sent it
+/// ("2024-01-02 03:04:05.5 +0000 UTC"); Go's zero time for an empty one.
+pub fn go_time_rfc3339(s: &str) -> String {
+    if s.is_empty() {
+        return "0001-01-01 00:00:00 +0000 UTC".into();
+    }
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) else {
+        return s.to_string();
+    };
+    let nanos = chrono::Timelike::nanosecond(&t);
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_string()
+    };
+    let offset = t.format("%z").to_string();
+    // A zero offset parses as UTC; another one as a zone named by its offset.
+    let zone = if t.offset().local_minus_utc() == 0 {
+        "UTC".to_string()
+    } else {
+        offset.clone()
+    };
+    format!("{}{frac} {offset} {zone}", t.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// "k=v" pairs of a label map, sorted and joined with commas (the
+/// formatters' `.Labels`).
+pub fn labels_joined<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+    let mut kv: Vec<String> = labels
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    kv.sort();
+    kv.join(",")
+}
+
+/// The `--format` of an `ls` command as docker's formatters choose it: the
+/// default table (or `quiet_format` with `-q`) for none or "table", `{{json .}}`
+/// for "json", else the given template.
+pub fn list_format(format: Option<&str>, quiet: bool, table: &str, quiet_format: &str) -> String {
+    match format {
+        None | Some("") | Some("table") if quiet => quiet_format.to_string(),
+        None | Some("") | Some("table") => table.to_string(),
+        Some("json") => "{{json .}}".to_string(),
+        Some(f) => f.to_string(),
+    }
+}
+
+/// [`render_rows`] for typed rows. The template engine works on JSON values,
+/// so the rows become `Value`s here and nowhere else.
+pub fn render_typed<T: serde::Serialize>(format: &str, headers: &T, rows: &[T]) -> Result<String> {
+    let headers = serde_json::to_value(headers)?;
+    let rows = rows
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<serde_json::Result<Vec<Value>>>()?;
+    render_rows(format, &headers, &rows)
+}
+
 // ---------------------------------------------------------------------------
 // Tables (Go's text/tabwriter with minwidth 10, padding 3, as docker uses)
 // ---------------------------------------------------------------------------
@@ -457,6 +567,37 @@ mod tests {
             "CONTAINER ID   NAMES\n1              a\n"
         );
         assert_eq!(render_rows("{{.ID}}", &headers, &rows).unwrap(), "1\n");
+    }
+
+    #[test]
+    fn natural_order_and_go_times() {
+        use std::cmp::Ordering::*;
+        assert_eq!(natural_cmp("net2", "net10"), Less);
+        assert_eq!(natural_cmp("net10", "net2"), Greater);
+        assert_eq!(natural_cmp("a", "a"), Equal);
+        assert_eq!(natural_cmp("a01", "a1"), Greater);
+        assert_eq!(natural_cmp("1a", "a"), Less);
+        assert_eq!(natural_cmp("ab", "abc"), Less);
+        assert_eq!(natural_cmp("Z", "a"), Less);
+        let mut v = vec!["web-10", "web-9", "bridge", "host", "80/tcp", "8080/tcp"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            ["80/tcp", "8080/tcp", "bridge", "host", "web-9", "web-10"]
+        );
+        assert_eq!(
+            go_time_rfc3339("2024-01-02T03:04:05.123456789Z"),
+            "2024-01-02 03:04:05.123456789 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_rfc3339("2024-01-02T03:04:05.5+02:00"),
+            "2024-01-02 03:04:05.5 +0200 +0200"
+        );
+        assert_eq!(go_time_rfc3339(""), "0001-01-01 00:00:00 +0000 UTC");
+        assert_eq!(list_format(None, true, "table x", "{{.ID}}"), "{{.ID}}");
+        assert_eq!(list_format(Some("{{.Name}}"), true, "t", "q"), "{{.Name}}");
+        assert_eq!(list_format(Some("json"), false, "t", "q"), "{{json .}}");
+        assert_eq!(list_format(Some("table"), false, "t", "q"), "t");
     }
 
     #[test]

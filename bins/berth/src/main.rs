@@ -13,7 +13,8 @@ mod tty;
 use clap::{Parser, Subcommand};
 
 use crate::client::{Client, Host, DEFAULT_HOST};
-use commands::{container as c, image as i, resource as r, system as s};
+use commands::InspectKind;
+use commands::{container as c, image as i, network as n, system as s, volume as v};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -149,36 +150,36 @@ enum Cmd {
 enum NetworkCmd {
     /// List networks
     #[command(visible_alias = "list")]
-    Ls(r::NetworkLsArgs),
+    Ls(n::NetworkLsArgs),
     /// Create a network
-    Create(r::NetworkCreateArgs),
+    Create(n::NetworkCreateArgs),
     /// Remove one or more networks
     #[command(visible_alias = "remove")]
-    Rm(r::NetworkRmArgs),
+    Rm(n::NetworkRmArgs),
     /// Display detailed information on one or more networks
-    Inspect(r::NetworkInspectArgs),
+    Inspect(commands::ObjectInspectArgs),
     /// Connect a container to a network
-    Connect(r::NetworkConnectArgs),
+    Connect(n::NetworkConnectArgs),
     /// Disconnect a container from a network
-    Disconnect(r::NetworkDisconnectArgs),
+    Disconnect(n::NetworkDisconnectArgs),
     /// Remove all unused networks
-    Prune(r::NetworkPruneArgs),
+    Prune(commands::PruneOpts),
 }
 
 #[derive(Subcommand, Debug)]
 enum VolumeCmd {
     /// List volumes
     #[command(visible_alias = "list")]
-    Ls(r::VolumeLsArgs),
+    Ls(v::VolumeLsArgs),
     /// Create a volume
-    Create(r::VolumeCreateArgs),
+    Create(v::VolumeCreateArgs),
     /// Remove one or more volumes
     #[command(visible_alias = "remove")]
-    Rm(r::VolumeRmArgs),
+    Rm(v::VolumeRmArgs),
     /// Display detailed information on one or more volumes
-    Inspect(r::VolumeInspectArgs),
+    Inspect(commands::ObjectInspectArgs),
     /// Remove unused local volumes
-    Prune(r::VolumePruneArgs),
+    Prune(v::VolumePruneArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -243,7 +244,7 @@ enum ImageCmd {
     #[command(visible_alias = "list")]
     Ls(i::ImagesArgs),
     /// Display detailed information on one or more images
-    Inspect(i::ImageInspectArgs),
+    Inspect(commands::ObjectInspectArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(i::TagArgs),
     /// Remove one or more images
@@ -347,7 +348,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         },
         Cmd::Image { cmd } => match cmd {
             ImageCmd::Ls(a) => i::images(client, a).await,
-            ImageCmd::Inspect(a) => i::inspect(client, a).await,
+            ImageCmd::Inspect(a) => a.run(client, InspectKind::Image).await,
             ImageCmd::Tag(a) => i::tag(client, a).await,
             ImageCmd::Rm(a) => i::rmi(client, a).await,
             ImageCmd::History(a) => i::history(client, a).await,
@@ -360,20 +361,20 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
             ImageCmd::Build(a) => i::build(client, a).await,
         },
         Cmd::Network { cmd } => match cmd {
-            NetworkCmd::Ls(a) => r::network_ls(client, a).await,
-            NetworkCmd::Create(a) => r::network_create(client, a).await,
-            NetworkCmd::Rm(a) => r::network_rm(client, a).await,
-            NetworkCmd::Inspect(a) => r::network_inspect(client, a).await,
-            NetworkCmd::Connect(a) => r::network_connect(client, a).await,
-            NetworkCmd::Disconnect(a) => r::network_disconnect(client, a).await,
-            NetworkCmd::Prune(a) => r::network_prune(client, a).await,
+            NetworkCmd::Ls(a) => n::network_ls(client, a).await,
+            NetworkCmd::Create(a) => n::network_create(client, a).await,
+            NetworkCmd::Rm(a) => n::network_rm(client, a).await,
+            NetworkCmd::Inspect(a) => a.run(client, InspectKind::Network).await,
+            NetworkCmd::Connect(a) => n::network_connect(client, a).await,
+            NetworkCmd::Disconnect(a) => n::network_disconnect(client, a).await,
+            NetworkCmd::Prune(a) => n::network_prune(client, a).await,
         },
         Cmd::Volume { cmd } => match cmd {
-            VolumeCmd::Ls(a) => r::volume_ls(client, a).await,
-            VolumeCmd::Create(a) => r::volume_create(client, a).await,
-            VolumeCmd::Rm(a) => r::volume_rm(client, a).await,
-            VolumeCmd::Inspect(a) => r::volume_inspect(client, a).await,
-            VolumeCmd::Prune(a) => r::volume_prune(client, a).await,
+            VolumeCmd::Ls(a) => v::volume_ls(client, a).await,
+            VolumeCmd::Create(a) => v::volume_create(client, a).await,
+            VolumeCmd::Rm(a) => v::volume_rm(client, a).await,
+            VolumeCmd::Inspect(a) => a.run(client, InspectKind::Volume).await,
+            VolumeCmd::Prune(a) => v::volume_prune(client, a).await,
         },
         Cmd::Registry { cmd } => commands::registry::run(cmd).await,
         Cmd::System { cmd } => match cmd {

@@ -202,6 +202,11 @@ impl Client {
         &self.host
     }
 
+    /// The negotiated API version as (major, minor).
+    pub fn api_version_num(&self) -> (u32, u32) {
+        self.version
+    }
+
     /// The negotiated API version, e.g. "1.51".
     pub fn api_version(&self) -> String {
         format!("{}.{}", self.version.0, self.version.1)

@@ -5,11 +5,12 @@ pub mod container;
 pub mod cp;
 pub mod image;
 pub mod login;
+pub mod network;
 pub mod opts;
 pub mod registry;
-pub mod resource;
 pub mod stats;
 pub mod system;
+pub mod volume;
 
 use anyhow::Result;
 use clap::Args;
@@ -49,6 +50,64 @@ pub struct InspectArgs {
     pub kind: Option<String>,
     #[arg(required = true)]
     pub names: Vec<String>,
+}
+
+/// The flags of `berth <object> inspect`: a template and the objects.
+#[derive(Args, Debug)]
+pub struct ObjectInspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+impl ObjectInspectArgs {
+    /// Inspects the named objects of one kind.
+    pub async fn run(self, client: &Client, kind: InspectKind) -> Result<i32> {
+        inspect_objects(client, &self.names, kind, self.format.as_deref(), false).await
+    }
+}
+
+/// `--force` and `--filter` of the prune commands.
+#[derive(Args, Debug)]
+pub struct PruneOpts {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+impl PruneOpts {
+    /// Whether to go on: `--force`, or a yes to docker's prompt.
+    pub fn confirmed(&self, warning: &str) -> bool {
+        self.force || image::confirm(warning)
+    }
+}
+
+/// The "Deleted ...:" block of a prune (with the blank line docker's
+/// `Fprintln` of the block adds), or nothing.
+pub fn deleted_block(title: &str, items: &[String]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("{title}:\n");
+    for it in items {
+        s.push_str(it);
+        s.push('\n');
+    }
+    s.push('\n');
+    s
+}
+
+/// docker's last line of a prune.
+pub fn reclaimed_line(space: i64) -> String {
+    format!(
+        "Total reclaimed space: {}",
+        crate::format::human_size(space as f64)
+    )
 }
 
 /// `berth inspect`

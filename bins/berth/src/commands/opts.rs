@@ -451,7 +451,9 @@ pub fn normalize_caps(caps: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn kv_map(items: &[String], what: &str) -> Result<HashMap<String, String>> {
+/// "k=v" items as a map (a bare "k" maps to ""), as docker's
+/// `ConvertKVStringsToMap`; an empty key is refused.
+pub fn kv_map(items: &[String], what: &str) -> Result<HashMap<String, String>> {
     let mut m = HashMap::new();
     for it in items {
         let (k, v) = it.split_once('=').unwrap_or((it.as_str(), ""));

@@ -9,7 +9,6 @@ use super::split_ref;
 use crate::client::models::ImageSummary;
 use crate::client::{Client, ImageListOptions};
 use crate::commands::container::{filters_json, go_time_string};
-use crate::commands::{inspect_objects, InspectKind};
 use crate::format::{self, human_duration, human_size_prec, short_id};
 
 /// `berth images`
@@ -125,28 +124,6 @@ pub async fn images(client: &Client, a: ImagesArgs) -> Result<i32> {
     };
     print!("{}", format::render_rows(&format, &image_headers(), &rows)?);
     Ok(0)
-}
-
-/// `berth image inspect`
-#[derive(Args, Debug)]
-pub struct ImageInspectArgs {
-    /// Format output using a custom template
-    #[arg(short = 'f', long)]
-    pub format: Option<String>,
-    #[arg(required = true)]
-    pub images: Vec<String>,
-}
-
-/// `berth image inspect`
-pub async fn inspect(client: &Client, a: ImageInspectArgs) -> Result<i32> {
-    inspect_objects(
-        client,
-        &a.images,
-        InspectKind::Image,
-        a.format.as_deref(),
-        false,
-    )
-    .await
 }
 
 /// `berth image history`
