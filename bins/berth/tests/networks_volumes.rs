@@ -501,3 +501,127 @@ fn volume_rm_and_prune() {
         ]
     );
 }
+
+#[test]
+fn create_sends_the_networking_flags_like_docker() {
+    let d = daemon(&[(
+        "POST /containers/create",
+        201,
+        r#"{"Id":"c0ffee","Warnings":[]}"#,
+    )]);
+    let out = d.berth(&[
+        "create",
+        "--network",
+        "front",
+        "--network",
+        "name=back,alias=b1,driver-opt=com.example=1",
+        "--network-alias",
+        "web",
+        "--ip",
+        "10.5.0.9",
+        "--ip6",
+        "fd00:5::9",
+        "--link",
+        "db:database",
+        "--mac-address",
+        "02:42:ac:11:00:09",
+        "-p",
+        "127.0.0.1:8080:80",
+        "-p",
+        "published=5353,target=53,protocol=udp",
+        "-P",
+        "--expose",
+        "9000-9001",
+        "--dns",
+        "1.1.1.1",
+        "--dns-search",
+        "example.org.",
+        "--dns-option",
+        "ndots:2",
+        "--add-host",
+        "gw:host-gateway",
+        "--add-host",
+        "v6=[fd00::1]",
+        "--hostname",
+        "h1",
+        "--domainname",
+        "example.org",
+        "busybox",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "c0ffee\n");
+    let b = body(&calls(&d)[0]);
+    assert_eq!(b["Hostname"], j!("h1"));
+    assert_eq!(b["Domainname"], j!("example.org"));
+    assert_eq!(
+        b["ExposedPorts"],
+        j!({"80/tcp": {}, "53/udp": {}, "9000/tcp": {}, "9001/tcp": {}})
+    );
+    let hc = &b["HostConfig"];
+    assert_eq!(hc["NetworkMode"], j!("front"));
+    assert_eq!(
+        hc["PortBindings"],
+        j!({"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}],
+            "53/udp": [{"HostIp": "", "HostPort": "5353"}]})
+    );
+    assert_eq!(hc["PublishAllPorts"], j!(true));
+    assert_eq!(hc["Links"], j!(["db:database"]));
+    assert_eq!(hc["Dns"], j!(["1.1.1.1"]));
+    assert_eq!(hc["DnsSearch"], j!(["example.org"]));
+    assert_eq!(hc["DnsOptions"], j!(["ndots:2"]));
+    assert_eq!(hc["ExtraHosts"], j!(["gw:host-gateway", "v6:fd00::1"]));
+    assert_eq!(
+        b["NetworkingConfig"],
+        j!({"EndpointsConfig": {
+            "front": {
+                "Aliases": ["web"],
+                "Links": ["db:database"],
+                "IPAMConfig": {"IPv4Address": "10.5.0.9", "IPv6Address": "fd00:5::9"},
+                "MacAddress": "02:42:ac:11:00:09"
+            },
+            "back": {"Aliases": ["b1"], "DriverOpts": {"com.example": "1"}}
+        }})
+    );
+
+    // Refusals happen before anything is sent.
+    let out = d.berth(&["create", "--network-alias", "x", "busybox"]);
+    assert_eq!(
+        text(&out.stderr),
+        "network-scoped aliases are only supported for user-defined networks\n"
+    );
+    let out = d.berth(&["create", "--add-host", "db:nope", "busybox"]);
+    assert!(
+        text(&out.stderr).contains("invalid IP address in add-host: \"nope\""),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(calls(&d).len(), 1);
+}
+
+#[test]
+fn port_lists_the_published_ports() {
+    let d = daemon(&[(
+        "GET /containers/web/json",
+        200,
+        r#"{"Id":"abc","NetworkSettings":{"Ports":{
+            "80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"},{"HostIp":"::","HostPort":"8080"}],
+            "53/udp":[{"HostIp":"127.0.0.1","HostPort":"5353"}],
+            "9000/tcp":null}}}"#,
+    )]);
+    let out = d.berth(&["port", "web"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "53/udp -> 127.0.0.1:5353\n80/tcp -> 0.0.0.0:8080\n80/tcp -> [::]:8080\n"
+    );
+    let out = d.berth(&["container", "port", "web", "80/tcp"]);
+    assert_eq!(text(&out.stdout), "0.0.0.0:8080\n[::]:8080\n");
+    let out = d.berth(&["port", "web", "9000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "Error: No public port '9000' published for web\n"
+    );
+    let out = d.berth(&["port", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -680,3 +680,22 @@ async fn typed_volumes() {
         ]
     );
 }
+
+#[tokio::test]
+async fn typed_top() {
+    let f = fake(Some("1.51"), |_, _| {
+        json_ok(json!({"Titles": ["PID", "CMD"], "Processes": [["1", "sleep 9"]]}))
+    });
+    let c = Client::connect(f.host.clone()).await.expect("connect");
+    let top = c.container_top("web", Some("-ef")).await.expect("top");
+    assert_eq!(top.titles, Some(vec!["PID".to_string(), "CMD".to_string()]));
+    assert_eq!(top.processes.as_deref().map(<[_]>::len), Some(1));
+    c.container_top("web", None).await.expect("top");
+    assert_eq!(
+        calls(&f),
+        [
+            "GET /v1.51/containers/web/top?ps_args=-ef",
+            "GET /v1.51/containers/web/top"
+        ]
+    );
+}

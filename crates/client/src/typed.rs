@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 
 use engine_types::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerWaitResponse, ImageSummary, SystemVersion,
+    ContainerTopResponse, ContainerWaitResponse, ImageSummary, SystemVersion,
 };
 
 use crate::{check, collect, decode, empty, enc, enc_ref, query, Client, ReqOpts, Result};
@@ -187,6 +187,20 @@ impl Client {
     pub async fn container_inspect_raw(&self, id: &str, size: bool) -> Result<Bytes> {
         let q = if size { "?size=1" } else { "" };
         self.get_bytes(&format!("/containers/{}/json{q}", enc(id)))
+            .await
+    }
+
+    /// `GET /containers/{id}/top`, with `ps` arguments ("-ef").
+    pub async fn container_top(
+        &self,
+        id: &str,
+        ps_args: Option<&str>,
+    ) -> Result<ContainerTopResponse> {
+        let params: Vec<_> = ps_args
+            .map(|a| ("ps_args", a.to_string()))
+            .into_iter()
+            .collect();
+        self.get_json(&format!("/containers/{}/top{}", enc(id), query(&params)))
             .await
     }
 

@@ -5,6 +5,7 @@ pub mod container;
 pub mod cp;
 pub mod image;
 pub mod login;
+pub mod netopts;
 pub mod network;
 pub mod opts;
 pub mod registry;

@@ -120,7 +120,7 @@ pub fn parse_label(s: &str) -> std::result::Result<String, String> {
 }
 
 /// docker's `ValidateLink`: "name[:alias]" with a name.
-fn parse_link(s: &str) -> std::result::Result<String, String> {
+pub fn parse_link(s: &str) -> std::result::Result<String, String> {
     let name = s.split_once(':').map_or(s, |(n, _)| n);
     if name.is_empty() {
         return Err("empty string specified for links".into());

@@ -6,12 +6,16 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args};
 
 use crate::client::models::{
-    ContainerCreateBody, DeviceMapping, EndpointSettings, HostConfig, HostConfigLogConfig, Mount,
-    MountBindOptions, MountBindOptionsPropagationEnum, MountTmpfsOptions, MountType,
-    MountVolumeOptions, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigLogConfig, Mount, MountBindOptions,
+    MountBindOptionsPropagationEnum, MountTmpfsOptions, MountType, MountVolumeOptions,
+    NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 
+use super::netopts::{
+    endpoints_config, network_mode, parse_dns_search, parse_extra_host, parse_network_arg,
+    LegacyNetFlags, NetworkAttachment,
+};
+use super::network::{parse_ip, parse_link};
 use crate::format::{parse_go_duration, parse_ram_bytes};
 
 /// Flags shared by `run` and `create` (docker's names and meanings).
@@ -87,8 +91,23 @@ pub struct ContainerOpts {
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
     /// Connect a container to a network
-    #[arg(long = "network", visible_alias = "net")]
-    pub network: Option<String>,
+    #[arg(long = "network", visible_alias = "net", value_parser = parse_network_arg)]
+    pub network: Vec<NetworkAttachment>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_parser = parse_ip)]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long, value_parser = parse_ip)]
+    pub ip6: Option<String>,
+    /// Add link to another container
+    #[arg(long, value_parser = parse_link)]
+    pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip", value_parser = parse_ip)]
+    pub link_local_ip: Vec<String>,
     /// Signal to stop the container
     #[arg(long = "stop-signal")]
     pub stop_signal: Option<String>,
@@ -148,16 +167,16 @@ pub struct ContainerOpts {
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub disable_content_trust: bool,
     /// Add a custom host-to-IP mapping (host:ip)
-    #[arg(long = "add-host")]
+    #[arg(long = "add-host", value_parser = parse_extra_host)]
     pub add_host: Vec<String>,
     /// Set custom DNS servers
-    #[arg(long)]
+    #[arg(long, value_parser = parse_ip)]
     pub dns: Vec<String>,
-    /// Set DNS search domains
-    #[arg(long = "dns-search")]
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_parser = parse_dns_search)]
     pub dns_search: Vec<String>,
     /// Set DNS options
-    #[arg(long = "dns-option")]
+    #[arg(long = "dns-option", alias = "dns-opt")]
     pub dns_option: Vec<String>,
     /// Proxy received signals to the process
     #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set,
@@ -181,7 +200,7 @@ pub struct ContainerOpts {
     /// Add a host device to the container
     #[arg(long)]
     pub device: Vec<String>,
-    /// Container MAC address
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
     /// Disable OOM Killer
@@ -252,8 +271,34 @@ pub fn read_env_file(path: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// docker's `convertToStandardNotation`: the long `-p` form
+/// ("published=8080,target=80,protocol=udp") as "8080:80/udp".
+fn publish_standard(spec: &str) -> Result<String> {
+    if !spec.contains('=') {
+        return Ok(spec.to_string());
+    }
+    let mut params: HashMap<&str, &str> = HashMap::from([("protocol", "tcp")]);
+    for param in spec.split(',') {
+        match param.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                params.insert(k, v);
+            }
+            _ => bail!("invalid publish opts format (should be name=value but got '{param}')"),
+        }
+    }
+    let get = |k: &str| params.get(k).copied().unwrap_or_default();
+    Ok(format!(
+        "{}:{}/{}",
+        get("published"),
+        get("target"),
+        get("protocol")
+    ))
+}
+
 /// A parsed `-p` value: (container "port/proto", host ip, host port).
 pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>> {
+    let standard = publish_standard(spec)?;
+    let spec = standard.as_str();
     let (rest, proto) = match spec.rsplit_once('/') {
         Some((r, p)) => (r, p.to_string()),
         None => (spec, "tcp".to_string()),
@@ -277,6 +322,9 @@ pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>> {
         [i, h, c] if ip.is_empty() => (i.to_string(), h.to_string(), c.to_string()),
         _ => bail!("invalid port format: {spec}"),
     };
+    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+        bail!("invalid IP address: {ip}");
+    }
     let range = |s: &str| -> Result<(u16, u16)> {
         let (a, b) = s.split_once('-').unwrap_or((s, s));
         let a: u16 = a
@@ -582,18 +630,6 @@ impl ContainerOpts {
             None => None,
         };
 
-        let extra_hosts: Vec<String> = self
-            .add_host
-            .iter()
-            .map(|h| {
-                // docker accepts host:ip and host=ip.
-                match h.split_once('=') {
-                    Some((n, ip)) => format!("{n}:{ip}"),
-                    None => h.clone(),
-                }
-            })
-            .collect();
-
         let devices: Vec<DeviceMapping> = self
             .device
             .iter()
@@ -624,12 +660,24 @@ impl ContainerOpts {
             Some(mounts)
         };
 
-        let network = self.network.clone().unwrap_or_else(|| "default".into());
+        let network = network_mode(&self.network);
+        let endpoints = endpoints_config(
+            &self.network,
+            &LegacyNetFlags {
+                aliases: &self.network_alias,
+                links: &self.link,
+                ip: self.ip.as_deref(),
+                ip6: self.ip6.as_deref(),
+                mac_address: self.mac_address.as_deref(),
+                link_local_ips: &self.link_local_ip,
+            },
+        )?;
         // Like docker, an empty list is sent as such where its CLI sends one
         // (the daemon tells [] from absent for some of these).
         let host_config = HostConfig {
             binds: (!binds.is_empty()).then_some(binds),
-            network_mode: Some(network.clone()),
+            network_mode: Some(network),
+            links: Some(self.link.clone()).filter(|l| !l.is_empty()),
             port_bindings: Some(bindings),
             restart_policy: Some(parse_restart(&self.restart)?),
             auto_remove: Some(self.rm),
@@ -643,7 +691,8 @@ impl ContainerOpts {
             dns: Some(self.dns.clone()),
             dns_options: Some(self.dns_option.clone()),
             dns_search: Some(self.dns_search.clone()),
-            extra_hosts: Some(extra_hosts),
+            // Validated into docker's "host:ip" form by the flag's parser.
+            extra_hosts: Some(self.add_host.clone()),
             group_add: (!self.group_add.is_empty()).then(|| self.group_add.clone()),
             privileged: Some(self.privileged),
             publish_all_ports: Some(self.publish_all),
@@ -681,22 +730,6 @@ impl ContainerOpts {
             },
             ..Default::default()
         };
-
-        // Endpoint settings go to the network named by --network; the
-        // builtin modes take none. Since API 1.44 the MAC address is an
-        // endpoint setting (the container config's field is gone).
-        let mut endpoints = HashMap::new();
-        let builtin = matches!(network.as_str(), "none" | "host" | "bridge" | "default")
-            || network.starts_with("container:");
-        if !builtin || self.mac_address.is_some() {
-            endpoints.insert(
-                network,
-                EndpointSettings {
-                    mac_address: self.mac_address.clone(),
-                    ..Default::default()
-                },
-            );
-        }
 
         Ok(ContainerCreateBody {
             hostname: Some(self.hostname.clone().unwrap_or_default()),
@@ -776,6 +809,19 @@ mod tests {
         assert_eq!(parse_publish("80-81").unwrap().len(), 2);
         assert!(parse_publish("a:b:c:d").is_err());
         assert!(parse_publish("80/xyz").is_err());
+        assert_eq!(
+            parse_publish("published=8080,target=80,protocol=udp").unwrap(),
+            vec![("80/udp".into(), "".into(), "8080".into())]
+        );
+        assert_eq!(
+            parse_publish("target=80").unwrap(),
+            vec![("80/tcp".into(), "".into(), "".into())]
+        );
+        assert!(parse_publish("target=80,bogus").is_err());
+        assert_eq!(
+            parse_publish("300.1.1.1:80:80").unwrap_err().to_string(),
+            "invalid IP address: 300.1.1.1"
+        );
     }
 
     /// A run with (nearly) every flag set.
@@ -804,7 +850,12 @@ mod tests {
             cap_drop: vec!["all".into()],
             privileged: false,
             security_opt: vec!["no-new-privileges".into(), "seccomp=unconfined".into()],
-            network: Some("mynet".into()),
+            network: vec![parse_network_arg("mynet").unwrap()],
+            network_alias: vec![],
+            ip: None,
+            ip6: None,
+            link: vec![],
+            link_local_ip: vec![],
             stop_signal: Some("SIGUSR1".into()),
             stop_timeout: Some(7),
             init: true,
@@ -833,7 +884,10 @@ mod tests {
             pull: "missing".into(),
             quiet: false,
             disable_content_trust: true,
-            add_host: vec!["db:10.0.0.2".into(), "cache=10.0.0.3".into()],
+            add_host: ["db:10.0.0.2", "cache=10.0.0.3"]
+                .into_iter()
+                .map(|h| super::super::netopts::parse_extra_host(h).unwrap())
+                .collect(),
             dns: vec!["1.1.1.1".into()],
             dns_search: vec!["example.org".into()],
             dns_option: vec!["ndots:2".into()],
@@ -889,8 +943,11 @@ mod tests {
             ..Default::default()
         };
         let body = serde_json::to_value(plain.create_body(&ic(&[]), true).unwrap()).unwrap();
-        let old: Value =
+        let mut old: Value =
             serde_json::from_str(include_str!("testdata/create_body_plain.json")).unwrap();
+        // The other intended change: without --network docker's CLI sends a
+        // "default" endpoint (carrying --ip, --mac-address, ... when given).
+        old["NetworkingConfig"]["EndpointsConfig"] = json!({"default": {}});
         assert_eq!(body, without_nulls(old));
     }
 
