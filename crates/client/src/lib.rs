@@ -18,6 +18,7 @@
 
 mod conn;
 mod error;
+mod exec;
 mod networks;
 mod typed;
 mod volumes;
@@ -38,7 +39,9 @@ pub use conn::{Conn, Host, DEFAULT_HOST};
 pub use engine_types::models;
 pub use error::{DaemonError, Error, Result};
 pub use networks::NetworkInspectOptions;
-pub use typed::{ContainerListOptions, CreateOptions, ImageListOptions, RemoveOptions};
+pub use typed::{
+    ContainerListOptions, CreateOptions, ImageListOptions, LogsOptions, RemoveOptions,
+};
 
 /// Highest API version this client speaks.
 pub const MAX_API_VERSION: (u32, u32) = (1, 51);

@@ -699,3 +699,101 @@ async fn typed_top() {
         ]
     );
 }
+
+#[tokio::test]
+async fn typed_exec_logs_stats_update_prune() {
+    use engine_types::models::{ContainerUpdateBody, ExecConfig, ExecStartConfig};
+    let f = fake(Some("1.51"), |method, path| match (method, path) {
+        ("POST", "/v1.51/containers/web/exec") => (
+            201,
+            vec![("Content-Type", "application/json")],
+            r#"{"Id":"e1"}"#.into(),
+        ),
+        ("GET", "/v1.51/exec/e1/json") => {
+            json_ok(json!({"ID": "e1", "Running": false, "ExitCode": 7}))
+        }
+        ("GET", "/v1.51/containers/web/logs") => (200, vec![], "hello\n".into()),
+        ("GET", "/v1.51/containers/web/stats") => json_ok(json!({
+            "id": "abc", "name": "/web", "read": "2024-01-01T00:00:00Z",
+            "cpu_stats": {"cpu_usage": {"total_usage": 5}, "online_cpus": 2},
+            "memory_stats": {"usage": 10, "stats": {"inactive_file": 2}},
+            "blkio_stats": {"io_service_bytes_recursive": null}
+        })),
+        ("POST", "/v1.51/containers/web/update") => json_ok(json!({"Warnings": ["w"]})),
+        ("POST", "/v1.51/containers/prune") => {
+            json_ok(json!({"ContainersDeleted": ["a"], "SpaceReclaimed": 3}))
+        }
+        _ => (200, vec![], String::new()),
+    });
+    let c = Client::connect(f.host.clone()).await.expect("connect");
+    let cfg = ExecConfig {
+        cmd: Some(vec!["true".into()]),
+        attach_stdout: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(c.exec_create("web", &cfg).await.expect("create").id, "e1");
+    assert_eq!(
+        last_body(&f),
+        json!({"Cmd": ["true"], "AttachStdout": false})
+    );
+    let start = ExecStartConfig {
+        detach: Some(true),
+        tty: Some(false),
+        console_size: None,
+    };
+    c.exec_start_detached("e1", &start).await.expect("start");
+    assert_eq!(last_body(&f), json!({"Detach": true, "Tty": false}));
+    assert_eq!(
+        c.exec_inspect("e1").await.expect("inspect").exit_code,
+        Some(7)
+    );
+
+    let resp = c
+        .container_logs(
+            "web",
+            &LogsOptions {
+                stdout: true,
+                stderr: true,
+                follow: true,
+                tail: Some("all".into()),
+                since: Some("10".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("logs");
+    assert_eq!(&collect(resp).await.expect("body")[..], b"hello\n");
+
+    let s = c.container_stats_once("web").await.expect("stats");
+    assert_eq!(s.name.as_deref(), Some("/web"));
+    assert_eq!(
+        s.memory_stats
+            .and_then(|m| m.stats)
+            .and_then(|m| m.get("inactive_file").copied()),
+        Some(2)
+    );
+    let body = ContainerUpdateBody {
+        memory: Some(1 << 20),
+        ..Default::default()
+    };
+    let u = c.container_update("web", &body).await.expect("update");
+    assert_eq!(u.warnings, Some(vec!["w".to_string()]));
+    assert_eq!(last_body(&f), json!({"Memory": 1048576}));
+    let p = c
+        .container_prune(Some(r#"{"until":{"1h":true}}"#))
+        .await
+        .expect("prune");
+    assert_eq!(p.space_reclaimed, Some(3));
+    assert_eq!(
+        calls(&f),
+        [
+            "POST /v1.51/containers/web/exec",
+            "POST /v1.51/exec/e1/start",
+            "GET /v1.51/exec/e1/json",
+            "GET /v1.51/containers/web/logs?stdout=1&stderr=1&follow=1&tail=all&since=10",
+            "GET /v1.51/containers/web/stats?stream=false",
+            "POST /v1.51/containers/web/update",
+            "POST /v1.51/containers/prune?filters=%7B%22until%22%3A%7B%221h%22%3Atrue%7D%7D",
+        ]
+    );
+}

@@ -5,10 +5,12 @@ use hyper::Method;
 use tokio::sync::oneshot;
 
 use engine_types::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerTopResponse, ContainerWaitResponse, ImageSummary, SystemVersion,
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
+    ContainerStatsResponse, ContainerSummary, ContainerTopResponse, ContainerUpdateBody,
+    ContainerUpdateResponse, ContainerWaitResponse, ImageSummary, SystemVersion,
 };
 
+use crate::networks::filters_query;
 use crate::{check, collect, decode, empty, enc, enc_ref, query, Client, ReqOpts, Result};
 
 /// Query of `POST /containers/create`.
@@ -51,6 +53,27 @@ pub struct RemoveOptions {
     pub volumes: bool,
     /// Remove the link, not the container.
     pub link: bool,
+}
+
+/// Query of `GET /containers/{id}/logs`.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    /// Keep the stream open for new output.
+    pub follow: bool,
+    /// Include stdout.
+    pub stdout: bool,
+    /// Include stderr.
+    pub stderr: bool,
+    /// Prefix each line with its timestamp.
+    pub timestamps: bool,
+    /// Show the extra details of the log driver.
+    pub details: bool,
+    /// Lines from the end ("all" or a number).
+    pub tail: Option<String>,
+    /// Only output since this time (unix seconds, fractions allowed).
+    pub since: Option<String>,
+    /// Only output before this time.
+    pub until: Option<String>,
 }
 
 fn flag(params: &mut Vec<(&'static str, String)>, name: &'static str, on: bool) {
@@ -201,6 +224,55 @@ impl Client {
             .into_iter()
             .collect();
         self.get_json(&format!("/containers/{}/top{}", enc(id), query(&params)))
+            .await
+    }
+
+    /// `GET /containers/{id}/logs`: the response whose body streams the
+    /// log (multiplexed unless the container has a TTY).
+    pub async fn container_logs(
+        &self,
+        id: &str,
+        opts: &LogsOptions,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let mut params = Vec::new();
+        flag(&mut params, "stdout", opts.stdout);
+        flag(&mut params, "stderr", opts.stderr);
+        flag(&mut params, "follow", opts.follow);
+        flag(&mut params, "timestamps", opts.timestamps);
+        flag(&mut params, "details", opts.details);
+        for (k, v) in [
+            ("tail", &opts.tail),
+            ("since", &opts.since),
+            ("until", &opts.until),
+        ] {
+            if let Some(v) = v {
+                params.push((k, v.clone()));
+            }
+        }
+        let path = format!("/containers/{}/logs{}", enc(id), query(&params));
+        self.call(Method::GET, &path, None, empty()).await
+    }
+
+    /// `GET /containers/{id}/stats?stream=false`: one sample (with the
+    /// previous one in `precpu_stats`).
+    pub async fn container_stats_once(&self, id: &str) -> Result<ContainerStatsResponse> {
+        self.get_json(&format!("/containers/{}/stats?stream=false", enc(id)))
+            .await
+    }
+
+    /// `POST /containers/{id}/update`.
+    pub async fn container_update(
+        &self,
+        id: &str,
+        body: &ContainerUpdateBody,
+    ) -> Result<ContainerUpdateResponse> {
+        self.post_json(&format!("/containers/{}/update", enc(id)), body)
+            .await
+    }
+
+    /// `POST /containers/prune`, with Docker's filters JSON.
+    pub async fn container_prune(&self, filters: Option<&str>) -> Result<ContainerPruneResponse> {
+        self.post(&format!("/containers/prune{}", filters_query(filters)))
             .await
     }
 

@@ -459,7 +459,8 @@ fn parse_ulimit(s: &str) -> Result<ResourcesUlimits> {
     })
 }
 
-fn parse_restart(s: &str) -> Result<RestartPolicy> {
+/// `--restart`: "no", "always", "unless-stopped" or "on-failure[:max-retries]".
+pub fn parse_restart(s: &str) -> Result<RestartPolicy> {
     let (name, count) = match s.split_once(':') {
         Some((n, c)) => (
             n,
@@ -497,6 +498,14 @@ pub fn normalize_caps(caps: &[String]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// `--memory-swap`: a size, or -1 for unlimited swap.
+pub fn parse_memory_swap(s: &str) -> Result<i64> {
+    if s == "-1" {
+        return Ok(-1);
+    }
+    parse_ram_bytes(s)
 }
 
 /// "k=v" items as a map (a bare "k" maps to ""), as docker's
@@ -624,11 +633,11 @@ impl ContainerOpts {
             }
         }
 
-        let memory_swap = match self.memory_swap.as_deref() {
-            Some("-1") => Some(-1),
-            Some(s) => Some(parse_ram_bytes(s)?),
-            None => None,
-        };
+        let memory_swap = self
+            .memory_swap
+            .as_deref()
+            .map(parse_memory_swap)
+            .transpose()?;
 
         let devices: Vec<DeviceMapping> = self
             .device
