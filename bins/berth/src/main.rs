@@ -217,7 +217,7 @@ enum ContainerCmd {
     /// Display the running processes of a container
     Top(c::TopArgs),
     /// Remove all stopped containers
-    Prune(s::ContainerPruneArgs),
+    Prune(commands::PruneOpts),
     /// Pause all processes within one or more containers
     Pause(c::PauseArgs),
     /// Unpause all processes within one or more containers

@@ -4,29 +4,11 @@
 
 mod common;
 
-use std::collections::HashMap;
-
-use common::{json, text, FakeDaemon, Seen};
+use common::{calls, daemon, text, Seen};
 use serde_json::{json as j, Value};
-
-/// The requests other than pings.
-fn calls(d: &FakeDaemon) -> Vec<Seen> {
-    d.seen()
-        .into_iter()
-        .filter(|s| !s.target.ends_with("/_ping"))
-        .collect()
-}
 
 fn body(s: &Seen) -> Value {
     serde_json::from_str(&s.body).unwrap()
-}
-
-fn daemon(routes: &[(&str, u16, &str)]) -> FakeDaemon {
-    let routes: HashMap<String, _> = routes
-        .iter()
-        .map(|(k, status, b)| (k.to_string(), json(*status, b)))
-        .collect();
-    FakeDaemon::start("1.51", routes)
 }
 
 #[test]

@@ -5,13 +5,16 @@ use hyper::Method;
 use tokio::sync::oneshot;
 
 use engine_types::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
-    ContainerStatsResponse, ContainerSummary, ContainerTopResponse, ContainerUpdateBody,
-    ContainerUpdateResponse, ContainerWaitResponse, ImageSummary, SystemVersion,
+    BuildPruneResponse, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
+    ContainerPruneResponse, ContainerStatsResponse, ContainerSummary, ContainerTopResponse,
+    ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitResponse, ImageDeleteResponseItem,
+    ImageHistoryResponseItem, ImagePruneResponse, ImageSummary, SystemInfo, SystemVersion,
 };
 
 use crate::networks::filters_query;
-use crate::{check, collect, decode, empty, enc, enc_ref, query, Client, ReqOpts, Result};
+use crate::{
+    check, collect, decode, decode_or_null, empty, enc, enc_ref, query, Client, ReqOpts, Result,
+};
 
 /// Query of `POST /containers/create`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -303,6 +306,59 @@ impl Client {
         }
         self.get_json(&format!("/images/json{}", query(&params)))
             .await
+    }
+
+    /// `POST /images/{name}/tag?repo=&tag=`.
+    pub async fn image_tag(&self, name: &str, repo: &str, tag: Option<&str>) -> Result<()> {
+        let mut params = vec![("repo", repo.to_string())];
+        if let Some(t) = tag {
+            params.push(("tag", t.to_string()));
+        }
+        let path = format!("/images/{}/tag{}", enc_ref(name), query(&params));
+        self.call_empty(Method::POST, &path).await
+    }
+
+    /// `DELETE /images/{name}`: what was untagged and deleted.
+    pub async fn image_remove(
+        &self,
+        name: &str,
+        force: bool,
+        no_prune: bool,
+    ) -> Result<Vec<ImageDeleteResponseItem>> {
+        let mut params = Vec::new();
+        flag(&mut params, "force", force);
+        flag(&mut params, "noprune", no_prune);
+        let path = format!("/images/{}{}", enc_ref(name), query(&params));
+        let resp = self.call(Method::DELETE, &path, None, empty()).await?;
+        decode_or_null::<Option<_>>(&collect(resp).await?).map(Option::unwrap_or_default)
+    }
+
+    /// `POST /images/prune`, with Docker's filters JSON.
+    pub async fn image_prune(&self, filters: Option<&str>) -> Result<ImagePruneResponse> {
+        self.post(&format!("/images/prune{}", filters_query(filters)))
+            .await
+    }
+
+    /// `GET /images/{name}/history`.
+    pub async fn image_history(&self, name: &str) -> Result<Vec<ImageHistoryResponseItem>> {
+        self.get_json(&format!("/images/{}/history", enc_ref(name)))
+            .await
+    }
+
+    /// `POST /build/prune` (`all` also removes cache in use by no image).
+    pub async fn build_prune(&self, all: bool) -> Result<BuildPruneResponse> {
+        let q = if all { "?all=1" } else { "" };
+        self.post(&format!("/build/prune{q}")).await
+    }
+
+    /// `GET /info` as the daemon sent it.
+    pub async fn system_info_raw(&self) -> Result<Bytes> {
+        self.get_bytes("/info").await
+    }
+
+    /// `GET /info`, decoded.
+    pub async fn system_info(&self) -> Result<SystemInfo> {
+        decode(&self.system_info_raw().await?)
     }
 
     /// `GET /images/{name}/json` as the daemon sent it. References keep

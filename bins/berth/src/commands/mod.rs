@@ -90,7 +90,8 @@ impl PruneOpts {
 
 /// The "Deleted ...:" block of a prune (with the blank line docker's
 /// `Fprintln` of the block adds), or nothing.
-pub fn deleted_block(title: &str, items: &[String]) -> String {
+pub fn deleted_block(title: &str, items: Option<&[String]>) -> String {
+    let items = items.unwrap_or_default();
     if items.is_empty() {
         return String::new();
     }

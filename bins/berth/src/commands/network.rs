@@ -599,16 +599,16 @@ pub async fn network_prune(client: &Client, a: PruneOpts) -> Result<i32> {
     ) {
         return Ok(0);
     }
-    let filters = filters_json(&a.filter)?;
-    let report = client.network_prune(filters.as_deref()).await?;
-    print!(
-        "{}",
-        deleted_block(
-            "Deleted Networks",
-            report.networks_deleted.as_deref().unwrap_or_default()
-        )
-    );
+    prune_networks(client, filters_json(&a.filter)?.as_deref()).await?;
     Ok(0)
+}
+
+/// Prunes unused networks and prints what went.
+pub async fn prune_networks(client: &Client, filters: Option<&str>) -> Result<()> {
+    let report = client.network_prune(filters).await?;
+    let deleted = report.networks_deleted.as_deref();
+    print!("{}", deleted_block("Deleted Networks", deleted));
+    Ok(())
 }
 
 #[cfg(test)]

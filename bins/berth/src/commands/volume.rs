@@ -251,10 +251,7 @@ pub async fn volume_prune(client: &Client, a: VolumePruneArgs) -> Result<i32> {
     let report = client.volume_prune(filters.as_deref()).await?;
     print!(
         "{}",
-        deleted_block(
-            "Deleted Volumes",
-            report.volumes_deleted.as_deref().unwrap_or_default()
-        )
+        deleted_block("Deleted Volumes", report.volumes_deleted.as_deref())
     );
     println!("{}", reclaimed_line(report.space_reclaimed.unwrap_or(0)));
     Ok(0)

@@ -179,3 +179,20 @@ impl FakeDaemon {
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
+
+/// A daemon answering "METHOD /path" routes with (status, JSON body).
+pub fn daemon(routes: &[(&str, u16, &str)]) -> FakeDaemon {
+    let routes: HashMap<String, _> = routes
+        .iter()
+        .map(|(k, status, b)| (k.to_string(), json(*status, b)))
+        .collect();
+    FakeDaemon::start("1.51", routes)
+}
+
+/// The requests a daemon saw, other than pings.
+pub fn calls(d: &FakeDaemon) -> Vec<Seen> {
+    d.seen()
+        .into_iter()
+        .filter(|s| !s.target.ends_with("/_ping"))
+        .collect()
+}
