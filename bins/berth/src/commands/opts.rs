@@ -625,6 +625,8 @@ impl ContainerOpts {
             if k == "seccomp" && v != "unconfined" && !v.is_empty() && v != "builtin" {
                 let text = std::fs::read_to_string(v)
                     .with_context(|| format!("opening seccomp profile ({v}) failed"))?;
+                // The profile is opaque JSON for the daemon: checked and
+                // compacted here (docker's json.Compact), not interpreted.
                 let parsed: serde_json::Value = serde_json::from_str(&text)
                     .with_context(|| format!("decoding seccomp profile ({v}) failed"))?;
                 security_opt.push(format!("seccomp={parsed}"));
