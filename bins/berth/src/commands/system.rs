@@ -413,7 +413,7 @@ pub async fn events(client: &Client, a: EventsArgs) -> Result<i32> {
         Some("json") => Some(Template::parse("{{json .}}")?),
         Some(f) => Some(Template::parse(f)?),
     };
-    let mut vals = Box::pin(super::image::json_values(Box::pin(
+    let mut vals = Box::pin(super::image::json_values::<serde_json::Value, _>(Box::pin(
         crate::client::body_stream(resp),
     )));
     while let Some(v) = vals.next().await {
