@@ -282,3 +282,45 @@ fn exec_detached_logs_and_events() {
         "container/start/local\nnetwork/connect/local\n"
     );
 }
+
+#[test]
+fn build_sends_typed_query_maps_and_reads_the_stream() {
+    let d = daemon(&[(
+        "POST /build",
+        200,
+        "{\"stream\":\"Step 1/1 : FROM scratch\\n\"}\n{\"stream\":\" ---> Using cache\\n\"}\n\
+         {\"id\":\"moby.buildkit.trace\",\"aux\":\"Cg==\"}\n{\"aux\":{\"ID\":\"sha256:abc\"}}\n",
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let iid = dir.path().join("iid");
+    let ctx = dir.path().display().to_string();
+    let iid_s = iid.display().to_string();
+    let out = ok(
+        &d,
+        &[
+            "build",
+            "--iidfile",
+            &iid_s,
+            "--build-arg",
+            "A=1",
+            "--build-arg",
+            "BERTH_TEST_SURELY_UNSET_VAR",
+            "--label",
+            "l=v",
+            "--cache-from",
+            "c1",
+            &ctx,
+        ],
+    );
+    assert_eq!(out, "Step 1/1 : FROM scratch\n ---> CACHED\n");
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), "sha256:abc");
+    let target = calls(&d)[0].target.clone();
+    for part in [
+        "cachefrom=%5B%22c1%22%5D",
+        "buildargs=%7B%22A%22%3A%221%22%2C%22BERTH_TEST_SURELY_UNSET_VAR%22%3Anull%7D",
+        "labels=%7B%22l%22%3A%22v%22%7D",
+    ] {
+        assert!(target.contains(part), "{target} lacks {part}");
+    }
+}
