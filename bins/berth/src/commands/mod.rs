@@ -18,7 +18,7 @@ use clap::Args;
 use gotemplate::Template;
 use serde_json::Value;
 
-use crate::client::{daemon_error, enc, Client};
+use crate::client::{daemon_error, Client, NetworkInspectOptions};
 use crate::format::indent_json;
 
 /// Prints an error the way docker does (daemon errors as
@@ -134,22 +134,30 @@ async fn fetch_raw(
     size: bool,
 ) -> Result<std::result::Result<bytes::Bytes, String>> {
     let mut missing = String::new();
-    let mut paths = Vec::new();
-    if matches!(kind, InspectKind::Container | InspectKind::Any) {
-        let q = if size { "?size=1" } else { "" };
-        paths.push(format!("/containers/{}/json{q}", enc(name)));
-    }
-    if matches!(kind, InspectKind::Image | InspectKind::Any) {
-        paths.push(format!("/images/{name}/json"));
-    }
-    if matches!(kind, InspectKind::Network | InspectKind::Any) {
-        paths.push(format!("/networks/{}", enc(name)));
-    }
-    if matches!(kind, InspectKind::Volume | InspectKind::Any) {
-        paths.push(format!("/volumes/{}", enc(name)));
-    }
-    for p in paths {
-        match client.get_bytes(&p).await {
+    let kinds: &[InspectKind] = match kind {
+        InspectKind::Any => &[
+            InspectKind::Container,
+            InspectKind::Image,
+            InspectKind::Network,
+            InspectKind::Volume,
+        ],
+        InspectKind::Container => &[InspectKind::Container],
+        InspectKind::Image => &[InspectKind::Image],
+        InspectKind::Network => &[InspectKind::Network],
+        InspectKind::Volume => &[InspectKind::Volume],
+    };
+    for k in kinds {
+        let got = match k {
+            InspectKind::Container => client.container_inspect_raw(name, size).await,
+            InspectKind::Image => client.image_inspect_raw(name).await,
+            InspectKind::Network => {
+                client
+                    .network_inspect_raw(name, NetworkInspectOptions::default())
+                    .await
+            }
+            InspectKind::Volume | InspectKind::Any => client.volume_inspect_raw(name).await,
+        };
+        match got {
             Ok(b) => return Ok(Ok(b)),
             Err(e) => match daemon_error(&e) {
                 Some(d) if d.status == 404 => missing = d.message.clone(),
@@ -188,6 +196,9 @@ pub async fn inspect_objects(
     match &tmpl {
         Some(t) => {
             for r in &raws {
+                // Templates run over the daemon's JSON as sent (fields the
+                // models do not know included): the one place inspect
+                // needs a Value.
                 let v: Value = serde_json::from_slice(r)?;
                 println!("{}", t.execute(&v)?);
             }
