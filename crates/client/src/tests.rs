@@ -797,3 +797,24 @@ async fn typed_exec_logs_stats_update_prune() {
         ]
     );
 }
+
+#[tokio::test]
+async fn pause_rename_resize_paths() {
+    let f = fake(Some("1.51"), |_, _| (204, vec![], String::new()));
+    let c = Client::connect(f.host.clone()).await.expect("connect");
+    c.container_pause("web").await.expect("pause");
+    c.container_unpause("web").await.expect("unpause");
+    c.container_rename("web", "new name").await.expect("rename");
+    c.resize_tty("web", false, 40, 120).await.expect("resize");
+    c.resize_tty("e1", true, 24, 80).await.expect("resize exec");
+    assert_eq!(
+        calls(&f),
+        [
+            "POST /v1.51/containers/web/pause",
+            "POST /v1.51/containers/web/unpause",
+            "POST /v1.51/containers/web/rename?name=new%20name",
+            "POST /v1.51/containers/web/resize?h=40&w=120",
+            "POST /v1.51/exec/e1/resize?h=24&w=80",
+        ]
+    );
+}

@@ -163,6 +163,33 @@ impl Client {
         self.call_empty(Method::POST, &path).await
     }
 
+    /// `POST /containers/{id}/pause`.
+    pub async fn container_pause(&self, id: &str) -> Result<()> {
+        self.call_empty(Method::POST, &format!("/containers/{}/pause", enc(id)))
+            .await
+    }
+
+    /// `POST /containers/{id}/unpause`.
+    pub async fn container_unpause(&self, id: &str) -> Result<()> {
+        self.call_empty(Method::POST, &format!("/containers/{}/unpause", enc(id)))
+            .await
+    }
+
+    /// `POST /containers/{id}/rename?name=`.
+    pub async fn container_rename(&self, id: &str, new_name: &str) -> Result<()> {
+        let q = query(&[("name", new_name.to_string())]);
+        self.call_empty(Method::POST, &format!("/containers/{}/rename{q}", enc(id)))
+            .await
+    }
+
+    /// `POST /containers/{id}/resize` or `POST /exec/{id}/resize`
+    /// (`exec: true`): the TTY's new size.
+    pub async fn resize_tty(&self, id: &str, exec: bool, height: u16, width: u16) -> Result<()> {
+        let kind = if exec { "exec" } else { "containers" };
+        let path = format!("/{kind}/{}/resize?h={height}&w={width}", enc(id));
+        self.call_empty(Method::POST, &path).await
+    }
+
     /// `DELETE /containers/{id}`.
     pub async fn container_remove(&self, id: &str, opts: RemoveOptions) -> Result<()> {
         let mut params = Vec::new();

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::attach::spawn_resize;
 use crate::client::models::{ExecConfig, ExecStartConfig};
-use crate::client::{enc, Client};
+use crate::client::Client;
 use crate::commands::opts::read_env_file;
 use crate::stream::{parse_detach_keys, pump_input, pump_output, DetachWatch};
 use crate::tty;
@@ -112,7 +112,7 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
         None
     };
     let resize = if a.tty && tty::stdout_is_tty() {
-        Some(spawn_resize(client, format!("/exec/{}", enc(&exec_id))))
+        Some(spawn_resize(client, exec_id.clone(), true))
     } else {
         None
     };
