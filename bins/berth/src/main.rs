@@ -478,9 +478,32 @@ fn install_broken_pipe_hook() {
     }));
 }
 
+/// The exit status docker's CLI gives a command line it cannot parse: 125
+/// for a bad flag or flag value (its `FlagErrorFunc`), 1 for missing or
+/// surplus arguments; help and version requests succeed.
+fn parse_error_status(kind: clap::error::ErrorKind) -> i32 {
+    use clap::error::ErrorKind as K;
+    match kind {
+        K::DisplayHelp | K::DisplayVersion => 0,
+        K::MissingRequiredArgument
+        | K::TooManyValues
+        | K::TooFewValues
+        | K::WrongNumberOfValues => 1,
+        K::DisplayHelpOnMissingArgumentOrSubcommand | K::MissingSubcommand => 1,
+        _ => 125,
+    }
+}
+
 fn main() {
     install_broken_pipe_hook();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap renders the message (and the help or version text).
+            let _ = e.print();
+            std::process::exit(parse_error_status(e.kind()));
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -502,6 +525,20 @@ fn main() {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn parse_errors_exit_like_docker() {
+        let kind = |args: &[&str]| Cli::try_parse_from(args).map(drop).unwrap_err().kind();
+        let code = |args: &[&str]| parse_error_status(kind(args));
+        assert_eq!(
+            code(&["berth", "network", "create", "--gateway", "x", "n"]),
+            125
+        );
+        assert_eq!(code(&["berth", "volume", "ls", "--bogus"]), 125);
+        assert_eq!(code(&["berth", "network", "create"]), 1);
+        assert_eq!(code(&["berth", "network", "connect", "n"]), 1);
+        assert_eq!(code(&["berth", "network", "--help"]), 0);
+    }
 
     #[test]
     fn cli_definition_is_valid() {

@@ -130,7 +130,7 @@ fn network_create_refusals() {
         "no matching subnet for gateway 10.9.0.1\n"
     );
     let out = d.berth(&["network", "create", "--gateway", "nope", "x"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(125));
     assert!(
         text(&out.stderr).contains("invalid string being converted to IP address: nope"),
         "{}",
