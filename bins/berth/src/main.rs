@@ -157,7 +157,7 @@ enum NetworkCmd {
     #[command(visible_alias = "remove")]
     Rm(n::NetworkRmArgs),
     /// Display detailed information on one or more networks
-    Inspect(commands::ObjectInspectArgs),
+    Inspect(n::NetworkInspectArgs),
     /// Connect a container to a network
     Connect(n::NetworkConnectArgs),
     /// Disconnect a container from a network
@@ -364,7 +364,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
             NetworkCmd::Ls(a) => n::network_ls(client, a).await,
             NetworkCmd::Create(a) => n::network_create(client, a).await,
             NetworkCmd::Rm(a) => n::network_rm(client, a).await,
-            NetworkCmd::Inspect(a) => a.run(client, InspectKind::Network).await,
+            NetworkCmd::Inspect(a) => n::network_inspect(client, a).await,
             NetworkCmd::Connect(a) => n::network_connect(client, a).await,
             NetworkCmd::Disconnect(a) => n::network_disconnect(client, a).await,
             NetworkCmd::Prune(a) => n::network_prune(client, a).await,

@@ -295,6 +295,11 @@ fn network_connect_disconnect_rm_inspect() {
         "front",
     ]);
     assert_eq!(text(&out.stdout), "front 10.5.0.0/16\n");
+    let out = d.berth(&["network", "inspect", "-v", "--format", "{{.Id}}", "front"]);
+    assert_eq!(text(&out.stdout), "f1\n");
+    assert!(calls(&d)
+        .iter()
+        .any(|s| s.target == "/v1.51/networks/front?verbose=true"));
     let out = d.berth(&["network", "inspect", "nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout), "[]\n");

@@ -66,7 +66,8 @@ pub struct ObjectInspectArgs {
 impl ObjectInspectArgs {
     /// Inspects the named objects of one kind.
     pub async fn run(self, client: &Client, kind: InspectKind) -> Result<i32> {
-        inspect_objects(client, &self.names, kind, self.format.as_deref(), false).await
+        let opts = FetchOpts::default();
+        inspect_objects(client, &self.names, kind, self.format.as_deref(), opts).await
     }
 }
 
@@ -122,16 +123,29 @@ pub async fn inspect(client: &Client, a: InspectArgs) -> Result<i32> {
         Some("volume") => InspectKind::Volume,
         Some(other) => anyhow::bail!("\"{other}\" is not a valid value for --type"),
     };
-    inspect_objects(client, &a.names, kind, a.format.as_deref(), a.size).await
+    let opts = FetchOpts {
+        size: a.size,
+        verbose: false,
+    };
+    inspect_objects(client, &a.names, kind, a.format.as_deref(), opts).await
 }
 
 /// Fetches one object's raw JSON; `Err(message)` when the daemon has no
 /// such object (its 404 message).
+/// How `inspect` asks for an object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchOpts {
+    /// Container sizes (`?size=1`).
+    pub size: bool,
+    /// A network's swarm services and tasks (`?verbose=true`).
+    pub verbose: bool,
+}
+
 async fn fetch_raw(
     client: &Client,
     name: &str,
     kind: InspectKind,
-    size: bool,
+    opts: FetchOpts,
 ) -> Result<std::result::Result<bytes::Bytes, String>> {
     let mut missing = String::new();
     let kinds: &[InspectKind] = match kind {
@@ -148,12 +162,14 @@ async fn fetch_raw(
     };
     for k in kinds {
         let got = match k {
-            InspectKind::Container => client.container_inspect_raw(name, size).await,
+            InspectKind::Container => client.container_inspect_raw(name, opts.size).await,
             InspectKind::Image => client.image_inspect_raw(name).await,
             InspectKind::Network => {
-                client
-                    .network_inspect_raw(name, NetworkInspectOptions::default())
-                    .await
+                let o = NetworkInspectOptions {
+                    verbose: opts.verbose,
+                    scope: None,
+                };
+                client.network_inspect_raw(name, o).await
             }
             InspectKind::Volume | InspectKind::Any => client.volume_inspect_raw(name).await,
         };
@@ -175,7 +191,7 @@ pub async fn inspect_objects(
     names: &[String],
     kind: InspectKind,
     format: Option<&str>,
-    size: bool,
+    opts: FetchOpts,
 ) -> Result<i32> {
     let tmpl = match format {
         Some("json") | None => None,
@@ -184,7 +200,7 @@ pub async fn inspect_objects(
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for n in names {
-        match fetch_raw(client, n, kind, size).await? {
+        match fetch_raw(client, n, kind, opts).await? {
             Ok(b) => raws.push(b),
             // docker words it this way only when the type is not given.
             Err(_) if kind == InspectKind::Any => {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::container::filters_json;
 use super::opts::kv_map;
-use super::{deleted_block, eprint_err, PruneOpts};
+use super::{deleted_block, eprint_err, inspect_objects, FetchOpts, InspectKind, PruneOpts};
 use crate::client::models::{
     ConfigReference, EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest,
     NetworkCreateRequest, NetworkDisconnectRequest, NetworkSummary,
@@ -488,6 +488,29 @@ pub async fn network_rm(client: &Client, a: NetworkRmArgs) -> Result<i32> {
         eprintln!("exit status 1");
     }
     Ok(code)
+}
+
+/// `berth network inspect`
+#[derive(Args, Debug)]
+pub struct NetworkInspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Verbose output for diagnostics
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    #[arg(required = true, value_name = "NETWORK")]
+    pub networks: Vec<String>,
+}
+
+/// `berth network inspect`
+pub async fn network_inspect(client: &Client, a: NetworkInspectArgs) -> Result<i32> {
+    let opts = FetchOpts {
+        size: false,
+        verbose: a.verbose,
+    };
+    let kind = InspectKind::Network;
+    inspect_objects(client, &a.networks, kind, a.format.as_deref(), opts).await
 }
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::client::models::PortMap;
 use crate::client::Client;
-use crate::commands::{inspect_objects, InspectKind};
+use crate::commands::{inspect_objects, FetchOpts, InspectKind};
 use crate::format;
 
 /// `berth container inspect`
@@ -28,7 +28,10 @@ pub async fn inspect(client: &Client, a: ContainerInspectArgs) -> Result<i32> {
         &a.containers,
         InspectKind::Container,
         a.format.as_deref(),
-        a.size,
+        FetchOpts {
+            size: a.size,
+            verbose: false,
+        },
     )
     .await
 }
