@@ -572,9 +572,11 @@ fn create_sends_the_networking_flags_like_docker() {
 
     // Refusals happen before anything is sent.
     let out = d.berth(&["create", "--network-alias", "x", "busybox"]);
+    assert_eq!(out.status.code(), Some(125));
     assert_eq!(
         text(&out.stderr),
-        "network-scoped aliases are only supported for user-defined networks\n"
+        "berth: network-scoped aliases are only supported for user-defined networks\n\n\
+         Run 'berth create --help' for more information\n"
     );
     let out = d.berth(&["create", "--add-host", "db:nope", "busybox"]);
     assert!(

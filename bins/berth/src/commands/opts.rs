@@ -703,7 +703,7 @@ impl ContainerOpts {
             dns_options: Some(self.dns_option.clone()),
             dns_search: Some(self.dns_search.clone()),
             // Validated into docker's "host:ip" form by the flag's parser.
-            extra_hosts: Some(self.add_host.clone()),
+            extra_hosts: Some(self.add_host.clone()).filter(|h| !h.is_empty()),
             group_add: (!self.group_add.is_empty()).then(|| self.group_add.clone()),
             privileged: Some(self.privileged),
             publish_all_ports: Some(self.publish_all),
@@ -758,7 +758,8 @@ impl ContainerOpts {
             volumes: Some(volumes.into_iter().collect()),
             working_dir: Some(self.workdir.clone().unwrap_or_default()),
             labels: Some(labels),
-            exposed_ports: Some(exposed.into_iter().collect()),
+            // docker's CLI sends null for no ports.
+            exposed_ports: (!exposed.is_empty()).then(|| exposed.into_iter().collect()),
             // `--entrypoint ""` resets the image's entrypoint: sent as [""].
             entrypoint: self.entrypoint.clone().map(|ep| vec![ep]),
             stop_signal: self.stop_signal.clone(),
@@ -959,6 +960,13 @@ mod tests {
         // The other intended change: without --network docker's CLI sends a
         // "default" endpoint (carrying --ip, --mac-address, ... when given).
         old["NetworkingConfig"]["EndpointsConfig"] = json!({"default": {}});
+        // And, as docker's CLI, no ExposedPorts or ExtraHosts when empty.
+        if let Some(m) = old.as_object_mut() {
+            m.remove("ExposedPorts");
+        }
+        if let Some(m) = old["HostConfig"].as_object_mut() {
+            m.remove("ExtraHosts");
+        }
         assert_eq!(body, without_nulls(old));
     }
 
