@@ -39,7 +39,7 @@ impl VolumeCreateArgs {
     pub fn request(&self) -> Result<VolumeCreateRequest> {
         let name = match (&self.name, &self.name_flag) {
             (Some(_), Some(f)) if !f.is_empty() => bail!(
-                "conflicting options: either specify --name or provide positional arg, not both"
+                "conflicting options: cannot specify a volume-name through both --name and as a positional arg"
             ),
             (Some(n), _) => n.clone(),
             (None, f) => f.clone().unwrap_or_default(),
@@ -173,8 +173,9 @@ pub async fn volume_ls(client: &Client, a: VolumeLsArgs) -> Result<i32> {
         "{}",
         format::render_typed(&f, &VolumeRow::headers(), &rows)?
     );
+    // docker's CLI does not show the daemon's warnings here either.
     for w in list.warnings.iter().flatten() {
-        eprintln!("{w}");
+        tracing::debug!(warning = %w, "volume list");
     }
     Ok(0)
 }
