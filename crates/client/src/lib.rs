@@ -3,9 +3,12 @@
 //! models the daemon serves.
 //!
 //! Two layers:
-//! - typed methods ([`Client::container_create`], [`Client::container_list`],
-//!   ...) that send and decode `engine_types::models`, and generic
-//!   [`Client::get_json`] / [`Client::post_json`] for the other endpoints;
+//! - typed methods that send and decode `engine_types::models`: containers
+//!   ([`Client::container_create`], [`Client::container_list`], ...), exec
+//!   ([`Client::exec_create`], ...), images, networks
+//!   ([`Client::network_create`], ...), volumes ([`Client::volume_create`],
+//!   ...) and the system ([`Client::system_info`], [`Client::events`]), with
+//!   generic [`Client::get_json`] / [`Client::post_json`] for the rest;
 //! - a raw layer ([`Client::request`], [`Client::hijack`], [`body_stream`])
 //!   for byte-exact passthrough: `inspect` prints the daemon's JSON as sent,
 //!   attach/exec take over the upgraded connection, logs and pulls stream,
@@ -40,7 +43,8 @@ pub use engine_types::models;
 pub use error::{DaemonError, Error, Result};
 pub use networks::NetworkInspectOptions;
 pub use typed::{
-    ContainerListOptions, CreateOptions, ImageListOptions, LogsOptions, RemoveOptions,
+    ContainerListOptions, CreateOptions, EventsOptions, ImageListOptions, LogsOptions,
+    RemoveOptions,
 };
 
 /// Highest API version this client speaks.

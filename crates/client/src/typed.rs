@@ -79,6 +79,17 @@ pub struct LogsOptions {
     pub until: Option<String>,
 }
 
+/// Query of `GET /events`.
+#[derive(Debug, Clone, Default)]
+pub struct EventsOptions {
+    /// Events since this time (unix seconds, fractions allowed).
+    pub since: Option<String>,
+    /// Events until this time; without it the stream stays open.
+    pub until: Option<String>,
+    /// Filters as Docker's JSON map.
+    pub filters: Option<String>,
+}
+
 fn flag(params: &mut Vec<(&'static str, String)>, name: &'static str, on: bool) {
     if on {
         params.push((name, "1".to_string()));
@@ -304,6 +315,31 @@ impl Client {
     pub async fn container_prune(&self, filters: Option<&str>) -> Result<ContainerPruneResponse> {
         self.post(&format!("/containers/prune{}", filters_query(filters)))
             .await
+    }
+
+    /// `GET /events`: the response whose body streams one JSON event
+    /// after another.
+    pub async fn events(
+        &self,
+        opts: &EventsOptions,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let mut params = Vec::new();
+        for (k, v) in [
+            ("since", &opts.since),
+            ("until", &opts.until),
+            ("filters", &opts.filters),
+        ] {
+            if let Some(v) = v {
+                params.push((k, v.clone()));
+            }
+        }
+        self.call(
+            Method::GET,
+            &format!("/events{}", query(&params)),
+            None,
+            empty(),
+        )
+        .await
     }
 
     /// `GET /containers/json`.

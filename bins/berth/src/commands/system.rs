@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{deleted_block, reclaimed_line, PruneOpts};
 use crate::client::models::{EventMessage, SystemInfo, SystemVersion};
-use crate::client::{Client, MAX_API_VERSION};
+use crate::client::{Client, EventsOptions, MAX_API_VERSION};
 use crate::format::bytes_size;
 
 /// `berth version`
@@ -390,24 +390,18 @@ pub fn event_line(e: &EventMessage) -> String {
 pub async fn events(client: &Client, a: EventsArgs) -> Result<i32> {
     use futures::StreamExt;
     let now = chrono::Utc::now().timestamp();
-    let mut params = Vec::new();
-    if let Some(s) = &a.since {
-        params.push(("since", super::opts::timestamp_arg(s, now)));
-    }
-    if let Some(u) = &a.until {
-        params.push(("until", super::opts::timestamp_arg(u, now)));
-    }
-    if let Some(f) = super::container::filters_json(&a.filter)? {
-        params.push(("filters", f));
-    }
-    let resp = client
-        .call(
-            hyper::Method::GET,
-            &format!("/events{}", crate::client::query(&params)),
-            None,
-            crate::client::empty(),
-        )
-        .await?;
+    let opts = EventsOptions {
+        since: a
+            .since
+            .as_deref()
+            .map(|s| super::opts::timestamp_arg(s, now)),
+        until: a
+            .until
+            .as_deref()
+            .map(|u| super::opts::timestamp_arg(u, now)),
+        filters: super::container::filters_json(&a.filter)?,
+    };
+    let resp = client.events(&opts).await?;
     let tmpl = match a.format.as_deref() {
         None => None,
         Some("json") => Some(Template::parse("{{json .}}")?),
