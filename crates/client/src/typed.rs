@@ -90,6 +90,12 @@ pub struct EventsOptions {
     pub filters: Option<String>,
 }
 
+fn optional(params: &mut Vec<(&'static str, String)>, name: &'static str, v: &Option<String>) {
+    if let Some(v) = v {
+        params.push((name, v.clone()));
+    }
+}
+
 fn flag(params: &mut Vec<(&'static str, String)>, name: &'static str, on: bool) {
     if on {
         params.push((name, "1".to_string()));
@@ -281,15 +287,9 @@ impl Client {
         flag(&mut params, "follow", opts.follow);
         flag(&mut params, "timestamps", opts.timestamps);
         flag(&mut params, "details", opts.details);
-        for (k, v) in [
-            ("tail", &opts.tail),
-            ("since", &opts.since),
-            ("until", &opts.until),
-        ] {
-            if let Some(v) = v {
-                params.push((k, v.clone()));
-            }
-        }
+        optional(&mut params, "tail", &opts.tail);
+        optional(&mut params, "since", &opts.since);
+        optional(&mut params, "until", &opts.until);
         let path = format!("/containers/{}/logs{}", enc(id), query(&params));
         self.call(Method::GET, &path, None, empty()).await
     }
@@ -324,15 +324,9 @@ impl Client {
         opts: &EventsOptions,
     ) -> Result<hyper::Response<hyper::body::Incoming>> {
         let mut params = Vec::new();
-        for (k, v) in [
-            ("since", &opts.since),
-            ("until", &opts.until),
-            ("filters", &opts.filters),
-        ] {
-            if let Some(v) = v {
-                params.push((k, v.clone()));
-            }
-        }
+        optional(&mut params, "since", &opts.since);
+        optional(&mut params, "until", &opts.until);
+        optional(&mut params, "filters", &opts.filters);
         self.call(
             Method::GET,
             &format!("/events{}", query(&params)),
