@@ -150,25 +150,10 @@ impl FakeDaemon {
 
     /// Runs berth with `stdin` piped in (or /dev/null).
     pub fn berth_in(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .arg("-H")
-            .arg(self.host())
-            .args(args)
-            // Never read the user's real credentials.
-            .env("DOCKER_CONFIG", self.config_dir())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(data) = stdin {
-            child.stdin.take().unwrap().write_all(data).unwrap();
-        }
-        child.wait_with_output().unwrap()
+        let mut cmd = berth_command(&self.host(), args);
+        // Never read the user's real credentials.
+        cmd.env("DOCKER_CONFIG", self.config_dir());
+        run(cmd, stdin)
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -195,4 +180,29 @@ pub fn calls(d: &FakeDaemon) -> Vec<Seen> {
         .into_iter()
         .filter(|s| !s.target.ends_with("/_ping"))
         .collect()
+}
+
+/// `berth -H <host> <args>`, not yet started.
+pub fn berth_command(host: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.arg("-H").arg(host).args(args);
+    cmd
+}
+
+/// Runs `cmd` with `stdin` piped in (or /dev/null), capturing its output.
+pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(data) = stdin {
+        child.stdin.take().unwrap().write_all(data).unwrap();
+    }
+    child.wait_with_output().unwrap()
 }
