@@ -324,15 +324,28 @@ pub fn labels_joined<'a>(labels: impl IntoIterator<Item = (&'a String, &'a Strin
     kv.join(",")
 }
 
+/// The templates a formatter offers for its format keys.
+#[derive(Debug, Clone, Copy)]
+pub struct ListFormats<'a> {
+    /// "table" (the default).
+    pub table: &'a str,
+    /// "table" with `-q`.
+    pub quiet: &'a str,
+    /// "raw" and "raw" with `-q`, where the formatter has them.
+    pub raw: Option<(&'a str, &'a str)>,
+}
+
 /// The `--format` of an `ls` command as docker's formatters choose it: the
-/// default table (or `quiet_format` with `-q`) for none or "table", `{{json .}}`
-/// for "json", else the given template.
-pub fn list_format(format: Option<&str>, quiet: bool, table: &str, quiet_format: &str) -> String {
-    match format {
-        None | Some("") | Some("table") if quiet => quiet_format.to_string(),
-        None | Some("") | Some("table") => table.to_string(),
-        Some("json") => "{{json .}}".to_string(),
-        Some(f) => f.to_string(),
+/// default table (or the quiet one with `-q`) for none or "table", the raw
+/// form for "raw", `{{json .}}` for "json", else the given template.
+pub fn list_format(format: Option<&str>, quiet: bool, f: &ListFormats) -> String {
+    match (format.unwrap_or_default(), f.raw) {
+        ("" | "table", _) if quiet => f.quiet.to_string(),
+        ("" | "table", _) => f.table.to_string(),
+        ("raw", Some((_, raw_quiet))) if quiet => raw_quiet.to_string(),
+        ("raw", Some((raw, _))) => raw.to_string(),
+        ("json", _) => "{{json .}}".to_string(),
+        (other, _) => other.to_string(),
     }
 }
 
@@ -594,10 +607,19 @@ mod tests {
             "2024-01-02 03:04:05.5 +0200 +0200"
         );
         assert_eq!(go_time_rfc3339(""), "0001-01-01 00:00:00 +0000 UTC");
-        assert_eq!(list_format(None, true, "table x", "{{.ID}}"), "{{.ID}}");
-        assert_eq!(list_format(Some("{{.Name}}"), true, "t", "q"), "{{.Name}}");
-        assert_eq!(list_format(Some("json"), false, "t", "q"), "{{json .}}");
-        assert_eq!(list_format(Some("table"), false, "t", "q"), "t");
+        let f = ListFormats {
+            table: "t",
+            quiet: "q",
+            raw: Some(("r", "rq")),
+        };
+        assert_eq!(list_format(None, true, &f), "q");
+        assert_eq!(list_format(Some("{{.Name}}"), true, &f), "{{.Name}}");
+        assert_eq!(list_format(Some("json"), false, &f), "{{json .}}");
+        assert_eq!(list_format(Some("table"), false, &f), "t");
+        assert_eq!(list_format(Some("raw"), false, &f), "r");
+        assert_eq!(list_format(Some("raw"), true, &f), "rq");
+        let no_raw = ListFormats { raw: None, ..f };
+        assert_eq!(list_format(Some("raw"), false, &no_raw), "raw");
     }
 
     #[test]

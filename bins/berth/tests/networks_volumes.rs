@@ -196,6 +196,11 @@ fn network_ls_formats() {
         first,
         r#"{"CreatedAt":"2024-05-06 07:08:09 +0000 UTC","Driver":"bridge","ID":"bbbbbbbbbbbb","IPv4":"true","IPv6":"false","Internal":"false","Labels":"","Name":"bridge","Scope":"local"}"#
     );
+    let out = d.berth(&["network", "ls", "--format", "raw", "-q"]);
+    assert_eq!(
+        text(&out.stdout),
+        "network_id: bbbbbbbbbbbb\nnetwork_id: cccccccccccc\nnetwork_id: aaaaaaaaaaaa\n"
+    );
     let out = d.berth(&["network", "ls", "--format", "table {{.Name}}\t{{.Driver}}"]);
     assert_eq!(
         text(&out.stdout),
@@ -388,6 +393,12 @@ fn volume_create_ls_inspect() {
         "DRIVER    VOLUME NAME\nother     0abc\nlocal     vol9\nlocal     vol10\n"
     );
     assert_eq!(text(&out.stderr), "");
+    let out = d.berth(&["volume", "ls", "--format", "raw"]);
+    assert!(
+        text(&out.stdout).starts_with("name: 0abc\ndriver: other\n\nname: vol9\n"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = d.berth(&["volume", "ls", "-q", "-f", "dangling=true"]);
     assert_eq!(text(&out.stdout), "0abc\nvol9\nvol10\n");
     let out = d.berth(&[
@@ -417,7 +428,7 @@ fn volume_create_ls_inspect() {
     assert_eq!(text(&out.stdout), "/v/data/_data b\n");
     let targets: Vec<String> = calls(&d).into_iter().map(|s| s.target).collect();
     assert_eq!(
-        targets[3],
+        targets[4],
         "/v1.51/volumes?filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%7D"
     );
 }

@@ -441,12 +441,15 @@ pub async fn network_ls(client: &Client, a: NetworkLsArgs) -> Result<i32> {
         .iter()
         .map(|n| NetworkRow::new(n, !a.no_trunc))
         .collect();
-    let f = format::list_format(
-        a.format.as_deref(),
-        a.quiet,
-        "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-        "{{.ID}}",
-    );
+    let formats = format::ListFormats {
+        table: "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+        quiet: "{{.ID}}",
+        raw: Some((
+            "network_id: {{.ID}}\nname: {{.Name}}\ndriver: {{.Driver}}\nscope: {{.Scope}}\n",
+            "network_id: {{.ID}}",
+        )),
+    };
+    let f = format::list_format(a.format.as_deref(), a.quiet, &formats);
     print!(
         "{}",
         format::render_typed(&f, &NetworkRow::headers(), &rows)?

@@ -158,12 +158,12 @@ fn stats_headers() -> StatsRow {
 
 /// `berth stats`
 pub async fn stats(client: &Client, a: StatsArgs) -> Result<i32> {
-    let format = format::list_format(
-        a.format.as_deref(),
-        false,
-        "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
-        "",
-    );
+    let formats = format::ListFormats {
+        table: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+        quiet: "",
+        raw: None,
+    };
+    let format = format::list_format(a.format.as_deref(), false, &formats);
     loop {
         // Which containers: the named ones, else the (running) list.
         let targets: Vec<String> = if a.containers.is_empty() {

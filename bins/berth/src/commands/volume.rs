@@ -163,12 +163,12 @@ pub async fn volume_ls(client: &Client, a: VolumeLsArgs) -> Result<i32> {
     let mut vols = list.volumes.unwrap_or_default();
     vols.sort_by(|x, y| natural_cmp(&x.name, &y.name));
     let rows: Vec<VolumeRow> = vols.iter().map(VolumeRow::new).collect();
-    let f = format::list_format(
-        a.format.as_deref(),
-        a.quiet,
-        "table {{.Driver}}\t{{.Name}}",
-        "{{.Name}}",
-    );
+    let formats = format::ListFormats {
+        table: "table {{.Driver}}\t{{.Name}}",
+        quiet: "{{.Name}}",
+        raw: Some(("name: {{.Name}}\ndriver: {{.Driver}}\n", "name: {{.Name}}")),
+    };
+    let f = format::list_format(a.format.as_deref(), a.quiet, &formats);
     print!(
         "{}",
         format::render_typed(&f, &VolumeRow::headers(), &rows)?
