@@ -10,13 +10,14 @@ use clap::{ArgAction, Args};
 use serde::Serialize;
 
 use super::container::filters_json;
+use super::image::confirm;
 use super::opts::kv_map;
 use super::{deleted_block, eprint_err, inspect_objects, FetchOpts, InspectKind, PruneOpts};
 use crate::client::models::{
     ConfigReference, EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest,
     NetworkCreateRequest, NetworkDisconnectRequest, NetworkSummary,
 };
-use crate::client::{daemon_error, Client};
+use crate::client::{daemon_error, Client, NetworkInspectOptions};
 use crate::format::{self, go_time_rfc3339, labels_joined, natural_cmp, short_id};
 
 // ---------------------------------------------------------------------------
@@ -471,10 +472,19 @@ pub struct NetworkRmArgs {
     pub networks: Vec<String>,
 }
 
+const INGRESS_WARNING: &str = "WARNING! Before removing the routing-mesh network, make sure all the nodes in your swarm run the same docker engine version. Otherwise, removal may not be effective and functionality of newly create ingress networks will be impaired.";
+
 /// `berth network rm`: removes each network in turn, printing its name.
 pub async fn network_rm(client: &Client, a: NetworkRmArgs) -> Result<i32> {
     let mut code = 0;
     for n in &a.networks {
+        // Like docker, look first: removing a swarm ingress network asks.
+        let opts = NetworkInspectOptions::default();
+        if let Ok(nw) = client.network_inspect(n, opts).await {
+            if nw.ingress == Some(true) && !confirm(INGRESS_WARNING) {
+                continue;
+            }
+        }
         match client.network_remove(n).await {
             Ok(()) => println!("{n}"),
             Err(e) => {

@@ -120,8 +120,9 @@ impl FakeDaemon {
                             resp.content_type,
                             resp.body.len()
                         );
-                        if w.write_all(head.as_bytes()).is_err() || w.write_all(&resp.body).is_err()
-                        {
+                        // A HEAD answer has no body (docker's client pings with HEAD).
+                        let body: &[u8] = if method == "HEAD" { &[] } else { &resp.body };
+                        if w.write_all(head.as_bytes()).is_err() || w.write_all(body).is_err() {
                             return;
                         }
                     }
@@ -206,3 +207,44 @@ pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// `berth create` with every networking flag of run/create set.
+pub const CREATE_WITH_NETWORKING: &[&str] = &[
+    "create",
+    "--network",
+    "front",
+    "--network",
+    "name=back,alias=b1,driver-opt=com.example=1",
+    "--network-alias",
+    "web",
+    "--ip",
+    "10.5.0.9",
+    "--ip6",
+    "fd00:5::9",
+    "--link",
+    "db:database",
+    "--mac-address",
+    "02:42:ac:11:00:09",
+    "-p",
+    "127.0.0.1:8080:80",
+    "-p",
+    "published=5353,target=53,protocol=udp",
+    "-P",
+    "--expose",
+    "9000-9001",
+    "--dns",
+    "1.1.1.1",
+    "--dns-search",
+    "example.org.",
+    "--dns-option",
+    "ndots:2",
+    "--add-host",
+    "gw:host-gateway",
+    "--add-host",
+    "v6=[fd00::1]",
+    "--hostname",
+    "h1",
+    "--domainname",
+    "example.org",
+    "busybox",
+];

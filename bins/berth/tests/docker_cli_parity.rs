@@ -1,0 +1,388 @@
+//! The real docker CLI and `berth` against the same scripted daemon: for
+//! the network, volume, port and run/create networking commands both must
+//! send the same requests (paths, queries, JSON bodies up to fields left
+//! at their zero value) and print the same output with the same status.
+//!
+//! Needs a `docker` binary on PATH (or in BERTH_TEST_DOCKER_CLI); without
+//! one each test prints SKIPPED and passes.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::{daemon, run, text, FakeDaemon, Seen};
+use serde_json::Value;
+
+fn docker_cli() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BERTH_TEST_DOCKER_CLI") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("docker"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A request without the API version prefix, its body reduced to the
+/// fields that carry a value (docker's client sends zero values the
+/// daemon reads like absent ones).
+fn normalized(s: &Seen) -> (String, String, Value) {
+    let target = match s.target.strip_prefix("/v") {
+        Some(rest) => rest
+            .find('/')
+            .map_or(s.target.clone(), |i| rest[i..].to_string()),
+        None => s.target.clone(),
+    };
+    let body = serde_json::from_str(&s.body)
+        .map(without_zero_values)
+        .unwrap_or(Value::Null);
+    (s.method.clone(), target, body)
+}
+
+fn without_zero_values(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, without_zero_values(v)))
+                .filter(|(_, v)| !is_zero(v))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_zero_values).collect()),
+        v => v,
+    }
+}
+
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+    }
+}
+
+/// The requests of one run, pings and HEADs left out.
+fn requests(d: &FakeDaemon, from: usize) -> Vec<(String, String, Value)> {
+    d.seen()[from..]
+        .iter()
+        .filter(|s| !s.target.ends_with("/_ping") && s.method != "HEAD")
+        .map(normalized)
+        .collect()
+}
+
+fn docker(cli: &PathBuf, d: &FakeDaemon, args: &[&str]) -> Output {
+    let mut cmd = Command::new(cli);
+    cmd.args(args)
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", d.config_dir())
+        .env_remove("DOCKER_CONTEXT");
+    run(cmd, None)
+}
+
+/// Runs `args` with both CLIs and checks they agree.
+fn same(cli: &PathBuf, d: &FakeDaemon, args: &[&str]) {
+    let n = d.seen().len();
+    let want = docker(cli, d, args);
+    let want_reqs = requests(d, n);
+    let n = d.seen().len();
+    let got = d.berth(args);
+    let got_reqs = requests(d, n);
+    assert_eq!(got_reqs, want_reqs, "requests of {args:?}");
+    assert_eq!(text(&got.stdout), text(&want.stdout), "stdout of {args:?}");
+    assert_eq!(text(&got.stderr), text(&want.stderr), "stderr of {args:?}");
+    assert_eq!(got.status.code(), want.status.code(), "status of {args:?}");
+}
+
+fn with_docker(test: impl FnOnce(&PathBuf)) {
+    match docker_cli() {
+        Some(cli) => test(&cli),
+        None => println!("SKIPPED: no docker CLI on PATH (set BERTH_TEST_DOCKER_CLI)"),
+    }
+}
+
+const NETWORKS: &str = r#"[
+ {"Name":"net10","Id":"aaaaaaaaaaaa1111","Created":"2024-05-06T07:08:09.5Z","Scope":"local",
+  "Driver":"bridge","EnableIPv4":true,"EnableIPv6":false,"Internal":true,"Labels":{"tier":"back"}},
+ {"Name":"bridge","Id":"bbbbbbbbbbbb2222","Created":"2024-05-06T07:08:09.123456789+02:00",
+  "Scope":"local","Driver":"bridge","EnableIPv4":true,"EnableIPv6":false,"Internal":false,"Labels":{}},
+ {"Name":"net9","Id":"cccccccccccc3333","Created":"2024-05-06T07:08:09Z","Scope":"local",
+  "Driver":"macvlan","Labels":null}]"#;
+
+const VOLUMES: &str = r#"{"Volumes":[
+ {"Name":"vol10","Driver":"local","Mountpoint":"/v/vol10/_data","Labels":{"k":"v"},"Scope":"local",
+  "Options":null,"UsageData":{"Size":2048,"RefCount":2}},
+ {"Name":"vol9","Driver":"local","Mountpoint":"/v/vol9/_data","Labels":null,"Scope":"local","Options":{}},
+ {"Name":"0abc","Driver":"other","Mountpoint":"/v/0abc/_data","Labels":{},"Scope":"global","Options":{}}],
+ "Warnings":["some driver is down"]}"#;
+
+const VOLUME: &str = r#"{"Name":"data","Driver":"local","Mountpoint":"/v/data/_data","Labels":{},"Scope":"local","Options":{}}"#;
+
+fn parity_daemon() -> FakeDaemon {
+    daemon(&[
+        ("GET /networks", 200, NETWORKS),
+        ("GET /volumes", 200, VOLUMES),
+        (
+            "POST /networks/create",
+            201,
+            r#"{"Id":"0123456789abcdef","Warning":""}"#,
+        ),
+        ("POST /networks/front/connect", 200, ""),
+        ("POST /networks/front/disconnect", 200, ""),
+        ("DELETE /networks/n1", 204, ""),
+        (
+            "DELETE /networks/busy",
+            403,
+            r#"{"message":"network busy has active endpoints"}"#,
+        ),
+        (
+            "DELETE /networks/gone",
+            404,
+            r#"{"message":"network gone not found"}"#,
+        ),
+        (
+            "POST /networks/prune",
+            200,
+            r#"{"NetworksDeleted":["n1","n2"]}"#,
+        ),
+        ("POST /volumes/create", 201, VOLUME),
+        ("DELETE /volumes/v1", 204, ""),
+        (
+            "DELETE /volumes/busy",
+            409,
+            r#"{"message":"remove busy: volume is in use - [c1]"}"#,
+        ),
+        (
+            "POST /volumes/prune",
+            200,
+            r#"{"VolumesDeleted":["v1"],"SpaceReclaimed":1500000}"#,
+        ),
+        (
+            "GET /containers/web/json",
+            200,
+            r#"{"Id":"abc","Name":"/web","Config":{},"HostConfig":{},"NetworkSettings":{"Ports":{
+              "80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"},{"HostIp":"::","HostPort":"8080"}],
+              "53/udp":[{"HostIp":"127.0.0.1","HostPort":"5353"}],"9000/tcp":null,
+              "443/tcp":[{"HostIp":"","HostPort":"32768"}]}}}"#,
+        ),
+        (
+            "POST /containers/create",
+            201,
+            r#"{"Id":"c0ffee","Warnings":[]}"#,
+        ),
+    ])
+}
+
+#[test]
+fn network_commands_match_docker() {
+    with_docker(|cli| {
+        let d = parity_daemon();
+        for args in [
+            &["network", "ls"][..],
+            &["network", "ls", "-q", "--no-trunc"],
+            &["network", "ls", "--format", "raw"],
+            &[
+                "network",
+                "ls",
+                "--filter",
+                "driver=bridge",
+                "--format",
+                "{{.Name}} {{.IPv4}} {{.Internal}} {{.Label \"tier\"}} {{.CreatedAt}}",
+            ],
+            &["network", "ls", "--format", "table {{.Name}}\t{{.Driver}}"],
+            &["network", "create", "plain"],
+            &[
+                "network",
+                "create",
+                "--subnet",
+                "10.5.0.0/16",
+                "--subnet",
+                "fd00:5::/64",
+                "--gateway",
+                "10.5.0.1",
+                "--ip-range",
+                "10.5.1.0/24",
+                "--aux-address",
+                "h1=10.5.0.9",
+                "--internal",
+                "--attachable",
+                "--ipv6",
+                "--label",
+                "tier=front",
+                "-o",
+                "com.docker.network.bridge.name=brx",
+                "--ipam-opt",
+                "k=v",
+                "front",
+            ],
+            &[
+                "network",
+                "create",
+                "--ipv4=false",
+                "--scope",
+                "local",
+                "--config-from",
+                "base",
+                "cf",
+            ],
+            &[
+                "network",
+                "create",
+                "--config-only",
+                "--ingress",
+                "-d",
+                "macvlan",
+                "co",
+            ],
+            &["network", "create", "--gateway", "10.0.0.1", "x"],
+            &[
+                "network",
+                "create",
+                "--subnet",
+                "10.0.0.0/8",
+                "--subnet",
+                "10.1.0.0/16",
+                "x",
+            ],
+            &[
+                "network",
+                "connect",
+                "--ip",
+                "10.5.0.20",
+                "--ip6",
+                "fd00::20",
+                "--alias",
+                "a,b",
+                "--link",
+                "db:dbb",
+                "--driver-opt",
+                "x=1",
+                "front",
+                "web",
+            ],
+            &["network", "disconnect", "-f", "front", "web"],
+            &["network", "rm", "n1", "busy", "gone"],
+            &["network", "rm", "-f", "gone", "n1"],
+            &["network", "prune", "-f", "--filter", "until=1h"],
+        ] {
+            same(cli, &d, args);
+        }
+    });
+}
+
+#[test]
+fn volume_and_port_commands_match_docker() {
+    with_docker(|cli| {
+        let d = parity_daemon();
+        for args in [
+            &["volume", "ls"][..],
+            &["volume", "ls", "-q", "-f", "dangling=true"],
+            &["volume", "ls", "--format", "json"],
+            &["volume", "ls", "--format", "raw"],
+            &[
+                "volume",
+                "ls",
+                "--format",
+                "{{.Name}}|{{.Scope}}|{{.Links}}|{{.Size}}|{{.Label \"k\"}}",
+            ],
+            &["volume", "create"],
+            &[
+                "volume",
+                "create",
+                "-o",
+                "type=tmpfs",
+                "--label",
+                "a=b",
+                "data",
+            ],
+            &["volume", "create", "--name", "a", "b"],
+            &["volume", "rm", "busy", "v1"],
+            &["volume", "rm", "-f", "v1"],
+            &["volume", "prune", "-f"],
+            &["volume", "prune", "-a", "-f", "--filter", "label=x"],
+            &["port", "web"],
+            &["port", "web", "80"],
+            &["port", "web", "53/udp"],
+            &["port", "web", "9000"],
+        ] {
+            same(cli, &d, args);
+        }
+    });
+}
+
+#[test]
+fn create_networking_flags_match_docker() {
+    with_docker(|cli| {
+        let d = parity_daemon();
+        for args in [
+            &["create", "busybox"][..],
+            common::CREATE_WITH_NETWORKING,
+            &[
+                "create",
+                "--mac-address",
+                "02:42:ac:11:00:09",
+                "--ip",
+                "172.17.0.9",
+                "busybox",
+            ],
+            &["create", "--network", "mynet", "busybox"],
+            &["create", "--network", "host", "-p", "80:80", "busybox"],
+            &["create", "--network", "container:web", "busybox"],
+            &[
+                "create",
+                "-p",
+                "8080-8081:80-81",
+                "-p",
+                "9000-9005:90",
+                "-p",
+                "[::1]:53:53/udp",
+                "--link",
+                "a",
+                "busybox",
+            ],
+        ] {
+            let n = d.seen().len();
+            let want = docker(cli, &d, args);
+            let want_reqs = requests(&d, n);
+            let n = d.seen().len();
+            let got = d.berth(args);
+            let got_reqs = requests(&d, n);
+            // Only the create request: docker also inspects the image first.
+            let create = |r: &[(String, String, Value)]| {
+                r.iter()
+                    .find(|(_, t, _)| t.starts_with("/containers/create"))
+                    .map(|(_, _, b)| {
+                        let pick = |o: &Value, keys: &[&str]| -> Value {
+                            keys.iter()
+                                .filter_map(|k| o.get(*k).map(|v| (k.to_string(), v.clone())))
+                                .collect::<serde_json::Map<_, _>>()
+                                .into()
+                        };
+                        (
+                            pick(b, &["Hostname", "Domainname", "ExposedPorts"]),
+                            pick(
+                                &b["HostConfig"],
+                                &[
+                                    "NetworkMode",
+                                    "PortBindings",
+                                    "PublishAllPorts",
+                                    "Links",
+                                    "Dns",
+                                    "DnsSearch",
+                                    "DnsOptions",
+                                    "ExtraHosts",
+                                ],
+                            ),
+                            b["NetworkingConfig"].clone(),
+                        )
+                    })
+            };
+            assert_eq!(create(&got_reqs), create(&want_reqs), "{args:?}");
+            assert_eq!(text(&got.stdout), text(&want.stdout), "stdout of {args:?}");
+            assert_eq!(got.status.code(), want.status.code(), "status of {args:?}");
+        }
+    });
+}
