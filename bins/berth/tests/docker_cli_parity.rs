@@ -35,9 +35,13 @@ fn normalized(s: &Seen) -> (String, String, Value) {
             .map_or(s.target.clone(), |i| rest[i..].to_string()),
         None => s.target.clone(),
     };
-    let body = serde_json::from_str(&s.body)
+    let mut body = serde_json::from_str(&s.body)
         .map(without_zero_values)
         .unwrap_or(Value::Null);
+    // docker's CLI builds the IPAM pools in a Go map: their order is random.
+    if let Some(Value::Array(pools)) = body.pointer_mut("/IPAM/Config") {
+        pools.sort_by_key(|p| p["Subnet"].as_str().unwrap_or_default().to_string());
+    }
     (s.method.clone(), target, body)
 }
 
@@ -74,22 +78,27 @@ fn requests(d: &FakeDaemon, from: usize) -> Vec<(String, String, Value)> {
         .collect()
 }
 
-fn docker(cli: &PathBuf, d: &FakeDaemon, args: &[&str]) -> Output {
+fn docker(cli: &PathBuf, d: &FakeDaemon, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(cli);
     cmd.args(args)
         .env("DOCKER_HOST", d.host())
         .env("DOCKER_CONFIG", d.config_dir())
         .env_remove("DOCKER_CONTEXT");
-    run(cmd, None)
+    run(cmd, stdin)
 }
 
 /// Runs `args` with both CLIs and checks they agree.
 fn same(cli: &PathBuf, d: &FakeDaemon, args: &[&str]) {
+    same_with_input(cli, d, args, None)
+}
+
+/// [`same`] with `stdin` fed to both (answers to prompts).
+fn same_with_input(cli: &PathBuf, d: &FakeDaemon, args: &[&str], stdin: Option<&[u8]>) {
     let n = d.seen().len();
-    let want = docker(cli, d, args);
+    let want = docker(cli, d, args, stdin);
     let want_reqs = requests(d, n);
     let n = d.seen().len();
-    let got = d.berth(args);
+    let got = d.berth_in(args, stdin);
     let got_reqs = requests(d, n);
     assert_eq!(got_reqs, want_reqs, "requests of {args:?}");
     assert_eq!(text(&got.stdout), text(&want.stdout), "stdout of {args:?}");
@@ -270,6 +279,9 @@ fn network_commands_match_docker() {
         ] {
             same(cli, &d, args);
         }
+        for answer in [&b"y\n"[..], b"n\n", b""] {
+            same_with_input(cli, &d, &["network", "prune"], Some(answer));
+        }
     });
 }
 
@@ -310,6 +322,10 @@ fn volume_and_port_commands_match_docker() {
         ] {
             same(cli, &d, args);
         }
+        for answer in [&b"yes\n"[..], b"no\n"] {
+            same_with_input(cli, &d, &["volume", "prune"], Some(answer));
+            same_with_input(cli, &d, &["volume", "prune", "-a"], Some(answer));
+        }
     });
 }
 
@@ -345,7 +361,7 @@ fn create_networking_flags_match_docker() {
             ],
         ] {
             let n = d.seen().len();
-            let want = docker(cli, &d, args);
+            let want = docker(cli, &d, args, None);
             let want_reqs = requests(&d, n);
             let n = d.seen().len();
             let got = d.berth(args);

@@ -464,13 +464,14 @@ fn volume_rm_and_prune() {
     let out = d.berth(&["volume", "rm", "-f", "a"]);
     assert_eq!(out.status.code(), Some(0));
 
-    let out = d.berth_in(&["volume", "prune"], Some(b"\n"));
+    // docker takes "y" only: "yes" cancels.
+    let out = d.berth_in(&["volume", "prune"], Some(b"yes\n"));
     assert_eq!(
         text(&out.stdout),
         "WARNING! This will remove anonymous local volumes not used by at least one container.\n\
          Are you sure you want to continue? [y/N] "
     );
-    let out = d.berth_in(&["volume", "prune", "-a"], Some(b"yes\n"));
+    let out = d.berth_in(&["volume", "prune", "-a"], Some(b"Y\n"));
     assert_eq!(
         text(&out.stdout),
         "WARNING! This will remove all local volumes not used by at least one container.\n\

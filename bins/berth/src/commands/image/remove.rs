@@ -112,7 +112,8 @@ pub fn confirm(warning: &str) -> bool {
     if std::io::stdin().read_line(&mut line).is_err() {
         return false;
     }
-    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    // docker takes "y" or "Y" only (not "yes").
+    line.trim().eq_ignore_ascii_case("y")
 }
 
 /// `berth image prune`
