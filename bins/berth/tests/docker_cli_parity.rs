@@ -3,8 +3,8 @@
 //! send the same requests (paths, queries, JSON bodies up to fields left
 //! at their zero value) and print the same output with the same status.
 //!
-//! Needs a `docker` binary on PATH (or in BERTH_TEST_DOCKER_CLI); without
-//! one each test prints SKIPPED and passes.
+//! Needs a docker 28 (or later) CLI on PATH (or in BERTH_TEST_DOCKER_CLI);
+//! without one each test prints SKIPPED and passes.
 
 mod common;
 
@@ -106,9 +106,22 @@ fn same_with_input(cli: &PathBuf, d: &FakeDaemon, args: &[&str], stdin: Option<&
     assert_eq!(got.status.code(), want.status.code(), "status of {args:?}");
 }
 
+/// The CLI's major version, from "Docker version 28.2.2, build e6534b4".
+fn major_version(cli: &PathBuf) -> Option<u32> {
+    let out = Command::new(cli).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let v = text.split_whitespace().nth(2)?;
+    v.split('.').next()?.parse().ok()
+}
+
+/// Runs `test` with a docker 28 (or later) CLI: the behaviour compared is
+/// that of the current CLI (older ones lack flags such as `--ipv4`).
 fn with_docker(test: impl FnOnce(&PathBuf)) {
     match docker_cli() {
-        Some(cli) => test(&cli),
+        Some(cli) => match major_version(&cli) {
+            Some(v) if v >= 28 => test(&cli),
+            other => println!("SKIPPED: docker CLI version {other:?} is older than 28"),
+        },
         None => println!("SKIPPED: no docker CLI on PATH (set BERTH_TEST_DOCKER_CLI)"),
     }
 }
