@@ -200,8 +200,8 @@ fn history_update_stats_top() {
     );
     let out = d.berth(&["update", "-m", "64m", "--restart", "on-failure:2", "c1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "c1\n");
-    assert_eq!(text(&out.stderr), "careful\n");
+    assert_eq!(text(&out.stdout), "c1\ncareful\n");
+    assert_eq!(text(&out.stderr), "");
     let seen = calls(&d);
     let body: Value = serde_json::from_str(&seen[1].body).unwrap();
     assert_eq!(
@@ -252,6 +252,9 @@ fn exec_detached_logs_and_events() {
     let out = d.berth(&["exec", "-d", "-e", "A=1", "-u", "1000", "c1", "touch", "/x"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let seen = calls(&d);
+    // docker's order: the container is looked up first.
+    assert_eq!(seen[0].target, "/v1.51/containers/c1/json");
+    let seen = &seen[1..];
     let create: Value = serde_json::from_str(&seen[0].body).unwrap();
     assert_eq!(
         create,

@@ -277,22 +277,26 @@ impl UpdateArgs {
 /// `berth update`
 pub async fn update(client: &Client, a: UpdateArgs) -> Result<i32> {
     let body = a.body()?;
-    let mut code = 0;
+    // Like docker: the names updated, then every warning (on stdout), then
+    // the errors.
+    let (mut warnings, mut errors) = (Vec::new(), Vec::new());
     for c in &a.containers {
         match client.container_update(c, &body).await {
             Ok(resp) => {
-                for w in resp.warnings.iter().flatten() {
-                    eprintln!("{w}");
-                }
                 println!("{c}");
+                warnings.extend(resp.warnings.unwrap_or_default());
             }
-            Err(e) => {
-                eprint_err(&e.into());
-                code = 1;
-            }
+            Err(e) => errors.push(e.to_string()),
         }
     }
-    Ok(code)
+    if !warnings.is_empty() {
+        println!("{}", warnings.join("\n"));
+    }
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    eprintln!("{}", errors.join("\n"));
+    Ok(1)
 }
 
 #[cfg(test)]

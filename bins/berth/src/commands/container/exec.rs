@@ -50,6 +50,9 @@ pub struct ExecArgs {
 
 /// `berth exec`
 pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
+    // Like docker: a missing container is reported before anything else
+    // (and before an exec instance is created that nothing would start).
+    client.container_inspect(&a.args[0]).await?;
     if a.tty && a.interactive && !a.detach && !tty::stdin_is_tty() {
         bail!("the input device is not a TTY");
     }
