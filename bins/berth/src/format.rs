@@ -163,13 +163,6 @@ pub fn parse_go_duration(s: &str) -> Option<f64> {
     Some(total)
 }
 
-/// Parses an RFC 3339 timestamp as docker sends them into unix seconds.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.timestamp())
-}
-
 /// `docker ps` STATUS computed from the state, as the daemon does
 /// (`container.State.String()`); used when the daemon sends no Status.
 pub fn status_string(

@@ -35,6 +35,15 @@ fn normalized(s: &Seen) -> (String, String, Value) {
             .map_or(s.target.clone(), |i| rest[i..].to_string()),
         None => s.target.clone(),
     };
+    // Go's url.Values encodes its keys sorted; the order means nothing.
+    let target = match target.split_once('?') {
+        Some((path, q)) => {
+            let mut params: Vec<&str> = q.split('&').collect();
+            params.sort_unstable();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => target,
+    };
     let mut body = serde_json::from_str(&s.body)
         .map(without_zero_values)
         .unwrap_or(Value::Null);
@@ -451,6 +460,28 @@ fn container_commands_match_docker() {
                     {"Id":"<missing>","Created":0,"CreatedBy":"ADD file","Tags":null,"Size":4261550,"Comment":"c"}]"#,
             ),
             ("POST /containers/c1/pause", 204, ""),
+            (
+                "GET /containers/c1/stats",
+                200,
+                r#"{"id":"c1full0123456789","name":"/c1","read":"2024-01-01T00:00:00Z",
+                    "cpu_stats":{"cpu_usage":{"total_usage":300},"system_cpu_usage":2000,"online_cpus":2},
+                    "precpu_stats":{"cpu_usage":{"total_usage":100},"system_cpu_usage":1000},
+                    "memory_stats":{"usage":1048576,"limit":2097152,"stats":{"inactive_file":0}},
+                    "networks":{"eth0":{"rx_bytes":1500,"tx_bytes":0}},
+                    "blkio_stats":{"io_service_bytes_recursive":null},"pids_stats":{"current":3}}"#,
+            ),
+            // stdcopy frames: stream 1 (stdout) and 2 (stderr), big-endian sizes.
+            (
+                "GET /containers/c1full/logs",
+                200,
+                "\u{1}\0\0\0\0\0\0\u{9}line one\n\u{2}\0\0\0\0\0\0\u{9}line two\n",
+            ),
+            (
+                "GET /containers/c2/json",
+                200,
+                r#"{"Id":"c2full","Name":"/c2","State":{"Running":true},"Config":{"Tty":true},"HostConfig":{}}"#,
+            ),
+            ("GET /containers/c2full/logs", 200, "raw tty\r\noutput\r\n"),
             ("POST /containers/c1/rename", 204, ""),
         ]);
         for args in [
@@ -480,6 +511,11 @@ fn container_commands_match_docker() {
             ],
             &["history", "--no-trunc", "-q", "busybox"],
             &["pause", "c1"],
+            &["stats", "--no-stream", "c1"],
+            &["stats", "--no-stream", "--format", "json", "c1"],
+            &["logs", "--tail", "5", "-t", "c1"],
+            &["logs", "--since", "2024-01-01T00:00:00Z", "--details", "c1"],
+            &["logs", "c2"],
             &["rename", "c1", "c2"],
         ] {
             same(cli, &d, args);

@@ -791,7 +791,7 @@ async fn typed_exec_logs_stats_update_prune() {
             "POST /v1.51/exec/e1/start",
             "GET /v1.51/exec/e1/json",
             "GET /v1.51/containers/web/logs?stdout=1&stderr=1&follow=1&tail=all&since=10",
-            "GET /v1.51/containers/web/stats?stream=false",
+            "GET /v1.51/containers/web/stats?stream=0",
             "POST /v1.51/containers/web/update",
             "POST /v1.51/containers/prune?filters=%7B%22until%22%3A%7B%221h%22%3Atrue%7D%7D",
         ]

@@ -294,10 +294,10 @@ impl Client {
         self.call(Method::GET, &path, None, empty()).await
     }
 
-    /// `GET /containers/{id}/stats?stream=false`: one sample (with the
+    /// `GET /containers/{id}/stats?stream=0`: one sample (with the
     /// previous one in `precpu_stats`).
     pub async fn container_stats_once(&self, id: &str) -> Result<ContainerStatsResponse> {
-        self.get_json(&format!("/containers/{}/stats?stream=false", enc(id)))
+        self.get_json(&format!("/containers/{}/stats?stream=0", enc(id)))
             .await
     }
 

@@ -773,18 +773,23 @@ impl ContainerOpts {
     }
 }
 
-/// Resolves `--since`/`--until` like docker: Go durations relative to now,
-/// RFC 3339 timestamps, or unix timestamps passed through.
+/// Resolves `--since`/`--until` like docker's `GetTimestamp`: a Go
+/// duration is whole seconds before now, an RFC 3339 time or a date is
+/// "seconds.nanoseconds", a unix timestamp passes through.
 pub fn timestamp_arg(s: &str, now: i64) -> String {
-    if let Some(d) = parse_go_duration(s) {
-        return format!("{}", now as f64 - d);
+    if let Some(d) = parse_go_duration(s).filter(|_| s != "0") {
+        return format!("{}", (now as f64 - d).floor() as i64);
     }
-    if let Some(t) = crate::format::parse_rfc3339(s) {
-        return t.to_string();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos());
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(dt) = d.and_hms_opt(0, 0, 0) {
-            return dt.and_utc().timestamp().to_string();
+        // A date without a zone is local time, as docker reads it.
+        let local = d
+            .and_hms_opt(0, 0, 0)
+            .and_then(|dt| chrono::TimeZone::from_local_datetime(&chrono::Local, &dt).single());
+        if let Some(t) = local {
+            return format!("{}.000000000", t.timestamp());
         }
     }
     s.to_string()
@@ -1050,7 +1055,25 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(timestamp_arg("10s", 1000), "990");
-        assert_eq!(timestamp_arg("2026-01-01T00:00:00Z", 0), "1767225600");
+        assert_eq!(timestamp_arg("1.5s", 1000), "998");
+        assert_eq!(
+            timestamp_arg("2026-01-01T00:00:00Z", 0),
+            "1767225600.000000000"
+        );
+        assert_eq!(
+            timestamp_arg("2026-01-01T00:00:00.25+01:00", 0),
+            "1767222000.250000000"
+        );
+        let midnight = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|d| chrono::TimeZone::from_local_datetime(&chrono::Local, &d).single())
+            .unwrap()
+            .timestamp();
+        assert_eq!(
+            timestamp_arg("2026-01-01", 0),
+            format!("{midnight}.000000000")
+        );
         assert_eq!(timestamp_arg("1234.5", 0), "1234.5");
+        assert_eq!(timestamp_arg("0", 7), "0");
     }
 }

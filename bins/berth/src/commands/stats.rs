@@ -67,8 +67,15 @@ fn system_total(c: Option<&ContainerCpuStats>) -> f64 {
     c.and_then(|c| c.system_cpu_usage).unwrap_or(0) as f64
 }
 
-/// One stats row from a stats sample, as docker's formatter computes it.
-pub fn stats_row(name: &str, id: &str, s: &ContainerStatsResponse, trunc: bool) -> StatsRow {
+/// One stats row from a stats sample, as docker's formatter computes it;
+/// `container` is the container as the user named it (or its short id).
+pub fn stats_row(
+    container: &str,
+    name: &str,
+    id: &str,
+    s: &ContainerStatsResponse,
+    trunc: bool,
+) -> StatsRow {
     let (cpu_now, cpu_pre) = (s.cpu_stats.as_ref(), s.precpu_stats.as_ref());
     let cpu_delta = cpu_total(cpu_now) - cpu_total(cpu_pre);
     let sys_delta = system_total(cpu_now) - system_total(cpu_pre);
@@ -128,7 +135,7 @@ pub fn stats_row(name: &str, id: &str, s: &ContainerStatsResponse, trunc: bool) 
     let pids = s.pids_stats.as_ref().and_then(|p| p.current).unwrap_or(0);
     let id = if trunc { short_id(id) } else { id.to_string() };
     StatsRow {
-        container: id.clone(),
+        container: container.to_string(),
         id,
         name: name.trim_start_matches('/').to_string(),
         cpu_perc: format!("{cpu:.2}%"),
@@ -176,6 +183,7 @@ pub async fn stats(client: &Client, a: StatsArgs) -> Result<i32> {
                 .await?
                 .into_iter()
                 .filter_map(|c| c.id)
+                .map(|id| short_id(&id))
                 .collect()
         } else {
             a.containers.clone()
@@ -187,7 +195,7 @@ pub async fn stats(client: &Client, a: StatsArgs) -> Result<i32> {
                 Ok(s) => {
                     let id = s.id.clone().unwrap_or_else(|| t.clone());
                     let name = s.name.clone().unwrap_or_else(|| t.clone());
-                    rows.push(stats_row(&name, &id, &s, !a.no_trunc));
+                    rows.push(stats_row(t, &name, &id, &s, !a.no_trunc));
                 }
                 Err(e) => {
                     eprint_err(&e.into());
@@ -317,7 +325,8 @@ mod tests {
             "pids_stats": {"current": 3}
         }))
         .unwrap();
-        let r = serde_json::to_value(stats_row("/web", "0123456789abcdef", &s, true)).unwrap();
+        let r =
+            serde_json::to_value(stats_row("web", "/web", "0123456789abcdef", &s, true)).unwrap();
         assert_eq!(r["CPUPerc"], "40.00%");
         assert_eq!(r["MemUsage"], "412KiB / 23.54GiB");
         assert_eq!(r["MemPerc"], "0.00%");
