@@ -460,16 +460,7 @@ fn container_commands_match_docker() {
                     {"Id":"<missing>","Created":0,"CreatedBy":"ADD file","Tags":null,"Size":4261550,"Comment":"c"}]"#,
             ),
             ("POST /containers/c1/pause", 204, ""),
-            (
-                "GET /containers/c1/stats",
-                200,
-                r#"{"id":"c1full0123456789","name":"/c1","read":"2024-01-01T00:00:00Z",
-                    "cpu_stats":{"cpu_usage":{"total_usage":300},"system_cpu_usage":2000,"online_cpus":2},
-                    "precpu_stats":{"cpu_usage":{"total_usage":100},"system_cpu_usage":1000},
-                    "memory_stats":{"usage":1048576,"limit":2097152,"stats":{"inactive_file":0}},
-                    "networks":{"eth0":{"rx_bytes":1500,"tx_bytes":0}},
-                    "blkio_stats":{"io_service_bytes_recursive":null},"pids_stats":{"current":3}}"#,
-            ),
+            ("GET /containers/c1/stats", 200, common::STATS_SAMPLE),
             // stdcopy frames: stream 1 (stdout) and 2 (stderr), big-endian sizes.
             (
                 "GET /containers/c1full/logs",

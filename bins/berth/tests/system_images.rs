@@ -169,16 +169,7 @@ fn history_update_stats_top() {
             200,
             r#"{"Warnings":["careful"]}"#,
         ),
-        (
-            "GET /containers/c1/stats",
-            200,
-            r#"{"id":"0123456789abcdef","name":"/web","read":"2024-01-01T00:00:00Z",
-                "cpu_stats":{"cpu_usage":{"total_usage":300},"system_cpu_usage":2000,"online_cpus":2},
-                "precpu_stats":{"cpu_usage":{"total_usage":100},"system_cpu_usage":1000},
-                "memory_stats":{"usage":1048576,"limit":2097152,"stats":{"inactive_file":0}},
-                "networks":{"eth0":{"rx_bytes":1500,"tx_bytes":0}},
-                "blkio_stats":{"io_service_bytes_recursive":null},"pids_stats":{"current":3}}"#,
-        ),
+        ("GET /containers/c1/stats", 200, common::STATS_SAMPLE),
         (
             "GET /containers/c1/top",
             200,

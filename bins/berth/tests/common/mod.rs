@@ -248,3 +248,12 @@ pub const CREATE_WITH_NETWORKING: &[&str] = &[
     "example.org",
     "busybox",
 ];
+
+/// A one-shot stats sample: 40% CPU, 1MiB of 2MiB memory, 1.5kB received,
+/// 3 pids.
+pub const STATS_SAMPLE: &str = r#"{"id":"0123456789abcdef","name":"/web","read":"2024-01-01T00:00:00Z",
+    "cpu_stats":{"cpu_usage":{"total_usage":300},"system_cpu_usage":2000,"online_cpus":2},
+    "precpu_stats":{"cpu_usage":{"total_usage":100},"system_cpu_usage":1000},
+    "memory_stats":{"usage":1048576,"limit":2097152,"stats":{"inactive_file":0}},
+    "networks":{"eth0":{"rx_bytes":1500,"tx_bytes":0}},
+    "blkio_stats":{"io_service_bytes_recursive":null},"pids_stats":{"current":3}}"#;
