@@ -513,3 +513,113 @@ fn container_commands_match_docker() {
         }
     });
 }
+
+#[test]
+fn image_prune_inspect_and_event_commands_match_docker() {
+    with_docker(|cli| {
+        let d = daemon(&[common::PRUNE_AND_RMI_ROUTES, &[
+            ("POST /images/busybox/tag", 201, ""),
+            (
+                "GET /containers/c1/json",
+                200,
+                r#"{"Id":"c1full","Name":"/c1","State":{"Status":"exited","ExitCode":3},"Config":{"Labels":{"k":"v"}},"Extra":[1,{"a":null}]}"#,
+            ),
+            (
+                "GET /networks/front",
+                200,
+                r#"{"Name":"front","Id":"f1","IPAM":{"Config":[{"Subnet":"10.5.0.0/16"}]},"Containers":{}}"#,
+            ),
+            // What docker's `inspect` of an unknown name asks last.
+            (
+                "GET /info",
+                200,
+                r#"{"Swarm":{"LocalNodeState":"inactive"}}"#,
+            ),
+            (
+                "GET /plugins/nope/json",
+                404,
+                r#"{"message":"plugin \"nope\" not found"}"#,
+            ),
+            (
+                "GET /volumes/data",
+                200,
+                r#"{"Name":"data","Driver":"local","Mountpoint":"/v/data/_data","Labels":{},"Scope":"local","Options":{}}"#,
+            ),
+            (
+                "GET /events",
+                200,
+                r#"{"Type":"container","Action":"start","Actor":{"ID":"abc","Attributes":{"name":"x"}},"scope":"local","time":1700000000,"timeNano":1700000000000000001}
+{"Type":"network","Action":"connect","Actor":{"ID":"n1","Attributes":{}},"scope":"local","time":1700000001,"timeNano":1700000001000000000}
+"#,
+            ),
+        ]]
+        .concat());
+        for args in [
+            &["container", "prune", "-f", "--filter", "until=1h"][..],
+            &["image", "prune", "-a", "-f"],
+            &["rmi", "busybox:latest", "gone"],
+            &["rmi", "-f", "gone"],
+            &["tag", "busybox", "127.0.0.1:5000/bb:1"],
+            &["inspect", "c1"],
+            &[
+                "inspect",
+                "--format",
+                "{{.State.ExitCode}} {{.Config.Labels.k}} {{json .Extra}}",
+                "c1",
+            ],
+            &["container", "inspect", "-f", "{{.Name}}", "c1"],
+            &["network", "inspect", "front"],
+            &["volume", "inspect", "--format", "{{.Mountpoint}}", "data"],
+            &["inspect", "--type", "volume", "nope"],
+            &["events", "--until", "1700000002"],
+            &[
+                "events",
+                "--since",
+                "2023-11-14T22:13:20Z",
+                "--until",
+                "1700000002",
+                "--format",
+                "{{.Type}} {{.Action}} {{.Actor.ID}}",
+            ],
+        ] {
+            same(cli, &d, args);
+        }
+        // `--format json` prints the same events; docker keeps its struct's
+        // key order where the template engine sorts keys: compare values.
+        let args = [
+            "events",
+            "--until",
+            "1700000002",
+            "--filter",
+            "type=container",
+            "--format",
+            "json",
+        ];
+        let n = d.seen().len();
+        let want = docker(cli, &d, &args, None);
+        let want_reqs = requests(&d, n);
+        let n = d.seen().len();
+        let got = d.berth(&args);
+        assert_eq!(requests(&d, n), want_reqs);
+        let values = |o: &Output| -> Vec<Value> {
+            text(&o.stdout)
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        assert_eq!(values(&got), values(&want));
+        assert_eq!(got.status.code(), want.status.code());
+        // docker's `inspect` of an unknown name goes on to ask about swarm
+        // objects and plugins, which Berth does not have: the answer is
+        // compared, not the requests.
+        let want = docker(cli, &d, &["inspect", "nope"], None);
+        let got = d.berth(&["inspect", "nope"]);
+        assert_eq!(text(&got.stdout), text(&want.stdout));
+        assert_eq!(text(&got.stderr), text(&want.stderr));
+        assert_eq!(got.status.code(), want.status.code());
+        for answer in [&b"y\n"[..], b"n\n"] {
+            same_with_input(cli, &d, &["container", "prune"], Some(answer));
+            same_with_input(cli, &d, &["image", "prune"], Some(answer));
+        }
+    });
+}

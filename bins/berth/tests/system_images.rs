@@ -89,34 +89,20 @@ Debug Mode: false\n Experimental: false\n Live Restore Enabled: true\n"
 
 #[test]
 fn prunes_and_rmi() {
-    let d = daemon(&[
-        (
-            "POST /containers/prune",
-            200,
-            r#"{"ContainersDeleted":["c1"],"SpaceReclaimed":1000}"#,
-        ),
-        ("POST /networks/prune", 200, r#"{"NetworksDeleted":null}"#),
-        (
-            "POST /images/prune",
-            200,
-            r#"{"ImagesDeleted":[{"Untagged":"a:1"},{"Deleted":"sha256:aa"}],"SpaceReclaimed":2000}"#,
-        ),
-        (
-            "POST /build/prune",
-            200,
-            r#"{"CachesDeleted":["k1"],"SpaceReclaimed":500}"#,
-        ),
-        (
-            "DELETE /images/busybox:latest",
-            200,
-            r#"[{"Untagged":"busybox:latest"},{"Deleted":"sha256:bb"}]"#,
-        ),
-        (
-            "DELETE /images/gone",
-            404,
-            r#"{"message":"No such image: gone:latest"}"#,
-        ),
-    ]);
+    let d = daemon(
+        &[
+            common::PRUNE_AND_RMI_ROUTES,
+            &[
+                ("POST /networks/prune", 200, r#"{"NetworksDeleted":null}"#),
+                (
+                    "POST /build/prune",
+                    200,
+                    r#"{"CachesDeleted":["k1"],"SpaceReclaimed":500}"#,
+                ),
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(
         ok(&d, &["system", "prune", "-f", "--filter", "until=1h"]),
         "Deleted Containers:\nc1\n\nDeleted Images:\nuntagged: a:1\ndeleted: sha256:aa\n\n\

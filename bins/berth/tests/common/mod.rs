@@ -257,3 +257,27 @@ pub const STATS_SAMPLE: &str = r#"{"id":"0123456789abcdef","name":"/web","read":
     "memory_stats":{"usage":1048576,"limit":2097152,"stats":{"inactive_file":0}},
     "networks":{"eth0":{"rx_bytes":1500,"tx_bytes":0}},
     "blkio_stats":{"io_service_bytes_recursive":null},"pids_stats":{"current":3}}"#;
+
+/// Canned answers of the prune and image removal routes several tests use.
+pub const PRUNE_AND_RMI_ROUTES: &[(&str, u16, &str)] = &[
+    (
+        "POST /containers/prune",
+        200,
+        r#"{"ContainersDeleted":["c1"],"SpaceReclaimed":1000}"#,
+    ),
+    (
+        "POST /images/prune",
+        200,
+        r#"{"ImagesDeleted":[{"Untagged":"a:1"},{"Deleted":"sha256:aa"}],"SpaceReclaimed":2000}"#,
+    ),
+    (
+        "DELETE /images/busybox:latest",
+        200,
+        r#"[{"Untagged":"busybox:latest"},{"Deleted":"sha256:bb"}]"#,
+    ),
+    (
+        "DELETE /images/gone",
+        404,
+        r#"{"message":"No such image: gone:latest"}"#,
+    ),
+];
