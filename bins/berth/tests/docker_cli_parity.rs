@@ -623,3 +623,47 @@ fn image_prune_inspect_and_event_commands_match_docker() {
         }
     });
 }
+
+#[test]
+fn ps_and_images_match_docker() {
+    with_docker(|cli| {
+        let d = daemon(&[
+            (
+                "GET /containers/json",
+                200,
+                r#"[{"Id":"0123456789abcdef0123456789abcdef","Names":["/web"],"Image":"busybox",
+                    "ImageID":"sha256:aa","Command":"sleep 100","Created":1700000000,"State":"running",
+                    "Status":"Up 3 seconds","Ports":[{"PrivatePort":80,"PublicPort":8080,"Type":"tcp","IP":"0.0.0.0"},
+                    {"PrivatePort":80,"PublicPort":8080,"Type":"tcp","IP":"::"},{"PrivatePort":53,"Type":"udp"}],
+                    "Labels":{"tier":"front"},"SizeRw":12,"SizeRootFs":1000,
+                    "NetworkSettings":{"Networks":{"bridge":{}}},
+                    "Mounts":[{"Type":"volume","Name":"vol1","Source":"/v","Destination":"/d","Driver":"local"}]}]"#,
+            ),
+            (
+                "GET /images/json",
+                200,
+                r#"[{"Id":"sha256:3a34af191aeb10f8aaaa","ParentId":"","RepoTags":["busybox:latest"],
+                    "RepoDigests":["busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"],
+                    "Created":1700000000,"Size":4261550,"SharedSize":-1,"Labels":{"a":"b"},"Containers":2},
+                   {"Id":"sha256:ffff","ParentId":"","RepoTags":[],"RepoDigests":[],"Created":1700000000,
+                    "Size":1920,"SharedSize":-1,"Labels":null,"Containers":-1}]"#,
+            ),
+        ]);
+        for args in [
+            &["ps"][..],
+            &["ps", "-a", "-s"],
+            &["ps", "--no-trunc", "-q"],
+            &["ps", "--format", "json"],
+            &["ps", "--format", "{{.Names}} {{.Ports}} {{.Networks}} {{.Mounts}} {{.LocalVolumes}} {{.Label \"tier\"}}"],
+            &["images"],
+            &["images", "--digests"],
+            &["images", "-q", "--no-trunc"],
+            &["images", "--format", "json"],
+            &["images", "--format", "{{ .Digest }} {{.Tag}}"],
+            &["images", "--digests", "--format", "json"],
+            &["images", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}} {{.Containers}} {{.VirtualSize}}"],
+        ] {
+            same(cli, &d, args);
+        }
+    });
+}

@@ -300,7 +300,9 @@ pub async fn ps(client: &Client, a: PsArgs) -> Result<i32> {
         || (!a.quiet
             && a.format
                 .as_deref()
-                .is_some_and(|f| f == "json" || f.contains(".Size") || f.contains("json .}}")));
+                // docker runs the template to see whether it reads .Size;
+                // the bare "json" key is not a template and does not.
+                .is_some_and(|f| f.contains(".Size") || f.contains("json .}}")));
     let list = client
         .container_list(&ContainerListOptions {
             all: a.all || limit > 0,

@@ -88,15 +88,16 @@ fn image_headers() -> ImageRow {
     }
 }
 
-/// docker's image list rows (one per repo:tag, `<none>` for untagged).
-pub fn image_rows(list: &[ImageSummary], trunc: bool, now: i64) -> Vec<ImageRow> {
+/// docker's image list rows (one per repo:tag, `<none>` for untagged); the
+/// digest column says `<none>` unless `digests` (`--digests`) asks for it.
+pub fn image_rows(list: &[ImageSummary], trunc: bool, digests: bool, now: i64) -> Vec<ImageRow> {
     let mut rows = Vec::new();
     for img in list {
         let id = img.id.as_str();
         let id_s = if trunc { short_id(id) } else { id.to_string() };
         let created = img.created;
         let size = img.size;
-        let digests = &img.repo_digests;
+        let repo_digests = &img.repo_digests;
         let mut tags: Vec<(String, String)> = img
             .repo_tags
             .iter()
@@ -105,14 +106,15 @@ pub fn image_rows(list: &[ImageSummary], trunc: bool, now: i64) -> Vec<ImageRow>
             .map(split_ref)
             .collect();
         if tags.is_empty() {
-            match digests.first() {
+            match repo_digests.first() {
                 Some(d) => tags.push((split_ref(d).0, "<none>".into())),
                 None => tags.push(("<none>".into(), "<none>".into())),
             }
         }
         for (repo, tag) in tags {
-            let digest = digests
+            let digest = repo_digests
                 .iter()
+                .filter(|_| digests)
                 .find(|d| split_ref(d).0 == repo)
                 .map(|d| split_ref(d).1)
                 .unwrap_or_else(|| "<none>".into());
@@ -157,7 +159,12 @@ pub async fn images(client: &Client, a: ImagesArgs) -> Result<i32> {
         })
         .await?;
     let now = chrono::Utc::now().timestamp();
-    let rows = image_rows(&list, !a.no_trunc, now);
+    // docker shows digests for --digests, or when the template asks for them.
+    let digests = a.digests
+        || a.format
+            .as_deref()
+            .is_some_and(|f| f.contains("{{.Digest}}"));
+    let rows = image_rows(&list, !a.no_trunc, digests, now);
     let format = if a.quiet {
         "{{.ID}}".to_string()
     } else {
@@ -291,7 +298,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let rows = image_rows(&list, true, 103);
+        let rows = image_rows(&list, true, false, 103);
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].repository, "busybox");
         assert_eq!(rows[0].tag, "latest");
