@@ -24,6 +24,8 @@ use std::sync::OnceLock;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
+// The config file is edited as raw JSON (see `ConfigFile`): keys other
+// tools wrote must survive a save, so no typed model can stand in.
 use serde_json::{Map, Value};
 
 /// Docker Hub's key in `auths` and in credential helpers

@@ -8,8 +8,8 @@ use hyper::Response;
 
 pub use ::client::{
     check, empty, enc, full, models, query, stream_body, Body, Client, ContainerListOptions,
-    CreateOptions, DaemonError, Host, ImageListOptions, RemoveOptions, ReqOpts, DEFAULT_HOST,
-    MAX_API_VERSION,
+    CreateOptions, DaemonError, EventsOptions, Host, ImageListOptions, LogsOptions,
+    NetworkInspectOptions, RemoveOptions, ReqOpts, DEFAULT_HOST, MAX_API_VERSION,
 };
 
 /// An error that may be the daemon's.

@@ -163,13 +163,6 @@ pub fn parse_go_duration(s: &str) -> Option<f64> {
     Some(total)
 }
 
-/// Parses an RFC 3339 timestamp as docker sends them into unix seconds.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.timestamp())
-}
-
 /// `docker ps` STATUS computed from the state, as the daemon does
 /// (`container.State.String()`); used when the daemon sends no Status.
 pub fn status_string(
@@ -235,6 +228,129 @@ pub fn ellipsis(s: &str, max: usize) -> String {
 pub fn short_id(id: &str) -> String {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
     id.chars().take(12).collect()
+}
+
+/// `sortorder.NaturalLess` as an ordering: runs of digits compare as
+/// numbers (fewer leading zeros first on a tie), other bytes bytewise, and
+/// digits sort before other characters. docker sorts `network ls`,
+/// `volume ls` and `port` this way.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (da, db) = (a[i].is_ascii_digit(), b[j].is_ascii_digit());
+        if da != db {
+            return if da {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        if !da {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let skip_zeros = |s: &[u8], mut k: usize| {
+            while k < s.len() && s[k] == b'0' {
+                k += 1;
+            }
+            k
+        };
+        let end_digits = |s: &[u8], mut k: usize| {
+            while k < s.len() && s[k].is_ascii_digit() {
+                k += 1;
+            }
+            k
+        };
+        let (nz_a, nz_b) = (skip_zeros(a, i), skip_zeros(b, j));
+        let (end_a, end_b) = (end_digits(a, nz_a), end_digits(b, nz_b));
+        let by_number = (end_a - nz_a)
+            .cmp(&(end_b - nz_b))
+            .then_with(|| a[nz_a..end_a].cmp(&b[nz_b..end_b]))
+            .then_with(|| nz_a.cmp(&nz_b));
+        if by_number != Ordering::Equal {
+            return by_number;
+        }
+        (i, j) = (end_a, end_b);
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
+/// Go's `time.Time.String()` of an RFC 3339 timestamp as the daemon sent it
+/// ("2024-01-02 03:04:05.5 +0000 UTC"); Go's zero time for an empty one.
+pub fn go_time_rfc3339(s: &str) -> String {
+    if s.is_empty() {
+        return "0001-01-01 00:00:00 +0000 UTC".into();
+    }
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) else {
+        return s.to_string();
+    };
+    let nanos = chrono::Timelike::nanosecond(&t);
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_string()
+    };
+    let offset = t.format("%z").to_string();
+    // A zero offset parses as UTC; another one as a zone named by its offset.
+    let zone = if t.offset().local_minus_utc() == 0 {
+        "UTC".to_string()
+    } else {
+        offset.clone()
+    };
+    format!("{}{frac} {offset} {zone}", t.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// "k=v" pairs of a label map, sorted and joined with commas (the
+/// formatters' `.Labels`).
+pub fn labels_joined<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+    let mut kv: Vec<String> = labels
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    kv.sort();
+    kv.join(",")
+}
+
+/// The templates a formatter offers for its format keys.
+#[derive(Debug, Clone, Copy)]
+pub struct ListFormats<'a> {
+    /// "table" (the default).
+    pub table: &'a str,
+    /// "table" with `-q`.
+    pub quiet: &'a str,
+    /// "raw" and "raw" with `-q`, where the formatter has them.
+    pub raw: Option<(&'a str, &'a str)>,
+}
+
+/// The `--format` of an `ls` command as docker's formatters choose it: the
+/// default table (or the quiet one with `-q`) for none or "table", the raw
+/// form for "raw", `{{json .}}` for "json", else the given template.
+pub fn list_format(format: Option<&str>, quiet: bool, f: &ListFormats) -> String {
+    match (format.unwrap_or_default(), f.raw) {
+        ("" | "table", _) if quiet => f.quiet.to_string(),
+        ("" | "table", _) => f.table.to_string(),
+        ("raw", Some((_, raw_quiet))) if quiet => raw_quiet.to_string(),
+        ("raw", Some((raw, _))) => raw.to_string(),
+        ("json", _) => "{{json .}}".to_string(),
+        (other, _) => other.to_string(),
+    }
+}
+
+/// [`render_rows`] for typed rows. The template engine works on JSON values,
+/// so the rows become `Value`s here and nowhere else.
+pub fn render_typed<T: serde::Serialize>(format: &str, headers: &T, rows: &[T]) -> Result<String> {
+    let headers = serde_json::to_value(headers)?;
+    let rows = rows
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<serde_json::Result<Vec<Value>>>()?;
+    render_rows(format, &headers, &rows)
 }
 
 // ---------------------------------------------------------------------------
@@ -457,6 +573,46 @@ mod tests {
             "CONTAINER ID   NAMES\n1              a\n"
         );
         assert_eq!(render_rows("{{.ID}}", &headers, &rows).unwrap(), "1\n");
+    }
+
+    #[test]
+    fn natural_order_and_go_times() {
+        use std::cmp::Ordering::*;
+        assert_eq!(natural_cmp("net2", "net10"), Less);
+        assert_eq!(natural_cmp("net10", "net2"), Greater);
+        assert_eq!(natural_cmp("a", "a"), Equal);
+        assert_eq!(natural_cmp("a01", "a1"), Greater);
+        assert_eq!(natural_cmp("1a", "a"), Less);
+        assert_eq!(natural_cmp("ab", "abc"), Less);
+        assert_eq!(natural_cmp("Z", "a"), Less);
+        let mut v = vec!["web-10", "web-9", "bridge", "host", "80/tcp", "8080/tcp"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            ["80/tcp", "8080/tcp", "bridge", "host", "web-9", "web-10"]
+        );
+        assert_eq!(
+            go_time_rfc3339("2024-01-02T03:04:05.123456789Z"),
+            "2024-01-02 03:04:05.123456789 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_rfc3339("2024-01-02T03:04:05.5+02:00"),
+            "2024-01-02 03:04:05.5 +0200 +0200"
+        );
+        assert_eq!(go_time_rfc3339(""), "0001-01-01 00:00:00 +0000 UTC");
+        let f = ListFormats {
+            table: "t",
+            quiet: "q",
+            raw: Some(("r", "rq")),
+        };
+        assert_eq!(list_format(None, true, &f), "q");
+        assert_eq!(list_format(Some("{{.Name}}"), true, &f), "{{.Name}}");
+        assert_eq!(list_format(Some("json"), false, &f), "{{json .}}");
+        assert_eq!(list_format(Some("table"), false, &f), "t");
+        assert_eq!(list_format(Some("raw"), false, &f), "r");
+        assert_eq!(list_format(Some("raw"), true, &f), "rq");
+        let no_raw = ListFormats { raw: None, ..f };
+        assert_eq!(list_format(Some("raw"), false, &no_raw), "raw");
     }
 
     #[test]

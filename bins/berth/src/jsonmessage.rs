@@ -12,11 +12,100 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
-use serde_json::Value;
-
-use gotemplate::JsonExt;
+use serde::{Deserialize, Deserializer};
 
 use crate::format::human_size;
+
+/// A field that may be absent or null: its default then (Go's zero value).
+fn or_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One message of a JSON message stream (docker's `jsonmessage.JSONMessage`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct JsonMessage {
+    #[serde(default, deserialize_with = "or_default")]
+    pub stream: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub status: String,
+    /// Present (even as `{}`) on progress messages.
+    #[serde(rename = "progressDetail", default)]
+    pub progress_detail: Option<Progress>,
+    /// The daemon's own rendering of the progress (older daemons).
+    #[serde(default, deserialize_with = "or_default")]
+    pub progress: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub id: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub from: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub time: i64,
+    #[serde(rename = "timeNano", default, deserialize_with = "or_default")]
+    pub time_nano: i64,
+    #[serde(rename = "errorDetail", default)]
+    pub error_detail: Option<ErrorDetail>,
+    /// Only ancient daemons send `error` without `errorDetail`.
+    #[serde(default, deserialize_with = "or_default")]
+    pub error: String,
+    #[serde(default)]
+    pub aux: Option<AuxPayload>,
+}
+
+/// `errorDetail` of a message.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorDetail {
+    #[serde(default)]
+    pub code: Option<i64>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub message: String,
+}
+
+/// An `aux` payload: an object of the kinds Berth reads, or anything else
+/// (BuildKit traces, payloads of newer daemons), which is skipped.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AuxPayload {
+    Known(Aux),
+    Other(serde::de::IgnoredAny),
+}
+
+/// The `aux` objects of build (the image id) and push (the pushed digest,
+/// and docker's notes about indexes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Aux {
+    /// The built image's id.
+    #[serde(rename = "ID", default, deserialize_with = "or_default")]
+    pub id: String,
+    #[serde(rename = "Tag", default, deserialize_with = "or_default")]
+    pub tag: String,
+    #[serde(rename = "Digest", default, deserialize_with = "or_default")]
+    pub digest: String,
+    #[serde(rename = "Size", default, deserialize_with = "or_default")]
+    pub size: i64,
+    #[serde(
+        rename = "manifestPushedInsteadOfIndex",
+        default,
+        deserialize_with = "or_default"
+    )]
+    pub manifest_pushed_instead_of_index: bool,
+    #[serde(rename = "originalIndex", default)]
+    pub original_index: Option<AuxDescriptor>,
+    #[serde(rename = "selectedManifest", default)]
+    pub selected_manifest: Option<AuxDescriptor>,
+    #[serde(rename = "contentMissing", default, deserialize_with = "or_default")]
+    pub content_missing: bool,
+}
+
+/// The part of an OCI descriptor the push notes show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct AuxDescriptor {
+    #[serde(default, deserialize_with = "or_default")]
+    pub digest: String,
+}
 
 /// An error reported inside a JSON message stream (`errorDetail`).
 #[derive(Debug)]
@@ -35,31 +124,21 @@ impl std::fmt::Display for StreamError {
 impl std::error::Error for StreamError {}
 
 /// `progressDetail` of a message.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Progress {
+    #[serde(default, deserialize_with = "or_default")]
     pub current: i64,
+    #[serde(default, deserialize_with = "or_default")]
     pub total: i64,
+    #[serde(default, deserialize_with = "or_default")]
     pub start: i64,
+    #[serde(rename = "hidecounts", default, deserialize_with = "or_default")]
     pub hide_counts: bool,
+    #[serde(default, deserialize_with = "or_default")]
     pub units: String,
 }
 
 impl Progress {
-    fn from_value(v: &Value) -> Progress {
-        let i = |k: &str| v.ci(k).and_then(Value::as_i64).unwrap_or(0);
-        Progress {
-            current: i("current"),
-            total: i("total"),
-            start: i("start"),
-            hide_counts: v.ci("hidecounts").and_then(Value::as_bool).unwrap_or(false),
-            units: v
-                .ci("units")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        }
-    }
-
     /// `JSONProgress.String()`: `[=====>     ]  1.2MB/3.4MB 5s`, for a
     /// terminal `width` columns wide at unix time `now_nanos`.
     pub fn render(&self, width: usize, now_nanos: i128) -> String {
@@ -158,7 +237,7 @@ pub struct JsonDisplay {
     /// `aux.ID` values seen (build's image id).
     pub aux_ids: Vec<String>,
     /// Every `aux` payload seen, in order (push digests, notes).
-    pub aux: Vec<Value>,
+    pub aux: Vec<Aux>,
 }
 
 impl JsonDisplay {
@@ -202,20 +281,21 @@ impl JsonDisplay {
     }
 
     /// Handles one message; returns Err for an error message.
-    pub fn show(&mut self, m: &Value) -> Result<()> {
-        if let Some(aux) = m.ci("aux").filter(|a| !a.is_null()) {
-            if let Some(id) = aux.ci("ID").and_then(Value::as_str) {
-                self.aux_ids.push(id.to_string());
+    pub fn show(&mut self, m: &JsonMessage) -> Result<()> {
+        match &m.aux {
+            Some(AuxPayload::Known(aux)) => {
+                if !aux.id.is_empty() {
+                    self.aux_ids.push(aux.id.clone());
+                }
+                self.aux.push(aux.clone());
+                return Ok(());
             }
-            self.aux.push(aux.clone());
-            return Ok(());
+            Some(AuxPayload::Other(_)) => return Ok(()),
+            None => {}
         }
-        let id = m.ci("id").and_then(Value::as_str).unwrap_or("");
-        let progress = m
-            .ci("progressDetail")
-            .filter(|p| !p.is_null())
-            .map(Progress::from_value);
-        let progress_msg = m.ci("progress").and_then(Value::as_str).unwrap_or("");
+        let id = m.id.as_str();
+        let progress = m.progress_detail.as_ref();
+        let progress_msg = m.progress.as_str();
         let mut diff = 0;
         if !id.is_empty() && (progress.is_some() || !progress_msg.is_empty()) {
             let line = match self.ids.get(id) {
@@ -237,7 +317,7 @@ impl JsonDisplay {
             // Anything that is not progress ends the current block.
             self.ids.clear();
         }
-        let r = self.display(m, id, progress.as_ref(), progress_msg);
+        let r = self.display(m, id, progress, progress_msg);
         if !id.is_empty() && self.tty && diff > 0 {
             write!(self.out, "\x1b[{diff}B")?;
         }
@@ -248,37 +328,27 @@ impl JsonDisplay {
     /// `JSONMessage.Display`.
     fn display(
         &mut self,
-        m: &Value,
+        m: &JsonMessage,
         id: &str,
         progress: Option<&Progress>,
         progress_msg: &str,
     ) -> Result<()> {
-        let detail = m.ci("errorDetail").filter(|e| !e.is_null());
-        if let Some(d) = detail {
+        if let Some(d) = &m.error_detail {
             return Err(StreamError {
-                message: d
-                    .ci("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                code: d.ci("code").and_then(Value::as_i64),
+                message: d.message.clone(),
+                code: d.code,
             }
             .into());
         }
-        if let Some(e) = m
-            .ci("error")
-            .and_then(Value::as_str)
-            .filter(|e| !e.is_empty())
-        {
-            // Only ancient daemons send `error` without `errorDetail`.
+        if !m.error.is_empty() {
             return Err(StreamError {
-                message: e.to_string(),
+                message: m.error.clone(),
                 code: None,
             }
             .into());
         }
-        let stream = m.ci("stream").and_then(Value::as_str).unwrap_or("");
-        let status = m.ci("status").and_then(Value::as_str).unwrap_or("");
+        let stream = m.stream.as_str();
+        let status = m.status.as_str();
         let now = self.now.unwrap_or_else(now_nanos);
         let rendered = progress.map(|p| p.render(self.width, now));
         let mut endl = "";
@@ -289,8 +359,7 @@ impl JsonDisplay {
             // No progress bars off a terminal.
             return Ok(());
         }
-        let time_nano = m.ci("timeNano").and_then(Value::as_i64).unwrap_or(0);
-        let time = m.ci("time").and_then(Value::as_i64).unwrap_or(0);
+        let (time_nano, time) = (m.time_nano, m.time);
         if time_nano != 0 || time != 0 {
             let nanos = if time_nano != 0 {
                 time_nano
@@ -307,12 +376,8 @@ impl JsonDisplay {
         if !id.is_empty() {
             write!(self.out, "{id}: ")?;
         }
-        if let Some(from) = m
-            .ci("from")
-            .and_then(Value::as_str)
-            .filter(|f| !f.is_empty())
-        {
-            write!(self.out, "(from {from}) ")?;
+        if !m.from.is_empty() {
+            write!(self.out, "(from {}) ", m.from)?;
         }
         match rendered {
             Some(r) if self.tty => write!(self.out, "{status} {r}{endl}")?,
@@ -365,7 +430,7 @@ mod tests {
             .clock(103 * 1_000_000_000);
         let mut result = Ok(());
         for line in stream.lines().filter(|l| !l.trim().is_empty()) {
-            let v: Value = serde_json::from_str(line).unwrap();
+            let v: JsonMessage = serde_json::from_str(line).unwrap();
             if let Err(e) = d.show(&v) {
                 result = Err(e);
                 break;
@@ -448,16 +513,25 @@ mod tests {
     fn aux_and_stream_messages() {
         let buf = Buf::default();
         let mut d = JsonDisplay::with_writer(Box::new(buf.clone()), false);
-        d.show(&serde_json::json!({"stream": "Step 1/2 : FROM x\n"}))
+        let msg = |s: &str| -> JsonMessage { serde_json::from_str(s).unwrap() };
+        d.show(&msg(r#"{"stream": "Step 1/2 : FROM x\n"}"#))
             .unwrap();
-        d.show(&serde_json::json!({"aux": {"ID": "sha256:abc"}}))
-            .unwrap();
-        d.show(&serde_json::json!({"status": "1: digest: sha256:d size: 527", "progressDetail": {}, "aux": null}))
-            .unwrap();
-        d.show(&serde_json::json!({"progressDetail": {}, "aux": {"Tag": "1", "Digest": "sha256:d", "Size": 527}}))
+        d.show(&msg(r#"{"aux": {"ID": "sha256:abc"}}"#)).unwrap();
+        d.show(&msg(
+            r#"{"status": "1: digest: sha256:d size: 527", "progressDetail": {}, "aux": null}"#,
+        ))
+        .unwrap();
+        d.show(&msg(
+            r#"{"progressDetail": {}, "aux": {"Tag": "1", "Digest": "sha256:d", "Size": 527}}"#,
+        ))
+        .unwrap();
+        // A BuildKit trace (a string) is skipped, not an error.
+        d.show(&msg(r#"{"id": "moby.buildkit.trace", "aux": "Cg=="}"#))
             .unwrap();
         assert_eq!(d.aux_ids, ["sha256:abc"]);
         assert_eq!(d.aux.len(), 2);
+        assert_eq!(d.aux[1].digest, "sha256:d");
+        assert_eq!(d.aux[1].size, 527);
         let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(out, "Step 1/2 : FROM x\n1: digest: sha256:d size: 527\n");
     }

@@ -13,7 +13,8 @@ mod tty;
 use clap::{Parser, Subcommand};
 
 use crate::client::{Client, Host, DEFAULT_HOST};
-use commands::{container as c, image as i, resource as r, system as s};
+use commands::InspectKind;
+use commands::{container as c, image as i, network as n, system as s, volume as v};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -149,36 +150,36 @@ enum Cmd {
 enum NetworkCmd {
     /// List networks
     #[command(visible_alias = "list")]
-    Ls(r::NetworkLsArgs),
+    Ls(n::NetworkLsArgs),
     /// Create a network
-    Create(r::NetworkCreateArgs),
+    Create(n::NetworkCreateArgs),
     /// Remove one or more networks
     #[command(visible_alias = "remove")]
-    Rm(r::NetworkRmArgs),
+    Rm(n::NetworkRmArgs),
     /// Display detailed information on one or more networks
-    Inspect(r::NetworkInspectArgs),
+    Inspect(n::NetworkInspectArgs),
     /// Connect a container to a network
-    Connect(r::NetworkConnectArgs),
+    Connect(n::NetworkConnectArgs),
     /// Disconnect a container from a network
-    Disconnect(r::NetworkDisconnectArgs),
+    Disconnect(n::NetworkDisconnectArgs),
     /// Remove all unused networks
-    Prune(r::NetworkPruneArgs),
+    Prune(commands::PruneOpts),
 }
 
 #[derive(Subcommand, Debug)]
 enum VolumeCmd {
     /// List volumes
     #[command(visible_alias = "list")]
-    Ls(r::VolumeLsArgs),
+    Ls(v::VolumeLsArgs),
     /// Create a volume
-    Create(r::VolumeCreateArgs),
+    Create(v::VolumeCreateArgs),
     /// Remove one or more volumes
     #[command(visible_alias = "remove")]
-    Rm(r::VolumeRmArgs),
+    Rm(v::VolumeRmArgs),
     /// Display detailed information on one or more volumes
-    Inspect(r::VolumeInspectArgs),
+    Inspect(commands::ObjectInspectArgs),
     /// Remove unused local volumes
-    Prune(r::VolumePruneArgs),
+    Prune(v::VolumePruneArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -216,7 +217,7 @@ enum ContainerCmd {
     /// Display the running processes of a container
     Top(c::TopArgs),
     /// Remove all stopped containers
-    Prune(s::ContainerPruneArgs),
+    Prune(commands::PruneOpts),
     /// Pause all processes within one or more containers
     Pause(c::PauseArgs),
     /// Unpause all processes within one or more containers
@@ -243,7 +244,7 @@ enum ImageCmd {
     #[command(visible_alias = "list")]
     Ls(i::ImagesArgs),
     /// Display detailed information on one or more images
-    Inspect(i::ImageInspectArgs),
+    Inspect(commands::ObjectInspectArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(i::TagArgs),
     /// Remove one or more images
@@ -347,7 +348,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
         },
         Cmd::Image { cmd } => match cmd {
             ImageCmd::Ls(a) => i::images(client, a).await,
-            ImageCmd::Inspect(a) => i::inspect(client, a).await,
+            ImageCmd::Inspect(a) => a.run(client, InspectKind::Image).await,
             ImageCmd::Tag(a) => i::tag(client, a).await,
             ImageCmd::Rm(a) => i::rmi(client, a).await,
             ImageCmd::History(a) => i::history(client, a).await,
@@ -360,20 +361,20 @@ async fn dispatch(client: &Client, cmd: Cmd) -> anyhow::Result<i32> {
             ImageCmd::Build(a) => i::build(client, a).await,
         },
         Cmd::Network { cmd } => match cmd {
-            NetworkCmd::Ls(a) => r::network_ls(client, a).await,
-            NetworkCmd::Create(a) => r::network_create(client, a).await,
-            NetworkCmd::Rm(a) => r::network_rm(client, a).await,
-            NetworkCmd::Inspect(a) => r::network_inspect(client, a).await,
-            NetworkCmd::Connect(a) => r::network_connect(client, a).await,
-            NetworkCmd::Disconnect(a) => r::network_disconnect(client, a).await,
-            NetworkCmd::Prune(a) => r::network_prune(client, a).await,
+            NetworkCmd::Ls(a) => n::network_ls(client, a).await,
+            NetworkCmd::Create(a) => n::network_create(client, a).await,
+            NetworkCmd::Rm(a) => n::network_rm(client, a).await,
+            NetworkCmd::Inspect(a) => n::network_inspect(client, a).await,
+            NetworkCmd::Connect(a) => n::network_connect(client, a).await,
+            NetworkCmd::Disconnect(a) => n::network_disconnect(client, a).await,
+            NetworkCmd::Prune(a) => n::network_prune(client, a).await,
         },
         Cmd::Volume { cmd } => match cmd {
-            VolumeCmd::Ls(a) => r::volume_ls(client, a).await,
-            VolumeCmd::Create(a) => r::volume_create(client, a).await,
-            VolumeCmd::Rm(a) => r::volume_rm(client, a).await,
-            VolumeCmd::Inspect(a) => r::volume_inspect(client, a).await,
-            VolumeCmd::Prune(a) => r::volume_prune(client, a).await,
+            VolumeCmd::Ls(a) => v::volume_ls(client, a).await,
+            VolumeCmd::Create(a) => v::volume_create(client, a).await,
+            VolumeCmd::Rm(a) => v::volume_rm(client, a).await,
+            VolumeCmd::Inspect(a) => a.run(client, InspectKind::Volume).await,
+            VolumeCmd::Prune(a) => v::volume_prune(client, a).await,
         },
         Cmd::Registry { cmd } => commands::registry::run(cmd).await,
         Cmd::System { cmd } => match cmd {
@@ -477,9 +478,32 @@ fn install_broken_pipe_hook() {
     }));
 }
 
+/// The exit status docker's CLI gives a command line it cannot parse: 125
+/// for a bad flag or flag value (its `FlagErrorFunc`), 1 for missing or
+/// surplus arguments; help and version requests succeed.
+fn parse_error_status(kind: clap::error::ErrorKind) -> i32 {
+    use clap::error::ErrorKind as K;
+    match kind {
+        K::DisplayHelp | K::DisplayVersion => 0,
+        K::MissingRequiredArgument
+        | K::TooManyValues
+        | K::TooFewValues
+        | K::WrongNumberOfValues => 1,
+        K::DisplayHelpOnMissingArgumentOrSubcommand | K::MissingSubcommand => 1,
+        _ => 125,
+    }
+}
+
 fn main() {
     install_broken_pipe_hook();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap renders the message (and the help or version text).
+            let _ = e.print();
+            std::process::exit(parse_error_status(e.kind()));
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -501,6 +525,20 @@ fn main() {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn parse_errors_exit_like_docker() {
+        let kind = |args: &[&str]| Cli::try_parse_from(args).map(drop).unwrap_err().kind();
+        let code = |args: &[&str]| parse_error_status(kind(args));
+        assert_eq!(
+            code(&["berth", "network", "create", "--gateway", "x", "n"]),
+            125
+        );
+        assert_eq!(code(&["berth", "volume", "ls", "--bogus"]), 125);
+        assert_eq!(code(&["berth", "network", "create"]), 1);
+        assert_eq!(code(&["berth", "network", "connect", "n"]), 1);
+        assert_eq!(code(&["berth", "network", "--help"]), 0);
+    }
 
     #[test]
     fn cli_definition_is_valid() {

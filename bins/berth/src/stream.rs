@@ -44,7 +44,7 @@ impl Demux {
                 1 => StdStream::Stdout,
                 2 => StdStream::Stderr,
                 3 => StdStream::System,
-                other => bail!("unrecognized input header: {other}"),
+                other => bail!("Unrecognized input header: {other}"),
             };
             let len =
                 u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;

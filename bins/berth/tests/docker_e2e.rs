@@ -2,8 +2,9 @@
 //! only when BERTH_TEST_DOCKER_HOST is set (e.g. unix:///tmp/cli-dockerd/docker.sock)
 //! and expect a `busybox:latest` image there; otherwise they skip.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
 
 fn host() -> Option<String> {
     match std::env::var("BERTH_TEST_DOCKER_HOST") {
@@ -16,24 +17,7 @@ fn host() -> Option<String> {
 }
 
 fn berth(host: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("-H")
-        .arg(host)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(data) = stdin {
-        let mut s = child.stdin.take().unwrap();
-        s.write_all(data).unwrap();
-    }
-    child.wait_with_output().unwrap()
+    common::run(common::berth_command(host, args), stdin)
 }
 
 fn out(o: &Output) -> String {

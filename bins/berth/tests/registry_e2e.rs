@@ -10,7 +10,9 @@
 //! Only 127.0.0.1 registries are used: dockerd treats them as insecure
 //! (plain HTTP) and never contacts Docker Hub.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -61,25 +63,10 @@ struct Env {
 
 impl Env {
     fn berth(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .arg("-H")
-            .arg(&self.host)
-            .args(args)
-            .env("DOCKER_CONFIG", &self.config)
-            .env("PATH", &self.path)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(data) = stdin {
-            child.stdin.take().unwrap().write_all(data).unwrap();
-        }
-        child.wait_with_output().unwrap()
+        let mut cmd = common::berth_command(&self.host, args);
+        cmd.env("DOCKER_CONFIG", &self.config)
+            .env("PATH", &self.path);
+        common::run(cmd, stdin)
     }
 }
 

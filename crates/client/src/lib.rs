@@ -3,9 +3,12 @@
 //! models the daemon serves.
 //!
 //! Two layers:
-//! - typed methods ([`Client::container_create`], [`Client::container_list`],
-//!   ...) that send and decode `engine_types::models`, and generic
-//!   [`Client::get_json`] / [`Client::post_json`] for the other endpoints;
+//! - typed methods that send and decode `engine_types::models`: containers
+//!   ([`Client::container_create`], [`Client::container_list`], ...), exec
+//!   ([`Client::exec_create`], ...), images, networks
+//!   ([`Client::network_create`], ...), volumes ([`Client::volume_create`],
+//!   ...) and the system ([`Client::system_info`], [`Client::events`]), with
+//!   generic [`Client::get_json`] / [`Client::post_json`] for the rest;
 //! - a raw layer ([`Client::request`], [`Client::hijack`], [`body_stream`])
 //!   for byte-exact passthrough: `inspect` prints the daemon's JSON as sent,
 //!   attach/exec take over the upgraded connection, logs and pulls stream,
@@ -18,7 +21,10 @@
 
 mod conn;
 mod error;
+mod exec;
+mod networks;
 mod typed;
+mod volumes;
 
 #[cfg(test)]
 mod tests;
@@ -35,7 +41,11 @@ use serde::Serialize;
 pub use conn::{Conn, Host, DEFAULT_HOST};
 pub use engine_types::models;
 pub use error::{DaemonError, Error, Result};
-pub use typed::{ContainerListOptions, CreateOptions, ImageListOptions, RemoveOptions};
+pub use networks::NetworkInspectOptions;
+pub use typed::{
+    ContainerListOptions, CreateOptions, EventsOptions, ImageListOptions, LogsOptions,
+    RemoveOptions,
+};
 
 /// Highest API version this client speaks.
 pub const MAX_API_VERSION: (u32, u32) = (1, 51);
@@ -197,6 +207,11 @@ impl Client {
     /// The daemon's address.
     pub fn host(&self) -> &Host {
         &self.host
+    }
+
+    /// The negotiated API version as (major, minor).
+    pub fn api_version_num(&self) -> (u32, u32) {
+        self.version
     }
 
     /// The negotiated API version, e.g. "1.51".

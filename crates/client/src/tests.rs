@@ -460,3 +460,361 @@ fn encoding_and_negotiation() {
     assert_eq!(error_message(StatusCode::NOT_FOUND, b"[1]"), "[1]");
     assert_eq!(error_message(StatusCode::NOT_FOUND, b""), "Not Found");
 }
+
+/// Method and URI of every request but the pings.
+fn calls(f: &Fake) -> Vec<String> {
+    f.seen()
+        .iter()
+        .filter(|s| s.uri != "/_ping")
+        .map(|s| format!("{} {}", s.method, s.uri))
+        .collect()
+}
+
+/// The JSON body of the last request.
+fn last_body(f: &Fake) -> Value {
+    let seen = f.seen();
+    let req = seen.last().expect("a request");
+    serde_json::from_slice(&req.body).expect("json body")
+}
+
+#[tokio::test]
+async fn typed_networks() {
+    use engine_types::models::{
+        EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest,
+        NetworkCreateRequest, NetworkDisconnectRequest,
+    };
+    let f = fake(Some("1.51"), |method, path| match (method, path) {
+        ("GET", "/v1.51/networks") => json_ok(json!([
+            {"Name": "bridge", "Id": "n1", "Created": "2024-01-02T03:04:05.123456789Z",
+             "Scope": "local", "Driver": "bridge", "EnableIPv6": false, "Internal": false,
+             "Labels": {}, "IPAM": {"Driver": "default", "Config": [{"Subnet": "172.17.0.0/16"}]},
+             "NewerField": 1}
+        ])),
+        ("GET", "/v1.51/networks/n%201") => json_ok(json!({
+            "Name": "n 1", "Id": "n1", "Containers": {"c1": {"Name": "web", "IPv4Address": "10.0.0.2/24"}}
+        })),
+        ("POST", "/v1.51/networks/create") => (
+            201,
+            vec![("Content-Type", "application/json")],
+            r#"{"Id":"abc","Warning":""}"#.into(),
+        ),
+        ("POST", "/v1.51/networks/prune") => json_ok(json!({"NetworksDeleted": ["a", "b"]})),
+        ("GET", "/v1.51/networks/gone") => (
+            404,
+            vec![],
+            r#"{"message":"network gone not found"}"#.into(),
+        ),
+        _ => (200, vec![], String::new()),
+    });
+    let c = Client::connect(f.host.clone()).await.expect("connect");
+
+    let list = c
+        .network_list(Some(r#"{"driver":{"bridge":true}}"#))
+        .await
+        .expect("list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].name.as_deref(), Some("bridge"));
+    assert_eq!(
+        list[0].created.as_deref(),
+        Some("2024-01-02T03:04:05.123456789Z")
+    );
+    let n = c
+        .network_inspect("n 1", NetworkInspectOptions::default())
+        .await
+        .expect("inspect");
+    let eps = n.containers.expect("containers");
+    assert_eq!(eps["c1"].ipv4_address.as_deref(), Some("10.0.0.2/24"));
+    let raw = c
+        .network_inspect_raw(
+            "n1",
+            NetworkInspectOptions {
+                verbose: true,
+                scope: Some("local"),
+            },
+        )
+        .await
+        .expect("raw");
+    assert!(raw.is_empty());
+    let e = c
+        .network_inspect("gone", NetworkInspectOptions::default())
+        .await
+        .expect_err("404");
+    assert_eq!(e.status(), Some(404));
+
+    let created = c
+        .network_create(&NetworkCreateRequest {
+            name: "front".into(),
+            driver: Some("bridge".into()),
+            ipam: Some(Ipam {
+                driver: Some("default".into()),
+                config: Some(vec![IpamConfig {
+                    subnet: Some("10.9.0.0/24".into()),
+                    ..Default::default()
+                }]),
+                options: None,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    assert_eq!(created.id, "abc");
+    assert_eq!(
+        last_body(&f),
+        json!({"Name": "front", "Driver": "bridge",
+               "IPAM": {"Driver": "default", "Config": [{"Subnet": "10.9.0.0/24"}]}})
+    );
+
+    c.network_connect(
+        "front",
+        &NetworkConnectRequest {
+            container: "web".into(),
+            endpoint_config: Some(EndpointSettings {
+                aliases: Some(vec!["w".into()]),
+                ipam_config: Some(EndpointIpamConfig {
+                    ipv4_address: Some("10.9.0.9".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        },
+    )
+    .await
+    .expect("connect");
+    assert_eq!(
+        last_body(&f),
+        json!({"Container": "web", "EndpointConfig": {"Aliases": ["w"], "IPAMConfig": {"IPv4Address": "10.9.0.9"}}})
+    );
+    c.network_disconnect(
+        "front",
+        &NetworkDisconnectRequest {
+            container: "web".into(),
+            force: Some(true),
+        },
+    )
+    .await
+    .expect("disconnect");
+    assert_eq!(last_body(&f), json!({"Container": "web", "Force": true}));
+    c.network_remove("front").await.expect("rm");
+    let pruned = c
+        .network_prune(Some(r#"{"until":{"24h":true}}"#))
+        .await
+        .expect("prune");
+    assert_eq!(pruned.networks_deleted, Some(vec!["a".into(), "b".into()]));
+    assert_eq!(
+        calls(&f),
+        [
+            "GET /v1.51/networks?filters=%7B%22driver%22%3A%7B%22bridge%22%3Atrue%7D%7D",
+            "GET /v1.51/networks/n%201",
+            "GET /v1.51/networks/n1?verbose=true&scope=local",
+            "GET /v1.51/networks/gone",
+            "POST /v1.51/networks/create",
+            "POST /v1.51/networks/front/connect",
+            "POST /v1.51/networks/front/disconnect",
+            "DELETE /v1.51/networks/front",
+            "POST /v1.51/networks/prune?filters=%7B%22until%22%3A%7B%2224h%22%3Atrue%7D%7D",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn typed_volumes() {
+    use engine_types::models::VolumeCreateRequest;
+    let vol = json!({"Name": "data", "Driver": "local", "Mountpoint": "/var/lib/berth/volumes/data/_data",
+        "CreatedAt": "2024-01-02T03:04:05Z", "Labels": {"a": "b"}, "Scope": "local", "Options": null});
+    let (v1, v2) = (vol.clone(), vol.clone());
+    let f = fake(Some("1.51"), move |method, path| match (method, path) {
+        ("GET", "/v1.51/volumes") => json_ok(json!({"Volumes": [v1.clone()], "Warnings": null})),
+        ("POST", "/v1.51/volumes/create") => json_ok(v2.clone()),
+        ("GET", "/v1.51/volumes/data") => json_ok(v2.clone()),
+        ("POST", "/v1.51/volumes/prune") => {
+            json_ok(json!({"VolumesDeleted": ["x"], "SpaceReclaimed": 4096}))
+        }
+        ("DELETE", "/v1.51/volumes/busy") => {
+            (409, vec![], r#"{"message":"volume is in use"}"#.into())
+        }
+        _ => (204, vec![], String::new()),
+    });
+    let c = Client::connect(f.host.clone()).await.expect("connect");
+    let list = c.volume_list(None).await.expect("list");
+    let vols = list.volumes.expect("volumes");
+    assert_eq!(vols[0].name, "data");
+    assert_eq!(vols[0].labels.get("a").map(String::as_str), Some("b"));
+    assert!(vols[0].options.is_empty());
+
+    let created = c
+        .volume_create(&VolumeCreateRequest {
+            name: Some("data".into()),
+            driver: Some("local".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    assert_eq!(created.mountpoint, "/var/lib/berth/volumes/data/_data");
+    assert_eq!(last_body(&f), json!({"Name": "data", "Driver": "local"}));
+    assert_eq!(
+        c.volume_inspect("data").await.expect("inspect").driver,
+        "local"
+    );
+    assert!(!c.volume_inspect_raw("data").await.expect("raw").is_empty());
+    c.volume_remove("data", true).await.expect("rm");
+    let e = c.volume_remove("busy", false).await.expect_err("409");
+    assert_eq!(
+        e.to_string(),
+        "Error response from daemon: volume is in use"
+    );
+    let pruned = c
+        .volume_prune(Some(r#"{"all":{"true":true}}"#))
+        .await
+        .expect("prune");
+    assert_eq!(pruned.space_reclaimed, Some(4096));
+    assert_eq!(
+        calls(&f),
+        [
+            "GET /v1.51/volumes",
+            "POST /v1.51/volumes/create",
+            "GET /v1.51/volumes/data",
+            "GET /v1.51/volumes/data",
+            "DELETE /v1.51/volumes/data?force=1",
+            "DELETE /v1.51/volumes/busy",
+            "POST /v1.51/volumes/prune?filters=%7B%22all%22%3A%7B%22true%22%3Atrue%7D%7D",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn typed_top() {
+    let f = fake(Some("1.51"), |_, _| {
+        json_ok(json!({"Titles": ["PID", "CMD"], "Processes": [["1", "sleep 9"]]}))
+    });
+    let c = Client::connect(f.host.clone()).await.expect("connect");
+    let top = c.container_top("web", Some("-ef")).await.expect("top");
+    assert_eq!(top.titles, Some(vec!["PID".to_string(), "CMD".to_string()]));
+    assert_eq!(top.processes.as_deref().map(<[_]>::len), Some(1));
+    c.container_top("web", None).await.expect("top");
+    assert_eq!(
+        calls(&f),
+        [
+            "GET /v1.51/containers/web/top?ps_args=-ef",
+            "GET /v1.51/containers/web/top"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn typed_exec_logs_stats_update_prune() {
+    use engine_types::models::{ContainerUpdateBody, ExecConfig, ExecStartConfig};
+    let f = fake(Some("1.51"), |method, path| match (method, path) {
+        ("POST", "/v1.51/containers/web/exec") => (
+            201,
+            vec![("Content-Type", "application/json")],
+            r#"{"Id":"e1"}"#.into(),
+        ),
+        ("GET", "/v1.51/exec/e1/json") => {
+            json_ok(json!({"ID": "e1", "Running": false, "ExitCode": 7}))
+        }
+        ("GET", "/v1.51/containers/web/logs") => (200, vec![], "hello\n".into()),
+        ("GET", "/v1.51/containers/web/stats") => json_ok(json!({
+            "id": "abc", "name": "/web", "read": "2024-01-01T00:00:00Z",
+            "cpu_stats": {"cpu_usage": {"total_usage": 5}, "online_cpus": 2},
+            "memory_stats": {"usage": 10, "stats": {"inactive_file": 2}},
+            "blkio_stats": {"io_service_bytes_recursive": null}
+        })),
+        ("POST", "/v1.51/containers/web/update") => json_ok(json!({"Warnings": ["w"]})),
+        ("POST", "/v1.51/containers/prune") => {
+            json_ok(json!({"ContainersDeleted": ["a"], "SpaceReclaimed": 3}))
+        }
+        _ => (200, vec![], String::new()),
+    });
+    let c = Client::connect(f.host.clone()).await.expect("connect");
+    let cfg = ExecConfig {
+        cmd: Some(vec!["true".into()]),
+        attach_stdout: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(c.exec_create("web", &cfg).await.expect("create").id, "e1");
+    assert_eq!(
+        last_body(&f),
+        json!({"Cmd": ["true"], "AttachStdout": false})
+    );
+    let start = ExecStartConfig {
+        detach: Some(true),
+        tty: Some(false),
+        console_size: None,
+    };
+    c.exec_start_detached("e1", &start).await.expect("start");
+    assert_eq!(last_body(&f), json!({"Detach": true, "Tty": false}));
+    assert_eq!(
+        c.exec_inspect("e1").await.expect("inspect").exit_code,
+        Some(7)
+    );
+
+    let resp = c
+        .container_logs(
+            "web",
+            &LogsOptions {
+                stdout: true,
+                stderr: true,
+                follow: true,
+                tail: Some("all".into()),
+                since: Some("10".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("logs");
+    assert_eq!(&collect(resp).await.expect("body")[..], b"hello\n");
+
+    let s = c.container_stats_once("web").await.expect("stats");
+    assert_eq!(s.name.as_deref(), Some("/web"));
+    assert_eq!(
+        s.memory_stats
+            .and_then(|m| m.stats)
+            .and_then(|m| m.get("inactive_file").copied()),
+        Some(2)
+    );
+    let body = ContainerUpdateBody {
+        memory: Some(1 << 20),
+        ..Default::default()
+    };
+    let u = c.container_update("web", &body).await.expect("update");
+    assert_eq!(u.warnings, Some(vec!["w".to_string()]));
+    assert_eq!(last_body(&f), json!({"Memory": 1048576}));
+    let p = c
+        .container_prune(Some(r#"{"until":{"1h":true}}"#))
+        .await
+        .expect("prune");
+    assert_eq!(p.space_reclaimed, Some(3));
+    assert_eq!(
+        calls(&f),
+        [
+            "POST /v1.51/containers/web/exec",
+            "POST /v1.51/exec/e1/start",
+            "GET /v1.51/exec/e1/json",
+            "GET /v1.51/containers/web/logs?stdout=1&stderr=1&follow=1&tail=all&since=10",
+            "GET /v1.51/containers/web/stats?stream=0",
+            "POST /v1.51/containers/web/update",
+            "POST /v1.51/containers/prune?filters=%7B%22until%22%3A%7B%221h%22%3Atrue%7D%7D",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn pause_rename_resize_paths() {
+    let f = fake(Some("1.51"), |_, _| (204, vec![], String::new()));
+    let c = Client::connect(f.host.clone()).await.expect("connect");
+    c.container_pause("web").await.expect("pause");
+    c.container_unpause("web").await.expect("unpause");
+    c.container_rename("web", "new name").await.expect("rename");
+    c.resize_tty("web", false, 40, 120).await.expect("resize");
+    c.resize_tty("e1", true, 24, 80).await.expect("resize exec");
+    assert_eq!(
+        calls(&f),
+        [
+            "POST /v1.51/containers/web/pause",
+            "POST /v1.51/containers/web/unpause",
+            "POST /v1.51/containers/web/rename?name=new%20name",
+            "POST /v1.51/containers/web/resize?h=40&w=120",
+            "POST /v1.51/exec/e1/resize?h=24&w=80",
+        ]
+    );
+}

@@ -8,14 +8,13 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use http_body_util::BodyExt;
 use hyper::Method;
-use serde_json::Value;
 
 use super::image::note_text;
 use crate::auth::{
     self, convert_to_hostname, AuthConfig, ConfigFile, CredentialStore, StoredIn, INDEX_SERVER,
 };
+use crate::client::models::AuthResponse;
 use crate::client::{daemon_error, full, Client};
-use gotemplate::JsonExt;
 
 const REGISTER_SUGGEST: &str =
     "Log in with your Docker ID or email address to push and pull images from Docker Hub. \
@@ -147,13 +146,12 @@ async fn registry_login(client: &Client, ac: &AuthConfig) -> Result<(String, Str
         .call(Method::POST, "/auth", Some("application/json"), full(body))
         .await?;
     let bytes = resp.into_body().collect().await?.to_bytes();
-    let v: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).context("decoding the daemon's /auth response")?
-    };
-    let s = |k: &str| v.ci(k).and_then(Value::as_str).unwrap_or("").to_string();
-    Ok((s("Status"), s("IdentityToken")))
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok((String::new(), String::new()));
+    }
+    let r: AuthResponse =
+        serde_json::from_slice(&bytes).context("decoding the daemon's /auth response")?;
+    Ok((r.status, r.identity_token.unwrap_or_default()))
 }
 
 /// Stores credentials after a successful login, with docker's warning when

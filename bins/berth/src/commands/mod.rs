@@ -5,18 +5,20 @@ pub mod container;
 pub mod cp;
 pub mod image;
 pub mod login;
+pub mod netopts;
+pub mod network;
 pub mod opts;
 pub mod registry;
-pub mod resource;
 pub mod stats;
 pub mod system;
+pub mod volume;
 
 use anyhow::Result;
 use clap::Args;
 use gotemplate::Template;
 use serde_json::Value;
 
-use crate::client::{daemon_error, enc, Client};
+use crate::client::{daemon_error, Client, NetworkInspectOptions};
 use crate::format::indent_json;
 
 /// Prints an error the way docker does (daemon errors as
@@ -51,6 +53,66 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// The flags of `berth <object> inspect`: a template and the objects.
+#[derive(Args, Debug)]
+pub struct ObjectInspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+impl ObjectInspectArgs {
+    /// Inspects the named objects of one kind.
+    pub async fn run(self, client: &Client, kind: InspectKind) -> Result<i32> {
+        let opts = FetchOpts::default();
+        inspect_objects(client, &self.names, kind, self.format.as_deref(), opts).await
+    }
+}
+
+/// `--force` and `--filter` of the prune commands.
+#[derive(Args, Debug)]
+pub struct PruneOpts {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+impl PruneOpts {
+    /// Whether to go on: `--force`, or a yes to docker's prompt.
+    pub fn confirmed(&self, warning: &str) -> bool {
+        self.force || image::confirm(warning)
+    }
+}
+
+/// The "Deleted ...:" block of a prune (with the blank line docker's
+/// `Fprintln` of the block adds), or nothing.
+pub fn deleted_block(title: &str, items: Option<&[String]>) -> String {
+    let items = items.unwrap_or_default();
+    if items.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("{title}:\n");
+    for it in items {
+        s.push_str(it);
+        s.push('\n');
+    }
+    s.push('\n');
+    s
+}
+
+/// docker's last line of a prune.
+pub fn reclaimed_line(space: i64) -> String {
+    format!(
+        "Total reclaimed space: {}",
+        crate::format::human_size(space as f64)
+    )
+}
+
 /// `berth inspect`
 pub async fn inspect(client: &Client, a: InspectArgs) -> Result<i32> {
     let kind = match a.kind.as_deref() {
@@ -61,34 +123,57 @@ pub async fn inspect(client: &Client, a: InspectArgs) -> Result<i32> {
         Some("volume") => InspectKind::Volume,
         Some(other) => anyhow::bail!("\"{other}\" is not a valid value for --type"),
     };
-    inspect_objects(client, &a.names, kind, a.format.as_deref(), a.size).await
+    let opts = FetchOpts {
+        size: a.size,
+        verbose: false,
+    };
+    inspect_objects(client, &a.names, kind, a.format.as_deref(), opts).await
 }
 
 /// Fetches one object's raw JSON; `Err(message)` when the daemon has no
 /// such object (its 404 message).
+/// How `inspect` asks for an object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchOpts {
+    /// Container sizes (`?size=1`).
+    pub size: bool,
+    /// A network's swarm services and tasks (`?verbose=true`).
+    pub verbose: bool,
+}
+
 async fn fetch_raw(
     client: &Client,
     name: &str,
     kind: InspectKind,
-    size: bool,
+    opts: FetchOpts,
 ) -> Result<std::result::Result<bytes::Bytes, String>> {
     let mut missing = String::new();
-    let mut paths = Vec::new();
-    if matches!(kind, InspectKind::Container | InspectKind::Any) {
-        let q = if size { "?size=1" } else { "" };
-        paths.push(format!("/containers/{}/json{q}", enc(name)));
-    }
-    if matches!(kind, InspectKind::Image | InspectKind::Any) {
-        paths.push(format!("/images/{name}/json"));
-    }
-    if matches!(kind, InspectKind::Network | InspectKind::Any) {
-        paths.push(format!("/networks/{}", enc(name)));
-    }
-    if matches!(kind, InspectKind::Volume | InspectKind::Any) {
-        paths.push(format!("/volumes/{}", enc(name)));
-    }
-    for p in paths {
-        match client.get_bytes(&p).await {
+    let kinds: &[InspectKind] = match kind {
+        InspectKind::Any => &[
+            InspectKind::Container,
+            InspectKind::Image,
+            InspectKind::Network,
+            InspectKind::Volume,
+        ],
+        InspectKind::Container => &[InspectKind::Container],
+        InspectKind::Image => &[InspectKind::Image],
+        InspectKind::Network => &[InspectKind::Network],
+        InspectKind::Volume => &[InspectKind::Volume],
+    };
+    for k in kinds {
+        let got = match k {
+            InspectKind::Container => client.container_inspect_raw(name, opts.size).await,
+            InspectKind::Image => client.image_inspect_raw(name).await,
+            InspectKind::Network => {
+                let o = NetworkInspectOptions {
+                    verbose: opts.verbose,
+                    scope: None,
+                };
+                client.network_inspect_raw(name, o).await
+            }
+            InspectKind::Volume | InspectKind::Any => client.volume_inspect_raw(name).await,
+        };
+        match got {
             Ok(b) => return Ok(Ok(b)),
             Err(e) => match daemon_error(&e) {
                 Some(d) if d.status == 404 => missing = d.message.clone(),
@@ -106,7 +191,7 @@ pub async fn inspect_objects(
     names: &[String],
     kind: InspectKind,
     format: Option<&str>,
-    size: bool,
+    opts: FetchOpts,
 ) -> Result<i32> {
     let tmpl = match format {
         Some("json") | None => None,
@@ -115,7 +200,7 @@ pub async fn inspect_objects(
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for n in names {
-        match fetch_raw(client, n, kind, size).await? {
+        match fetch_raw(client, n, kind, opts).await? {
             Ok(b) => raws.push(b),
             // docker words it this way only when the type is not given.
             Err(_) if kind == InspectKind::Any => {
@@ -127,6 +212,9 @@ pub async fn inspect_objects(
     match &tmpl {
         Some(t) => {
             for r in &raws {
+                // Templates run over the daemon's JSON as sent (fields the
+                // models do not know included): the one place inspect
+                // needs a Value.
                 let v: Value = serde_json::from_slice(r)?;
                 println!("{}", t.execute(&v)?);
             }

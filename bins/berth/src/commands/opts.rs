@@ -6,12 +6,16 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args};
 
 use crate::client::models::{
-    ContainerCreateBody, DeviceMapping, EndpointSettings, HostConfig, HostConfigLogConfig, Mount,
-    MountBindOptions, MountBindOptionsPropagationEnum, MountTmpfsOptions, MountType,
-    MountVolumeOptions, NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigLogConfig, Mount, MountBindOptions,
+    MountBindOptionsPropagationEnum, MountTmpfsOptions, MountType, MountVolumeOptions,
+    NetworkingConfig, PortBinding, PortMap, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
 };
 
+use super::netopts::{
+    endpoints_config, network_mode, parse_dns_search, parse_extra_host, parse_network_arg,
+    LegacyNetFlags, NetworkAttachment,
+};
+use super::network::{parse_ip, parse_link};
 use crate::format::{parse_go_duration, parse_ram_bytes};
 
 /// Flags shared by `run` and `create` (docker's names and meanings).
@@ -87,8 +91,23 @@ pub struct ContainerOpts {
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
     /// Connect a container to a network
-    #[arg(long = "network", visible_alias = "net")]
-    pub network: Option<String>,
+    #[arg(long = "network", visible_alias = "net", value_parser = parse_network_arg)]
+    pub network: Vec<NetworkAttachment>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_parser = parse_ip)]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long, value_parser = parse_ip)]
+    pub ip6: Option<String>,
+    /// Add link to another container
+    #[arg(long, value_parser = parse_link)]
+    pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip", value_parser = parse_ip)]
+    pub link_local_ip: Vec<String>,
     /// Signal to stop the container
     #[arg(long = "stop-signal")]
     pub stop_signal: Option<String>,
@@ -148,16 +167,16 @@ pub struct ContainerOpts {
           num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub disable_content_trust: bool,
     /// Add a custom host-to-IP mapping (host:ip)
-    #[arg(long = "add-host")]
+    #[arg(long = "add-host", value_parser = parse_extra_host)]
     pub add_host: Vec<String>,
     /// Set custom DNS servers
-    #[arg(long)]
+    #[arg(long, value_parser = parse_ip)]
     pub dns: Vec<String>,
-    /// Set DNS search domains
-    #[arg(long = "dns-search")]
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_parser = parse_dns_search)]
     pub dns_search: Vec<String>,
     /// Set DNS options
-    #[arg(long = "dns-option")]
+    #[arg(long = "dns-option", alias = "dns-opt")]
     pub dns_option: Vec<String>,
     /// Proxy received signals to the process
     #[arg(long = "sig-proxy", default_value_t = true, action = ArgAction::Set,
@@ -181,7 +200,7 @@ pub struct ContainerOpts {
     /// Add a host device to the container
     #[arg(long)]
     pub device: Vec<String>,
-    /// Container MAC address
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
     /// Disable OOM Killer
@@ -252,8 +271,34 @@ pub fn read_env_file(path: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// docker's `convertToStandardNotation`: the long `-p` form
+/// ("published=8080,target=80,protocol=udp") as "8080:80/udp".
+fn publish_standard(spec: &str) -> Result<String> {
+    if !spec.contains('=') {
+        return Ok(spec.to_string());
+    }
+    let mut params: HashMap<&str, &str> = HashMap::from([("protocol", "tcp")]);
+    for param in spec.split(',') {
+        match param.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                params.insert(k, v);
+            }
+            _ => bail!("invalid publish opts format (should be name=value but got '{param}')"),
+        }
+    }
+    let get = |k: &str| params.get(k).copied().unwrap_or_default();
+    Ok(format!(
+        "{}:{}/{}",
+        get("published"),
+        get("target"),
+        get("protocol")
+    ))
+}
+
 /// A parsed `-p` value: (container "port/proto", host ip, host port).
 pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>> {
+    let standard = publish_standard(spec)?;
+    let spec = standard.as_str();
     let (rest, proto) = match spec.rsplit_once('/') {
         Some((r, p)) => (r, p.to_string()),
         None => (spec, "tcp".to_string()),
@@ -277,6 +322,9 @@ pub fn parse_publish(spec: &str) -> Result<Vec<(String, String, String)>> {
         [i, h, c] if ip.is_empty() => (i.to_string(), h.to_string(), c.to_string()),
         _ => bail!("invalid port format: {spec}"),
     };
+    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+        bail!("invalid IP address: {ip}");
+    }
     let range = |s: &str| -> Result<(u16, u16)> {
         let (a, b) = s.split_once('-').unwrap_or((s, s));
         let a: u16 = a
@@ -411,7 +459,8 @@ fn parse_ulimit(s: &str) -> Result<ResourcesUlimits> {
     })
 }
 
-fn parse_restart(s: &str) -> Result<RestartPolicy> {
+/// `--restart`: "no", "always", "unless-stopped" or "on-failure[:max-retries]".
+pub fn parse_restart(s: &str) -> Result<RestartPolicy> {
     let (name, count) = match s.split_once(':') {
         Some((n, c)) => (
             n,
@@ -451,7 +500,17 @@ pub fn normalize_caps(caps: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn kv_map(items: &[String], what: &str) -> Result<HashMap<String, String>> {
+/// `--memory-swap`: a size, or -1 for unlimited swap.
+pub fn parse_memory_swap(s: &str) -> Result<i64> {
+    if s == "-1" {
+        return Ok(-1);
+    }
+    parse_ram_bytes(s)
+}
+
+/// "k=v" items as a map (a bare "k" maps to ""), as docker's
+/// `ConvertKVStringsToMap`; an empty key is refused.
+pub fn kv_map(items: &[String], what: &str) -> Result<HashMap<String, String>> {
     let mut m = HashMap::new();
     for it in items {
         let (k, v) = it.split_once('=').unwrap_or((it.as_str(), ""));
@@ -566,6 +625,8 @@ impl ContainerOpts {
             if k == "seccomp" && v != "unconfined" && !v.is_empty() && v != "builtin" {
                 let text = std::fs::read_to_string(v)
                     .with_context(|| format!("opening seccomp profile ({v}) failed"))?;
+                // The profile is opaque JSON for the daemon: checked and
+                // compacted here (docker's json.Compact), not interpreted.
                 let parsed: serde_json::Value = serde_json::from_str(&text)
                     .with_context(|| format!("decoding seccomp profile ({v}) failed"))?;
                 security_opt.push(format!("seccomp={parsed}"));
@@ -574,23 +635,11 @@ impl ContainerOpts {
             }
         }
 
-        let memory_swap = match self.memory_swap.as_deref() {
-            Some("-1") => Some(-1),
-            Some(s) => Some(parse_ram_bytes(s)?),
-            None => None,
-        };
-
-        let extra_hosts: Vec<String> = self
-            .add_host
-            .iter()
-            .map(|h| {
-                // docker accepts host:ip and host=ip.
-                match h.split_once('=') {
-                    Some((n, ip)) => format!("{n}:{ip}"),
-                    None => h.clone(),
-                }
-            })
-            .collect();
+        let memory_swap = self
+            .memory_swap
+            .as_deref()
+            .map(parse_memory_swap)
+            .transpose()?;
 
         let devices: Vec<DeviceMapping> = self
             .device
@@ -622,12 +671,24 @@ impl ContainerOpts {
             Some(mounts)
         };
 
-        let network = self.network.clone().unwrap_or_else(|| "default".into());
+        let network = network_mode(&self.network);
+        let endpoints = endpoints_config(
+            &self.network,
+            &LegacyNetFlags {
+                aliases: &self.network_alias,
+                links: &self.link,
+                ip: self.ip.as_deref(),
+                ip6: self.ip6.as_deref(),
+                mac_address: self.mac_address.as_deref(),
+                link_local_ips: &self.link_local_ip,
+            },
+        )?;
         // Like docker, an empty list is sent as such where its CLI sends one
         // (the daemon tells [] from absent for some of these).
         let host_config = HostConfig {
             binds: (!binds.is_empty()).then_some(binds),
-            network_mode: Some(network.clone()),
+            network_mode: Some(network),
+            links: Some(self.link.clone()).filter(|l| !l.is_empty()),
             port_bindings: Some(bindings),
             restart_policy: Some(parse_restart(&self.restart)?),
             auto_remove: Some(self.rm),
@@ -641,7 +702,8 @@ impl ContainerOpts {
             dns: Some(self.dns.clone()),
             dns_options: Some(self.dns_option.clone()),
             dns_search: Some(self.dns_search.clone()),
-            extra_hosts: Some(extra_hosts),
+            // Validated into docker's "host:ip" form by the flag's parser.
+            extra_hosts: Some(self.add_host.clone()).filter(|h| !h.is_empty()),
             group_add: (!self.group_add.is_empty()).then(|| self.group_add.clone()),
             privileged: Some(self.privileged),
             publish_all_ports: Some(self.publish_all),
@@ -680,22 +742,6 @@ impl ContainerOpts {
             ..Default::default()
         };
 
-        // Endpoint settings go to the network named by --network; the
-        // builtin modes take none. Since API 1.44 the MAC address is an
-        // endpoint setting (the container config's field is gone).
-        let mut endpoints = HashMap::new();
-        let builtin = matches!(network.as_str(), "none" | "host" | "bridge" | "default")
-            || network.starts_with("container:");
-        if !builtin || self.mac_address.is_some() {
-            endpoints.insert(
-                network,
-                EndpointSettings {
-                    mac_address: self.mac_address.clone(),
-                    ..Default::default()
-                },
-            );
-        }
-
         Ok(ContainerCreateBody {
             hostname: Some(self.hostname.clone().unwrap_or_default()),
             domainname: Some(self.domainname.clone().unwrap_or_default()),
@@ -712,7 +758,8 @@ impl ContainerOpts {
             volumes: Some(volumes.into_iter().collect()),
             working_dir: Some(self.workdir.clone().unwrap_or_default()),
             labels: Some(labels),
-            exposed_ports: Some(exposed.into_iter().collect()),
+            // docker's CLI sends null for no ports.
+            exposed_ports: (!exposed.is_empty()).then(|| exposed.into_iter().collect()),
             // `--entrypoint ""` resets the image's entrypoint: sent as [""].
             entrypoint: self.entrypoint.clone().map(|ep| vec![ep]),
             stop_signal: self.stop_signal.clone(),
@@ -726,18 +773,23 @@ impl ContainerOpts {
     }
 }
 
-/// Resolves `--since`/`--until` like docker: Go durations relative to now,
-/// RFC 3339 timestamps, or unix timestamps passed through.
+/// Resolves `--since`/`--until` like docker's `GetTimestamp`: a Go
+/// duration is whole seconds before now, an RFC 3339 time or a date is
+/// "seconds.nanoseconds", a unix timestamp passes through.
 pub fn timestamp_arg(s: &str, now: i64) -> String {
-    if let Some(d) = parse_go_duration(s) {
-        return format!("{}", now as f64 - d);
+    if let Some(d) = parse_go_duration(s).filter(|_| s != "0") {
+        return format!("{}", (now as f64 - d).floor() as i64);
     }
-    if let Some(t) = crate::format::parse_rfc3339(s) {
-        return t.to_string();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos());
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(dt) = d.and_hms_opt(0, 0, 0) {
-            return dt.and_utc().timestamp().to_string();
+        // A date without a zone is local time, as docker reads it.
+        let local = d
+            .and_hms_opt(0, 0, 0)
+            .and_then(|dt| chrono::TimeZone::from_local_datetime(&chrono::Local, &dt).single());
+        if let Some(t) = local {
+            return format!("{}.000000000", t.timestamp());
         }
     }
     s.to_string()
@@ -774,6 +826,19 @@ mod tests {
         assert_eq!(parse_publish("80-81").unwrap().len(), 2);
         assert!(parse_publish("a:b:c:d").is_err());
         assert!(parse_publish("80/xyz").is_err());
+        assert_eq!(
+            parse_publish("published=8080,target=80,protocol=udp").unwrap(),
+            vec![("80/udp".into(), "".into(), "8080".into())]
+        );
+        assert_eq!(
+            parse_publish("target=80").unwrap(),
+            vec![("80/tcp".into(), "".into(), "".into())]
+        );
+        assert!(parse_publish("target=80,bogus").is_err());
+        assert_eq!(
+            parse_publish("300.1.1.1:80:80").unwrap_err().to_string(),
+            "invalid IP address: 300.1.1.1"
+        );
     }
 
     /// A run with (nearly) every flag set.
@@ -802,7 +867,12 @@ mod tests {
             cap_drop: vec!["all".into()],
             privileged: false,
             security_opt: vec!["no-new-privileges".into(), "seccomp=unconfined".into()],
-            network: Some("mynet".into()),
+            network: vec![parse_network_arg("mynet").unwrap()],
+            network_alias: vec![],
+            ip: None,
+            ip6: None,
+            link: vec![],
+            link_local_ip: vec![],
             stop_signal: Some("SIGUSR1".into()),
             stop_timeout: Some(7),
             init: true,
@@ -831,7 +901,10 @@ mod tests {
             pull: "missing".into(),
             quiet: false,
             disable_content_trust: true,
-            add_host: vec!["db:10.0.0.2".into(), "cache=10.0.0.3".into()],
+            add_host: ["db:10.0.0.2", "cache=10.0.0.3"]
+                .into_iter()
+                .map(|h| super::super::netopts::parse_extra_host(h).unwrap())
+                .collect(),
             dns: vec!["1.1.1.1".into()],
             dns_search: vec!["example.org".into()],
             dns_option: vec!["ndots:2".into()],
@@ -887,8 +960,18 @@ mod tests {
             ..Default::default()
         };
         let body = serde_json::to_value(plain.create_body(&ic(&[]), true).unwrap()).unwrap();
-        let old: Value =
+        let mut old: Value =
             serde_json::from_str(include_str!("testdata/create_body_plain.json")).unwrap();
+        // The other intended change: without --network docker's CLI sends a
+        // "default" endpoint (carrying --ip, --mac-address, ... when given).
+        old["NetworkingConfig"]["EndpointsConfig"] = json!({"default": {}});
+        // And, as docker's CLI, no ExposedPorts or ExtraHosts when empty.
+        if let Some(m) = old.as_object_mut() {
+            m.remove("ExposedPorts");
+        }
+        if let Some(m) = old["HostConfig"].as_object_mut() {
+            m.remove("ExtraHosts");
+        }
         assert_eq!(body, without_nulls(old));
     }
 
@@ -972,7 +1055,25 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(timestamp_arg("10s", 1000), "990");
-        assert_eq!(timestamp_arg("2026-01-01T00:00:00Z", 0), "1767225600");
+        assert_eq!(timestamp_arg("1.5s", 1000), "998");
+        assert_eq!(
+            timestamp_arg("2026-01-01T00:00:00Z", 0),
+            "1767225600.000000000"
+        );
+        assert_eq!(
+            timestamp_arg("2026-01-01T00:00:00.25+01:00", 0),
+            "1767222000.250000000"
+        );
+        let midnight = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|d| chrono::TimeZone::from_local_datetime(&chrono::Local, &d).single())
+            .unwrap()
+            .timestamp();
+        assert_eq!(
+            timestamp_arg("2026-01-01", 0),
+            format!("{midnight}.000000000")
+        );
         assert_eq!(timestamp_arg("1234.5", 0), "1234.5");
+        assert_eq!(timestamp_arg("0", 7), "0");
     }
 }

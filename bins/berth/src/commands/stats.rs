@@ -3,13 +3,14 @@
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
-use gotemplate::JsonExt;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::eprint_err;
-use crate::client::{enc, query, Client};
+use super::opts::{parse_memory_swap, parse_restart};
+use crate::client::models::{ContainerCpuStats, ContainerStatsResponse, ContainerUpdateBody};
+use crate::client::{Client, ContainerListOptions};
 use crate::format::{self, bytes_size, human_size_prec, short_id};
 
 /// `berth stats`
@@ -30,139 +31,171 @@ pub struct StatsArgs {
     pub containers: Vec<String>,
 }
 
-fn num(v: &Value, ptr: &str) -> f64 {
-    v.cptr(ptr).and_then(Value::as_f64).unwrap_or(0.0)
+/// One row of docker's stats formatter.
+#[derive(Debug, Serialize)]
+pub struct StatsRow {
+    #[serde(rename = "Container")]
+    container: String,
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "CPUPerc")]
+    cpu_perc: String,
+    #[serde(rename = "MemUsage")]
+    mem_usage: String,
+    #[serde(rename = "MemPerc")]
+    mem_perc: String,
+    #[serde(rename = "NetIO")]
+    net_io: String,
+    #[serde(rename = "BlockIO")]
+    block_io: String,
+    #[serde(rename = "PIDs")]
+    pids: String,
+    /// Marks a formatter row for the template engine.
+    #[serde(rename = "__json_html")]
+    json_html: bool,
 }
 
-/// One stats row from a stats sample, as docker's formatter computes it.
-pub fn stats_row(name: &str, id: &str, s: &Value, trunc: bool) -> Value {
-    let cpu_delta =
-        num(s, "/cpu_stats/cpu_usage/total_usage") - num(s, "/precpu_stats/cpu_usage/total_usage");
-    let sys_delta =
-        num(s, "/cpu_stats/system_cpu_usage") - num(s, "/precpu_stats/system_cpu_usage");
-    let mut online = num(s, "/cpu_stats/online_cpus");
+fn cpu_total(c: Option<&ContainerCpuStats>) -> f64 {
+    c.and_then(|c| c.cpu_usage.as_ref())
+        .and_then(|u| u.total_usage)
+        .unwrap_or(0) as f64
+}
+
+fn system_total(c: Option<&ContainerCpuStats>) -> f64 {
+    c.and_then(|c| c.system_cpu_usage).unwrap_or(0) as f64
+}
+
+/// One stats row from a stats sample, as docker's formatter computes it;
+/// `container` is the container as the user named it (or its short id).
+pub fn stats_row(
+    container: &str,
+    name: &str,
+    id: &str,
+    s: &ContainerStatsResponse,
+    trunc: bool,
+) -> StatsRow {
+    let (cpu_now, cpu_pre) = (s.cpu_stats.as_ref(), s.precpu_stats.as_ref());
+    let cpu_delta = cpu_total(cpu_now) - cpu_total(cpu_pre);
+    let sys_delta = system_total(cpu_now) - system_total(cpu_pre);
+    let mut online = f64::from(cpu_now.and_then(|c| c.online_cpus).unwrap_or(0));
     if online == 0.0 {
-        online = s
-            .cptr("/cpu_stats/cpu_usage/percpu_usage")
-            .and_then(Value::as_array)
-            .map(|a| a.len() as f64)
-            .unwrap_or(0.0);
+        online = cpu_now
+            .and_then(|c| c.cpu_usage.as_ref())
+            .and_then(|u| u.percpu_usage.as_ref())
+            .map_or(0.0, |p| p.len() as f64);
     }
     let cpu = if cpu_delta > 0.0 && sys_delta > 0.0 {
         cpu_delta / sys_delta * online * 100.0
     } else {
         0.0
     };
-    let usage = num(s, "/memory_stats/usage");
+    let memory = s.memory_stats.as_ref();
+    let usage = memory.and_then(|m| m.usage).unwrap_or(0) as f64;
     // cgroup v1 reports total_inactive_file, v2 inactive_file.
-    let inactive = s
-        .cptr("/memory_stats/stats/total_inactive_file")
-        .or_else(|| s.cptr("/memory_stats/stats/inactive_file"))
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0);
+    let inactive = memory
+        .and_then(|m| m.stats.as_ref())
+        .and_then(|st| {
+            st.get("total_inactive_file")
+                .or_else(|| st.get("inactive_file"))
+        })
+        .copied()
+        .unwrap_or(0) as f64;
     let mem = if inactive < usage {
         usage - inactive
     } else {
         usage
     };
-    let limit = num(s, "/memory_stats/limit");
+    let limit = memory.and_then(|m| m.limit).unwrap_or(0) as f64;
     let mem_pct = if limit > 0.0 {
         mem / limit * 100.0
     } else {
         0.0
     };
     let (mut rx, mut tx) = (0.0, 0.0);
-    if let Some(nets) = s.ci("networks").and_then(Value::as_object) {
-        for n in nets.values() {
-            rx += num(n, "/rx_bytes");
-            tx += num(n, "/tx_bytes");
-        }
+    for n in s.networks.iter().flat_map(|m| m.values()) {
+        rx += n.rx_bytes.unwrap_or(0) as f64;
+        tx += n.tx_bytes.unwrap_or(0) as f64;
     }
     let (mut rd, mut wr) = (0.0, 0.0);
-    for e in s
-        .cptr("/blkio_stats/io_service_bytes_recursive")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-    {
-        let v = num(e, "/value");
-        match e
-            .ci("op")
-            .and_then(Value::as_str)
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+    let entries = s
+        .blkio_stats
+        .as_ref()
+        .and_then(|b| b.io_service_bytes_recursive.as_deref())
+        .unwrap_or_default();
+    for e in entries {
+        let v = e.value.unwrap_or(0) as f64;
+        match e.op.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("read") => rd += v,
             Some("write") => wr += v,
             _ => {}
         }
     }
-    let pids = s
-        .cptr("/pids_stats/current")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    json!({
-        "Container": if trunc { short_id(id) } else { id.to_string() },
-        "ID": if trunc { short_id(id) } else { id.to_string() },
-        "Name": name.trim_start_matches('/'),
-        "CPUPerc": format!("{cpu:.2}%"),
-        "MemUsage": format!("{} / {}", bytes_size(mem), bytes_size(limit)),
-        "MemPerc": format!("{mem_pct:.2}%"),
-        "NetIO": format!("{} / {}", human_size_prec(rx, 3), human_size_prec(tx, 3)),
-        "BlockIO": format!("{} / {}", human_size_prec(rd, 3), human_size_prec(wr, 3)),
-        "PIDs": pids.to_string(),
-        "__json_html": true,
-    })
+    let pids = s.pids_stats.as_ref().and_then(|p| p.current).unwrap_or(0);
+    let id = if trunc { short_id(id) } else { id.to_string() };
+    StatsRow {
+        container: container.to_string(),
+        id,
+        name: name.trim_start_matches('/').to_string(),
+        cpu_perc: format!("{cpu:.2}%"),
+        mem_usage: format!("{} / {}", bytes_size(mem), bytes_size(limit)),
+        mem_perc: format!("{mem_pct:.2}%"),
+        net_io: format!("{} / {}", human_size_prec(rx, 3), human_size_prec(tx, 3)),
+        block_io: format!("{} / {}", human_size_prec(rd, 3), human_size_prec(wr, 3)),
+        pids: pids.to_string(),
+        json_html: true,
+    }
 }
 
-fn stats_headers() -> Value {
-    json!({"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
-        "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O",
-        "BlockIO": "BLOCK I/O", "PIDs": "PIDS", "__json_html": true})
+fn stats_headers() -> StatsRow {
+    StatsRow {
+        container: "CONTAINER".into(),
+        id: "CONTAINER ID".into(),
+        name: "NAME".into(),
+        cpu_perc: "CPU %".into(),
+        mem_usage: "MEM USAGE / LIMIT".into(),
+        mem_perc: "MEM %".into(),
+        net_io: "NET I/O".into(),
+        block_io: "BLOCK I/O".into(),
+        pids: "PIDS".into(),
+        json_html: true,
+    }
 }
 
 /// `berth stats`
 pub async fn stats(client: &Client, a: StatsArgs) -> Result<i32> {
-    let format = match a.format.as_deref() {
-        Some("json") => "{{json .}}".to_string(),
-        Some(f) if f != "table" => f.to_string(),
-        _ => "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}".to_string(),
+    let formats = format::ListFormats {
+        table: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+        quiet: "",
+        raw: None,
     };
+    let format = format::list_format(a.format.as_deref(), false, &formats);
     loop {
         // Which containers: the named ones, else the (running) list.
         let targets: Vec<String> = if a.containers.is_empty() {
-            let mut params = Vec::new();
-            if a.all {
-                params.push(("all", "1".to_string()));
-            }
-            let list = client
-                .get_json::<Value>(&format!("/containers/json{}", query(&params)))
-                .await?;
-            list.as_array()
-                .map(|l| {
-                    l.iter()
-                        .filter_map(|c| c.ci("Id").and_then(Value::as_str).map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
+            let opts = ContainerListOptions {
+                all: a.all,
+                ..Default::default()
+            };
+            client
+                .container_list(&opts)
+                .await?
+                .into_iter()
+                .filter_map(|c| c.id)
+                .map(|id| short_id(&id))
+                .collect()
         } else {
             a.containers.clone()
         };
         let mut rows = Vec::new();
         let mut code = 0;
         for t in &targets {
-            match client
-                .get_json::<Value>(&format!("/containers/{}/stats?stream=false", enc(t)))
-                .await
-            {
+            match client.container_stats_once(t).await {
                 Ok(s) => {
-                    let id = s.ci("id").and_then(Value::as_str).unwrap_or(t).to_string();
-                    let name = s
-                        .ci("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or(t)
-                        .to_string();
-                    rows.push(stats_row(&name, &id, &s, !a.no_trunc));
+                    let id = s.id.clone().unwrap_or_else(|| t.clone());
+                    let name = s.name.clone().unwrap_or_else(|| t.clone());
+                    rows.push(stats_row(t, &name, &id, &s, !a.no_trunc));
                 }
                 Err(e) => {
                     eprint_err(&e.into());
@@ -170,7 +203,7 @@ pub async fn stats(client: &Client, a: StatsArgs) -> Result<i32> {
                 }
             }
         }
-        let text = format::render_rows(&format, &stats_headers(), &rows)?;
+        let text = format::render_typed(&format, &stats_headers(), &rows)?;
         if a.no_stream {
             print!("{text}");
             return Ok(code);
@@ -221,93 +254,67 @@ pub struct UpdateArgs {
     pub containers: Vec<String>,
 }
 
+impl UpdateArgs {
+    /// The update body: only the resources the flags name.
+    pub fn body(&self) -> Result<ContainerUpdateBody> {
+        let ram = |v: &Option<String>| v.as_deref().map(format::parse_ram_bytes).transpose();
+        let body = ContainerUpdateBody {
+            nano_cpus: self.cpus.map(|c| (c * 1e9).round() as i64),
+            cpu_shares: self.cpu_shares,
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            memory: ram(&self.memory)?,
+            memory_reservation: ram(&self.memory_reservation)?,
+            memory_swap: self
+                .memory_swap
+                .as_deref()
+                .map(parse_memory_swap)
+                .transpose()?,
+            pids_limit: self.pids_limit,
+            restart_policy: self.restart.as_deref().map(parse_restart).transpose()?,
+            ..Default::default()
+        };
+        if body == ContainerUpdateBody::default() {
+            bail!("you must provide one or more flags when using this command");
+        }
+        Ok(body)
+    }
+}
+
 /// `berth update`
 pub async fn update(client: &Client, a: UpdateArgs) -> Result<i32> {
-    let mut body = serde_json::Map::new();
-    if let Some(c) = a.cpus {
-        body.insert("NanoCpus".into(), json!((c * 1e9).round() as i64));
-    }
-    if let Some(v) = a.cpu_shares {
-        body.insert("CpuShares".into(), json!(v));
-    }
-    if let Some(v) = a.cpu_period {
-        body.insert("CpuPeriod".into(), json!(v));
-    }
-    if let Some(v) = a.cpu_quota {
-        body.insert("CpuQuota".into(), json!(v));
-    }
-    if let Some(v) = &a.cpuset_cpus {
-        body.insert("CpusetCpus".into(), json!(v));
-    }
-    if let Some(v) = &a.memory {
-        body.insert("Memory".into(), json!(format::parse_ram_bytes(v)?));
-    }
-    if let Some(v) = &a.memory_reservation {
-        body.insert(
-            "MemoryReservation".into(),
-            json!(format::parse_ram_bytes(v)?),
-        );
-    }
-    if let Some(v) = &a.memory_swap {
-        let n = if v == "-1" {
-            -1
-        } else {
-            format::parse_ram_bytes(v)?
-        };
-        body.insert("MemorySwap".into(), json!(n));
-    }
-    if let Some(v) = a.pids_limit {
-        body.insert("PidsLimit".into(), json!(v));
-    }
-    if let Some(r) = &a.restart {
-        let (name, count) = match r.split_once(':') {
-            Some((n, c)) => (n, c.parse::<i64>().unwrap_or(0)),
-            None => (r.as_str(), 0),
-        };
-        body.insert(
-            "RestartPolicy".into(),
-            json!({"Name": name, "MaximumRetryCount": count}),
-        );
-    }
-    if body.is_empty() {
-        anyhow::bail!("you must provide one or more flags when using this command");
-    }
-    let body = Value::Object(body);
-    let mut code = 0;
+    let body = a.body()?;
+    // Like docker: the names updated, then every warning (on stdout), then
+    // the errors.
+    let (mut warnings, mut errors) = (Vec::new(), Vec::new());
     for c in &a.containers {
-        match client
-            .post_json::<_, Value>(&format!("/containers/{}/update", enc(c)), &body)
-            .await
-        {
-            Ok(v) => {
-                for w in v
-                    .ci("Warnings")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[])
-                {
-                    if let Some(w) = w.as_str() {
-                        eprintln!("{w}");
-                    }
-                }
+        match client.container_update(c, &body).await {
+            Ok(resp) => {
                 println!("{c}");
+                warnings.extend(resp.warnings.unwrap_or_default());
             }
-            Err(e) => {
-                eprint_err(&e.into());
-                code = 1;
-            }
+            Err(e) => errors.push(e.to_string()),
         }
     }
-    Ok(code)
+    if !warnings.is_empty() {
+        println!("{}", warnings.join("\n"));
+    }
+    if errors.is_empty() {
+        return Ok(0);
+    }
+    eprintln!("{}", errors.join("\n"));
+    Ok(1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn stats_math() {
-        let s = json!({
+        let s: ContainerStatsResponse = serde_json::from_value(json!({
             "cpu_stats": {"cpu_usage": {"total_usage": 300}, "system_cpu_usage": 2000, "online_cpus": 2},
             "precpu_stats": {"cpu_usage": {"total_usage": 100}, "system_cpu_usage": 1000},
             "memory_stats": {"usage": 421888 + 4096, "limit": 25_275_000_000u64,
@@ -316,8 +323,10 @@ mod tests {
             "blkio_stats": {"io_service_bytes_recursive": [
                 {"op": "Read", "value": 2048}, {"op": "Write", "value": 0}]},
             "pids_stats": {"current": 3}
-        });
-        let r = stats_row("/web", "0123456789abcdef", &s, true);
+        }))
+        .unwrap();
+        let r =
+            serde_json::to_value(stats_row("web", "/web", "0123456789abcdef", &s, true)).unwrap();
         assert_eq!(r["CPUPerc"], "40.00%");
         assert_eq!(r["MemUsage"], "412KiB / 23.54GiB");
         assert_eq!(r["MemPerc"], "0.00%");
@@ -326,5 +335,44 @@ mod tests {
         assert_eq!(r["PIDs"], "3");
         assert_eq!(r["Name"], "web");
         assert_eq!(r["ID"], "0123456789ab");
+    }
+
+    #[test]
+    fn update_bodies() {
+        let a = UpdateArgs {
+            cpus: Some(1.5),
+            cpu_shares: None,
+            cpu_period: None,
+            cpu_quota: Some(-1),
+            cpuset_cpus: None,
+            memory: Some("64m".into()),
+            memory_reservation: None,
+            memory_swap: Some("-1".into()),
+            pids_limit: None,
+            restart: Some("on-failure:3".into()),
+            containers: vec!["c".into()],
+        };
+        assert_eq!(
+            serde_json::to_value(a.body().unwrap()).unwrap(),
+            json!({"NanoCpus": 1_500_000_000i64, "CpuQuota": -1, "Memory": 67108864,
+                   "MemorySwap": -1, "RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}})
+        );
+        let none = UpdateArgs {
+            cpus: None,
+            memory: None,
+            memory_swap: None,
+            cpu_quota: None,
+            restart: None,
+            ..a
+        };
+        assert_eq!(
+            none.body().unwrap_err().to_string(),
+            "you must provide one or more flags when using this command"
+        );
+        let bad = UpdateArgs {
+            restart: Some("sometimes".into()),
+            ..none
+        };
+        assert!(bad.body().is_err());
     }
 }

@@ -2,11 +2,13 @@
 
 use anyhow::Result;
 use clap::Args;
-use gotemplate::{go_print, JsonExt, Template};
-use serde_json::{json, Value};
+use gotemplate::Template;
+use serde::Serialize;
 
-use crate::client::{Client, MAX_API_VERSION};
-use crate::format::{self, bytes_size};
+use super::{deleted_block, reclaimed_line, PruneOpts};
+use crate::client::models::{EventMessage, SystemInfo, SystemVersion};
+use crate::client::{Client, EventsOptions, MAX_API_VERSION};
+use crate::format::bytes_size;
 
 /// `berth version`
 #[derive(Args, Debug)]
@@ -33,21 +35,21 @@ pub async fn version(client: &Client, a: VersionArgs) -> Result<i32> {
     } else {
         ours.clone()
     };
-    let client_v = json!({
-        "Version": env!("CARGO_PKG_VERSION"),
-        "ApiVersion": negotiated,
-        "DefaultAPIVersion": ours,
-        "Os": std::env::consts::OS,
-        "Arch": go_arch(),
-    });
     let server = client.version().await.map_err(anyhow::Error::from);
     if let Some(f) = &a.format {
-        let data = json!({
-            "Client": client_v,
-            "Server": server.as_ref().ok().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
-        });
+        let data = VersionData {
+            client: ClientVersion {
+                version: env!("CARGO_PKG_VERSION"),
+                api_version: negotiated,
+                default_api_version: ours,
+                os: std::env::consts::OS,
+                arch: go_arch(),
+            },
+            server: server.as_ref().ok(),
+        };
+        // The template engine works on JSON values.
         let t = Template::parse(f)?;
-        println!("{}", t.execute(&data)?);
+        println!("{}", t.execute(&serde_json::to_value(&data)?)?);
         return server.map(|_| 0);
     }
     let mut out = String::from("Client:\n");
@@ -128,6 +130,30 @@ pub async fn version(client: &Client, a: VersionArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The client half of `version --format` data.
+#[derive(Debug, Serialize)]
+struct ClientVersion {
+    #[serde(rename = "Version")]
+    version: &'static str,
+    #[serde(rename = "ApiVersion")]
+    api_version: String,
+    #[serde(rename = "DefaultAPIVersion")]
+    default_api_version: String,
+    #[serde(rename = "Os")]
+    os: &'static str,
+    #[serde(rename = "Arch")]
+    arch: &'static str,
+}
+
+/// What `version --format` templates see.
+#[derive(Debug, Serialize)]
+struct VersionData<'a> {
+    #[serde(rename = "Client")]
+    client: ClientVersion,
+    #[serde(rename = "Server")]
+    server: Option<&'a SystemVersion>,
+}
+
 fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
@@ -146,61 +172,58 @@ pub struct InfoArgs {
 
 /// `berth info`
 pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
-    let v = client.get_json::<Value>("/info").await?;
+    let raw = client.system_info_raw().await?;
     if let Some(f) = &a.format {
+        // Templates run over the daemon's JSON as sent (fields the models
+        // do not know included): the template engine needs a Value.
+        let v: serde_json::Value = serde_json::from_slice(&raw)?;
         let t = Template::parse(f)?;
         println!("{}", t.execute(&v)?);
         return Ok(0);
     }
-    let s = |k: &str| -> String {
-        match v.ci(k) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => go_print(other),
-        }
-    };
+    let v: SystemInfo = serde_json::from_slice(&raw)?;
+    print!("{}", info_text(&v, &client.host().to_string()));
+    for w in v.warnings.iter().flatten() {
+        eprintln!("{w}");
+    }
+    Ok(0)
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(T::to_string).unwrap_or_default()
+}
+
+/// The text of `docker info` for the fields Berth reports.
+pub fn info_text(v: &SystemInfo, host: &str) -> String {
     let mut out = String::new();
     out.push_str("Client:\n");
     out.push_str(&format!(" Version:    {}\n", env!("CARGO_PKG_VERSION")));
-    out.push_str(&format!(" Host:       {}\n", client.host()));
+    out.push_str(&format!(" Host:       {host}\n"));
     out.push_str("\nServer:\n");
-    out.push_str(&format!(" Containers: {}\n", s("Containers")));
-    out.push_str(&format!("  Running: {}\n", s("ContainersRunning")));
-    out.push_str(&format!("  Paused: {}\n", s("ContainersPaused")));
-    out.push_str(&format!("  Stopped: {}\n", s("ContainersStopped")));
-    out.push_str(&format!(" Images: {}\n", s("Images")));
-    out.push_str(&format!(" Server Version: {}\n", s("ServerVersion")));
-    out.push_str(&format!(" Storage Driver: {}\n", s("Driver")));
-    if let Some(st) = v.ci("DriverStatus").and_then(Value::as_array) {
-        for pair in st {
-            if let Some([k, val]) = pair.as_array().map(Vec::as_slice) {
-                out.push_str(&format!(
-                    "  {}: {}\n",
-                    k.as_str().unwrap_or(""),
-                    val.as_str().unwrap_or("")
-                ));
-            }
+    out.push_str(&format!(" Containers: {}\n", opt(&v.containers)));
+    out.push_str(&format!("  Running: {}\n", opt(&v.containers_running)));
+    out.push_str(&format!("  Paused: {}\n", opt(&v.containers_paused)));
+    out.push_str(&format!("  Stopped: {}\n", opt(&v.containers_stopped)));
+    out.push_str(&format!(" Images: {}\n", opt(&v.images)));
+    out.push_str(&format!(" Server Version: {}\n", opt(&v.server_version)));
+    out.push_str(&format!(" Storage Driver: {}\n", opt(&v.driver)));
+    for pair in v.driver_status.iter().flatten() {
+        if let [k, val] = pair.as_slice() {
+            out.push_str(&format!("  {k}: {val}\n"));
         }
     }
-    out.push_str(&format!(" Logging Driver: {}\n", s("LoggingDriver")));
-    out.push_str(&format!(" Cgroup Driver: {}\n", s("CgroupDriver")));
-    out.push_str(&format!(" Cgroup Version: {}\n", s("CgroupVersion")));
-    if let Some(rt) = v.ci("Runtimes").and_then(Value::as_object) {
-        let mut names: Vec<&String> = rt.keys().collect();
-        names.sort();
-        out.push_str(&format!(
-            " Runtimes: {}\n",
-            names
-                .iter()
-                .map(|n| n.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
+    out.push_str(&format!(" Logging Driver: {}\n", opt(&v.logging_driver)));
+    out.push_str(&format!(" Cgroup Driver: {}\n", opt(&v.cgroup_driver)));
+    out.push_str(&format!(" Cgroup Version: {}\n", opt(&v.cgroup_version)));
+    if let Some(rt) = &v.runtimes {
+        let mut names: Vec<&str> = rt.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        out.push_str(&format!(" Runtimes: {}\n", names.join(" ")));
     }
-    out.push_str(&format!(" Default Runtime: {}\n", s("DefaultRuntime")));
-    if let Some(so) = v.ci("SecurityOptions").and_then(Value::as_array) {
+    out.push_str(&format!(" Default Runtime: {}\n", opt(&v.default_runtime)));
+    if let Some(so) = &v.security_options {
         out.push_str(" Security Options:\n");
-        for o in so.iter().filter_map(Value::as_str) {
+        for o in so {
             for part in o.split(',') {
                 match part.strip_prefix("name=") {
                     Some(n) => out.push_str(&format!("  {n}\n")),
@@ -217,29 +240,26 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result<i32> {
             }
         }
     }
-    out.push_str(&format!(" Kernel Version: {}\n", s("KernelVersion")));
-    out.push_str(&format!(" Operating System: {}\n", s("OperatingSystem")));
-    out.push_str(&format!(" OSType: {}\n", s("OSType")));
-    out.push_str(&format!(" Architecture: {}\n", s("Architecture")));
-    out.push_str(&format!(" CPUs: {}\n", s("NCPU")));
-    let mem = v.ci("MemTotal").and_then(Value::as_f64).unwrap_or(0.0);
+    out.push_str(&format!(" Kernel Version: {}\n", opt(&v.kernel_version)));
+    out.push_str(&format!(
+        " Operating System: {}\n",
+        opt(&v.operating_system)
+    ));
+    out.push_str(&format!(" OSType: {}\n", opt(&v.os_type)));
+    out.push_str(&format!(" Architecture: {}\n", opt(&v.architecture)));
+    out.push_str(&format!(" CPUs: {}\n", opt(&v.ncpu)));
+    let mem = v.mem_total.unwrap_or(0) as f64;
     out.push_str(&format!(" Total Memory: {}\n", bytes_size(mem)));
-    out.push_str(&format!(" Name: {}\n", s("Name")));
-    out.push_str(&format!(" ID: {}\n", s("ID")));
-    out.push_str(&format!(" Docker Root Dir: {}\n", s("DockerRootDir")));
-    out.push_str(&format!(" Debug Mode: {}\n", s("Debug")));
-    out.push_str(&format!(" Experimental: {}\n", s("ExperimentalBuild")));
+    out.push_str(&format!(" Name: {}\n", opt(&v.name)));
+    out.push_str(&format!(" ID: {}\n", opt(&v.id)));
+    out.push_str(&format!(" Docker Root Dir: {}\n", opt(&v.docker_root_dir)));
+    out.push_str(&format!(" Debug Mode: {}\n", opt(&v.debug)));
+    out.push_str(&format!(" Experimental: {}\n", opt(&v.experimental_build)));
     out.push_str(&format!(
         " Live Restore Enabled: {}\n",
-        s("LiveRestoreEnabled")
+        opt(&v.live_restore_enabled)
     ));
-    print!("{out}");
-    if let Some(w) = v.ci("Warnings").and_then(Value::as_array) {
-        for w in w.iter().filter_map(Value::as_str) {
-            eprintln!("{w}");
-        }
-    }
-    Ok(0)
+    out
 }
 
 /// `berth system prune`
@@ -248,24 +268,8 @@ pub struct SystemPruneArgs {
     /// Remove all unused images not just dangling ones
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Do not prompt for confirmation
-    #[arg(short = 'f', long)]
-    pub force: bool,
-    /// Provide filter values (e.g. "label=<key>=<value>")
-    #[arg(long = "filter")]
-    pub filter: Vec<String>,
-}
-
-fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.ci(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    #[command(flatten)]
+    pub prune: PruneOpts,
 }
 
 /// `berth system prune`: stopped containers, unused networks, dangling (or
@@ -279,105 +283,50 @@ pub async fn system_prune(client: &Client, a: SystemPruneArgs) -> Result<i32> {
     let warning = format!(
         "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{images_line}\n  - unused build cache\n"
     );
-    if !a.force && !super::image::confirm(&warning) {
+    if !a.prune.confirmed(&warning) {
         return Ok(0);
     }
-    let q = |extra: Option<String>| -> Result<String> {
-        let mut f = a.filter.clone();
-        if let Some(e) = extra {
-            f.push(e);
-        }
-        Ok(match super::container::filters_json(&f)? {
-            Some(j) => crate::client::query(&[("filters", j)]),
-            None => String::new(),
-        })
+    let filters = |extra: Option<String>| -> Result<Option<String>> {
+        let mut f = a.prune.filter.clone();
+        f.extend(extra);
+        super::container::filters_json(&f)
     };
-    let mut reclaimed = 0i64;
-    let c = client
-        .post::<Value>(&format!("/containers/prune{}", q(None)?))
-        .await?;
-    let ids = strings(&c, "ContainersDeleted");
-    if !ids.is_empty() {
-        println!("Deleted Containers:\n{}\n", ids.join("\n"));
-    }
-    reclaimed += c.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
-    let n = client
-        .post::<Value>(&format!("/networks/prune{}", q(None)?))
-        .await?;
-    let nets = strings(&n, "NetworksDeleted");
-    if !nets.is_empty() {
-        println!("Deleted Networks:\n{}\n", nets.join("\n"));
-    }
-    let i = client
-        .post::<Value>(&format!(
-            "/images/prune{}",
-            q(Some(format!("dangling={}", !a.all)))?
-        ))
-        .await?;
-    if let Some(del) = i
-        .ci("ImagesDeleted")
-        .and_then(Value::as_array)
-        .filter(|d| !d.is_empty())
-    {
-        println!("Deleted Images:");
-        for d in del {
-            if let Some(u) = d.ci("Untagged").and_then(Value::as_str) {
-                println!("untagged: {u}");
-            }
-            if let Some(x) = d.ci("Deleted").and_then(Value::as_str) {
-                println!("deleted: {x}");
-            }
-        }
-        println!();
-    }
-    reclaimed += i.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
-    let bq = if a.all { "?all=1" } else { "" };
-    let b = client.post::<Value>(&format!("/build/prune{bq}")).await?;
-    let caches = strings(&b, "CachesDeleted");
-    if !caches.is_empty() {
-        println!("Deleted build cache objects:\n{}\n", caches.join("\n"));
-    }
-    reclaimed += b.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
-    println!(
-        "Total reclaimed space: {}",
-        format::human_size(reclaimed as f64)
+    let mut reclaimed = prune_containers(client, filters(None)?.as_deref()).await?;
+    super::network::prune_networks(client, filters(None)?.as_deref()).await?;
+    let dangling = Some(format!("dangling={}", !a.all));
+    let i = client.image_prune(filters(dangling)?.as_deref()).await?;
+    print!(
+        "{}",
+        super::image::deleted_images_block(i.images_deleted.as_deref())
     );
+    reclaimed += i.space_reclaimed.unwrap_or(0);
+    let b = client.build_prune(a.all).await?;
+    print!(
+        "{}",
+        deleted_block("Deleted build cache objects", b.caches_deleted.as_deref())
+    );
+    reclaimed += b.space_reclaimed.unwrap_or(0);
+    println!("{}", reclaimed_line(reclaimed));
     Ok(0)
 }
 
 /// `berth container prune`
-#[derive(Args, Debug)]
-pub struct ContainerPruneArgs {
-    /// Do not prompt for confirmation
-    #[arg(short = 'f', long)]
-    pub force: bool,
-    /// Provide filter values (e.g. "until=<timestamp>")
-    #[arg(long = "filter")]
-    pub filter: Vec<String>,
-}
-
-/// `berth container prune`
-pub async fn container_prune(client: &Client, a: ContainerPruneArgs) -> Result<i32> {
-    if !a.force && !super::image::confirm("WARNING! This will remove all stopped containers.") {
+pub async fn container_prune(client: &Client, a: PruneOpts) -> Result<i32> {
+    if !a.confirmed("WARNING! This will remove all stopped containers.") {
         return Ok(0);
     }
-    let q = match super::container::filters_json(&a.filter)? {
-        Some(j) => crate::client::query(&[("filters", j)]),
-        None => String::new(),
-    };
-    let c = client
-        .post::<Value>(&format!("/containers/prune{q}"))
-        .await?;
-    let ids = strings(&c, "ContainersDeleted");
-    if !ids.is_empty() {
-        println!("Deleted Containers:\n{}\n", ids.join("\n"));
-    }
-    let space = c.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
-    println!(
-        "Total reclaimed space: {}",
-        format::human_size(space as f64)
-    );
+    let filters = super::container::filters_json(&a.filter)?;
+    let space = prune_containers(client, filters.as_deref()).await?;
+    println!("{}", reclaimed_line(space));
     Ok(0)
+}
+
+/// Prunes stopped containers, prints what went, returns the space freed.
+async fn prune_containers(client: &Client, filters: Option<&str>) -> Result<i64> {
+    let c = client.container_prune(filters).await?;
+    let deleted = c.containers_deleted.as_deref();
+    print!("{}", deleted_block("Deleted Containers", deleted));
+    Ok(c.space_reclaimed.unwrap_or(0))
 }
 
 /// `berth events`
@@ -417,26 +366,19 @@ pub fn rfc3339_nano(time_nano: i64) -> String {
 }
 
 /// One event line as docker prints it by default.
-pub fn event_line(e: &Value) -> String {
+pub fn event_line(e: &EventMessage) -> String {
     let nano = e
-        .ci("timeNano")
-        .and_then(Value::as_i64)
-        .or_else(|| {
-            e.ci("time")
-                .and_then(Value::as_i64)
-                .map(|t| t * 1_000_000_000)
-        })
+        .time_nano
+        .or_else(|| e.time.map(|t| t * 1_000_000_000))
         .unwrap_or(0);
-    let typ = e.ci("Type").and_then(Value::as_str).unwrap_or("");
-    let action = e.ci("Action").and_then(Value::as_str).unwrap_or("");
-    let id = e.cptr("/Actor/ID").and_then(Value::as_str).unwrap_or("");
+    let typ = opt(&e.typ);
+    let action = e.action.as_deref().unwrap_or_default();
+    let actor = e.actor.as_ref();
+    let id = actor.and_then(|a| a.id.as_deref()).unwrap_or_default();
     let mut line = format!("{} {typ} {action} {id}", rfc3339_nano(nano));
-    if let Some(attrs) = e.cptr("/Actor/Attributes").and_then(Value::as_object) {
+    if let Some(attrs) = actor.and_then(|a| a.attributes.as_ref()) {
         if !attrs.is_empty() {
-            let mut kv: Vec<String> = attrs
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect();
+            let mut kv: Vec<String> = attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
             kv.sort();
             line.push_str(&format!(" ({})", kv.join(", ")));
         }
@@ -448,37 +390,32 @@ pub fn event_line(e: &Value) -> String {
 pub async fn events(client: &Client, a: EventsArgs) -> Result<i32> {
     use futures::StreamExt;
     let now = chrono::Utc::now().timestamp();
-    let mut params = Vec::new();
-    if let Some(s) = &a.since {
-        params.push(("since", super::opts::timestamp_arg(s, now)));
-    }
-    if let Some(u) = &a.until {
-        params.push(("until", super::opts::timestamp_arg(u, now)));
-    }
-    if let Some(f) = super::container::filters_json(&a.filter)? {
-        params.push(("filters", f));
-    }
-    let resp = client
-        .call(
-            hyper::Method::GET,
-            &format!("/events{}", crate::client::query(&params)),
-            None,
-            crate::client::empty(),
-        )
-        .await?;
+    let opts = EventsOptions {
+        since: a
+            .since
+            .as_deref()
+            .map(|s| super::opts::timestamp_arg(s, now)),
+        until: a
+            .until
+            .as_deref()
+            .map(|u| super::opts::timestamp_arg(u, now)),
+        filters: super::container::filters_json(&a.filter)?,
+    };
+    let resp = client.events(&opts).await?;
     let tmpl = match a.format.as_deref() {
         None => None,
         Some("json") => Some(Template::parse("{{json .}}")?),
         Some(f) => Some(Template::parse(f)?),
     };
-    let mut vals = Box::pin(super::image::json_values(Box::pin(
+    let mut vals = Box::pin(super::image::json_values::<serde_json::Value, _>(Box::pin(
         crate::client::body_stream(resp),
     )));
     while let Some(v) = vals.next().await {
         let v = v?;
         match &tmpl {
+            // Templates run over the event's JSON as sent.
             Some(t) => println!("{}", t.execute(&v)?),
-            None => println!("{}", event_line(&v)),
+            None => println!("{}", event_line(&serde_json::from_value(v)?)),
         }
     }
     Ok(0)
@@ -490,11 +427,12 @@ mod tests {
 
     #[test]
     fn event_lines() {
-        let e = serde_json::json!({
+        let e: EventMessage = serde_json::from_value(serde_json::json!({
             "Type": "container", "Action": "start",
             "Actor": {"ID": "abc", "Attributes": {"name": "x", "image": "busybox"}},
             "time": 1, "timeNano": 1_500_000_000i64
-        });
+        }))
+        .unwrap();
         let l = event_line(&e);
         assert!(
             l.ends_with(" container start abc (image=busybox, name=x)"),

@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{ArgAction, Args};
-use hyper::Method;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::oneshot;
 
 use super::create::{print_run_error, start_failure_code};
-use crate::client::{empty, enc, query, Client};
+use crate::client::{enc, query, Client};
 use crate::stream::{parse_detach_keys, pump_input, pump_output, DetachWatch};
 use crate::tty;
 
@@ -109,22 +108,25 @@ fn spawn_sig_proxy(client: &Client, id: &str) -> tokio::task::JoinHandle<()> {
         }
         drop(tx);
         while let Some(name) = rx.recv().await {
-            let path = format!("/containers/{}/kill?signal={name}", enc(&id));
-            if let Err(e) = c.call(Method::POST, &path, None, empty()).await {
+            if let Err(e) = c.container_kill(&id, Some(name)).await {
                 eprintln!("Error sending signal: {e}");
             }
         }
     })
 }
 
-pub(super) fn spawn_resize(client: &Client, path_prefix: String) -> tokio::task::JoinHandle<()> {
+/// Follows the terminal's size into the container's (or, with `exec`,
+/// the exec instance's) TTY.
+pub(super) fn spawn_resize(client: &Client, id: String, exec: bool) -> tokio::task::JoinHandle<()> {
     let c = client.clone();
     tokio::spawn(async move {
         tty::watch_resize(|h, w| {
             let c = c.clone();
-            let p = format!("{path_prefix}/resize?h={h}&w={w}");
+            let id = id.clone();
             async move {
-                let _ = c.call(Method::POST, &p, None, empty()).await;
+                if let Err(e) = c.resize_tty(&id, exec, h, w).await {
+                    tracing::debug!(error = %e, "resizing the TTY");
+                }
             }
         })
         .await;
@@ -199,7 +201,7 @@ pub(super) async fn run_attached(
         }
     }
     let resize = if spec.tty && tty::stdout_is_tty() {
-        Some(spawn_resize(client, format!("/containers/{}", enc(id))))
+        Some(spawn_resize(client, id.to_string(), false))
     } else {
         None
     };

@@ -5,6 +5,7 @@ use anyhow::{anyhow, bail, Result};
 use clap::{ArgAction, Args};
 
 use super::attach::{run_attached, start_container, AttachSpec};
+use crate::client::models::ContainerCreateBody;
 use crate::client::{daemon_error, Client, CreateOptions};
 use crate::commands::eprint_err;
 use crate::commands::image::pull_image;
@@ -60,9 +61,8 @@ async fn create_container(
     client: &Client,
     opts: &ContainerOpts,
     ic: &ImageAndCommand,
-    detach: bool,
+    body: &ContainerCreateBody,
 ) -> Result<String> {
-    let body = opts.create_body(ic, detach)?;
     let create_opts = CreateOptions {
         name: opts.name.as_deref(),
         platform: opts.platform.as_deref(),
@@ -76,7 +76,7 @@ async fn create_container(
             "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
         ),
     }
-    let created = match client.container_create(create_opts, &body).await {
+    let created = match client.container_create(create_opts, body).await {
         Ok(v) => v,
         Err(e)
             if opts.pull == "missing"
@@ -91,7 +91,7 @@ async fn create_container(
                 eprintln!("Unable to find image '{shown}' locally");
             }
             pull_image(client, ic.image(), opts.platform.as_deref(), opts.quiet).await?;
-            client.container_create(create_opts, &body).await?
+            client.container_create(create_opts, body).await?
         }
         Err(e) => return Err(e.into()),
     };
@@ -124,7 +124,15 @@ pub(super) fn print_run_error(cmd: &str, e: &anyhow::Error) {
 /// `berth create`
 pub async fn create(client: &Client, a: CreateArgs) -> Result<i32> {
     // Like docker, `create` records the attach settings of a foreground run.
-    match create_container(client, &a.opts, &a.ic, false).await {
+    // Flags that do not make a valid body are usage errors (125).
+    let body = match a.opts.create_body(&a.ic, false) {
+        Ok(b) => b,
+        Err(e) => {
+            print_run_error("create", &e);
+            return Ok(125);
+        }
+    };
+    match create_container(client, &a.opts, &a.ic, &body).await {
         Ok(id) => {
             println!("{id}");
             Ok(0)
@@ -174,7 +182,14 @@ pub async fn run(client: &Client, a: RunArgs) -> Result<i32> {
             return Ok(125);
         }
     };
-    let id = match create_container(client, &a.opts, &a.ic, a.detach).await {
+    let body = match a.opts.create_body(&a.ic, a.detach) {
+        Ok(b) => b,
+        Err(e) => {
+            print_run_error("run", &e);
+            return Ok(125);
+        }
+    };
+    let id = match create_container(client, &a.opts, &a.ic, &body).await {
         Ok(id) => id,
         Err(e) => {
             print_run_error("run", &e);

@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use gotemplate::JsonExt;
-use serde_json::{json, Value};
 
 use super::attach::spawn_resize;
-use crate::client::{enc, Client};
+use crate::client::models::{ExecConfig, ExecStartConfig};
+use crate::client::Client;
 use crate::commands::opts::read_env_file;
 use crate::stream::{parse_detach_keys, pump_input, pump_output, DetachWatch};
 use crate::tty;
@@ -51,6 +50,9 @@ pub struct ExecArgs {
 
 /// `berth exec`
 pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
+    // Like docker: a missing container is reported before anything else
+    // (and before an exec instance is created that nothing would start).
+    client.container_inspect(&a.args[0]).await?;
     if a.tty && a.interactive && !a.detach && !tty::stdin_is_tty() {
         bail!("the input device is not a TTY");
     }
@@ -59,44 +61,41 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
         env.extend(read_env_file(f)?);
     }
     env.extend(a.env.iter().cloned());
-    let mut body = json!({
-        "AttachStdin": a.interactive && !a.detach,
-        "AttachStdout": !a.detach,
-        "AttachStderr": !a.detach,
-        "Tty": a.tty,
-        "Env": env,
-        "Cmd": &a.args[1..],
-        "Privileged": a.privileged,
-        "User": a.user.clone().unwrap_or_default(),
-        "WorkingDir": a.workdir.clone().unwrap_or_default(),
-    });
-    if let Some(k) = &a.detach_keys {
-        parse_detach_keys(k)?;
-        body["DetachKeys"] = json!(k);
-    }
-    if a.tty {
-        if let Some((h, w)) = tty::size() {
-            body["ConsoleSize"] = json!([h, w]);
+    let detach_keys = match &a.detach_keys {
+        Some(k) => {
+            parse_detach_keys(k)?;
+            Some(k.clone())
         }
-    }
-    let created: Value = client
-        .post_json(&format!("/containers/{}/exec", enc(&a.args[0])), &body)
-        .await?;
-    let exec_id = created
-        .ci("Id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("daemon returned no exec id"))?
-        .to_string();
-    let start_path = format!("/exec/{}/start", enc(&exec_id));
+        None => None,
+    };
+    let cfg = ExecConfig {
+        attach_stdin: Some(a.interactive && !a.detach),
+        attach_stdout: Some(!a.detach),
+        attach_stderr: Some(!a.detach),
+        tty: Some(a.tty),
+        env: Some(env),
+        cmd: Some(a.args[1..].to_vec()),
+        privileged: Some(a.privileged),
+        user: Some(a.user.clone().unwrap_or_default()),
+        working_dir: Some(a.workdir.clone().unwrap_or_default()),
+        detach_keys,
+        console_size: a
+            .tty
+            .then(tty::size)
+            .flatten()
+            .map(|(h, w)| vec![usize::from(h), usize::from(w)]),
+    };
+    let exec_id = client.exec_create(&a.args[0], &cfg).await?.id;
+    let start = ExecStartConfig {
+        detach: Some(a.detach),
+        tty: Some(a.tty),
+        console_size: None,
+    };
     if a.detach {
-        client
-            .post_json::<_, Value>(&start_path, &json!({"Detach": true, "Tty": a.tty}))
-            .await?;
+        client.exec_start_detached(&exec_id, &start).await?;
         return Ok(0);
     }
-    let conn = client
-        .hijack(&start_path, Some(&json!({"Detach": false, "Tty": a.tty})))
-        .await?;
+    let conn = client.exec_attach(&exec_id, &start).await?;
     let _raw = if a.tty && a.interactive && tty::stdin_is_tty() {
         Some(tty::RawGuard::enter()?)
     } else {
@@ -116,7 +115,7 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
         None
     };
     let resize = if a.tty && tty::stdout_is_tty() {
-        Some(spawn_resize(client, format!("/exec/{}", enc(&exec_id))))
+        Some(spawn_resize(client, exec_id.clone(), true))
     } else {
         None
     };
@@ -135,14 +134,13 @@ pub async fn exec(client: &Client, a: ExecArgs) -> Result<i32> {
     }
     // The stream can close a moment before the daemon records the exit
     // code: poll briefly while the exec still shows as running.
-    let path = format!("/exec/{}/json", enc(&exec_id));
-    let mut info = client.get_json::<Value>(&path).await?;
+    let mut info = client.exec_inspect(&exec_id).await?;
     for _ in 0..100 {
-        if !info.ci("Running").and_then(Value::as_bool).unwrap_or(false) {
+        if !info.running.unwrap_or(false) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        info = client.get_json::<Value>(&path).await?;
+        info = client.exec_inspect(&exec_id).await?;
     }
-    Ok(info.ci("ExitCode").and_then(Value::as_i64).unwrap_or(0) as i32)
+    Ok(info.exit_code.unwrap_or(0) as i32)
 }

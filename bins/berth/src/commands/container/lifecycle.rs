@@ -3,10 +3,9 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use hyper::Method;
 
 use super::attach::{run_attached, spawn_wait, start_container, AttachSpec};
-use crate::client::{enc, query, Client, RemoveOptions};
+use crate::client::{Client, RemoveOptions};
 use crate::commands::eprint_err;
 
 /// `berth start`
@@ -210,12 +209,7 @@ pub async fn rename(client: &Client, a: RenameArgs) -> Result<i32> {
     if a.new_name.trim().is_empty() {
         bail!("Error: neither old nor new names may be empty");
     }
-    let path = format!(
-        "/containers/{}/rename{}",
-        enc(&a.container),
-        query(&[("name", a.new_name.clone())])
-    );
-    if let Err(e) = client.call_empty(Method::POST, &path).await {
+    if let Err(e) = client.container_rename(&a.container, &a.new_name).await {
         eprint_err(&e.into());
         eprintln!("Error: failed to rename container named {}", a.container);
         return Ok(1);
@@ -232,18 +226,16 @@ pub struct PauseArgs {
 
 /// `berth pause`
 pub async fn pause(client: &Client, a: PauseArgs) -> Result<i32> {
-    simple_post_each(client, &a.containers, "pause").await
+    for_each(&a.containers, true, |n| async move {
+        Ok(client.container_pause(&n).await?)
+    })
+    .await
 }
 
 /// `berth unpause`
 pub async fn unpause(client: &Client, a: PauseArgs) -> Result<i32> {
-    simple_post_each(client, &a.containers, "unpause").await
-}
-
-async fn simple_post_each(client: &Client, names: &[String], action: &str) -> Result<i32> {
-    for_each(names, true, |n| async move {
-        let path = format!("/containers/{}/{action}", enc(&n));
-        Ok(client.call_empty(Method::POST, &path).await?)
+    for_each(&a.containers, true, |n| async move {
+        Ok(client.container_unpause(&n).await?)
     })
     .await
 }

@@ -2,11 +2,8 @@
 
 use anyhow::Result;
 use clap::Args;
-use gotemplate::JsonExt;
-use hyper::Method;
-use serde_json::Value;
 
-use crate::client::{body_stream, empty, enc, query, Client};
+use crate::client::{body_stream, Client, LogsOptions};
 use crate::commands::opts::timestamp_arg;
 use crate::stream::pump_body;
 
@@ -36,44 +33,21 @@ pub struct LogsArgs {
 
 /// `berth logs`
 pub async fn logs(client: &Client, a: LogsArgs) -> Result<i32> {
-    let info = client
-        .get_json::<Value>(&format!("/containers/{}/json", enc(&a.container)))
-        .await?;
-    let tty = info
-        .cptr("/Config/Tty")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let info = client.container_inspect(&a.container).await?;
+    let tty = info.config.as_ref().and_then(|c| c.tty).unwrap_or(false);
     let now = chrono::Utc::now().timestamp();
-    let mut params = vec![("stdout", "1".to_string()), ("stderr", "1".to_string())];
-    if a.follow {
-        params.push(("follow", "1".into()));
-    }
-    if a.timestamps {
-        params.push(("timestamps", "1".into()));
-    }
-    if a.details {
-        params.push(("details", "1".into()));
-    }
-    params.push(("tail", a.tail.clone()));
-    if let Some(s) = &a.since {
-        params.push(("since", timestamp_arg(s, now)));
-    }
-    if let Some(s) = &a.until {
-        params.push(("until", timestamp_arg(s, now)));
-    }
-    let id = info
-        .ci("Id")
-        .and_then(Value::as_str)
-        .unwrap_or(&a.container)
-        .to_string();
-    let resp = client
-        .call(
-            Method::GET,
-            &format!("/containers/{}/logs{}", enc(&id), query(&params)),
-            None,
-            empty(),
-        )
-        .await?;
+    let opts = LogsOptions {
+        follow: a.follow,
+        stdout: true,
+        stderr: true,
+        timestamps: a.timestamps,
+        details: a.details,
+        tail: Some(a.tail.clone()),
+        since: a.since.as_deref().map(|s| timestamp_arg(s, now)),
+        until: a.until.as_deref().map(|s| timestamp_arg(s, now)),
+    };
+    let id = info.id.as_deref().unwrap_or(&a.container);
+    let resp = client.container_logs(id, &opts).await?;
     let stream = Box::pin(body_stream(resp));
     pump_body(stream, tty).await?;
     Ok(0)

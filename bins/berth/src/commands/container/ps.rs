@@ -1,13 +1,13 @@
 //! `berth ps`: the rows docker's formatter shows (also the filters flag and
 //! Go time strings the image and resource listings share).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Result};
 use clap::Args;
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use crate::client::models::{ContainerSummary, PortSummary, PortSummaryTypeEnum};
+use crate::client::models::{ContainerSummary, OciPlatform, PortSummary, PortSummaryTypeEnum};
 use crate::client::{Client, ContainerListOptions};
 use crate::format::{self, ellipsis, human_duration, short_id, status_string};
 
@@ -110,14 +110,46 @@ fn format_ports(ports: &[PortSummary]) -> String {
         .join(", ")
 }
 
-/// "k=v,..." sorted, and the labels as a map for `{{.Label "k"}}`.
-fn labels_string(labels: Option<&HashMap<String, String>>) -> (String, Value) {
-    let Some(m) = labels else {
-        return (String::new(), json!({}));
-    };
-    let mut kv: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    kv.sort();
-    (kv.join(","), json!(m))
+/// One row of docker's container formatter.
+#[derive(Debug, Serialize)]
+pub struct PsRow {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "Names")]
+    names: String,
+    #[serde(rename = "Image")]
+    image: String,
+    #[serde(rename = "Command")]
+    command: String,
+    #[serde(rename = "CreatedAt")]
+    created_at: String,
+    #[serde(rename = "RunningFor")]
+    running_for: String,
+    #[serde(rename = "Status")]
+    status: String,
+    #[serde(rename = "State")]
+    state: String,
+    #[serde(rename = "Ports")]
+    ports: String,
+    #[serde(rename = "Labels")]
+    labels: String,
+    #[serde(rename = "Networks")]
+    networks: String,
+    #[serde(rename = "Mounts")]
+    mounts: String,
+    #[serde(rename = "LocalVolumes")]
+    local_volumes: String,
+    #[serde(rename = "Size")]
+    size: String,
+    /// The image platform (null when the daemon names none).
+    #[serde(rename = "Platform")]
+    platform: Option<OciPlatform>,
+    /// Answers `{{.Label "key"}}`.
+    #[serde(rename = "__Label")]
+    label: BTreeMap<String, String>,
+    /// Marks a formatter row for the template engine.
+    #[serde(rename = "__json_html")]
+    json_html: bool,
 }
 
 /// Local time like Go's `time.Time.String()` without the monotonic part.
@@ -134,7 +166,7 @@ pub fn go_time_string(unix: i64) -> String {
 }
 
 /// One `docker ps` formatter row for a container list entry.
-pub fn ps_row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
+pub fn ps_row(c: &ContainerSummary, trunc: bool, now: i64) -> PsRow {
     let id = c.id.clone().unwrap_or_default();
     let names: Vec<&str> = c
         .names
@@ -167,7 +199,7 @@ pub fn ps_row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
         status = status_string(&state, 0, None, None, now);
     }
     let ports = format_ports(c.ports.as_deref().unwrap_or(&[]));
-    let (labels, label_map) = labels_string(c.labels.as_ref());
+    let labels = c.labels.clone().unwrap_or_default();
     let mut networks: Vec<&str> = c
         .network_settings
         .iter()
@@ -215,39 +247,49 @@ pub fn ps_row(c: &ContainerSummary, trunc: bool, now: i64) -> Value {
     let platform = c
         .image_manifest_descriptor
         .as_ref()
-        .and_then(|d| d.platform.as_ref())
-        .map(|p| json!(p))
-        .unwrap_or(Value::Null);
-    json!({
-        "ID": if trunc { short_id(&id) } else { id },
-        "Names": names.join(","),
-        "Image": image,
-        "Command": command,
-        "CreatedAt": go_time_string(created),
-        "RunningFor": format!("{} ago", human_duration(now - created)),
-        "Status": status,
-        "State": state,
-        "Ports": ports,
-        "Labels": labels,
-        "__Label": label_map,
-        "Networks": networks.join(","),
-        "Mounts": mounts.join(","),
-        "LocalVolumes": local_volumes.to_string(),
-        "Size": size,
-        "__json_html": true,
-        "Platform": platform,
-    })
+        .and_then(|d| d.platform.clone());
+    PsRow {
+        id: if trunc { short_id(&id) } else { id },
+        names: names.join(","),
+        image,
+        command,
+        created_at: go_time_string(created),
+        running_for: format!("{} ago", human_duration(now - created)),
+        status,
+        state,
+        ports,
+        labels: format::labels_joined(&labels),
+        networks: networks.join(","),
+        mounts: mounts.join(","),
+        local_volumes: local_volumes.to_string(),
+        size,
+        platform,
+        label: labels.into_iter().collect(),
+        json_html: true,
+    }
 }
 
 /// Header names of the `docker ps` columns.
-pub fn ps_headers() -> Value {
-    json!({
-        "ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
-        "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
-        "State": "STATE", "Ports": "PORTS", "Labels": "LABELS", "Networks": "NETWORKS",
-        "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE", "Platform": "PLATFORM", "__json_html": true,
-        "__Label": {}
-    })
+pub fn ps_headers() -> PsRow {
+    PsRow {
+        id: "CONTAINER ID".into(),
+        names: "NAMES".into(),
+        image: "IMAGE".into(),
+        command: "COMMAND".into(),
+        created_at: "CREATED AT".into(),
+        running_for: "CREATED".into(),
+        status: "STATUS".into(),
+        state: "STATE".into(),
+        ports: "PORTS".into(),
+        labels: "LABELS".into(),
+        networks: "NETWORKS".into(),
+        mounts: "MOUNTS".into(),
+        local_volumes: "LOCAL VOLUMES".into(),
+        size: "SIZE".into(),
+        platform: None,
+        label: BTreeMap::new(),
+        json_html: true,
+    }
 }
 
 /// `berth ps`
@@ -258,7 +300,9 @@ pub async fn ps(client: &Client, a: PsArgs) -> Result<i32> {
         || (!a.quiet
             && a.format
                 .as_deref()
-                .is_some_and(|f| f == "json" || f.contains(".Size") || f.contains("json .}}")));
+                // docker runs the template to see whether it reads .Size;
+                // the bare "json" key is not a template and does not.
+                .is_some_and(|f| f.contains(".Size") || f.contains("json .}}")));
     let list = client
         .container_list(&ContainerListOptions {
             all: a.all || limit > 0,
@@ -268,7 +312,7 @@ pub async fn ps(client: &Client, a: PsArgs) -> Result<i32> {
         })
         .await?;
     let now = chrono::Utc::now().timestamp();
-    let rows: Vec<Value> = list.iter().map(|c| ps_row(c, !a.no_trunc, now)).collect();
+    let rows: Vec<PsRow> = list.iter().map(|c| ps_row(c, !a.no_trunc, now)).collect();
     let format = if a.quiet {
         "{{.ID}}".to_string()
     } else {
@@ -279,7 +323,7 @@ pub async fn ps(client: &Client, a: PsArgs) -> Result<i32> {
             None => default_ps_format(a.size),
         }
     };
-    print!("{}", format::render_rows(&format, &ps_headers(), &rows)?);
+    print!("{}", format::render_typed(&format, &ps_headers(), &rows)?);
     Ok(0)
 }
 
@@ -297,7 +341,7 @@ mod tests {
 
     #[test]
     fn ps_rows() {
-        let c = json!({
+        let c = serde_json::json!({
             "Id": "0123456789abcdef0123", "Names": ["/web"], "Image": "busybox",
             "Command": "sleep 100000000000000000000", "Created": 1000, "State": "running",
             "Status": "Up 3 seconds",
@@ -306,7 +350,7 @@ mod tests {
             "Labels": {"b": "2", "a": "1"}
         });
         let c: ContainerSummary = serde_json::from_value(c).unwrap();
-        let r = ps_row(&c, true, 1005);
+        let r = serde_json::to_value(ps_row(&c, true, 1005)).unwrap();
         assert_eq!(r["ID"], "0123456789ab");
         assert_eq!(r["Names"], "web");
         assert_eq!(r["Command"], "\"sleep 1000000000000…\"");
@@ -315,7 +359,7 @@ mod tests {
         assert_eq!(r["Labels"], "a=1,b=2");
         let t = gotemplate::Template::parse("{{.Label \"b\"}}").unwrap();
         assert_eq!(t.execute(&r).unwrap(), "2");
-        let full = ps_row(&c, false, 1005);
+        let full = serde_json::to_value(ps_row(&c, false, 1005)).unwrap();
         assert_eq!(full["ID"], "0123456789abcdef0123");
         assert_eq!(full["Command"], "\"sleep 100000000000000000000\"");
     }

@@ -1,13 +1,13 @@
 //! `berth build`: the context, the secrets and SSH forwards, and the build
 //! stream.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use hyper::Method;
-use serde_json::{json, Value};
 
 use super::stream::display_build_stream;
 use crate::auth;
@@ -103,7 +103,7 @@ pub struct BuildArgs {
 fn secrets_header(specs: &[String]) -> Result<String> {
     use base64::Engine as _;
     let b64 = &base64::engine::general_purpose::STANDARD;
-    let mut map = serde_json::Map::new();
+    let mut map: BTreeMap<String, String> = BTreeMap::new();
     for spec in specs {
         let (mut id, mut src, mut var) = (None, None, None);
         for part in spec.split(',') {
@@ -131,16 +131,16 @@ fn secrets_header(specs: &[String]) -> Result<String> {
                 })?
                 .into_bytes(),
         };
-        map.insert(id, Value::String(b64.encode(value)));
+        map.insert(id, b64.encode(value));
     }
-    Ok(b64.encode(Value::Object(map).to_string()))
+    Ok(b64.encode(serde_json::to_string(&map)?))
 }
 
 /// `X-Berth-Build-Ssh` for `--ssh ID[=SOCKET]` (SOCKET defaults to
 /// $SSH_AUTH_SOCK; key files are not supported, only agent sockets).
 fn ssh_header(specs: &[String]) -> Result<String> {
     use base64::Engine as _;
-    let mut map = serde_json::Map::new();
+    let mut map: BTreeMap<String, String> = BTreeMap::new();
     for spec in specs {
         let (id, path) = match spec.split_once('=') {
             Some((id, p)) => (id.to_string(), p.to_string()),
@@ -156,9 +156,9 @@ fn ssh_header(specs: &[String]) -> Result<String> {
         }
         let abs = std::fs::canonicalize(&path)
             .with_context(|| format!("--ssh {id}: {path} does not exist"))?;
-        map.insert(id, Value::String(abs.display().to_string()));
+        map.insert(id, abs.display().to_string());
     }
-    Ok(base64::engine::general_purpose::STANDARD.encode(Value::Object(map).to_string()))
+    Ok(base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(&map)?))
 }
 
 /// `berth build`
@@ -213,28 +213,26 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result<i32> {
         params.push(("platform", p.clone()));
     }
     if !a.cache_from.is_empty() {
-        params.push(("cachefrom", json!(a.cache_from).to_string()));
+        params.push(("cachefrom", serde_json::to_string(&a.cache_from)?));
     }
     if !a.build_arg.is_empty() {
-        let mut m = serde_json::Map::new();
+        // An unset variable named alone is sent as null, as docker does.
+        let mut m: BTreeMap<String, Option<String>> = BTreeMap::new();
         for ba in &a.build_arg {
             match ba.split_once('=') {
-                Some((k, v)) => m.insert(k.into(), json!(v)),
-                None => m.insert(
-                    ba.clone(),
-                    std::env::var(ba).map(Value::String).unwrap_or(Value::Null),
-                ),
+                Some((k, v)) => m.insert(k.into(), Some(v.into())),
+                None => m.insert(ba.clone(), std::env::var(ba).ok()),
             };
         }
-        params.push(("buildargs", Value::Object(m).to_string()));
+        params.push(("buildargs", serde_json::to_string(&m)?));
     }
     if !a.label.is_empty() {
-        let mut m = serde_json::Map::new();
+        let mut m: BTreeMap<&str, &str> = BTreeMap::new();
         for l in &a.label {
             let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
-            m.insert(k.into(), json!(v));
+            m.insert(k, v);
         }
-        params.push(("labels", Value::Object(m).to_string()));
+        params.push(("labels", serde_json::to_string(&m)?));
     }
     // Credentials for the registries of FROM images, as docker sends them.
     let registry_config = auth::registry_config_header(&auth::default_store_for_reading());

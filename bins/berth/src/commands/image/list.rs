@@ -1,15 +1,15 @@
 //! Listing and looking at images: images, image inspect, history.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 use clap::Args;
-use gotemplate::JsonExt;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::split_ref;
-use crate::client::models::ImageSummary;
+use crate::client::models::{ImageHistoryResponseItem, ImageSummary};
 use crate::client::{Client, ImageListOptions};
 use crate::commands::container::{filters_json, go_time_string};
-use crate::commands::{inspect_objects, InspectKind};
 use crate::format::{self, human_duration, human_size_prec, short_id};
 
 /// `berth images`
@@ -37,24 +37,67 @@ pub struct ImagesArgs {
     pub reference: Option<String>,
 }
 
-fn image_headers() -> Value {
-    json!({
-        "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
-        "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
-        "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
-        "VirtualSize": "VIRTUAL SIZE", "__Label": {}, "__json_html": true
-    })
+/// One row of docker's image formatter.
+#[derive(Debug, Serialize)]
+pub struct ImageRow {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "Repository")]
+    repository: String,
+    #[serde(rename = "Tag")]
+    tag: String,
+    #[serde(rename = "Digest")]
+    digest: String,
+    #[serde(rename = "CreatedSince")]
+    created_since: String,
+    #[serde(rename = "CreatedAt")]
+    created_at: String,
+    #[serde(rename = "Size")]
+    size: String,
+    #[serde(rename = "VirtualSize")]
+    virtual_size: String,
+    #[serde(rename = "SharedSize")]
+    shared_size: String,
+    #[serde(rename = "UniqueSize")]
+    unique_size: String,
+    #[serde(rename = "Containers")]
+    containers: String,
+    /// Answers `{{.Label "key"}}`.
+    #[serde(rename = "__Label")]
+    label: BTreeMap<String, String>,
+    /// Marks a formatter row for the template engine.
+    #[serde(rename = "__json_html")]
+    json_html: bool,
 }
 
-/// docker's image list rows (one per repo:tag, `<none>` for untagged).
-pub fn image_rows(list: &[ImageSummary], trunc: bool, now: i64) -> Vec<Value> {
+fn image_headers() -> ImageRow {
+    ImageRow {
+        id: "IMAGE ID".into(),
+        repository: "REPOSITORY".into(),
+        tag: "TAG".into(),
+        digest: "DIGEST".into(),
+        created_since: "CREATED".into(),
+        created_at: "CREATED AT".into(),
+        size: "SIZE".into(),
+        virtual_size: "VIRTUAL SIZE".into(),
+        shared_size: "SHARED SIZE".into(),
+        unique_size: "UNIQUE SIZE".into(),
+        containers: "CONTAINERS".into(),
+        label: BTreeMap::new(),
+        json_html: true,
+    }
+}
+
+/// docker's image list rows (one per repo:tag, `<none>` for untagged); the
+/// digest column says `<none>` unless `digests` (`--digests`) asks for it.
+pub fn image_rows(list: &[ImageSummary], trunc: bool, digests: bool, now: i64) -> Vec<ImageRow> {
     let mut rows = Vec::new();
     for img in list {
         let id = img.id.as_str();
         let id_s = if trunc { short_id(id) } else { id.to_string() };
         let created = img.created;
         let size = img.size;
-        let digests = &img.repo_digests;
+        let repo_digests = &img.repo_digests;
         let mut tags: Vec<(String, String)> = img
             .repo_tags
             .iter()
@@ -63,37 +106,41 @@ pub fn image_rows(list: &[ImageSummary], trunc: bool, now: i64) -> Vec<Value> {
             .map(split_ref)
             .collect();
         if tags.is_empty() {
-            match digests.first() {
+            match repo_digests.first() {
                 Some(d) => tags.push((split_ref(d).0, "<none>".into())),
                 None => tags.push(("<none>".into(), "<none>".into())),
             }
         }
-        let labels = json!(img.labels);
         for (repo, tag) in tags {
-            let digest = digests
+            let digest = repo_digests
                 .iter()
+                .filter(|_| digests)
                 .find(|d| split_ref(d).0 == repo)
                 .map(|d| split_ref(d).1)
                 .unwrap_or_else(|| "<none>".into());
-            rows.push(json!({
-                "ID": id_s,
-                "Repository": repo,
-                "Tag": tag,
-                "Digest": digest,
-                "CreatedSince": format!("{} ago", human_duration(now - created)),
-                "CreatedAt": go_time_string(created),
-                "Size": human_size_prec(size as f64, 3),
-                "VirtualSize": format::human_size(size as f64),
-                "__json_html": true,
-                "SharedSize": "N/A",
-                "UniqueSize": "N/A",
-                "Containers": if img.containers >= 0 {
+            rows.push(ImageRow {
+                id: id_s.clone(),
+                repository: repo,
+                tag,
+                digest,
+                created_since: format!("{} ago", human_duration(now - created)),
+                created_at: go_time_string(created),
+                size: human_size_prec(size as f64, 3),
+                virtual_size: format::human_size(size as f64),
+                shared_size: "N/A".into(),
+                unique_size: "N/A".into(),
+                containers: if img.containers >= 0 {
                     img.containers.to_string()
                 } else {
                     "N/A".to_string()
                 },
-                "__Label": labels,
-            }));
+                label: img
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                json_html: true,
+            });
         }
     }
     rows
@@ -112,7 +159,12 @@ pub async fn images(client: &Client, a: ImagesArgs) -> Result<i32> {
         })
         .await?;
     let now = chrono::Utc::now().timestamp();
-    let rows = image_rows(&list, !a.no_trunc, now);
+    // docker shows digests for --digests, or when the template asks for them.
+    let digests = a.digests
+        || a.format
+            .as_deref()
+            .is_some_and(|f| f.contains("{{.Digest}}"));
+    let rows = image_rows(&list, !a.no_trunc, digests, now);
     let format = if a.quiet {
         "{{.ID}}".to_string()
     } else {
@@ -123,30 +175,11 @@ pub async fn images(client: &Client, a: ImagesArgs) -> Result<i32> {
             _ => "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".into(),
         }
     };
-    print!("{}", format::render_rows(&format, &image_headers(), &rows)?);
+    print!(
+        "{}",
+        format::render_typed(&format, &image_headers(), &rows)?
+    );
     Ok(0)
-}
-
-/// `berth image inspect`
-#[derive(Args, Debug)]
-pub struct ImageInspectArgs {
-    /// Format output using a custom template
-    #[arg(short = 'f', long)]
-    pub format: Option<String>,
-    #[arg(required = true)]
-    pub images: Vec<String>,
-}
-
-/// `berth image inspect`
-pub async fn inspect(client: &Client, a: ImageInspectArgs) -> Result<i32> {
-    inspect_objects(
-        client,
-        &a.images,
-        InspectKind::Image,
-        a.format.as_deref(),
-        false,
-    )
-    .await
 }
 
 /// `berth image history`
@@ -170,53 +203,20 @@ pub struct HistoryArgs {
 
 /// `berth image history`
 pub async fn history(client: &Client, a: HistoryArgs) -> Result<i32> {
-    let v = client
-        .get_json::<Value>(&format!("/images/{}/history", a.image))
-        .await?;
+    let items = client.image_history(&a.image).await?;
     let now = chrono::Utc::now().timestamp();
-    let rows: Vec<Value> = v
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    let rows: Vec<HistoryRow> = items
         .iter()
-        .map(|h| {
-            let id = h.ci("Id").and_then(Value::as_str).unwrap_or("");
-            let id = if id.is_empty() || id == "<missing>" {
-                "<missing>".to_string()
-            } else if a.no_trunc {
-                id.to_string()
-            } else {
-                short_id(id)
-            };
-            let created = h.ci("Created").and_then(Value::as_i64).unwrap_or(0);
-            let by = h.ci("CreatedBy").and_then(Value::as_str).unwrap_or("");
-            let by = by.replace('\t', " ");
-            let by = if a.no_trunc {
-                by
-            } else {
-                format::ellipsis(&by, 45)
-            };
-            let size = h.ci("Size").and_then(Value::as_i64).unwrap_or(0);
-            json!({
-                "ID": id,
-                "CreatedSince": if a.human {
-                    format!("{} ago", human_duration(now - created))
-                } else {
-                    chrono::DateTime::from_timestamp(created, 0)
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                        .unwrap_or_default()
-                },
-                "CreatedAt": go_time_string(created),
-                "CreatedBy": by,
-                "Size": if a.human { human_size_prec(size as f64, 3) } else { size.to_string() },
-                "Comment": h.ci("Comment").and_then(Value::as_str).unwrap_or(""),
-            })
-        })
+        .map(|h| HistoryRow::new(h, a.human, !a.no_trunc, now))
         .collect();
-    let headers = json!({"ID": "IMAGE",
-                         "CreatedSince": if a.human { "CREATED" } else { "CREATED AT" },
-                         "CreatedAt": "CREATED AT",
-                         "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"});
+    let headers = HistoryRow {
+        id: "IMAGE".into(),
+        created_since: if a.human { "CREATED" } else { "CREATED AT" }.into(),
+        created_at: "CREATED AT".into(),
+        created_by: "CREATED BY".into(),
+        size: "SIZE".into(),
+        comment: "COMMENT".into(),
+    };
     let format = if a.quiet {
         "{{.ID}}".to_string()
     } else {
@@ -225,8 +225,56 @@ pub async fn history(client: &Client, a: HistoryArgs) -> Result<i32> {
             _ => "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".into(),
         }
     };
-    print!("{}", format::render_rows(&format, &headers, &rows)?);
+    print!("{}", format::render_typed(&format, &headers, &rows)?);
     Ok(0)
+}
+
+/// One row of docker's history formatter.
+#[derive(Debug, Serialize)]
+struct HistoryRow {
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "CreatedSince")]
+    created_since: String,
+    #[serde(rename = "CreatedAt")]
+    created_at: String,
+    #[serde(rename = "CreatedBy")]
+    created_by: String,
+    #[serde(rename = "Size")]
+    size: String,
+    #[serde(rename = "Comment")]
+    comment: String,
+}
+
+impl HistoryRow {
+    fn new(h: &ImageHistoryResponseItem, human: bool, trunc: bool, now: i64) -> HistoryRow {
+        let id = if h.id.is_empty() || h.id == "<missing>" {
+            "<missing>".to_string()
+        } else if trunc {
+            short_id(&h.id)
+        } else {
+            h.id.clone()
+        };
+        let by = h.created_by.replace('\t', " ");
+        HistoryRow {
+            id,
+            created_since: if human {
+                format!("{} ago", human_duration(now - h.created))
+            } else {
+                chrono::DateTime::from_timestamp(h.created, 0)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default()
+            },
+            created_at: go_time_string(h.created),
+            created_by: if trunc { format::ellipsis(&by, 45) } else { by },
+            size: if human {
+                human_size_prec(h.size as f64, 3)
+            } else {
+                h.size.to_string()
+            },
+            comment: h.comment.clone(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -250,14 +298,14 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let rows = image_rows(&list, true, 103);
+        let rows = image_rows(&list, true, false, 103);
         assert_eq!(rows.len(), 3);
-        assert_eq!(rows[0]["Repository"], "busybox");
-        assert_eq!(rows[0]["Tag"], "latest");
-        assert_eq!(rows[0]["ID"], "3a34af191aeb");
-        assert_eq!(rows[0]["Size"], "1.98MB");
-        assert_eq!(rows[0]["CreatedSince"], "3 seconds ago");
-        assert_eq!(rows[2]["Repository"], "<none>");
-        assert_eq!(rows[2]["Size"], "1.92kB");
+        assert_eq!(rows[0].repository, "busybox");
+        assert_eq!(rows[0].tag, "latest");
+        assert_eq!(rows[0].id, "3a34af191aeb");
+        assert_eq!(rows[0].size, "1.98MB");
+        assert_eq!(rows[0].created_since, "3 seconds ago");
+        assert_eq!(rows[2].repository, "<none>");
+        assert_eq!(rows[2].size, "1.92kB");
     }
 }

@@ -4,15 +4,14 @@ use std::io::IsTerminal;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use gotemplate::JsonExt;
 use hyper::Method;
-use serde_json::{json, Value};
 
 use super::stream::{display_stream_into, quiet_display};
 use crate::auth;
+use crate::client::models::OciPlatform;
 use crate::client::{daemon_error, empty, query, Client, ReqOpts};
 use crate::commands::login;
-use crate::jsonmessage::JsonDisplay;
+use crate::jsonmessage::{Aux, AuxDescriptor, JsonDisplay};
 use oci::Reference;
 
 /// The `X-Registry-Auth` header for a registry domain, as docker's pull and
@@ -255,37 +254,31 @@ pub fn platform_json(s: &str) -> Result<String> {
         }
         _ => bail!("\"{s}\": unknown operating system or architecture: invalid argument"),
     };
-    let mut m = serde_json::Map::new();
-    m.insert("architecture".into(), json!(arch));
-    m.insert("os".into(), json!(os));
-    if !variant.is_empty() {
-        m.insert("variant".into(), json!(variant));
-    }
-    Ok(Value::Object(m).to_string())
+    let platform = OciPlatform {
+        architecture: Some(arch),
+        os: Some(os),
+        variant: Some(variant).filter(|v| !v.is_empty()),
+        ..Default::default()
+    };
+    Ok(serde_json::to_string(&platform)?)
 }
 
 /// docker's notes for push aux messages (a manifest pushed instead of an
 /// index, missing content).
-fn push_notes(aux: &[Value]) -> Vec<String> {
+fn push_notes(aux: &[Aux]) -> Vec<String> {
     let mut notes = Vec::new();
     for a in aux {
-        if a.ci("manifestPushedInsteadOfIndex")
-            .and_then(Value::as_bool)
-            == Some(true)
-        {
-            let d = |k: &str| {
-                a.cptr(&format!("/{k}/digest"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
+        if a.manifest_pushed_instead_of_index {
+            let d = |x: &Option<AuxDescriptor>| {
+                x.as_ref().map(|x| x.digest.clone()).unwrap_or_default()
             };
             notes.push(format!(
                 "Not all multiplatform-content is present and only the available single-platform image was pushed\n{} -> {}",
-                d("originalIndex"),
-                d("selectedManifest")
+                d(&a.original_index),
+                d(&a.selected_manifest)
             ));
         }
-        if a.ci("contentMissing").and_then(Value::as_bool) == Some(true) {
+        if a.content_missing {
             notes.push("You're trying to push a manifest list/index which \n\t\t\t\treferences multiple platform specific manifests, but not all of them are available locally\n\t\t\t\tor available to the remote repository.\n\n\t\t\t\tMake sure you have all the referenced content and try again.\n\n\t\t\t\tYou can also push only a single platform specific manifest directly by specifying the platform you want to push with the --platform flag.".to_string());
         }
     }
@@ -432,10 +425,11 @@ mod tests {
             note_text("x --platform", true),
             "\n\x1b[1m\x1b[106m\x1b[30mi\x1b[0m\x1b[0m \x1b[96mInfo \u{2192} \x1b[0m\x1b[0m\x1b[3mx \x1b[1m--platform\x1b[0m\x1b[0m\n"
         );
-        let notes = push_notes(&[json!({"manifestPushedInsteadOfIndex": true,
-            "originalIndex": {"digest": "sha256:i"}, "selectedManifest": {"digest": "sha256:m"}})]);
+        let aux = |s: &str| -> Aux { serde_json::from_str(s).unwrap() };
+        let notes = push_notes(&[aux(r#"{"manifestPushedInsteadOfIndex": true,
+            "originalIndex": {"digest": "sha256:i"}, "selectedManifest": {"digest": "sha256:m"}}"#)]);
         assert_eq!(notes.len(), 1);
         assert!(notes[0].ends_with("sha256:i -> sha256:m"));
-        assert!(push_notes(&[json!({"Tag": "1", "Digest": "sha256:d", "Size": 1})]).is_empty());
+        assert!(push_notes(&[aux(r#"{"Tag": "1", "Digest": "sha256:d", "Size": 1}"#)]).is_empty());
     }
 }

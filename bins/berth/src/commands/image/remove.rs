@@ -4,15 +4,12 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use gotemplate::JsonExt;
-use hyper::Method;
-use serde_json::Value;
 
 use super::split_ref;
-use crate::client::{daemon_error, empty, query, Client};
+use crate::client::models::ImageDeleteResponseItem;
+use crate::client::{daemon_error, Client};
 use crate::commands::container::filters_json;
-use crate::commands::eprint_err;
-use crate::format;
+use crate::commands::{eprint_err, reclaimed_line, PruneOpts};
 
 /// `berth tag`
 #[derive(Args, Debug)]
@@ -27,18 +24,8 @@ pub async fn tag(client: &Client, a: TagArgs) -> Result<i32> {
     if a.target.contains('@') {
         bail!("refusing to create a tag with a digest reference");
     }
-    let mut params = vec![("repo", repo)];
-    if !tag.is_empty() {
-        params.push(("tag", tag));
-    }
-    client
-        .call(
-            Method::POST,
-            &format!("/images/{}/tag{}", a.source, query(&params)),
-            None,
-            empty(),
-        )
-        .await?;
+    let tag = (!tag.is_empty()).then_some(tag.as_str());
+    client.image_tag(&a.source, &repo, tag).await?;
     Ok(0)
 }
 
@@ -55,40 +42,45 @@ pub struct RmiArgs {
     pub images: Vec<String>,
 }
 
-fn print_deleted(v: &Value) {
-    for item in v.as_array().map(Vec::as_slice).unwrap_or(&[]) {
-        if let Some(u) = item.ci("Untagged").and_then(Value::as_str) {
-            println!("Untagged: {u}");
+/// The lines `docker rmi` prints for what the daemon untagged and deleted.
+fn removed_lines(items: &[ImageDeleteResponseItem]) -> String {
+    let mut out = String::new();
+    for item in items {
+        if let Some(u) = &item.untagged {
+            out.push_str(&format!("Untagged: {u}\n"));
         }
-        if let Some(d) = item.ci("Deleted").and_then(Value::as_str) {
-            println!("Deleted: {d}");
+        if let Some(d) = &item.deleted {
+            out.push_str(&format!("Deleted: {d}\n"));
         }
     }
+    out
+}
+
+/// The "Deleted Images:" block of an image (or system) prune, or nothing.
+pub fn deleted_images_block(items: Option<&[ImageDeleteResponseItem]>) -> String {
+    let items = items.unwrap_or_default();
+    if items.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("Deleted Images:\n");
+    for item in items {
+        if let Some(u) = &item.untagged {
+            out.push_str(&format!("untagged: {u}\n"));
+        }
+        if let Some(d) = &item.deleted {
+            out.push_str(&format!("deleted: {d}\n"));
+        }
+    }
+    out.push('\n');
+    out
 }
 
 /// `berth rmi`
 pub async fn rmi(client: &Client, a: RmiArgs) -> Result<i32> {
-    let mut params = Vec::new();
-    if a.force {
-        params.push(("force", "1".to_string()));
-    }
-    if a.no_prune {
-        params.push(("noprune", "1".to_string()));
-    }
-    let q = query(&params);
     let mut code = 0;
     for img in &a.images {
-        let r = client
-            .call(Method::DELETE, &format!("/images/{img}{q}"), None, empty())
-            .await;
-        match r {
-            Ok(resp) => {
-                let b = http_body_util::BodyExt::collect(resp.into_body())
-                    .await?
-                    .to_bytes();
-                let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
-                print_deleted(&v);
-            }
+        match client.image_remove(img, a.force, a.no_prune).await {
+            Ok(items) => print!("{}", removed_lines(&items)),
             Err(e) => {
                 // docker rmi -f does not fail on missing images.
                 let missing = daemon_error(&e).is_some_and(|d| d.status == 404);
@@ -108,12 +100,8 @@ pub struct PruneArgs {
     /// Remove all unused images, not just dangling ones
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Do not prompt for confirmation
-    #[arg(short = 'f', long)]
-    pub force: bool,
-    /// Provide filter values (e.g. "until=<timestamp>")
-    #[arg(long = "filter")]
-    pub filter: Vec<String>,
+    #[command(flatten)]
+    pub prune: PruneOpts,
 }
 
 /// Asks "Are you sure you want to continue? [y/N]" on stdin.
@@ -124,7 +112,8 @@ pub fn confirm(warning: &str) -> bool {
     if std::io::stdin().read_line(&mut line).is_err() {
         return false;
     }
-    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    // docker takes "y" or "Y" only (not "yes").
+    line.trim().eq_ignore_ascii_case("y")
 }
 
 /// `berth image prune`
@@ -134,37 +123,43 @@ pub async fn prune(client: &Client, a: PruneArgs) -> Result<i32> {
     } else {
         "WARNING! This will remove all dangling images."
     };
-    if !a.force && !confirm(warning) {
+    if !a.prune.confirmed(warning) {
         return Ok(0);
     }
-    let mut filters = a.filter.clone();
+    let mut filters = a.prune.filter.clone();
     filters.push(format!("dangling={}", !a.all));
-    let q = match filters_json(&filters)? {
-        Some(f) => query(&[("filters", f)]),
-        None => String::new(),
-    };
-    let v = client.post::<Value>(&format!("/images/prune{q}")).await?;
-    let deleted = v
-        .ci("ImagesDeleted")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Images:");
-        for d in &deleted {
-            if let Some(u) = d.ci("Untagged").and_then(Value::as_str) {
-                println!("untagged: {u}");
-            }
-            if let Some(x) = d.ci("Deleted").and_then(Value::as_str) {
-                println!("deleted: {x}");
-            }
-        }
-        println!();
-    }
-    let space = v.ci("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0);
-    println!(
-        "Total reclaimed space: {}",
-        format::human_size(space as f64)
-    );
+    let report = client
+        .image_prune(filters_json(&filters)?.as_deref())
+        .await?;
+    print!("{}", deleted_images_block(report.images_deleted.as_deref()));
+    println!("{}", reclaimed_line(report.space_reclaimed.unwrap_or(0)));
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removal_lines() {
+        let items = vec![
+            ImageDeleteResponseItem {
+                untagged: Some("busybox:latest".into()),
+                deleted: None,
+            },
+            ImageDeleteResponseItem {
+                untagged: None,
+                deleted: Some("sha256:ab".into()),
+            },
+        ];
+        assert_eq!(
+            removed_lines(&items),
+            "Untagged: busybox:latest\nDeleted: sha256:ab\n"
+        );
+        assert_eq!(
+            deleted_images_block(Some(&items)),
+            "Deleted Images:\nuntagged: busybox:latest\ndeleted: sha256:ab\n\n"
+        );
+        assert_eq!(deleted_images_block(None), "");
+    }
 }

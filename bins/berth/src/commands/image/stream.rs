@@ -4,14 +4,16 @@
 use anyhow::{anyhow, Result};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 use crate::client::body_stream;
-use crate::jsonmessage::JsonDisplay;
+use crate::jsonmessage::{JsonDisplay, JsonMessage};
 
-/// Splits a byte stream into JSON values (newline-delimited or concatenated).
-pub fn json_values<S>(s: S) -> impl Stream<Item = Result<Value>>
+/// Splits a byte stream into JSON values (newline-delimited or
+/// concatenated), each decoded as a `T`.
+pub fn json_values<T, S>(s: S) -> impl Stream<Item = Result<T>>
 where
+    T: DeserializeOwned,
     S: Stream<Item = Result<Bytes>> + Unpin,
 {
     futures::stream::unfold(
@@ -24,7 +26,7 @@ where
                     None => buf.clear(),
                     Some(i) => {
                         let mut de =
-                            serde_json::Deserializer::from_slice(&buf[i..]).into_iter::<Value>();
+                            serde_json::Deserializer::from_slice(&buf[i..]).into_iter::<T>();
                         match de.next() {
                             Some(Ok(v)) => {
                                 let used = i + de.byte_offset();
@@ -66,7 +68,7 @@ pub async fn display_stream_into(
     resp: hyper::Response<hyper::body::Incoming>,
     mut d: JsonDisplay,
 ) -> Result<JsonDisplay> {
-    let mut vals = Box::pin(json_values(Box::pin(body_stream(resp))));
+    let mut vals = Box::pin(json_values::<JsonMessage, _>(Box::pin(body_stream(resp))));
     while let Some(v) = vals.next().await {
         d.show(&v?)?;
     }
@@ -80,11 +82,11 @@ pub(super) async fn display_build_stream(
     resp: hyper::Response<hyper::body::Incoming>,
     mut d: JsonDisplay,
 ) -> Result<JsonDisplay> {
-    let mut vals = Box::pin(json_values(Box::pin(body_stream(resp))));
+    let mut vals = Box::pin(json_values::<JsonMessage, _>(Box::pin(body_stream(resp))));
     while let Some(v) = vals.next().await {
         let mut v = v?;
-        if v.get("stream").and_then(Value::as_str) == Some(" ---> Using cache\n") {
-            v["stream"] = Value::String(" ---> CACHED\n".into());
+        if v.stream == " ---> Using cache\n" {
+            v.stream = " ---> CACHED\n".into();
         }
         d.show(&v)?;
     }
@@ -98,7 +100,7 @@ pub(super) fn quiet_display() -> JsonDisplay {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
 
