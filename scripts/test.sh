@@ -22,8 +22,9 @@ elif [ "$(id -u)" != 0 ]; then
     echo "warning: not root and no sudo: the end-to-end tests will skip themselves" >&2
 fi
 # Interop tests also need the real tools users have: skopeo, Debian's dockerd 20.10 and
-# docker CLI (docker.io), the reference registry (docker-registry) and htpasswd.
-berth_install_deps skopeo docker.io docker-registry apache2-utils
+# docker CLI (docker.io), the reference registry (docker-registry), htpasswd and the
+# Python docker-compose 1.29.
+berth_install_deps skopeo docker.io docker-registry apache2-utils docker-compose
 
 jobs="${BERTH_TEST_JOBS:-2}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -127,41 +127,22 @@ impl Daemon {
             s.running = true;
         });
         let client = ShimClient::new(&state_dir);
-        let (pid, session) = match client.exec(exec_id, process, stdin, opts.detach).await {
-            Ok(r) => r,
-            Err(e) => {
-                // As moby: the exec's exit code is 126, and an attached client gets
-                // the error on its stream (the HTTP call itself succeeded).
-                exec.set(|s| {
-                    s.running = false;
-                    s.exit_code = Some(126);
-                });
-                let msg = format!("OCI runtime exec failed: {e}\r\n");
-                if opts.detach {
+        let detach_keys = match &cfg.detach_keys {
+            Some(k) => attach::parse_detach_keys(k).map_err(DaemonError::Invalid)?,
+            None => attach::DEFAULT_DETACH_KEYS.to_vec(),
+        };
+        if opts.detach {
+            let (pid, session) = match client.exec(exec_id, process, false, true).await {
+                Ok(r) => r,
+                Err(e) => {
+                    exec.set(|s| {
+                        s.running = false;
+                        s.exit_code = Some(126);
+                    });
                     return Err(DaemonError::from(e));
                 }
-                return Ok(Some(StreamPlan {
-                    tty,
-                    run: Box::new(move |mut io| {
-                        Box::pin(async move {
-                            use tokio::io::AsyncWriteExt;
-                            let bytes = if tty {
-                                bytes::Bytes::from(msg)
-                            } else {
-                                api_server::stream::stdcopy_frame(
-                                    api_server::backend::StdStream::Stdout,
-                                    msg.as_bytes(),
-                                )
-                            };
-                            let _ = io.write_all(&bytes).await;
-                            let _ = io.shutdown().await;
-                        })
-                    }),
-                }));
-            }
-        };
-        exec.set(|s| s.pid = pid);
-        if opts.detach {
+            };
+            exec.set(|s| s.pid = pid);
             let exec2 = exec.clone();
             tokio::spawn(async move {
                 let mut output = session.output;
@@ -178,16 +159,55 @@ impl Daemon {
             });
             return Ok(None);
         }
-        let detach_keys = match &cfg.detach_keys {
-            Some(k) => attach::parse_detach_keys(k).map_err(DaemonError::Invalid)?,
-            None => attach::DEFAULT_DETACH_KEYS.to_vec(),
-        };
-        let exec2 = exec.clone();
+        // Without a tty the process starts once the client has the 101 answer: the
+        // first output of a fast process would otherwise reach the client in the
+        // same read as the headers, where docker-py's HTTP client swallows it. With
+        // a tty it starts now, so that the CLI's resize right after the answer
+        // finds it.
+        let mut pending = Some((client, exec_id.to_owned(), process, stdin));
+        let mut early = None;
+        if tty {
+            if let Some((client, id, process, stdin)) = pending.take() {
+                early = Some(client.exec(&id, process, stdin, false).await);
+            }
+        }
         Ok(Some(StreamPlan {
             tty,
-            run: Box::new(move |io| {
+            run: Box::new(move |mut io| {
                 Box::pin(async move {
-                    let exec3 = exec2.clone();
+                    let started = match (early, pending) {
+                        (Some(r), _) => r,
+                        (None, Some((client, id, process, stdin))) => {
+                            client.exec(&id, process, stdin, false).await
+                        }
+                        (None, None) => return,
+                    };
+                    let (pid, session) = match started {
+                        Ok(r) => r,
+                        Err(e) => {
+                            // As moby: the exec's exit code is 126, and the client
+                            // gets the error on its stream (the HTTP call succeeded).
+                            exec.set(|s| {
+                                s.running = false;
+                                s.exit_code = Some(126);
+                            });
+                            let msg = format!("OCI runtime exec failed: {e}\r\n");
+                            use tokio::io::AsyncWriteExt;
+                            let bytes = if tty {
+                                bytes::Bytes::from(msg)
+                            } else {
+                                api_server::stream::stdcopy_frame(
+                                    api_server::backend::StdStream::Stdout,
+                                    msg.as_bytes(),
+                                )
+                            };
+                            let _ = io.write_all(&bytes).await;
+                            let _ = io.shutdown().await;
+                            return;
+                        }
+                    };
+                    exec.set(|s| s.pid = pid);
+                    let exec3 = exec.clone();
                     let end = attach::splice(io, session, tty, detach_keys, move |code| {
                         exec3.set(|s| {
                             s.running = false;
@@ -196,7 +216,7 @@ impl Daemon {
                     })
                     .await;
                     if end != attach::End::Detached {
-                        exec2.set(|s| {
+                        exec.set(|s| {
                             if s.exit_code.is_some() {
                                 s.running = false;
                             }

@@ -1082,8 +1082,24 @@ impl Shim {
         drop(done_tx);
         if let Some(sink) = io.stdin {
             spawn(move || {
+                // A plain read/write loop, not `std::io::copy`: on Linux that
+                // splices the socket into the pipe, and a splice waiting for socket
+                // data holds the pipe's lock, so the exec could not even exit (its
+                // close of the pipe blocks in the kernel) until the client sent
+                // more stdin or closed it.
                 let mut sink = sink;
-                let _ = std::io::copy(&mut input, &mut sink);
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    let n = match input.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => break,
+                    };
+                    if sink.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
                 // EOF: the exec's stdin closes with `sink`.
             });
         }
