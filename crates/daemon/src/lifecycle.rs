@@ -210,7 +210,7 @@ impl Daemon {
         let id = rec.id.clone();
         let plan = rec.plan()?;
         let t0 = std::time::Instant::now();
-        let (rec, netns) = self.connect_sandbox(c, rec, plan).await?;
+        let (rec, netns, link_env) = self.connect_sandbox(c, rec, plan).await?;
         let t_net = t0.elapsed();
         if let Some(wd) = rec.config.working_dir.as_deref().filter(|w| !w.is_empty()) {
             spec::mkdir_in_root(rootfs, wd)?;
@@ -222,6 +222,7 @@ impl Daemon {
             rootfs: rootfs.to_path_buf(),
             container_dir: &dir,
             netns: netns.as_deref(),
+            extra_env: &link_env,
         })?;
         let state_dir = self.state_dir(&id);
         let oci = runtime::spec::generate_spec(&cspec)?;

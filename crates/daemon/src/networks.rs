@@ -180,6 +180,8 @@ struct NameEntry {
     /// user-defined networks (the default bridge has no name resolution).
     endpoints: Vec<(String, String, Ipv4Addr, Vec<String>)>,
     upstreams: Vec<SocketAddr>,
+    /// `--link` aliases only this container resolves: (alias, container id).
+    links: Vec<(String, String)>,
 }
 
 impl NameIndex {
@@ -221,6 +223,28 @@ impl NameIndex {
 
 impl dns::Names for NameIndex {
     fn lookup(&self, asker: &str, name: &str) -> Vec<IpAddr> {
+        let link = {
+            let m = self.entries.read().unwrap_or_else(|p| p.into_inner());
+            m.get(asker).and_then(|me| {
+                me.links
+                    .iter()
+                    .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+                    .map(|(_, id)| id.clone())
+            })
+        };
+        if let Some(target) = link {
+            let m = self.entries.read().unwrap_or_else(|p| p.into_inner());
+            let (Some(me), Some(t)) = (m.get(asker), m.get(&target)) else {
+                return Vec::new();
+            };
+            return t
+                .endpoints
+                .iter()
+                .filter(|(n, ..)| me.endpoints.iter().any(|(mine, ..)| mine == n))
+                .map(|(_, _, ip, _)| IpAddr::V4(*ip))
+                .take(1)
+                .collect();
+        }
         self.shared(asker, |e, net_id, net_name| {
             let short = name
                 .strip_suffix(net_name)
@@ -638,6 +662,24 @@ impl Daemon {
         let hc = body.host_config.clone().unwrap_or_default();
         let mut warnings = Vec::new();
         plan.network.ports = crate::plan::port_requests(&hc, exposed)?;
+        for link in hc.links.iter().flatten() {
+            let (name, alias) = crate::plan::parse_link(link)?;
+            let c = self.find(&name).map_err(|_| {
+                DaemonError::Invalid(format!(
+                    "could not get container for {name}: no such container"
+                ))
+            })?;
+            plan.network.links.push(crate::plan::LinkPlan {
+                container: c.id.clone(),
+                name: c.name(),
+                alias,
+            });
+        }
+        if !plan.network.links.is_empty() && !plan.network.mode.has_attachments() {
+            return Err(DaemonError::Invalid(
+                "conflicting options: links and the host, none or container network mode".into(),
+            ));
+        }
         let endpoints = body
             .networking_config
             .as_ref()
@@ -707,7 +749,7 @@ impl Daemon {
         c: &Arc<Container>,
         rec: &ContainerRecord,
         plan: &ContainerPlan,
-    ) -> Result<(ContainerRecord, Option<PathBuf>)> {
+    ) -> Result<(ContainerRecord, Option<PathBuf>, Vec<String>)> {
         let id = rec.id.clone();
         if let NetworkMode::Container(other) = &plan.network.mode {
             let o = self.find(other)?.get();
@@ -720,7 +762,7 @@ impl Daemon {
             }
             let netns = o.sandbox.as_ref().and_then(|s| s.netns.clone());
             self.copy_etc_files(&o.id, &id)?;
-            return Ok((rec.clone(), netns));
+            return Ok((rec.clone(), netns, Vec::new()));
         }
         let reqs: Vec<network::AttachRequest> = plan
             .network
@@ -746,13 +788,94 @@ impl Daemon {
         } else {
             c.update(|r| r.sandbox = Some(sandbox.clone()))
         };
+        let (link_hosts, link_env) = self.legacy_links(&rec, plan, &sandbox)?;
         let user_nets = self.user_network_endpoints(&sandbox);
-        self.write_etc_files(&rec, plan, &sandbox, !user_nets.is_empty())?;
+        self.write_etc_files(&rec, plan, &sandbox, !user_nets.is_empty(), &link_hosts)?;
         if !user_nets.is_empty() {
             self.start_dns(&rec, plan, &sandbox).await?;
         }
         let netns = sandbox.netns.clone();
-        Ok((rec, netns))
+        Ok((rec, netns, link_env))
+    }
+
+    /// `--link` on the default bridge, as Docker does it: for each linked (running)
+    /// container a hosts entry "ip alias id name" and the environment variables
+    /// `ALIAS_NAME`, `ALIAS_PORT*` for its exposed ports and `ALIAS_ENV_*`.
+    fn legacy_links(
+        &self,
+        rec: &ContainerRecord,
+        plan: &ContainerPlan,
+        sb: &Sandbox,
+    ) -> Result<(Vec<(String, String)>, Vec<String>)> {
+        let (mut hosts, mut env) = (Vec::new(), Vec::new());
+        let Some(default) = self.net.default_network_id() else {
+            return Ok((hosts, env));
+        };
+        if sb.endpoint(default).is_none() {
+            return Ok((hosts, env));
+        }
+        for l in &plan.network.links {
+            let t = self.find(&l.container).map_err(|_| {
+                DaemonError::Invalid(format!("could not get container for {}", l.name))
+            })?;
+            let t = t.get();
+            if t.state.status != Status::Running {
+                return Err(DaemonError::Conflict(format!(
+                    "Cannot link to a non running container: /{} AS /{}/{}",
+                    t.name, rec.name, l.alias
+                )));
+            }
+            let ip = t
+                .sandbox
+                .as_ref()
+                .and_then(|s| s.endpoint(default))
+                .and_then(|e| e.ip)
+                .ok_or_else(|| {
+                    DaemonError::Conflict(format!(
+                        "Cannot link to /{}, as it does not belong to the default network",
+                        t.name
+                    ))
+                })?;
+            hosts.push((
+                format!("{} {} {}", l.alias, &t.id[..12.min(t.id.len())], t.name),
+                ip.to_string(),
+            ));
+            let p = l
+                .alias
+                .to_uppercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>();
+            env.push(format!("{p}_NAME=/{}/{}", rec.name, l.alias));
+            let mut ports: Vec<(u16, String)> = t
+                .config
+                .exposed_ports
+                .iter()
+                .flatten()
+                .filter_map(|k| {
+                    let (port, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+                    Some((port.parse().ok()?, proto.to_owned()))
+                })
+                .collect();
+            ports.sort();
+            if let Some((port, proto)) = ports.first() {
+                env.push(format!("{p}_PORT={proto}://{ip}:{port}"));
+            }
+            for (port, proto) in &ports {
+                let up = proto.to_uppercase();
+                env.push(format!("{p}_PORT_{port}_{up}={proto}://{ip}:{port}"));
+                env.push(format!("{p}_PORT_{port}_{up}_ADDR={ip}"));
+                env.push(format!("{p}_PORT_{port}_{up}_PORT={port}"));
+                env.push(format!("{p}_PORT_{port}_{up}_PROTO={proto}"));
+            }
+            for kv in t.config.env.iter().flatten() {
+                let key = kv.split('=').next().unwrap_or_default();
+                if !["HOME", "PATH", "HOSTNAME"].contains(&key) {
+                    env.push(format!("{p}_ENV_{kv}"));
+                }
+            }
+        }
+        Ok((hosts, env))
     }
 
     fn user_network_endpoints<'a>(&self, sb: &'a Sandbox) -> Vec<&'a network::Endpoint> {
@@ -782,6 +905,12 @@ impl Daemon {
         NameEntry {
             names: vec![rec.name.clone(), rec.id.chars().take(12).collect()],
             endpoints,
+            links: plan
+                .network
+                .links
+                .iter()
+                .map(|l| (l.alias.clone(), l.container.clone()))
+                .collect(),
             upstreams: plan
                 .network
                 .dns
@@ -858,6 +987,7 @@ impl Daemon {
         plan: &ContainerPlan,
         sb: &Sandbox,
         embedded_dns: bool,
+        link_hosts: &[(String, String)],
     ) -> Result<()> {
         let dir = self.container_dir(&rec.id);
         let hostname = rec.config.hostname.clone().unwrap_or_default();
@@ -878,6 +1008,7 @@ impl Daemon {
                 };
                 (h.clone(), ip)
             })
+            .chain(link_hosts.iter().cloned())
             .collect();
         let hosts = if host_mode {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
@@ -1260,6 +1391,7 @@ mod tests {
                 })
                 .collect(),
             upstreams: Vec::new(),
+            links: Vec::new(),
         }
     }
 
@@ -1301,6 +1433,14 @@ mod tests {
             Some("other.back")
         );
         assert_eq!(idx.upstreams("a"), vec!["10.0.0.53:53".parse().unwrap()]);
+        let mut with_link = entry("web2", &[("n1", "front", [10, 1, 0, 9], &[])]);
+        with_link.links = vec![("mydb".into(), "b".into())];
+        idx.set("w2", Some(with_link));
+        assert_eq!(idx.lookup("w2", "mydb"), vec![v4("10.1.0.3")]);
+        assert!(
+            idx.lookup("a", "mydb").is_empty(),
+            "a link is the linker's own name"
+        );
         idx.set("b", None);
         assert!(idx.lookup("a", "db").is_empty());
     }

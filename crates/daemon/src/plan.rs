@@ -85,6 +85,34 @@ pub struct NetworkPlan {
     pub dns_options: Vec<String>,
     /// `--add-host name:ip`.
     pub extra_hosts: Vec<(String, String)>,
+    /// `--link name:alias` (resolved at create).
+    #[serde(default)]
+    pub links: Vec<LinkPlan>,
+}
+
+/// A legacy link to another container: on the default bridge a hosts entry and
+/// environment variables, on user networks a name only this container resolves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkPlan {
+    /// Id of the linked container.
+    pub container: String,
+    /// Its name when the link was made.
+    pub name: String,
+    pub alias: String,
+}
+
+/// Parses one `HostConfig.Links` entry: "name:alias", "/name:/self/alias" (as the
+/// API stores them) or "name" (the alias is the name); returns (name, alias).
+pub fn parse_link(link: &str) -> Result<(String, String)> {
+    let (name, alias) = link.split_once(':').unwrap_or((link, link));
+    let name = name.trim_start_matches('/');
+    let alias = alias.rsplit('/').next().unwrap_or(alias);
+    if name.is_empty() || alias.is_empty() {
+        return Err(DaemonError::Invalid(format!(
+            "invalid link {link:?}: expected name:alias"
+        )));
+    }
+    Ok((name.to_owned(), alias.to_owned()))
 }
 
 /// What a mount is.
@@ -317,6 +345,7 @@ impl ContainerPlan {
             extra_hosts: extra_hosts(hc)?,
             attachments: Vec::new(),
             ports: Vec::new(),
+            links: Vec::new(),
         };
         let restart = RestartPolicy::parse(hc.restart_policy.as_ref())?;
         let auto_remove = hc.auto_remove == Some(true);

@@ -36,6 +36,8 @@ pub struct SpecInputs<'a> {
     pub container_dir: &'a Path,
     /// The network namespace to join (None: a new one, or the host's).
     pub netns: Option<&'a Path>,
+    /// Variables added to the container's environment (`--link`).
+    pub extra_env: &'a [String],
 }
 
 pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
@@ -87,7 +89,13 @@ pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
         id: rec.id.clone(),
         rootfs: inp.rootfs,
         args,
-        env: cfg.env.clone().unwrap_or_default(),
+        env: cfg
+            .env
+            .iter()
+            .flatten()
+            .chain(inp.extra_env.iter())
+            .cloned()
+            .collect(),
         cwd: cfg.working_dir.clone().unwrap_or_default(),
         user: cfg.user.clone().unwrap_or_default(),
         hostname: cfg.hostname.clone().unwrap_or_default(),

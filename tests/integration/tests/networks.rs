@@ -712,3 +712,103 @@ fn published_udp_port_answers_from_the_host() {
         "{ps}"
     );
 }
+
+#[test]
+fn links_on_the_default_bridge_and_on_user_networks() {
+    let d = daemon_or_skip!();
+    skip_if!(
+        !d.is_berth() || !d.has_bridge(),
+        "berthd with a bridge only"
+    );
+    d.import_busybox();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--expose",
+        "80",
+        "-e",
+        "SECRET_LEVEL=3",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let ip = d.inspect("srv")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let out = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--link",
+            "srv:db",
+            "busybox",
+            "sh",
+            "-c",
+            "grep -w db /etc/hosts; env | sort",
+        ])
+        .ok();
+    assert!(out.stdout.contains(&format!("{ip}\tdb ")), "{out}");
+    assert!(
+        out.stdout.contains(&format!("DB_PORT=tcp://{ip}:80")),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!("DB_PORT_80_TCP_ADDR={ip}")),
+        "{out}"
+    );
+    assert!(out.stdout.contains("DB_ENV_SECRET_LEVEL=3"), "{out}");
+    assert!(out.stdout.contains("DB_NAME=/"), "{out}");
+    // Not running: refused, as Docker does.
+    d.docker(&["create", "--name", "off", "busybox", "true"])
+        .ok();
+    let e = d
+        .docker(&["run", "--rm", "--link", "off:x", "busybox", "true"])
+        .fail();
+    assert!(e.stderr.contains("non running container"), "{e}");
+    let e = d
+        .docker(&["run", "--rm", "--link", "nosuch:x", "busybox", "true"])
+        .fail();
+    assert!(
+        e.stderr.contains("could not get container for nosuch"),
+        "{e}"
+    );
+    // On a user network a link is a name only the linking container resolves.
+    d.docker(&["network", "create", "lnet"]).ok();
+    d.docker(&["network", "connect", "lnet", "srv"]).ok();
+    let lip = d.inspect("srv")["NetworkSettings"]["Networks"]["lnet"]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "linker",
+        "--network",
+        "lnet",
+        "--link",
+        "srv:backend",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "other",
+        "--network",
+        "lnet",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    assert_eq!(resolve(&d, "linker", "backend"), vec![lip]);
+    assert!(resolve(&d, "other", "backend").is_empty());
+}
