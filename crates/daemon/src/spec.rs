@@ -36,6 +36,8 @@ pub struct SpecInputs<'a> {
     pub container_dir: &'a Path,
     /// The network namespace to join (None: a new one, or the host's).
     pub netns: Option<&'a Path>,
+    /// Where volumes live (their mount points).
+    pub volumes: &'a crate::volumes::VolumeStore,
 }
 
 pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
@@ -72,6 +74,19 @@ pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
             kind: "tmpfs".into(),
             options: m.options.clone(),
         },
+        MountKind::Volume { name, subpath, .. } => {
+            let data = inp.volumes.mountpoint(name);
+            let source = match subpath {
+                Some(sub) => data.join(sub),
+                None => data,
+            };
+            MountSpec {
+                destination: m.destination.clone(),
+                source: source.display().to_string(),
+                kind: "bind".into(),
+                options: m.options.clone(),
+            }
+        }
     }));
 
     let netns = match (inp.netns, &plan.network.mode) {
