@@ -169,7 +169,7 @@ fn anonymous_volumes_go_with_rm_v_named_ones_stay() {
     d.docker(&[
         "create",
         "--name",
-        "c",
+        "cc",
         "-v",
         "/anon",
         "-v",
@@ -178,7 +178,7 @@ fn anonymous_volumes_go_with_rm_v_named_ones_stay() {
         "true",
     ])
     .ok();
-    let ms = mounts(&d, "c");
+    let ms = mounts(&d, "cc");
     let anon = ms.iter().find(|m| m["Destination"] == "/anon").unwrap()["Name"]
         .as_str()
         .unwrap()
@@ -191,7 +191,7 @@ fn anonymous_volumes_go_with_rm_v_named_ones_stay() {
         .as_object()
         .unwrap()
         .contains_key("com.docker.volume.anonymous"));
-    d.docker(&["rm", "-v", "c"]).ok();
+    d.docker(&["rm", "-v", "cc"]).ok();
     let names = volume_names(&d);
     assert!(!names.contains(&anon), "rm -v kept the anonymous volume");
     assert!(
@@ -354,18 +354,18 @@ fn prune_takes_anonymous_unused_volumes_or_all_with_labels() {
     d.docker(&["volume", "create", "--label", "keep=yes", "n2"])
         .ok();
     d.docker(&["volume", "create", "used"]).ok();
-    d.docker(&["create", "--name", "u", "-v", "used:/u", "busybox", "true"])
+    d.docker(&["create", "--name", "uu", "-v", "used:/u", "busybox", "true"])
         .ok();
-    d.docker(&["create", "--name", "a", "-v", "/anon", "busybox", "true"])
+    d.docker(&["create", "--name", "aa", "-v", "/anon", "busybox", "true"])
         .ok();
-    let anon = mounts(&d, "a")[0]["Name"].as_str().unwrap().to_string();
+    let anon = mounts(&d, "aa")[0]["Name"].as_str().unwrap().to_string();
     run_sh(
         &d,
         &["-v", &format!("{anon}:/x")],
         "head -c 10000 /dev/zero > /x/z",
     )
     .ok();
-    d.docker(&["rm", "a"]).ok();
+    d.docker(&["rm", "aa"]).ok();
 
     // Default: anonymous only.
     let (status, body) = d.api_json("POST", "/volumes/prune", None);
@@ -407,7 +407,7 @@ fn system_df_counts_images_containers_and_volumes() {
     d.docker(&[
         "run",
         "--name",
-        "w",
+        "ww",
         "-v",
         "dfvol:/v",
         "busybox",
@@ -535,7 +535,7 @@ fn running_container_keeps_its_volume_across_a_daemon_restart() {
         "run",
         "-d",
         "--name",
-        "r",
+        "rr",
         "-v",
         "live:/live",
         "-v",
@@ -547,7 +547,7 @@ fn running_container_keeps_its_volume_across_a_daemon_restart() {
     .ok();
     d.docker(&[
         "exec",
-        "r",
+        "rr",
         "sh",
         "-c",
         "echo 1 > /live/a; echo 2 > /plain/b",
@@ -557,7 +557,7 @@ fn running_container_keeps_its_volume_across_a_daemon_restart() {
     let out = d
         .docker(&[
             "exec",
-            "r",
+            "rr",
             "sh",
             "-c",
             "cat /live/a /plain/b; echo 3 > /live/c",
@@ -567,10 +567,10 @@ fn running_container_keeps_its_volume_across_a_daemon_restart() {
     // The restored user count keeps the tmpfs while another container comes and goes.
     let out = run_sh(&d, &["-v", "live:/live"], "cat /live/c").ok();
     assert_eq!(out.out().trim(), "3");
-    let out = d.docker(&["exec", "r", "cat", "/live/c"]).ok();
+    let out = d.docker(&["exec", "rr", "cat", "/live/c"]).ok();
     assert_eq!(out.out().trim(), "3");
     let out = d.docker(&["volume", "rm", "live"]).fail();
     assert!(out.err().contains("in use"), "{}", out.err());
-    d.docker(&["rm", "-f", "r"]).ok();
+    d.docker(&["rm", "-f", "rr"]).ok();
     d.docker(&["volume", "rm", "live", "plain"]).ok();
 }
