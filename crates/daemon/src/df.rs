@@ -81,7 +81,7 @@ impl Daemon {
             s.size_root_fs = Some((rw + image_size) as i64);
             out.push(s);
         }
-        out.sort_by(|a, b| b.created.cmp(&a.created));
+        out.sort_by_key(|s| std::cmp::Reverse(s.created));
         Ok(out)
     }
 

@@ -495,7 +495,7 @@ impl Daemon {
                 names.is_none_or(|ns| ns.iter().any(|n| r.name.contains(n.as_str())))
                     && filters
                         .get("driver")
-                        .is_none_or(|ds| ds.iter().any(|d| *d == r.driver))
+                        .is_none_or(|ds| ds.contains(&r.driver))
                     && labels_match(&r.labels, &filters)
                     && dangling.is_none_or(|d| d != refs.contains_key(&r.name))
             })
