@@ -14,7 +14,8 @@ use engine_types::models::{
     NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
     SystemVersion,
 };
-use engine_types::ContainerPathStat;
+use engine_types::models::{Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse};
+use engine_types::{ContainerPathStat, DfTypes, SystemDataUsage};
 use futures::future::BoxFuture;
 use futures::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -313,6 +314,19 @@ pub trait Backend: Send + Sync + 'static {
         body: ContainerUpdateBody,
     ) -> Result<ContainerUpdateResponse, ApiError>;
     async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse, ApiError>;
+
+    // --- volumes ---
+    async fn volume_list(&self, filters: Filters) -> Result<VolumeListResponse, ApiError>;
+    /// Creates a volume, or answers the existing one of that name.
+    async fn volume_create(&self, req: VolumeCreateRequest) -> Result<Volume, ApiError>;
+    async fn volume_inspect(&self, name: &str) -> Result<Volume, ApiError>;
+    /// Refused (409) while a container uses the volume; `force`: a missing
+    /// volume is no error.
+    async fn volume_remove(&self, name: &str, force: bool) -> Result<(), ApiError>;
+    /// Unused volumes; anonymous ones only unless the `all` filter is true.
+    async fn volume_prune(&self, filters: Filters) -> Result<VolumePruneResponse, ApiError>;
+    /// `GET /system/df`.
+    async fn system_df(&self, types: DfTypes) -> Result<SystemDataUsage, ApiError>;
 
     // --- networks ---
     async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError>;

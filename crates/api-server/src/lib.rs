@@ -13,6 +13,7 @@ mod networks;
 pub mod query;
 pub mod stream;
 mod system;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -76,6 +77,14 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         )
         .route("/networks/{id}/connect", post(networks::connect))
         .route("/networks/{id}/disconnect", post(networks::disconnect))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
+        .route("/system/df", get(volumes::system_df))
         .route("/auth", post(images::auth))
         .route("/build", post(images::build))
         .route("/images/json", get(images::list))
@@ -171,7 +180,6 @@ async fn common_headers(mut resp: Response) -> Response {
 
 /// Endpoints of the Engine API that Berth does not serve yet.
 const NOT_YET: &[&str] = &[
-    "/volumes",
     "/build/",
     "/session",
     "/grpc",
@@ -183,7 +191,6 @@ const NOT_YET: &[&str] = &[
     "/configs",
     "/plugins",
     "/distribution",
-    "/system/df",
     "/events",
     "/containers/",
 ];

@@ -18,7 +18,8 @@ use engine_types::models::{
     NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
     SystemVersion,
 };
-use engine_types::ContainerPathStat;
+use engine_types::models::{Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse};
+use engine_types::{ContainerPathStat, DfTypes, SystemDataUsage};
 use futures::future::BoxFuture;
 
 use crate::container::Status;
@@ -90,14 +91,16 @@ impl Backend for DaemonBackend {
     }
 
     async fn container_remove(&self, id: &str, force: bool, volumes: bool, link: bool) -> R<()> {
-        let _ = volumes;
         if link {
             return Err(ApiError::not_implemented(
                 "removing legacy links is not implemented by Berth",
             ));
         }
         let c = self.0.find(id)?;
-        Ok(self.0.remove_container(&c, force).await?)
+        Ok(self
+            .0
+            .remove_container_and_volumes(&c, force, volumes)
+            .await?)
     }
 
     async fn container_rename(&self, id: &str, new_name: &str) -> R<()> {
@@ -161,6 +164,30 @@ impl Backend for DaemonBackend {
 
     async fn network_create(&self, req: NetworkCreateRequest) -> R<NetworkCreateResponse> {
         Ok(self.0.network_create(req).await?)
+    }
+
+    async fn volume_list(&self, filters: Filters) -> R<VolumeListResponse> {
+        Ok(self.0.volume_list(filters).await?)
+    }
+
+    async fn volume_create(&self, req: VolumeCreateRequest) -> R<Volume> {
+        Ok(self.0.volume_create(req).await?)
+    }
+
+    async fn volume_inspect(&self, name: &str) -> R<Volume> {
+        Ok(self.0.volume_inspect(name).await?)
+    }
+
+    async fn volume_remove(&self, name: &str, force: bool) -> R<()> {
+        Ok(self.0.volume_remove(name, force).await?)
+    }
+
+    async fn volume_prune(&self, filters: Filters) -> R<VolumePruneResponse> {
+        Ok(self.0.volume_prune(filters).await?)
+    }
+
+    async fn system_df(&self, types: DfTypes) -> R<SystemDataUsage> {
+        Ok(self.0.system_df(types).await?)
     }
 
     async fn network_remove(&self, id: &str) -> R<()> {

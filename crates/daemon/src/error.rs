@@ -11,6 +11,9 @@ pub enum DaemonError {
     NoSuchNetwork(String),
     #[error("No such exec instance: {0}")]
     NoSuchExec(String),
+    /// Docker's message for a missing volume (moby's `OpErr` with op `get`).
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
     /// A path missing in a container (Docker's message, with the container).
     #[error("{0}")]
     NoSuchPath(String),
@@ -65,6 +68,7 @@ impl HasKind for DaemonError {
             DaemonError::NoSuchContainer(_)
             | DaemonError::NoSuchExec(_)
             | DaemonError::NoSuchNetwork(_)
+            | DaemonError::NoSuchVolume(_)
             | DaemonError::NoSuchPath(_) => ErrorKind::NotFound,
             DaemonError::Invalid(_) => ErrorKind::InvalidArgument,
             DaemonError::Conflict(_) => ErrorKind::Conflict,

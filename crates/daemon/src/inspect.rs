@@ -17,7 +17,6 @@ use serde_json::json;
 use crate::attach;
 use crate::container::{Container, ContainerRecord, PendingAttach, Status};
 use crate::error::{DaemonError, Result};
-use crate::plan::MountKind;
 use crate::util;
 use crate::Daemon;
 
@@ -161,7 +160,7 @@ impl Daemon {
         Ok(true)
     }
 
-    fn summary(&self, rec: &ContainerRecord) -> ContainerSummary {
+    pub(crate) fn summary(&self, rec: &ContainerRecord) -> ContainerSummary {
         let command = std::iter::once(rec.path.clone())
             .chain(rec.args.iter().cloned())
             .collect::<Vec<_>>()
@@ -194,7 +193,13 @@ impl Daemon {
             network_settings: Some(ContainerSummaryNetworkSettings {
                 networks: Some(networks),
             }),
-            mounts: Some(Vec::new()),
+            mounts: Some(
+                rec.plan
+                    .iter()
+                    .flat_map(|p| &p.mounts)
+                    .map(|m| crate::volumes::mount_point(m, &self.volumes))
+                    .collect(),
+            ),
             ..Default::default()
         }
     }
@@ -215,27 +220,11 @@ impl Daemon {
         };
         let st = &rec.state;
         // From the plan: inspect parses nothing and touches nothing on the host.
-        let mounts: Vec<serde_json::Value> = rec
+        let mounts: Vec<engine_types::models::MountPoint> = rec
             .plan
             .iter()
             .flat_map(|p| &p.mounts)
-            .map(|m| {
-                let (kind, source) = match &m.kind {
-                    MountKind::Bind { source, .. } => ("bind", source.display().to_string()),
-                    MountKind::Tmpfs => ("tmpfs", String::new()),
-                };
-                json!({
-                    "Type": kind,
-                    "Source": source,
-                    "Destination": m.destination,
-                    "Mode": if m.read_only() { "ro" } else { "" },
-                    "RW": !m.read_only(),
-                    "Propagation": match &m.kind {
-                        MountKind::Bind { .. } => m.propagation().unwrap_or("rprivate"),
-                        MountKind::Tmpfs => "",
-                    },
-                })
-            })
+            .map(|m| crate::volumes::mount_point(m, &self.volumes))
             .collect();
         Ok(json!({
             "Id": rec.id,

@@ -9,6 +9,7 @@ mod backend;
 mod build;
 pub mod config;
 pub mod container;
+mod df;
 pub mod error;
 mod exec;
 mod images;
@@ -20,6 +21,7 @@ mod registry;
 mod spec;
 mod system;
 pub mod util;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -40,6 +42,7 @@ pub struct Daemon {
     db: Arc<Store>,
     images: Arc<ImageStore>,
     net: Arc<NetworkManager>,
+    volumes: Arc<volumes::VolumeStore>,
     containers: RwLock<HashMap<String, Arc<Container>>>,
     /// Serializes name allocation.
     create_lock: tokio::sync::Mutex<()>,
@@ -77,6 +80,7 @@ impl Daemon {
                 .await
                 .map_err(|e| DaemonError::Internal(format!("image store task: {e}")))??
         };
+        let volumes = Arc::new(volumes::VolumeStore::open(&cfg.data_root, db.clone())?);
         let saved = Self::load_networks(&db)?;
         let net = NetworkManager::start(cfg.bridge.clone(), &cfg.data_root, &saved).await?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -86,6 +90,7 @@ impl Daemon {
             db,
             images: Arc::new(images),
             net: Arc::new(net),
+            volumes,
             containers: RwLock::new(HashMap::new()),
             create_lock: tokio::sync::Mutex::new(()),
             execs: std::sync::Mutex::new(HashMap::new()),

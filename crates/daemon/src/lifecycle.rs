@@ -40,6 +40,12 @@ impl Daemon {
         let id = util::new_id();
         let mut plan = ContainerPlan::from_host_config(&id, &hc, &self.plan_defaults())?;
         let (config, path, args) = merge_config(&body, &image, &id)?;
+        let anonymous = self.plan_container_volumes(
+            &mut plan,
+            hc.volumes_from.as_deref().unwrap_or_default(),
+            config.volumes.as_deref().unwrap_or_default(),
+        )?;
+        let result: Result<(String, Vec<String>)> = async {
         let exposed: Vec<String> = config.exposed_ports.iter().flatten().cloned().collect();
         let warnings = self.plan_networks(&mut plan, &body, &exposed)?;
         let runtime = hc
@@ -126,6 +132,12 @@ impl Daemon {
         self.insert_container(Arc::new(Container::new(rec)));
         tracing::info!(container = %id, "created");
         Ok((id, warnings))
+        }
+        .await;
+        if result.is_err() {
+            self.remove_volumes(&anonymous);
+        }
+        result
     }
 
     pub async fn start_container(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
@@ -193,7 +205,7 @@ impl Daemon {
                     let me = self.clone();
                     let c = c.clone();
                     tokio::spawn(async move {
-                        let _ = me.remove_container(&c, true).await;
+                        let _ = me.remove_container_and_volumes(&c, true, true).await;
                     });
                 }
                 Err(e)
@@ -216,6 +228,13 @@ impl Daemon {
             spec::mkdir_in_root(rootfs, wd)?;
         }
         let dir = self.container_dir(&id);
+        {
+            let me = self.clone();
+            let (id, plan, rootfs) = (id.clone(), plan.clone(), rootfs.to_path_buf());
+            tokio::task::spawn_blocking(move || me.prepare_volumes(&id, &plan, &rootfs))
+                .await
+                .map_err(|e| DaemonError::Internal(format!("volume task: {e}")))??;
+        }
         let cspec = spec::container_spec(spec::SpecInputs {
             rec: &rec,
             plan,
@@ -223,6 +242,7 @@ impl Daemon {
             container_dir: &dir,
             netns: netns.as_deref(),
             extra_env: &link_env,
+            volumes: &self.volumes,
         })?;
         let state_dir = self.state_dir(&id);
         let oci = runtime::spec::generate_spec(&cspec)?;
@@ -304,6 +324,7 @@ impl Daemon {
         if let Ok(Err(e)) = r {
             tracing::warn!(container = %id, error = %e, "unmounting rootfs");
         }
+        self.volumes.release(id);
         let sb = match sandbox {
             Some(sb) => Some(sb),
             None => self.find(id).ok().and_then(|c| c.get().sandbox),
@@ -369,7 +390,7 @@ impl Daemon {
             (rec, auto_remove, restart)
         };
         if auto_remove {
-            if let Err(e) = self.remove_container(c, true).await {
+            if let Err(e) = self.remove_container_and_volumes(c, true, true).await {
                 tracing::warn!(container = %rec.id, error = %e, "auto-remove failed");
             }
         } else if restart {
@@ -511,6 +532,17 @@ impl Daemon {
     }
 
     pub async fn remove_container(self: &Arc<Self>, c: &Arc<Container>, force: bool) -> Result<()> {
+        self.remove_container_and_volumes(c, force, false).await
+    }
+
+    /// Removes the container; with `volumes` (`rm -v`, `--rm`) also its
+    /// anonymous volumes that no other container uses.
+    pub async fn remove_container_and_volumes(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        force: bool,
+        volumes: bool,
+    ) -> Result<()> {
         if c.is_running() {
             if !force {
                 return Err(DaemonError::Conflict(format!(
@@ -559,6 +591,22 @@ impl Daemon {
         self.forget_execs_of(&c.id);
         c.events.send_modify(|ev| ev.removed = true);
         tracing::info!(container = %c.id, "removed");
+        if volumes {
+            let anonymous: Vec<String> = rec
+                .plan
+                .iter()
+                .flat_map(|p| &p.mounts)
+                .filter_map(|m| match &m.kind {
+                    crate::plan::MountKind::Volume {
+                        name,
+                        anonymous: true,
+                        ..
+                    } => Some(name.clone()),
+                    _ => None,
+                })
+                .collect();
+            self.remove_volumes(&anonymous);
+        }
         Ok(())
     }
 
@@ -747,6 +795,21 @@ impl Daemon {
                 dead.push((c, info));
             }
         }
+        let running: Vec<(String, Vec<String>)> = self
+            .all_containers()
+            .iter()
+            .filter(|c| c.events.borrow().running)
+            .map(|c| {
+                let rec = c.get();
+                let names = rec
+                    .plan
+                    .iter()
+                    .flat_map(|p| crate::volumes::plan_volumes(p).map(str::to_string))
+                    .collect();
+                (rec.id, names)
+            })
+            .collect();
+        self.volumes.restore_users(&running);
         if let Err(e) = self.net.restore(&live).await {
             tracing::warn!(error = %e, "restoring published ports");
         }

@@ -126,6 +126,31 @@ pub enum MountKind {
         create_source: bool,
     },
     Tmpfs,
+    /// A volume (`-v name:/dst`, `-v /dst`, `--mount type=volume`, the image's
+    /// `VOLUME`s, `--volumes-from`), created at create if missing.
+    Volume {
+        name: String,
+        /// Made for this container (no name given); `rm -v` and `--rm` remove it.
+        #[serde(default)]
+        anonymous: bool,
+        /// No copy-up of the image's content into a new volume.
+        #[serde(default)]
+        nocopy: bool,
+        /// `volume-subpath`: the directory of the volume that is mounted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subpath: Option<String>,
+        /// `Mode` as inspect reports it (`z` for `-v` without options).
+        #[serde(default)]
+        mode: String,
+        /// For a volume made on first use (`--mount volume-driver`, `volume-opt`,
+        /// `volume-label`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        driver: Option<String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        driver_opts: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        labels: BTreeMap<String, String>,
+    },
 }
 
 /// A user mount (`-v`, `--mount`, `--tmpfs`).
@@ -139,6 +164,24 @@ pub struct MountPlan {
 }
 
 impl MountPlan {
+    /// An anonymous volume at `destination` (`-v /dst`, an image's `VOLUME`).
+    pub fn anonymous_volume(destination: &str) -> Self {
+        Self {
+            destination: destination.to_string(),
+            kind: MountKind::Volume {
+                name: crate::util::new_id(),
+                anonymous: true,
+                nocopy: false,
+                subpath: None,
+                mode: String::new(),
+                driver: None,
+                driver_opts: BTreeMap::new(),
+                labels: BTreeMap::new(),
+            },
+            options: vec!["rbind".into()],
+        }
+    }
+
     pub fn read_only(&self) -> bool {
         self.options.iter().any(|o| o == "ro")
     }
@@ -630,10 +673,12 @@ fn log(hc: &HostConfig, d: &PlanDefaults<'_>) -> Result<LogPlan> {
     Ok(plan)
 }
 
-/// A `-v host:ctr[:opts]` bind.
+/// A `-v host:ctr[:opts]` bind, `-v name:ctr[:opts]` volume or `-v /ctr`
+/// anonymous volume.
 fn bind(spec: &str) -> Result<MountPlan> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {
+        [d] => ("", *d, ""),
         [s, d] => (*s, *d, ""),
         [s, d, o] => (*s, *d, *o),
         _ => {
@@ -642,20 +687,21 @@ fn bind(spec: &str) -> Result<MountPlan> {
             )))
         }
     };
-    if !src.starts_with('/') {
-        return Err(DaemonError::NotImplemented(format!(
-            "named volumes ({src}) are not implemented by Berth yet: bind-mount a host path instead (-v /host/path:{dst})"
-        )));
-    }
     if !dst.starts_with('/') {
         return Err(DaemonError::Invalid(format!(
             "invalid volume specification: {spec:?}: mount path must be absolute"
         )));
     }
+    let volume = !src.starts_with('/');
+    if volume && !src.is_empty() {
+        crate::volumes::local::validate_name(src)?;
+    }
     let mut options = vec!["rbind".to_string()];
+    let mut nocopy = false;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" | "rw" => options.push(o.to_string()),
+            "nocopy" if volume => nocopy = true,
             "z" | "Z" | "consistent" | "cached" | "delegated" | "nocopy" => {}
             "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
                 options.push(o.to_string())
@@ -667,6 +713,31 @@ fn bind(spec: &str) -> Result<MountPlan> {
             }
         }
     }
+    if volume {
+        let mut m = MountPlan::anonymous_volume(dst);
+        m.options = options;
+        if let MountKind::Volume {
+            name,
+            anonymous,
+            nocopy: nc,
+            mode,
+            ..
+        } = &mut m.kind
+        {
+            if !src.is_empty() {
+                *name = src.to_string();
+                *anonymous = false;
+                // Docker reports the options as given, `z` when there are none.
+                *mode = if opts.is_empty() {
+                    "z".into()
+                } else {
+                    opts.into()
+                };
+            }
+            *nc = nocopy;
+        }
+        return Ok(m);
+    }
     Ok(MountPlan {
         destination: dst.to_string(),
         kind: MountKind::Bind {
@@ -675,6 +746,51 @@ fn bind(spec: &str) -> Result<MountPlan> {
         },
         options,
     })
+}
+
+/// A `--mount type=volume`.
+fn volume_mount(m: &engine_types::models::Mount, target: String) -> Result<MountPlan> {
+    let source = m.source.clone().unwrap_or_default();
+    if !source.is_empty() {
+        crate::volumes::local::validate_name(&source)?;
+    }
+    let vo = m.volume_options.clone().unwrap_or_default();
+    let subpath = vo.subpath.filter(|s| !s.is_empty());
+    if let Some(sub) = &subpath {
+        let bad = sub.starts_with('/') || sub.split('/').any(|c| c == "..");
+        if bad {
+            return Err(DaemonError::Invalid(format!(
+                "invalid mount config for type \"volume\": subpath must be a relative path within the volume: {sub:?}"
+            )));
+        }
+    }
+    let driver = vo.driver_config.clone().unwrap_or_default();
+    let mut plan = MountPlan::anonymous_volume(&target);
+    if m.read_only == Some(true) {
+        plan.options.push("ro".into());
+    }
+    if let MountKind::Volume {
+        name,
+        anonymous,
+        nocopy,
+        subpath: sp,
+        driver: drv,
+        driver_opts,
+        labels,
+        ..
+    } = &mut plan.kind
+    {
+        if !source.is_empty() {
+            *name = source;
+            *anonymous = false;
+        }
+        *nocopy = vo.no_copy == Some(true);
+        *sp = subpath;
+        *drv = driver.name.filter(|n| !n.is_empty());
+        *driver_opts = driver.options.unwrap_or_default().into_iter().collect();
+        *labels = vo.labels.unwrap_or_default().into_iter().collect();
+    }
+    Ok(plan)
 }
 
 /// All user mounts: `-v` binds, `--mount`, `--tmpfs`. Pure: nothing on the host is
@@ -733,6 +849,7 @@ fn mounts(hc: &HostConfig) -> Result<Vec<MountPlan>> {
                     options,
                 });
             }
+            "volume" => out.push(volume_mount(m, target)?),
             other => {
                 return Err(DaemonError::NotImplemented(format!(
                     "mounts of type {other:?} are not implemented by Berth yet"

@@ -38,6 +38,8 @@ pub struct SpecInputs<'a> {
     pub netns: Option<&'a Path>,
     /// Variables added to the container's environment (`--link`).
     pub extra_env: &'a [String],
+    /// Where volumes live (their mount points).
+    pub volumes: &'a crate::volumes::VolumeStore,
 }
 
 pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
@@ -74,6 +76,19 @@ pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
             kind: "tmpfs".into(),
             options: m.options.clone(),
         },
+        MountKind::Volume { name, subpath, .. } => {
+            let data = inp.volumes.mountpoint(name);
+            let source = match subpath {
+                Some(sub) => data.join(sub),
+                None => data,
+            };
+            MountSpec {
+                destination: m.destination.clone(),
+                source: source.display().to_string(),
+                kind: "bind".into(),
+                options: m.options.clone(),
+            }
+        }
     }));
 
     let netns = match (inp.netns, &plan.network.mode) {

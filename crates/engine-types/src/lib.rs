@@ -37,6 +37,40 @@ pub struct ContainerPathStat {
     pub link_target: String,
 }
 
+/// `GET /system/df` as API versions up to 1.51 answer it (the form the docker
+/// 20.10 and 28.x CLIs read; 1.52 moved to per-type `*Usage` objects).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct SystemDataUsage {
+    #[serde(rename = "LayersSize")]
+    pub layers_size: i64,
+    #[serde(rename = "Images")]
+    pub images: Vec<models::ImageSummary>,
+    #[serde(rename = "Containers")]
+    pub containers: Vec<models::ContainerSummary>,
+    #[serde(rename = "Volumes")]
+    pub volumes: Vec<models::Volume>,
+    #[serde(rename = "BuildCache")]
+    pub build_cache: Vec<models::BuildCache>,
+}
+
+/// The object types `GET /system/df?type=...` asks for (all when none is given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DfTypes {
+    pub containers: bool,
+    pub images: bool,
+    pub volumes: bool,
+    pub build_cache: bool,
+}
+
+impl DfTypes {
+    pub const ALL: DfTypes = DfTypes {
+        containers: true,
+        images: true,
+        volumes: true,
+        build_cache: true,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

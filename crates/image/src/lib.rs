@@ -18,7 +18,7 @@
 //! migrations create all of them.
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -43,6 +43,7 @@ mod transfer;
 mod unpack;
 pub use changes::apply_changes;
 pub use commit::LayerReuse;
+pub use mount::is_mount_point;
 pub use reference::Reference;
 pub use transfer::{PulledImage, PushImage, PushLayer, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
 
@@ -1425,6 +1426,15 @@ impl ImageStore {
         let mut lowers = self.lower_dirs(&image_id)?;
         lowers.insert(0, self.init_layer_dir());
         Ok(lowers)
+    }
+
+    /// Unpacked size of every layer, by chain id (for `system df`).
+    pub fn layer_sizes(&self) -> Result<HashMap<String, u64>, ImageError> {
+        Ok(self.db.with(|c| {
+            let mut s = c.prepare("SELECT chain_id, size FROM layers")?;
+            let rows = s.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+            rows.collect()
+        })?)
     }
 
     /// The upper directory (the container's changes, in overlay format: whiteouts are

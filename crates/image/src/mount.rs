@@ -56,7 +56,7 @@ fn index_off_supported() -> bool {
 }
 
 /// Whether `target` is a mount point (per /proc/self/mountinfo).
-pub(crate) fn is_mount_point(target: &Path) -> bool {
+pub fn is_mount_point(target: &Path) -> bool {
     let Ok(canon) = target.canonicalize() else {
         return false;
     };

@@ -1,6 +1,6 @@
 #![forbid(unsafe_code)]
 //! The metadata database: one SQLite file (`berth.db`) in WAL mode, shared by the
-//! image store, the container store and the network store. Each owner keeps its own
+//! image store and the container, network and volume stores. Each owner keeps its own
 //! tables, but all of the schema is created here, by numbered migrations run at open.
 
 use std::path::{Path, PathBuf};
@@ -84,6 +84,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE networks (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
+        data BLOB NOT NULL
+    );
+    "#,
+    // 4: volumes (JSON owned by the daemon crate's volume record).
+    r#"
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
         data BLOB NOT NULL
     );
     "#,

@@ -18,6 +18,10 @@ use engine_types::models::{
     NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
     SystemVersion,
 };
+use engine_types::models::{
+    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse, VolumeUsageData,
+};
+use engine_types::{DfTypes, SystemDataUsage};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -161,6 +165,15 @@ pub enum Call {
         opts: Box<BuildRequest>,
     },
     RegistryLogin(RegistryAuth),
+    VolumeList(Filters),
+    VolumeCreate(Box<VolumeCreateRequest>),
+    VolumeInspect(String),
+    VolumeRemove {
+        name: String,
+        force: bool,
+    },
+    VolumePrune(Filters),
+    SystemDf(DfTypes),
 }
 
 /// What the fake answers to `logs`, `attach` and `exec start`.
@@ -172,6 +185,16 @@ pub const HIJACKED: &[u8] = b"hijacked output";
 /// The exit code a wait resolves to.
 pub const EXIT_CODE: i64 = 3;
 pub const CREATED_ID: &str = "c0ffee";
+
+/// The fake's answer for a volume.
+fn volume(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        driver: "local".into(),
+        mountpoint: format!("/var/lib/berth/volumes/{name}/_data"),
+        ..Default::default()
+    }
+}
 
 #[derive(Default)]
 pub struct Fake {
@@ -526,6 +549,54 @@ impl Backend for Fake {
         Ok(ContainerPruneResponse {
             containers_deleted: Some(vec![CREATED_ID.into()]),
             space_reclaimed: Some(42),
+        })
+    }
+
+    async fn volume_list(&self, filters: Filters) -> Result<VolumeListResponse, ApiError> {
+        self.record(Call::VolumeList(filters))?;
+        Ok(VolumeListResponse {
+            volumes: Some(vec![volume("v1")]),
+            warnings: Some(Vec::new()),
+        })
+    }
+
+    async fn volume_create(&self, req: VolumeCreateRequest) -> Result<Volume, ApiError> {
+        let name = req.name.clone().unwrap_or_else(|| CREATED_ID.into());
+        self.record(Call::VolumeCreate(Box::new(req)))?;
+        Ok(volume(&name))
+    }
+
+    async fn volume_inspect(&self, name: &str) -> Result<Volume, ApiError> {
+        self.record(Call::VolumeInspect(name.into()))?;
+        Ok(volume(name))
+    }
+
+    async fn volume_remove(&self, name: &str, force: bool) -> Result<(), ApiError> {
+        self.record(Call::VolumeRemove {
+            name: name.into(),
+            force,
+        })
+    }
+
+    async fn volume_prune(&self, filters: Filters) -> Result<VolumePruneResponse, ApiError> {
+        self.record(Call::VolumePrune(filters))?;
+        Ok(VolumePruneResponse {
+            volumes_deleted: Some(vec!["v1".into()]),
+            space_reclaimed: Some(42),
+        })
+    }
+
+    async fn system_df(&self, types: DfTypes) -> Result<SystemDataUsage, ApiError> {
+        self.record(Call::SystemDf(types))?;
+        let mut v = volume("v1");
+        v.usage_data = Some(VolumeUsageData {
+            size: 42,
+            ref_count: 1,
+        });
+        Ok(SystemDataUsage {
+            layers_size: 7,
+            volumes: vec![v],
+            ..Default::default()
         })
     }
 

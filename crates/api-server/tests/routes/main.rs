@@ -12,6 +12,7 @@ mod images;
 mod networks;
 mod routing;
 mod system;
+mod volumes;
 
 use std::sync::Arc;
 
