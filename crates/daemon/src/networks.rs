@@ -279,6 +279,10 @@ impl dns::Names for NameIndex {
     }
 }
 
+/// What `--link` on the default bridge adds: hosts entries (names, address) and
+/// environment variables.
+type LegacyLinks = (Vec<(String, String)>, Vec<String>);
+
 /// The `Aliases` of an endpoint as inspect shows them.
 fn endpoint_settings(
     att: Option<&AttachmentPlan>,
@@ -806,7 +810,7 @@ impl Daemon {
         rec: &ContainerRecord,
         plan: &ContainerPlan,
         sb: &Sandbox,
-    ) -> Result<(Vec<(String, String)>, Vec<String>)> {
+    ) -> Result<LegacyLinks> {
         let (mut hosts, mut env) = (Vec::new(), Vec::new());
         let Some(default) = self.net.default_network_id() else {
             return Ok((hosts, env));
