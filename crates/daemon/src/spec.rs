@@ -114,6 +114,7 @@ pub fn container_spec(inp: SpecInputs<'_>) -> Result<ContainerSpec> {
         cwd: cfg.working_dir.clone().unwrap_or_default(),
         user: cfg.user.clone().unwrap_or_default(),
         hostname: cfg.hostname.clone().unwrap_or_default(),
+        domainname: cfg.domainname.clone().unwrap_or_default(),
         tty: cfg.tty.unwrap_or(false),
         open_stdin: cfg.open_stdin.unwrap_or(false),
         read_only: sec.read_only_rootfs,

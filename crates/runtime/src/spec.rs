@@ -28,6 +28,8 @@ pub struct ContainerSpec {
     /// docker `-u`: "", "name", "uid", "uid:gid", "name:group".
     pub user: String,
     pub hostname: String,
+    /// `--domainname` (the UTS namespace's NIS domain name); empty = none.
+    pub domainname: String,
     pub tty: bool,
     pub open_stdin: bool,
     pub read_only: bool,
@@ -982,6 +984,10 @@ pub fn generate_spec(spec: &ContainerSpec) -> Result<oci_spec::runtime::Spec, Sp
         "mounts": mounts,
         "linux": linux,
     });
+    let mut doc = doc;
+    if !spec.domainname.is_empty() {
+        doc["domainname"] = json!(spec.domainname);
+    }
     serde_json::from_value(doc).map_err(|source| SpecError::Build { source })
 }
 

@@ -812,3 +812,37 @@ fn links_on_the_default_bridge_and_on_user_networks() {
     assert_eq!(resolve(&d, "linker", "backend"), vec![lip]);
     assert!(resolve(&d, "other", "backend").is_empty());
 }
+
+#[test]
+fn hostname_domainname_and_add_host_gateway() {
+    let d = daemon_or_skip!();
+    skip_if!(
+        !d.is_berth() || !d.has_bridge(),
+        "berthd with a bridge only"
+    );
+    d.import_busybox();
+    let out = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--hostname",
+            "h1",
+            "--domainname",
+            "example.org",
+            "--add-host",
+            "gw.internal:host-gateway",
+            "--add-host",
+            "fixed:10.9.8.7",
+            "busybox",
+            "sh",
+            "-c",
+            "hostname; cat /proc/sys/kernel/domainname; cat /etc/hosts",
+        ])
+        .ok();
+    let (gw, _) = d.bip().unwrap();
+    let lines = out.lines();
+    assert_eq!(lines.first().copied(), Some("h1"), "{out}");
+    assert_eq!(lines.get(1).copied(), Some("example.org"), "{out}");
+    assert!(out.stdout.contains(&format!("{gw}\tgw.internal")), "{out}");
+    assert!(out.stdout.contains("10.9.8.7\tfixed"), "{out}");
+}
