@@ -67,10 +67,21 @@ impl Daemon {
                 c.id
             )));
         }
+        if c.get().state.paused {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                c.id
+            )));
+        }
         if let Some(keys) = &config.detach_keys {
             attach::parse_detach_keys(keys).map_err(DaemonError::Invalid)?;
         }
         let id = util::new_id();
+        self.emit_container(
+            &c.get(),
+            &format!("exec_create: {}", exec_command(&config)),
+            &[("execID", id.clone())],
+        );
         let exec = Arc::new(Exec {
             id: id.clone(),
             container_id: c.id.clone(),
@@ -160,7 +171,26 @@ impl Daemon {
                 }));
             }
         };
+        let exec_id_owned = exec.id.clone();
         exec.set(|s| s.pid = pid);
+        let rec = c.get();
+        self.emit_container(
+            &rec,
+            &format!("exec_start: {}", exec_command(cfg)),
+            &[("execID", exec.id.clone())],
+        );
+        let bus = self.bus.clone();
+        let exec_died = move |code: i64| {
+            let mut a = crate::events::container_attributes(&rec);
+            a.insert("execID".into(), exec_id_owned.clone());
+            a.insert("exitCode".into(), code.to_string());
+            bus.publish(
+                engine_types::events::EventType::Container,
+                "exec_die",
+                &rec.id,
+                a,
+            );
+        };
         if opts.detach {
             let exec2 = exec.clone();
             tokio::spawn(async move {
@@ -175,6 +205,7 @@ impl Daemon {
                     s.running = false;
                     s.exit_code = code.or(Some(-1));
                 });
+                exec_died(code.unwrap_or(-1));
             });
             return Ok(None);
         }
@@ -193,6 +224,7 @@ impl Daemon {
                             s.running = false;
                             s.exit_code = Some(code as i64);
                         });
+                        exec_died(code as i64);
                     })
                     .await;
                     if end != attach::End::Detached {
@@ -247,4 +279,14 @@ impl Daemon {
             pid: Some(st.pid as i64),
         })
     }
+}
+
+/// The command of an exec as its events name it (`exec_start: sh -c true`).
+fn exec_command(cfg: &ExecConfig) -> String {
+    cfg.cmd
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -144,14 +144,7 @@ impl Daemon {
     }
 
     fn daemon_id(&self) -> String {
-        match self.db.kv_get("daemon_id") {
-            Ok(Some(v)) => String::from_utf8_lossy(&v).into_owned(),
-            _ => {
-                let id = crate::util::new_id();
-                let _ = self.db.kv_put("daemon_id", id.as_bytes());
-                id
-            }
-        }
+        daemon_id_of(&self.db)
     }
 
     pub fn version(&self) -> SystemVersion {
@@ -190,6 +183,18 @@ impl Daemon {
             kernel_version: Some(kernel_version()),
             experimental: Some(false),
             build_time: Some(String::new()),
+        }
+    }
+}
+
+/// The daemon's id, made at the first start and kept in the database.
+pub(crate) fn daemon_id_of(db: &store::Store) -> String {
+    match db.kv_get("daemon_id") {
+        Ok(Some(v)) => String::from_utf8_lossy(&v).into_owned(),
+        _ => {
+            let id = crate::util::new_id();
+            let _ = db.kv_put("daemon_id", id.as_bytes());
+            id
         }
     }
 }
