@@ -259,7 +259,12 @@ impl Daemon {
         self.blocking(move |s| s.tag(&n, &t)).await?;
         let n = name.to_string();
         let img = self.blocking(move |s| s.get(&n)).await?;
-        self.emit_image("tag", &img.id, &target);
+        // Events name the image as Docker shows it (`evimg:1`, not
+        // `docker.io/library/evimg:1`).
+        let shown = image::Reference::parse_normalized(&target)
+            .map(|r| r.familiar_string())
+            .unwrap_or(target);
+        self.emit_image("tag", &img.id, &shown);
         Ok(())
     }
 

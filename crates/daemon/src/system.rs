@@ -58,10 +58,16 @@ pub fn cgroup_version() -> &'static str {
 impl Daemon {
     pub async fn info(&self) -> serde_json::Value {
         let all = self.all_containers();
-        let running = all
+        let states: Vec<_> = all.iter().map(|c| c.get().state).collect();
+        let up = states
             .iter()
-            .filter(|c| c.get().state.status == Status::Running)
+            .filter(|s| s.status == Status::Running)
             .count();
+        let paused = states
+            .iter()
+            .filter(|s| s.status == Status::Running && s.paused)
+            .count();
+        let running = up - paused;
         let images = self
             .blocking(|s| s.list())
             .await
@@ -85,8 +91,8 @@ impl Daemon {
             "ID": self.daemon_id(),
             "Containers": all.len(),
             "ContainersRunning": running,
-            "ContainersPaused": 0,
-            "ContainersStopped": all.len() - running,
+            "ContainersPaused": paused,
+            "ContainersStopped": all.len() - up,
             "Images": images,
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],

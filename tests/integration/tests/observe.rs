@@ -294,6 +294,24 @@ fn a_reader_that_never_reads_does_not_block_the_daemon() {
     drop(stuck);
 }
 
+/// What the daemon sends on a raw connection within `window` (streams never end).
+fn read_for(d: &TestDaemon, request: &str, window: Duration) -> String {
+    let mut s = UnixStream::connect(&d.sock).expect("connect");
+    s.write_all(request.as_bytes()).unwrap();
+    let deadline = Instant::now() + window;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        match std::io::Read::read(&mut s, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn cgroup_file(d: &TestDaemon, id: &str, controller: &str, file: &str) -> Option<String> {
     let parent = d.cgroup_parent().trim_matches('/');
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
@@ -410,9 +428,11 @@ fn stats_numbers_match_the_cgroup_files() {
         );
     }
     // Streaming: a sample per second, each with the previous one's counters.
-    let raw =
-        d.raw(format!("GET /containers/{idle}/stats HTTP/1.0\r\nHost: berth\r\n\r\n").as_bytes());
-    let text = String::from_utf8_lossy(&raw);
+    let text = read_for(
+        &d,
+        &format!("GET /containers/{idle}/stats HTTP/1.0\r\nHost: berth\r\n\r\n"),
+        Duration::from_millis(2500),
+    );
     let samples: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
