@@ -24,8 +24,8 @@ use crate::Daemon;
 /// Between two samples of a stream (Docker's period).
 const STREAM_PERIOD: Duration = Duration::from_secs(1);
 /// Between the two samples of a `stream=false` answer (enough for a CPU
-/// percentage; dockerd waits a full period).
-const SINGLE_PERIOD: Duration = Duration::from_millis(250);
+/// percentage: 10 USER_HZ ticks per CPU; dockerd waits a full period).
+const SINGLE_PERIOD: Duration = Duration::from_millis(100);
 /// `/proc/stat` counts in USER_HZ ticks.
 const NANOS_PER_TICK: u64 = 10_000_000;
 
