@@ -247,6 +247,13 @@ pub struct CommitOptions {
     pub config: Option<engine_types::models::ContainerConfig>,
 }
 
+/// A stream of events (`GET /events`).
+pub type EventStream = Pin<Box<dyn Stream<Item = engine_types::events::EventMessage> + Send>>;
+
+/// A stream of stats samples (`GET /containers/{id}/stats`).
+pub type StatsStream =
+    Pin<Box<dyn Stream<Item = engine_types::models::ContainerStatsResponse> + Send>>;
+
 /// The engine, as the HTTP layer sees it.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -416,4 +423,17 @@ pub trait Backend: Send + Sync + 'static {
     /// `POST /auth`: checks credentials against a registry; returns an identity
     /// token when the registry hands one out.
     async fn registry_login(&self, auth: RegistryAuth) -> Result<Option<String>, ApiError>;
+
+    // --- observing containers (events.rs, stats.rs) ---
+    /// `GET /events`: past events from `since` (replayed from the journal), then
+    /// live ones until `until` (forever without).
+    async fn events(&self, opts: crate::events::EventsOptions) -> Result<EventStream, ApiError>;
+    /// `GET /containers/{id}/stats`: samples, one per second while streaming.
+    async fn container_stats(
+        &self,
+        id: &str,
+        opts: crate::stats::StatsOptions,
+    ) -> Result<StatsStream, ApiError>;
+    async fn container_pause(&self, id: &str) -> Result<(), ApiError>;
+    async fn container_unpause(&self, id: &str) -> Result<(), ApiError>;
 }

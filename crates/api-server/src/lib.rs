@@ -7,10 +7,12 @@ mod archive;
 pub mod backend;
 mod containers;
 pub mod error;
+pub mod events;
 mod images;
 mod json;
 mod networks;
 pub mod query;
+pub mod stats;
 pub mod stream;
 mod system;
 mod volumes;
@@ -56,6 +58,10 @@ pub fn app(backend: Arc<dyn Backend>) -> Router {
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/exec", post(containers::exec_create))
+        .route("/containers/{id}/stats", get(stats::stats))
+        .route("/containers/{id}/pause", post(stats::pause))
+        .route("/containers/{id}/unpause", post(stats::unpause))
+        .route("/events", get(events::events))
         .route(
             "/containers/{id}/archive",
             get(archive::archive_get)
@@ -191,7 +197,6 @@ const NOT_YET: &[&str] = &[
     "/configs",
     "/plugins",
     "/distribution",
-    "/events",
     "/containers/",
 ];
 

@@ -29,6 +29,27 @@ pub fn json_line(value: &serde_json::Value) -> Bytes {
     Bytes::from(v)
 }
 
+/// A response streaming each item of `items` as one JSON document per line
+/// (`GET /events`, `GET /containers/{id}/stats`).
+pub fn json_lines_response<T, S>(items: S) -> Response
+where
+    T: serde::Serialize,
+    S: futures::Stream<Item = T> + Send + 'static,
+{
+    use futures::StreamExt;
+    let body = items.map(|item| {
+        let mut line = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        Ok::<Bytes, std::io::Error>(Bytes::from(line))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 /// Answers an attach/exec request: `101 Switching Protocols` when the client asked
 /// for an upgrade (docker CLI, SDKs), then hands the raw connection to the plan.
 /// Without an upgrade header, streams the output as a plain response body.

@@ -131,15 +131,23 @@ impl Backend for DaemonBackend {
             return Err(DaemonError::Conflict(format!("Container {} is not running", c.id)).into());
         }
         let client = runtime::shim::ShimClient::new(&self.0.state_dir(&c.id));
-        Ok(client
+        client
             .resize(height, width)
             .await
-            .map_err(DaemonError::from)?)
+            .map_err(DaemonError::from)?;
+        self.0.emit_container(
+            &c.get(),
+            "resize",
+            &[("height", height.to_string()), ("width", width.to_string())],
+        );
+        Ok(())
     }
 
     async fn container_top(&self, id: &str, ps_args: Option<String>) -> R<ContainerTopResponse> {
         let c = self.0.find(id)?;
-        Ok(self.0.top(&c, ps_args).await?)
+        let top = self.0.top(&c, ps_args).await?;
+        self.0.emit_container(&c.get(), "top", &[]);
+        Ok(top)
     }
 
     async fn container_update(
@@ -199,11 +207,29 @@ impl Backend for DaemonBackend {
     }
 
     async fn network_connect(&self, id: &str, req: NetworkConnectRequest) -> R<()> {
-        Ok(self.0.network_connect(id, req).await?)
+        let net = self.0.find_bridge_network(id)?;
+        let c = self.0.find(&req.container)?;
+        self.0.network_connect(id, req).await?;
+        self.0.emit_network(
+            "connect",
+            &net.id,
+            &net.name,
+            &[("container", c.id.clone())],
+        );
+        Ok(())
     }
 
     async fn network_disconnect(&self, id: &str, req: NetworkDisconnectRequest) -> R<()> {
-        Ok(self.0.network_disconnect(id, req).await?)
+        let net = self.0.find_bridge_network(id)?;
+        let c = self.0.find(&req.container)?;
+        self.0.network_disconnect(id, req).await?;
+        self.0.emit_network(
+            "disconnect",
+            &net.id,
+            &net.name,
+            &[("container", c.id.clone())],
+        );
+        Ok(())
     }
 
     async fn container_path_stat(&self, id: &str, path: &str) -> R<ContainerPathStat> {
@@ -351,5 +377,31 @@ impl Backend for DaemonBackend {
 
     async fn registry_login(&self, auth: RegistryAuth) -> R<Option<String>> {
         Ok(self.0.registry_login(auth).await?)
+    }
+
+    async fn events(
+        &self,
+        opts: api_server::events::EventsOptions,
+    ) -> R<api_server::backend::EventStream> {
+        Ok(self.0.events(opts))
+    }
+
+    async fn container_stats(
+        &self,
+        id: &str,
+        opts: api_server::stats::StatsOptions,
+    ) -> R<api_server::backend::StatsStream> {
+        let c = self.0.find(id)?;
+        Ok(self.0.stats(&c, opts)?)
+    }
+
+    async fn container_pause(&self, id: &str) -> R<()> {
+        let c = self.0.find(id)?;
+        Ok(self.0.pause_container(&c).await?)
+    }
+
+    async fn container_unpause(&self, id: &str) -> R<()> {
+        let c = self.0.find(id)?;
+        Ok(self.0.unpause_container(&c).await?)
     }
 }

@@ -46,6 +46,23 @@ pub struct StateRecord {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// Frozen by `docker pause` (the status stays `Running`).
+    #[serde(default)]
+    pub paused: bool,
+    /// The healthcheck's state while the container runs with one.
+    #[serde(default)]
+    pub health: Option<crate::health::HealthRecord>,
+}
+
+impl StateRecord {
+    /// `State.Status` as Docker shows it: `paused` for a frozen running container.
+    pub fn status_str(&self) -> &'static str {
+        if self.paused && self.status == Status::Running {
+            "paused"
+        } else {
+            self.status.as_str()
+        }
+    }
 }
 
 /// Everything persisted about a container (the `containers.data` JSON).

@@ -67,10 +67,21 @@ impl Daemon {
                 c.id
             )));
         }
+        if c.get().state.paused {
+            return Err(DaemonError::Conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                c.id
+            )));
+        }
         if let Some(keys) = &config.detach_keys {
             attach::parse_detach_keys(keys).map_err(DaemonError::Invalid)?;
         }
         let id = util::new_id();
+        self.emit_container(
+            &c.get(),
+            &format!("exec_create: {}", exec_command(&config)),
+            &[("execID", id.clone())],
+        );
         let exec = Arc::new(Exec {
             id: id.clone(),
             container_id: c.id.clone(),
@@ -131,6 +142,28 @@ impl Daemon {
             Some(k) => attach::parse_detach_keys(k).map_err(DaemonError::Invalid)?,
             None => attach::DEFAULT_DETACH_KEYS.to_vec(),
         };
+        // exec_start once the process runs, exec_die with its exit code.
+        let exec_event = {
+            let (bus, rec, id) = (self.bus.clone(), c.get(), exec.id.clone());
+            move |action: &str, code: Option<i64>| {
+                let mut a = crate::events::container_attributes(&rec);
+                a.insert("execID".into(), id.clone());
+                if let Some(code) = code {
+                    a.insert("exitCode".into(), code.to_string());
+                }
+                bus.publish(
+                    engine_types::events::EventType::Container,
+                    action,
+                    &rec.id,
+                    a,
+                );
+            }
+        };
+        let start_action = format!("exec_start: {}", exec_command(cfg));
+        let exec_died = {
+            let ev = exec_event.clone();
+            move |code: i64| ev("exec_die", Some(code))
+        };
         if opts.detach {
             let (pid, session) = match client.exec(exec_id, process, false, true).await {
                 Ok(r) => r,
@@ -143,6 +176,7 @@ impl Daemon {
                 }
             };
             exec.set(|s| s.pid = pid);
+            exec_event(&start_action, None);
             let exec2 = exec.clone();
             tokio::spawn(async move {
                 let mut output = session.output;
@@ -156,6 +190,7 @@ impl Daemon {
                     s.running = false;
                     s.exit_code = code.or(Some(-1));
                 });
+                exec_died(code.unwrap_or(-1));
             });
             return Ok(None);
         }
@@ -207,12 +242,14 @@ impl Daemon {
                         }
                     };
                     exec.set(|s| s.pid = pid);
+                    exec_event(&start_action, None);
                     let exec3 = exec.clone();
                     let end = attach::splice(io, session, tty, detach_keys, move |code| {
                         exec3.set(|s| {
                             s.running = false;
                             s.exit_code = Some(code as i64);
                         });
+                        exec_died(code as i64);
                     })
                     .await;
                     if end != attach::End::Detached {
@@ -267,4 +304,14 @@ impl Daemon {
             pid: Some(st.pid as i64),
         })
     }
+}
+
+/// The command of an exec as its events name it (`exec_start: sh -c true`).
+fn exec_command(cfg: &ExecConfig) -> String {
+    cfg.cmd
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -209,7 +209,9 @@ impl Daemon {
             platform: opts.platform,
         };
         let mut bridge = SyncIoBridge::new(src);
+        let reference = iopts.reference.clone();
         let img = self.blocking(move |s| s.import(&mut bridge, iopts)).await?;
+        self.emit_image("import", &img.id, reference.as_deref().unwrap_or(&img.id));
         tracing::info!(image = %img.id, "imported");
         Ok(img.id)
     }
@@ -217,6 +219,9 @@ impl Daemon {
     pub async fn image_load(&self, src: BodyReader) -> Result<Vec<String>> {
         let mut bridge = SyncIoBridge::new(src);
         let loaded = self.blocking(move |s| s.load(&mut bridge)).await?;
+        for l in &loaded {
+            self.emit_image("load", &l.id, l.reference.as_deref().unwrap_or(&l.id));
+        }
         Ok(loaded
             .into_iter()
             .map(|l| l.reference.unwrap_or(l.id))
@@ -226,8 +231,9 @@ impl Daemon {
     pub async fn image_save(&self, names: Vec<String>) -> Result<ByteStream> {
         // Resolve every name first so a missing image is a 404, not a cut stream.
         for n in &names {
-            let n = n.clone();
-            self.blocking(move |s| s.get(&n)).await?;
+            let name = n.clone();
+            let img = self.blocking(move |s| s.get(&name)).await?;
+            self.emit_image("save", &img.id, n);
         }
         let (reader, writer) = tokio::io::duplex(256 * 1024);
         let images = self.images.clone();
@@ -249,7 +255,17 @@ impl Daemon {
             _ => repo.to_string(),
         };
         let n = name.to_string();
-        self.blocking(move |s| s.tag(&n, &target)).await
+        let t = target.clone();
+        self.blocking(move |s| s.tag(&n, &t)).await?;
+        let n = name.to_string();
+        let img = self.blocking(move |s| s.get(&n)).await?;
+        // Events name the image as Docker shows it (`evimg:1`, not
+        // `docker.io/library/evimg:1`).
+        let shown = image::Reference::parse_normalized(&target)
+            .map(|r| r.familiar_string())
+            .unwrap_or(target);
+        self.emit_image("tag", &img.id, &shown);
+        Ok(())
     }
 
     pub async fn image_remove(
@@ -259,7 +275,12 @@ impl Daemon {
     ) -> Result<Vec<ImageDeleteResponseItem>> {
         let users = self.image_user();
         let n = name.to_string();
+        let id = {
+            let n = n.clone();
+            self.blocking(move |s| s.get(&n)).await?.id
+        };
         let items = self.blocking(move |s| s.remove(&n, force, &users)).await?;
+        self.emit_deletes(&id, &items);
         Ok(delete_items(items))
     }
 
@@ -285,10 +306,26 @@ impl Daemon {
             .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
         let users = self.image_user();
         let (items, reclaimed) = self.blocking(move |s| s.prune(all, &users)).await?;
+        self.emit_deletes("", &items);
         Ok(ImagePruneResponse {
             images_deleted: Some(delete_items(items)),
             space_reclaimed: Some(reclaimed as i64),
         })
+    }
+}
+
+impl Daemon {
+    /// `untag` and `delete` events of a removal (`id` of the image removed by
+    /// name; empty for prune, where each deleted id names itself).
+    fn emit_deletes(&self, id: &str, items: &[image::DeleteItem]) {
+        for item in items {
+            match item {
+                image::DeleteItem::Untagged(r) => {
+                    self.emit_image("untag", if id.is_empty() { r } else { id }, r)
+                }
+                image::DeleteItem::Deleted(d) => self.emit_image("delete", d, d),
+            }
+        }
     }
 }
 

@@ -36,7 +36,17 @@ pub fn status_text(rec: &ContainerRecord) -> String {
             .unwrap_or_default()
     };
     match rec.state.status {
-        Status::Running => format!("Up {}", ago(&rec.state.started_at)),
+        Status::Running => {
+            let up = format!("Up {}", ago(&rec.state.started_at));
+            match (&rec.state.health, rec.state.paused) {
+                (_, true) => format!("{up} (Paused)"),
+                (Some(h), _) if h.status == crate::health::HealthStatus::Starting => {
+                    format!("{up} (health: starting)")
+                }
+                (Some(h), _) => format!("{up} ({})", h.status.as_str()),
+                (None, _) => up,
+            }
+        }
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             rec.state.exit_code,
@@ -101,7 +111,7 @@ impl Daemon {
                             )));
                         }
                     }
-                    values.iter().any(|v| v == rec.state.status.as_str())
+                    values.iter().any(|v| v == rec.state.status_str())
                 }
                 "name" => values.iter().any(|v| {
                     let v = v.strip_prefix('/').unwrap_or(v);
@@ -150,7 +160,21 @@ impl Daemon {
                             })
                     })
                 }
-                "before" | "since" | "volume" | "health" | "is-task" | "publish" | "expose" => true,
+                "health" => {
+                    for v in values {
+                        if !matches!(v.as_str(), "starting" | "healthy" | "unhealthy" | "none") {
+                            return Err(DaemonError::Invalid(format!(
+                                "Unrecognised filter value for health: {v}"
+                            )));
+                        }
+                    }
+                    let now = match &rec.state.health {
+                        Some(h) if rec.state.status == Status::Running => h.status.as_str(),
+                        _ => "none",
+                    };
+                    values.iter().any(|v| v == now)
+                }
+                "before" | "since" | "volume" | "is-task" | "publish" | "expose" => true,
                 other => return Err(DaemonError::Invalid(format!("invalid filter '{other}'"))),
             };
             if !ok {
@@ -167,6 +191,7 @@ impl Daemon {
             .join(" ");
         let state = match rec.state.status {
             Status::Created => ContainerSummaryStateEnum::CREATED,
+            Status::Running if rec.state.paused => ContainerSummaryStateEnum::PAUSED,
             Status::Running => ContainerSummaryStateEnum::RUNNING,
             Status::Restarting => ContainerSummaryStateEnum::RESTARTING,
             Status::Exited => ContainerSummaryStateEnum::EXITED,
@@ -226,15 +251,15 @@ impl Daemon {
             .flat_map(|p| &p.mounts)
             .map(|m| crate::volumes::mount_point(m, &self.volumes))
             .collect();
-        Ok(json!({
+        let mut doc = json!({
             "Id": rec.id,
             "Created": rec.created,
             "Path": rec.path,
             "Args": rec.args,
             "State": {
-                "Status": st.status.as_str(),
+                "Status": st.status_str(),
                 "Running": st.status == Status::Running,
-                "Paused": false,
+                "Paused": st.paused && st.status == Status::Running,
                 "Restarting": st.status == Status::Restarting,
                 "OOMKilled": st.oom_killed,
                 "Dead": st.status == Status::Dead,
@@ -281,7 +306,11 @@ impl Daemon {
                 "MacAddress": ep.mac_address.clone().unwrap_or_default(),
                 "Networks": nets,
             },
-        }))
+        });
+        if let (Some(h), Some(state)) = (&st.health, doc.get_mut("State")) {
+            state["Health"] = h.to_json();
+        }
+        Ok(doc)
     }
 
     /// `docker top`, as moby does it: the host's `ps` with the user's arguments,
@@ -431,6 +460,8 @@ impl Daemon {
         } else {
             None
         };
+        self.emit_container(&rec, "attach", &[]);
+        let bus = self.bus.clone();
         Ok(StreamPlan {
             tty,
             run: Box::new(move |mut io| {
@@ -447,7 +478,15 @@ impl Daemon {
                     };
                     match session_rx.await {
                         Ok(Ok(session)) => {
-                            attach::splice(io, session, tty, detach_keys, |_| {}).await;
+                            let end = attach::splice(io, session, tty, detach_keys, |_| {}).await;
+                            if end == attach::End::Detached {
+                                bus.publish(
+                                    engine_types::events::EventType::Container,
+                                    "detach",
+                                    &rec.id,
+                                    crate::events::container_attributes(&rec),
+                                );
+                            }
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, "attach ended before start"),
                         Err(_) => tracing::debug!("attach dropped before the container started"),

@@ -11,14 +11,18 @@ pub mod config;
 pub mod container;
 mod df;
 pub mod error;
+mod events;
 mod exec;
+pub mod health;
 mod images;
 mod inspect;
 mod lifecycle;
 mod networks;
+mod pause;
 pub mod plan;
 mod registry;
 mod spec;
+mod stats;
 mod system;
 pub mod util;
 pub mod volumes;
@@ -57,6 +61,8 @@ pub struct Daemon {
     dns: dns::DnsServer,
     /// The embedded DNS server of each running container on a user network.
     dns_listeners: std::sync::Mutex<HashMap<String, dns::Listener>>,
+    /// Events: journal and broadcast (`GET /events`).
+    bus: Arc<events::EventBus>,
 }
 
 impl Daemon {
@@ -85,6 +91,14 @@ impl Daemon {
         let net = NetworkManager::start(cfg.bridge.clone(), &cfg.data_root, &saved).await?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let names = Arc::new(networks::NameIndex::new(&host_resolv));
+        let bus = Arc::new(events::EventBus::open(
+            &cfg.data_root.join("events.log"),
+            events::JOURNAL_CAPACITY,
+            system::daemon_id_of(&db),
+            nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ));
         let daemon = Arc::new(Self {
             cfg,
             db,
@@ -100,6 +114,7 @@ impl Daemon {
             dns: dns::DnsServer::new(names.clone()),
             names,
             dns_listeners: std::sync::Mutex::new(HashMap::new()),
+            bus,
         });
         daemon.restore().await?;
         Ok(daemon)

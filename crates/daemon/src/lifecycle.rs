@@ -129,6 +129,7 @@ impl Daemon {
             plan: Some(plan),
         };
         self.persist(&rec)?;
+        self.emit_container(&rec, "create", &[]);
         self.insert_container(Arc::new(Container::new(rec)));
         tracing::info!(container = %id, "created");
         Ok((id, warnings))
@@ -299,6 +300,8 @@ impl Daemon {
                 error: String::new(),
                 started_at: util::now_rfc3339(),
                 finished_at: r.state.finished_at.clone(),
+                paused: false,
+                health: crate::health::initial(r),
             };
             r.has_been_started = true;
             r.manual_stop = false;
@@ -308,6 +311,8 @@ impl Daemon {
             ev.running = true;
             ev.error = None;
         });
+        self.emit_container(&rec, "start", &[]);
+        self.spawn_health(c);
         tracing::info!(container = %id, pid, "started");
         let me = self.clone();
         let c2 = c.clone();
@@ -367,6 +372,7 @@ impl Daemon {
                 r.state.oom_killed = info.oom_killed;
                 r.state.error = info.error.clone().unwrap_or_default();
                 r.state.finished_at = info.finished_at.clone();
+                r.state.paused = false;
                 r.sandbox = None;
             });
             if let Err(e) = self.persist(&rec) {
@@ -378,6 +384,10 @@ impl Daemon {
                 ev.exit_code = info.exit_code as i64;
                 ev.error = info.error.clone();
             });
+            if info.oom_killed {
+                self.emit_container(&rec, "oom", &[]);
+            }
+            self.emit_container(&rec, "die", &[("exitCode", info.exit_code.to_string())]);
             tracing::info!(container = %c.id, exit_code = info.exit_code, oom = info.oom_killed, "exited");
             let (auto_remove, restart) = match &rec.plan {
                 Some(plan) => (
@@ -420,7 +430,7 @@ impl Daemon {
     }
 
     /// Waits (at most `limit`) until the container has exited more times than `seen`.
-    async fn wait_exit_after(c: &Container, seen: u64, limit: Option<Duration>) -> bool {
+    pub(crate) async fn wait_exit_after(c: &Container, seen: u64, limit: Option<Duration>) -> bool {
         let mut rx = c.events.subscribe();
         let fut = async {
             loop {
@@ -468,18 +478,23 @@ impl Daemon {
             .or(rec.config.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
         let client = ShimClient::new(&self.state_dir(&c.id));
+        self.emit_container(&rec, "kill", &[("signal", sig.to_string())]);
         if let Err(e) = client.kill(sig).await {
             tracing::debug!(container = %c.id, error = %e, "stop signal not delivered");
         }
+        self.thaw_after_signal(c).await;
         let limit = (timeout >= 0).then(|| Duration::from_secs(timeout as u64));
         if Self::wait_exit_after(c, seen, limit).await {
+            self.emit_container(&c.get(), "stop", &[]);
             return Ok(());
         }
         tracing::info!(container = %c.id, timeout, "did not stop in time; killing");
+        self.emit_container(&rec, "kill", &[("signal", "9".to_string())]);
         if let Err(e) = client.kill(9).await {
             tracing::debug!(container = %c.id, error = %e, "SIGKILL not delivered");
         }
         if Self::wait_exit_after(c, seen, Some(Duration::from_secs(30))).await {
+            self.emit_container(&c.get(), "stop", &[]);
             Ok(())
         } else {
             Err(DaemonError::Internal(format!(
@@ -505,7 +520,9 @@ impl Daemon {
             let _ = self.persist(&rec);
         }
         let seen = c.events.borrow().exits;
+        self.emit_container(&c.get(), "kill", &[("signal", sig.to_string())]);
         ShimClient::new(&self.state_dir(&c.id)).kill(sig).await?;
+        self.thaw_after_signal(c).await;
         if sig == 9 {
             // Docker returns from a SIGKILL only once the container is gone.
             Self::wait_exit_after(c, seen, Some(Duration::from_secs(10))).await;
@@ -526,7 +543,10 @@ impl Daemon {
         // Let exit handling finish before starting again.
         let _ = c.op.lock().await;
         match self.start_container(c).await {
-            Ok(()) | Err(DaemonError::NotModified) => Ok(()),
+            Ok(()) | Err(DaemonError::NotModified) => {
+                self.emit_container(&c.get(), "restart", &[]);
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -554,6 +574,7 @@ impl Daemon {
             let rec = c.update(|r| r.manual_stop = true);
             let _ = self.persist(&rec);
             let _ = ShimClient::new(&self.state_dir(&c.id)).kill(9).await;
+            self.thaw_after_signal(c).await;
             if !Self::wait_exit_after(c, seen, Some(Duration::from_secs(30))).await {
                 return Err(DaemonError::Internal(format!(
                     "could not kill running container {}, cannot remove",
@@ -587,6 +608,7 @@ impl Daemon {
             }
         }
         self.unpersist(&c.id)?;
+        self.emit_container(&rec, "destroy", &[]);
         self.forget_container(&c.id);
         self.forget_execs_of(&c.id);
         c.events.send_modify(|ev| ev.removed = true);
@@ -670,7 +692,9 @@ impl Daemon {
             }
             r.plan = Some(plan);
         });
-        self.persist(&rec)
+        self.persist(&rec)?;
+        self.emit_container(&rec, "update", &[]);
+        Ok(())
     }
 
     pub async fn rename_container(&self, c: &Arc<Container>, new_name: &str) -> Result<()> {
@@ -692,8 +716,11 @@ impl Daemon {
                 other.id
             )));
         }
+        let old = c.name();
         let rec = c.update(|r| r.name = n.clone());
-        self.persist(&rec)
+        self.persist(&rec)?;
+        self.emit_container(&rec, "rename", &[("oldName", format!("/{old}"))]);
+        Ok(())
     }
 
     /// Registers a wait; the returned future resolves when the condition holds.
@@ -781,6 +808,7 @@ impl Daemon {
                     live.push(sb);
                 }
                 c.events.send_modify(|ev| ev.running = true);
+                self.spawn_health(&c);
                 let me = self.clone();
                 tokio::spawn(async move { me.monitor(c, client).await });
                 tracing::info!(container = %rec.id, "reconnected to running container");

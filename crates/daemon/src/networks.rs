@@ -430,7 +430,7 @@ impl Daemon {
         }
     }
 
-    fn find_bridge_network(&self, key: &str) -> Result<NetworkInfo> {
+    pub(crate) fn find_bridge_network(&self, key: &str) -> Result<NetworkInfo> {
         match self.find_network(key)? {
             NetRef::Bridge(i) => Ok(i),
             NetRef::Pseudo { name, .. } => Err(DaemonError::Forbidden(format!(
@@ -604,6 +604,7 @@ impl Daemon {
             let _ = self.net.remove_network(&info.id).await;
             return Err(e);
         }
+        self.emit_network("create", &info.id, &info.name, &[]);
         Ok(NetworkCreateResponse {
             id: info.id,
             warning: String::new(),
@@ -619,7 +620,9 @@ impl Daemon {
             )));
         };
         self.net.remove_network(&info.id).await?;
-        self.delete_network_row(&info.id)
+        self.delete_network_row(&info.id)?;
+        self.emit_network("destroy", &info.id, &info.name, &[]);
+        Ok(())
     }
 
     pub async fn network_prune(
@@ -642,6 +645,7 @@ impl Daemon {
             match self.net.remove_network(&info.id).await {
                 Ok(()) => {
                     self.delete_network_row(&info.id)?;
+                    self.emit_network("destroy", &info.id, &info.name, &[]);
                     deleted.push(info.name);
                 }
                 Err(e) => tracing::warn!(network = %info.name, error = %e, "prune: not removed"),

@@ -546,6 +546,7 @@ impl Daemon {
             })
             .await?;
         tracing::info!(image = %r.familiar_string(), id = %pulled.id, "image pulled");
+        self.emit_image("pull", &pulled.id, &r.familiar_string());
         if !all_tags {
             progress
                 .status(None, &format!("Digest: {}", res.manifest_digest))
@@ -760,6 +761,11 @@ impl Daemon {
             )
             .await?;
         let size = img.manifest.len();
+        self.emit_image(
+            "push",
+            &img.config_digest,
+            &format!("{}:{tag}", r.familiar_name()),
+        );
         progress
             .status(None, &format!("{tag}: digest: {digest} size: {size}"))
             .await?;

@@ -58,10 +58,16 @@ pub fn cgroup_version() -> &'static str {
 impl Daemon {
     pub async fn info(&self) -> serde_json::Value {
         let all = self.all_containers();
-        let running = all
+        let states: Vec<_> = all.iter().map(|c| c.get().state).collect();
+        let up = states
             .iter()
-            .filter(|c| c.get().state.status == Status::Running)
+            .filter(|s| s.status == Status::Running)
             .count();
+        let paused = states
+            .iter()
+            .filter(|s| s.status == Status::Running && s.paused)
+            .count();
+        let running = up - paused;
         let images = self
             .blocking(|s| s.list())
             .await
@@ -85,8 +91,8 @@ impl Daemon {
             "ID": self.daemon_id(),
             "Containers": all.len(),
             "ContainersRunning": running,
-            "ContainersPaused": 0,
-            "ContainersStopped": all.len() - running,
+            "ContainersPaused": paused,
+            "ContainersStopped": all.len() - up,
             "Images": images,
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
@@ -144,14 +150,7 @@ impl Daemon {
     }
 
     fn daemon_id(&self) -> String {
-        match self.db.kv_get("daemon_id") {
-            Ok(Some(v)) => String::from_utf8_lossy(&v).into_owned(),
-            _ => {
-                let id = crate::util::new_id();
-                let _ = self.db.kv_put("daemon_id", id.as_bytes());
-                id
-            }
-        }
+        daemon_id_of(&self.db)
     }
 
     pub fn version(&self) -> SystemVersion {
@@ -190,6 +189,18 @@ impl Daemon {
             kernel_version: Some(kernel_version()),
             experimental: Some(false),
             build_time: Some(String::new()),
+        }
+    }
+}
+
+/// The daemon's id, made at the first start and kept in the database.
+pub(crate) fn daemon_id_of(db: &store::Store) -> String {
+    match db.kv_get("daemon_id") {
+        Ok(Some(v)) => String::from_utf8_lossy(&v).into_owned(),
+        _ => {
+            let id = crate::util::new_id();
+            let _ = db.kv_put("daemon_id", id.as_bytes());
+            id
         }
     }
 }

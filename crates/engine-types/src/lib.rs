@@ -6,6 +6,8 @@
 
 pub use bollard_stubs::models;
 
+pub mod events;
+
 /// Highest Engine API version we serve (docker 28.3–28.5 send 1.51).
 pub const API_VERSION: &str = "1.51";
 /// Lowest Engine API version we accept (moby's hard floor).

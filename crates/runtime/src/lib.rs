@@ -2,6 +2,7 @@
 //! youki's libcontainer, or any OCI runtime binary such as runc), and the per-container
 //! shim with its protocol.
 
+pub mod cgroup_stats;
 pub mod cgroups;
 pub mod oci_binary;
 pub mod runtime;

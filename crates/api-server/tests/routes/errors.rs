@@ -63,6 +63,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/images/busybox/tag?repo=r&tag=t", ""),
     ("POST", "/images/busybox/push", ""),
     ("DELETE", "/images/busybox", ""),
+    ("GET", "/events?since=1&until=2", ""),
+    ("GET", "/containers/c1/stats?stream=false", ""),
+    ("GET", "/containers/c1/stats", ""),
+    ("POST", "/containers/c1/pause", ""),
+    ("POST", "/containers/c1/unpause", ""),
 ];
 
 const KINDS: &[ErrorKind] = &[

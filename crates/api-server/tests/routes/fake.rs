@@ -174,6 +174,13 @@ pub enum Call {
     },
     VolumePrune(Filters),
     SystemDf(DfTypes),
+    Events(api_server::events::EventsOptions),
+    ContainerStats {
+        id: String,
+        opts: api_server::stats::StatsOptions,
+    },
+    ContainerPause(String),
+    ContainerUnpause(String),
 }
 
 /// What the fake answers to `logs`, `attach` and `exec start`.
@@ -813,6 +820,55 @@ impl Backend for Fake {
         let token = (!auth.identitytoken.is_empty()).then(|| "token-1".to_string());
         self.record(Call::RegistryLogin(auth))?;
         Ok(token)
+    }
+
+    async fn events(
+        &self,
+        opts: api_server::events::EventsOptions,
+    ) -> Result<api_server::backend::EventStream, ApiError> {
+        self.record(Call::Events(opts))?;
+        use engine_types::events::{EventMessage, EventType};
+        let attrs: std::collections::BTreeMap<String, String> =
+            [("name".to_string(), "web".to_string())].into();
+        Ok(Box::pin(futures::stream::iter([
+            EventMessage::new(
+                EventType::Container,
+                "create",
+                "c1",
+                attrs.clone(),
+                1_000_000_001,
+            ),
+            EventMessage::new(EventType::Container, "start", "c1", attrs, 2_000_000_002),
+        ])))
+    }
+
+    async fn container_stats(
+        &self,
+        id: &str,
+        opts: api_server::stats::StatsOptions,
+    ) -> Result<api_server::backend::StatsStream, ApiError> {
+        self.record(Call::ContainerStats {
+            id: id.into(),
+            opts,
+        })?;
+        let sample = |n: u64| engine_types::models::ContainerStatsResponse {
+            id: Some(id.to_string()),
+            name: Some("/web".into()),
+            memory_stats: Some(engine_types::models::ContainerMemoryStats {
+                usage: Some(n),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        Ok(Box::pin(futures::stream::iter([sample(1), sample(2)])))
+    }
+
+    async fn container_pause(&self, id: &str) -> Result<(), ApiError> {
+        self.record(Call::ContainerPause(id.into()))
+    }
+
+    async fn container_unpause(&self, id: &str) -> Result<(), ApiError> {
+        self.record(Call::ContainerUnpause(id.into()))
     }
 }
 

@@ -10,6 +10,7 @@ mod errors;
 mod exec;
 mod images;
 mod networks;
+mod observe;
 mod routing;
 mod system;
 mod volumes;
