@@ -61,6 +61,8 @@ pub struct Daemon {
     dns: dns::DnsServer,
     /// The embedded DNS server of each running container on a user network.
     dns_listeners: std::sync::Mutex<HashMap<String, dns::Listener>>,
+    /// Ids of the `host` and `none` networks (persisted; read once).
+    pseudo_ids: std::sync::OnceLock<(String, String)>,
     /// Events: journal and broadcast (`GET /events`).
     bus: Arc<events::EventBus>,
 }
@@ -114,6 +116,7 @@ impl Daemon {
             dns: dns::DnsServer::new(names.clone()),
             names,
             dns_listeners: std::sync::Mutex::new(HashMap::new()),
+            pseudo_ids: std::sync::OnceLock::new(),
             bus,
         });
         daemon.restore().await?;

@@ -375,6 +375,18 @@ impl Daemon {
 
     /// The persisted id of a pseudo network (`host`, `none`).
     fn pseudo_id(&self, name: &str) -> String {
+        let ids = self
+            .pseudo_ids
+            .get_or_init(|| (self.load_pseudo_id("host"), self.load_pseudo_id("none")));
+        if name == "host" {
+            ids.0.clone()
+        } else {
+            ids.1.clone()
+        }
+    }
+
+    /// Reads (or makes and persists) the id of a pseudo network, once per daemon.
+    fn load_pseudo_id(&self, name: &str) -> String {
         let key = format!("network.{name}.id");
         if let Ok(Some(v)) = self.db.kv_get(&key) {
             if let Ok(s) = String::from_utf8(v) {

@@ -140,22 +140,8 @@ pub fn resolv_conf(
     } else {
         dns.to_vec()
     };
-    let search: Vec<String> = if search.is_empty() {
-        words_of(host_resolv, "search")
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
-    } else {
-        search.to_vec()
-    };
-    let options: Vec<String> = if options.is_empty() {
-        words_of(host_resolv, "options")
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
-    } else {
-        options.to_vec()
-    };
+    let search = given_or_host(host_resolv, "search", search);
+    let options = given_or_host(host_resolv, "options", options);
 
     let mut out = String::new();
     for ns in &nameservers {
@@ -177,27 +163,25 @@ pub fn resolv_conf(
     out
 }
 
+/// The user's `--dns-search`/`--dns-option` list, else the host's `key` line.
+fn given_or_host(host_resolv: &str, key: &str, given: &[String]) -> Vec<String> {
+    if given.is_empty() {
+        words_of(host_resolv, key)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    } else {
+        given.to_vec()
+    }
+}
+
 /// The resolv.conf of a container on a user-defined network: the embedded DNS
 /// server at 127.0.0.11 (which forwards to the host's or `--dns` servers), the
 /// search list and options (`--dns-search`/`--dns-option`, else the host's), and
 /// `ndots:0` as Docker adds unless the user set ndots.
 pub fn resolv_conf_embedded(host_resolv: &str, search: &[String], options: &[String]) -> String {
-    let search: Vec<String> = if search.is_empty() {
-        words_of(host_resolv, "search")
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
-    } else {
-        search.to_vec()
-    };
-    let mut options: Vec<String> = if options.is_empty() {
-        words_of(host_resolv, "options")
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
-    } else {
-        options.to_vec()
-    };
+    let search = given_or_host(host_resolv, "search", search);
+    let mut options = given_or_host(host_resolv, "options", options);
     if !options.iter().any(|o| o.starts_with("ndots:")) {
         options.push("ndots:0".into());
     }
